@@ -1,0 +1,164 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"custodia/auth"
+	"custodia/grants"
+	"custodia/graph"
+	"custodia/metrics"
+	"custodia/policy"
+	"custodia/seed"
+	"custodia/store"
+)
+
+// Server is one custodia instance: its database connection, verifier, policy and handler.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	Store    *store.Store
+	embedded *store.Embedded
+	Metrics  *metrics.Metrics
+	Policy   *policy.Policy
+	// DevKey signs development tokens; nil in production.
+	DevKey   *auth.DevKey
+	verifier *auth.Verifier
+	grants   *grants.Checker
+	handler  http.Handler
+}
+
+// New starts everything the server needs: in development mode without MONGODB_URI the embedded
+// FerretDB under DATA_DIR, the indexes, the demo seed when the database is empty, the local
+// signing key. It fails rather than start half-configured.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{cfg: cfg, log: log, Metrics: metrics.New()}
+	ok := false
+	defer func() {
+		if !ok {
+			s.Close()
+		}
+	}()
+	uri := cfg.MongoURI
+	if uri == "" {
+		e, err := store.StartEmbedded(filepath.Join(cfg.DataDir, "db"), "127.0.0.1:0", nil)
+		if err != nil {
+			return nil, err
+		}
+		s.embedded, uri = e, e.URI()
+		log.Info("embedded FerretDB started", "data_dir", filepath.Join(cfg.DataDir, "db"))
+	}
+	st, err := store.Open(ctx, store.Config{URI: uri, Database: cfg.MongoDatabase, OnCommand: s.Metrics.OnCommand, Timeout: cfg.DBTimeout})
+	if err != nil {
+		return nil, err
+	}
+	s.Store = st
+	if err := st.EnsureIndexes(ctx); err != nil {
+		return nil, fmt.Errorf("create indexes: %w", err)
+	}
+	if cfg.Mode == Development {
+		seeded, err := seed.IfEmpty(ctx, st, seed.Options{Persons: cfg.DemoPersons})
+		if err != nil {
+			return nil, err
+		}
+		if seeded {
+			log.Info("demo register seeded", "persons", cfg.DemoPersons, "reference_day", seed.ReferenceDay.String())
+		} else {
+			log.Info("existing register kept (no re-seed)")
+		}
+		if s.DevKey, err = auth.LoadOrCreateDevKey(cfg.DataDir); err != nil {
+			return nil, fmt.Errorf("development signing key: %w", err)
+		}
+	}
+	if s.verifier, err = s.newVerifier(ctx); err != nil {
+		return nil, err
+	}
+	if s.Policy, err = policy.New(graph.NewExecutableSchema(graph.Config{}).Schema()); err != nil {
+		return nil, fmt.Errorf("access policy in schema.graphqls: %w", err)
+	}
+	s.grants = grants.NewChecker(st, cfg.Now)
+	s.handler = s.routes()
+	ok = true
+	return s, nil
+}
+
+func (s *Server) newVerifier(ctx context.Context) (*auth.Verifier, error) {
+	if s.cfg.Mode == Development && s.cfg.JWTPublicKeyFile == "" && s.cfg.JWTJWKSURL == "" && s.cfg.JWTHS256Secret == "" {
+		return auth.NewVerifier(ctx, s.DevKey.VerifierConfig())
+	}
+	vc := auth.VerifierConfig{Issuer: s.cfg.JWTIssuer, Audience: s.cfg.JWTAudience, JWKSURL: s.cfg.JWTJWKSURL, Claims: s.cfg.Claims}
+	if s.cfg.JWTHS256Secret != "" {
+		vc.HS256Secret = []byte(s.cfg.JWTHS256Secret)
+	}
+	if s.cfg.JWTPublicKeyFile != "" {
+		keys, err := auth.LoadPublicKeys(s.cfg.JWTPublicKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		vc.PublicKeys = keys
+	}
+	return auth.NewVerifier(ctx, vc)
+}
+
+// Handler is the server's HTTP handler (all endpoints).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Close releases the database and stops the embedded FerretDB.
+func (s *Server) Close() {
+	if s.Store != nil {
+		_ = s.Store.Close(context.Background())
+	}
+	if s.embedded != nil {
+		s.embedded.Stop()
+	}
+}
+
+// Run serves HTTP on the configured address until ctx ends, then shuts down gracefully,
+// letting in-flight requests finish (up to 15 s).
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.ListenAddr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+	url := "http://" + displayAddr(ln.Addr())
+	s.log.Info("custodia listening", "mode", s.cfg.Mode, "graphql", url+"/query", "health", url+"/healthz", "metrics", url+"/metrics")
+	if s.cfg.Mode == Development {
+		s.log.Info("GraphiQL at "+url+"/ — get a token with: go run . token -role POLICE (roles: COURT PROSECUTOR POLICE REINTEGRATION PRISON_SERVICE REGISTRAR AUDITOR), then set the header Authorization: Bearer <token>", "graphiql", url+"/")
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down: finishing in-flight requests")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func displayAddr(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if ok && (tcp.IP == nil || tcp.IP.IsUnspecified()) {
+		return fmt.Sprintf("localhost:%d", tcp.Port)
+	}
+	return a.String()
+}

@@ -1,0 +1,114 @@
+// Package app wires custodia together: configuration from the environment, the database
+// (embedded FerretDB or MONGODB_URI), the demo seed, token verification, grants, policy,
+// the GraphQL handler and the HTTP endpoints. Tests build the same Server in-process.
+package app
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"custodia/auth"
+	"custodia/seed"
+)
+
+// Mode is development (embedded default, demo data, local signing key, GraphiQL) or production.
+type Mode string
+
+// The two modes of DESIGN §10.
+const (
+	Development Mode = "development"
+	Production  Mode = "production"
+)
+
+// Config is every setting; FromEnv documents each variable.
+type Config struct {
+	Mode             Mode
+	ListenAddr       string
+	DataDir          string
+	MongoURI         string
+	MongoDatabase    string
+	DemoPersons      int
+	JWTIssuer        string
+	JWTAudience      string
+	JWTPublicKeyFile string
+	JWTJWKSURL       string
+	JWTHS256Secret   string
+	Claims           auth.ClaimNames
+	DBTimeout        time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// FromEnv reads the configuration from environment variables.
+func FromEnv() (Config, error) {
+	c := Config{
+		Mode:             Mode(env("CUSTODIA_MODE", string(Development))),
+		ListenAddr:       env("LISTEN_ADDR", ":8080"),
+		DataDir:          env("DATA_DIR", "./data"),
+		MongoURI:         os.Getenv("MONGODB_URI"),
+		MongoDatabase:    env("MONGODB_DATABASE", "custodia"),
+		JWTIssuer:        os.Getenv("JWT_ISSUER"),
+		JWTAudience:      os.Getenv("JWT_AUDIENCE"),
+		JWTPublicKeyFile: os.Getenv("JWT_PUBLIC_KEY_FILE"),
+		JWTJWKSURL:       os.Getenv("JWT_JWKS_URL"),
+		JWTHS256Secret:   os.Getenv("JWT_HS256_SECRET"),
+		Claims: auth.ClaimNames{
+			Name:     env("JWT_CLAIM_NAME", auth.DefaultClaimNames.Name),
+			Username: env("JWT_CLAIM_USERNAME", auth.DefaultClaimNames.Username),
+			Email:    env("JWT_CLAIM_EMAIL", auth.DefaultClaimNames.Email),
+			Agency:   env("JWT_CLAIM_AGENCY", auth.DefaultClaimNames.Agency),
+			Roles:    env("JWT_CLAIM_ROLES", auth.DefaultClaimNames.Roles),
+			Approver: env("JWT_CLAIM_APPROVER", auth.DefaultClaimNames.Approver),
+		},
+	}
+	var err error
+	if c.DemoPersons, err = strconv.Atoi(env("DEMO_PERSONS", strconv.Itoa(seed.DefaultPersons))); err != nil || c.DemoPersons < 5 {
+		return c, fmt.Errorf("DEMO_PERSONS must be a whole number of at least 5")
+	}
+	if c.DBTimeout, err = time.ParseDuration(env("DB_TIMEOUT", "3s")); err != nil {
+		return c, fmt.Errorf("DB_TIMEOUT: %w", err)
+	}
+	return c, c.Validate()
+}
+
+// Validate refuses configurations that would run unsafely. Production needs an external
+// database and real verification keys, issuer and audience; the development key is never
+// trusted there.
+func (c Config) Validate() error {
+	switch c.Mode {
+	case Development:
+		return nil
+	case Production:
+		var missing []string
+		if c.MongoURI == "" {
+			missing = append(missing, "MONGODB_URI")
+		}
+		if c.JWTPublicKeyFile == "" && c.JWTJWKSURL == "" && c.JWTHS256Secret == "" {
+			missing = append(missing, "JWT_PUBLIC_KEY_FILE or JWT_JWKS_URL")
+		}
+		if c.JWTIssuer == "" {
+			missing = append(missing, "JWT_ISSUER")
+		}
+		if c.JWTAudience == "" {
+			missing = append(missing, "JWT_AUDIENCE")
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("production mode needs %s", strings.Join(missing, ", "))
+		}
+		if c.JWTIssuer == auth.DevIssuer {
+			return fmt.Errorf("production mode refuses the development token issuer %q", auth.DevIssuer)
+		}
+		return nil
+	}
+	return fmt.Errorf("CUSTODIA_MODE must be %q or %q, got %q", Development, Production, c.Mode)
+}
+
+func env(name, def string) string {
+	if v := strings.TrimSpace(os.Getenv(name)); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,159 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/playground"
+
+	"custodia/apperr"
+	"custodia/auth"
+	"custodia/grants"
+	"custodia/loaders"
+)
+
+// maxBodyBytes bounds a GraphQL request body.
+const maxBodyBytes = 1 << 20
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	gql := s.graphqlHandler()
+	mux.Handle("/query", s.authenticate(s.requireGrant(s.withLoaders(gql))))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.Store.Ping(r.Context()); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	mux.Handle("GET /metrics", s.Metrics.Handler())
+	if s.cfg.Mode == Development {
+		mux.Handle("GET /{$}", playground.Handler("custodia", "/query"))
+	}
+	return s.requestID(s.accessLog(mux))
+}
+
+type requestIDKey struct{}
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
+
+// requestID takes a well-formed X-Request-ID from the caller or makes one, and returns it in
+// the response header.
+func (s *Server) requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-ID")
+		if !requestIDPattern.MatchString(id) {
+			var b [12]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		w.Header().Set("X-Request-ID", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+	})
+}
+
+func requestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// accessLog logs one line per request: method, path, status, duration, request ID and role —
+// never the query's variables, the token or any person data.
+func (s *Server) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		if r.URL.Path == "/healthz" || r.URL.Path == "/metrics" {
+			return
+		}
+		s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+			"duration_ms", time.Since(start).Milliseconds(), "request_id", requestIDFrom(r.Context()))
+	})
+}
+
+// authenticate verifies the bearer token; failures are HTTP 401 with UNAUTHENTICATED.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions {
+			next.ServeHTTP(w, r)
+			return
+		}
+		p, err := s.verifier.Authenticate(r)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="custodia"`)
+			writeError(w, http.StatusUnauthorized, err)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
+	})
+}
+
+// requireGrant confirms an active access grant for the principal (DESIGN §5).
+func (s *Server) requireGrant(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := auth.FromContext(r.Context())
+		if p == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if err := s.grants.Check(r.Context(), p); err != nil {
+			status := http.StatusForbidden
+			if apperr.CodeOf(err) == apperr.ServiceUnavailable || apperr.CodeOf(err) == apperr.Internal {
+				status = http.StatusServiceUnavailable
+				s.log.Error("grant check failed", "request_id", requestIDFrom(r.Context()), "error", err.Error())
+				err = apperr.Unavailable(err)
+			}
+			writeError(w, status, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withLoaders gives the request its own DataLoaders, scoped by the principal's row rules.
+func (s *Server) withLoaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l := loaders.New(s.Store, grants.Scope(auth.FromContext(r.Context())))
+		next.ServeHTTP(w, r.WithContext(loaders.With(r.Context(), l)))
+	})
+}
+
+// writeError answers with a GraphQL-shaped error body outside of GraphQL execution.
+func writeError(w http.ResponseWriter, status int, err error) {
+	code, message := apperr.CodeOf(err), "internal error"
+	ext := map[string]any{}
+	if e, ok := err.(*apperr.Error); ok {
+		message = e.Message
+		for k, v := range e.Extensions {
+			ext[k] = v
+		}
+	}
+	ext["code"] = string(code)
+	writeJSON(w, status, map[string]any{"errors": []map[string]any{{"message": message, "extensions": ext}}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}

@@ -1,0 +1,81 @@
+// Package metrics holds the Prometheus metrics of one server instance in its own registry
+// (served at /metrics). Labels are bounded: operation names beyond a fixed number of distinct
+// values, or not shaped like GraphQL names, are counted as "other", so a client cannot blow up
+// the series count. No label ever carries personal data.
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// maxOperationNames bounds the operation label's distinct values.
+const maxOperationNames = 200
+
+var operationNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+
+// Metrics are one server instance's collectors.
+type Metrics struct {
+	Registry        *prometheus.Registry
+	DBCommands      *prometheus.CounterVec
+	RequestDuration *prometheus.HistogramVec
+	Errors          *prometheus.CounterVec
+	Denials         *prometheus.CounterVec
+
+	mu    sync.Mutex
+	names map[string]bool
+}
+
+// New creates and registers the collectors.
+func New() *Metrics {
+	m := &Metrics{Registry: prometheus.NewRegistry(), names: map[string]bool{}}
+	m.DBCommands = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "custodia_db_commands_total", Help: "Database commands issued, by command name (from the driver's command monitor).",
+	}, []string{"command"})
+	m.RequestDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "custodia_request_duration_seconds", Help: "GraphQL request latency by operation name.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"operation"})
+	m.Errors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "custodia_errors_total", Help: "GraphQL errors returned, by extensions.code.",
+	}, []string{"code"})
+	m.Denials = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "custodia_authorization_denials_total", Help: "Operations refused before execution, by role.",
+	}, []string{"role"})
+	m.Registry.MustRegister(m.DBCommands, m.RequestDuration, m.Errors, m.Denials,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// OnCommand counts one database command; plug it into the store's command monitor.
+func (m *Metrics) OnCommand(_ context.Context, name string) { m.DBCommands.WithLabelValues(name).Inc() }
+
+// OperationLabel is the bounded label for a client-chosen operation name.
+func (m *Metrics) OperationLabel(name string) string {
+	if name == "" {
+		return "anonymous"
+	}
+	if !operationNamePattern.MatchString(name) {
+		return "other"
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.names[name] {
+		if len(m.names) >= maxOperationNames {
+			return "other"
+		}
+		m.names[name] = true
+	}
+	return name
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}

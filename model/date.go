@@ -1,0 +1,98 @@
+package model
+
+import (
+	"io"
+	"strconv"
+	"time"
+
+	"custodia/apperr"
+)
+
+// Date is an ISO-8601 calendar date ("2026-09-01"). It is stored as that string, so dates sort
+// and compare correctly as strings in the database. The zero value is the empty string and is
+// never a valid date.
+type Date string
+
+// dateLayout is the only accepted textual form of a Date.
+const dateLayout = "2006-01-02"
+
+// ParseDate accepts exactly YYYY-MM-DD naming a real calendar day; anything else is an error
+// whose message says what is expected.
+func ParseDate(s string) (Date, error) {
+	t, err := time.Parse(dateLayout, s)
+	if err != nil || len(s) != len(dateLayout) {
+		return "", apperr.New(apperr.BadUserInput, "%q is not a date: expected an ISO-8601 calendar date such as 2026-09-01", s)
+	}
+	return DateOf(t), nil
+}
+
+// MustDate is ParseDate for literals known to be valid (seed data, tests); it panics otherwise.
+func MustDate(s string) Date {
+	d, err := ParseDate(s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+// DateOf is the calendar date of t in t's location.
+func DateOf(t time.Time) Date { return Date(t.Format(dateLayout)) }
+
+// Time is midnight UTC of the date; the zero time for an invalid date.
+func (d Date) Time() time.Time {
+	t, _ := time.Parse(dateLayout, string(d))
+	return t
+}
+
+// AddDate moves the date by whole years, months and days, as time.Time.AddDate does.
+func (d Date) AddDate(years, months, days int) Date {
+	return DateOf(d.Time().AddDate(years, months, days))
+}
+
+// Before reports whether d is strictly earlier than o.
+func (d Date) Before(o Date) bool { return d < o }
+
+// After reports whether d is strictly later than o.
+func (d Date) After(o Date) bool { return d > o }
+
+// String is the ISO-8601 form.
+func (d Date) String() string { return string(d) }
+
+// UnmarshalGQL accepts only a string in ISO-8601 calendar form.
+func (d *Date) UnmarshalGQL(v any) error {
+	s, ok := v.(string)
+	if !ok {
+		return apperr.New(apperr.BadUserInput, "a Date must be a string such as 2026-09-01, got %T", v)
+	}
+	parsed, err := ParseDate(s)
+	if err != nil {
+		return err
+	}
+	*d = parsed
+	return nil
+}
+
+// MarshalGQL writes the date as a JSON string.
+func (d Date) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(d))) }
+
+// DateTime is an instant, always presented in UTC with second precision (RFC 3339).
+type DateTime time.Time
+
+// UnmarshalGQL accepts an RFC 3339 string.
+func (t *DateTime) UnmarshalGQL(v any) error {
+	s, ok := v.(string)
+	if !ok {
+		return apperr.New(apperr.BadUserInput, "a DateTime must be a string such as 2026-09-01T08:30:00Z, got %T", v)
+	}
+	parsed, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return apperr.New(apperr.BadUserInput, "%q is not a DateTime: expected RFC 3339, e.g. 2026-09-01T08:30:00Z", s)
+	}
+	*t = DateTime(parsed.UTC())
+	return nil
+}
+
+// MarshalGQL writes the instant in UTC, RFC 3339.
+func (t DateTime) MarshalGQL(w io.Writer) {
+	_, _ = io.WriteString(w, strconv.Quote(time.Time(t).UTC().Format(time.RFC3339Nano)))
+}

@@ -1,0 +1,44 @@
+package resolvers
+
+import (
+	"context"
+
+	"custodia/apperr"
+	"custodia/auth"
+	"custodia/grants"
+	"custodia/loaders"
+	"custodia/model"
+	"custodia/register"
+)
+
+// checkPurpose validates a person read's purpose and that the caller's grant allows it.
+func checkPurpose(ctx context.Context, purpose *model.PurposeInput) error {
+	if err := register.ValidatePurpose(purpose); err != nil {
+		return err
+	}
+	return grants.CheckPurpose(auth.FromContext(ctx), purpose.Reason)
+}
+
+// loadPerson loads one person within the caller's scope; absent and out-of-scope persons are
+// the same NOT_FOUND.
+func loadPerson(ctx context.Context, id string) (*model.Person, error) {
+	p, err := loaders.For(ctx).Person.Load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, apperr.NotFoundf("no person with ID %q", id)
+	}
+	return p, nil
+}
+
+func (r *Resolver) today() model.Date { return model.DateOf(r.Now().UTC()) }
+
+// loadPrison loads one prison; an unknown ID is NOT_FOUND.
+func loadPrison(ctx context.Context, id string) (*model.Prison, error) {
+	p, err := loaders.For(ctx).Prison.Load(ctx, id)
+	if err == nil && p == nil {
+		err = apperr.NotFoundf("no prison with ID %q", id)
+	}
+	return p, err
+}

@@ -1,0 +1,19 @@
+// Package resolvers is the thin GraphQL layer: it validates arguments with package register,
+// loads through the request's DataLoaders and returns model values. It makes no authorization
+// decisions of its own beyond what the domain requires of every role (the purpose of a person
+// read, the caseload and expunged row rules through the loaders' scope); field access is
+// decided by package policy before any resolver runs.
+package resolvers
+
+import (
+	"time"
+
+	"custodia/store"
+)
+
+// Resolver is the root resolver; one per server, shared by all requests.
+type Resolver struct {
+	Store *store.Store
+	// Now is the clock (UTC); detention status and rehabilitation are computed for its day.
+	Now func() time.Time
+}

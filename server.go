@@ -1,0 +1,97 @@
+// Command custodia serves the register API.
+//
+//	go run .                      start the server (development mode: embedded FerretDB, demo data)
+//	go run . token -role POLICE   print a development token for the demo official of a role
+//
+// Configuration is read from the environment; see README.md.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"custodia/app"
+	"custodia/auth"
+	"custodia/model"
+	"custodia/seed"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "token" {
+		err = tokenCommand(os.Args[2:])
+	} else {
+		err = serve(log)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "custodia:", err)
+		os.Exit(1)
+	}
+}
+
+func serve(log *slog.Logger) error {
+	cfg, err := app.FromEnv()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := app.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	return srv.Run(ctx)
+}
+
+// tokenCommand prints a development token for the demo official of a role.
+func tokenCommand(args []string) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	role := fs.String("role", "", "role of the demo official: "+roleList())
+	subject := fs.String("subject", "", "token subject (default: the demo official of the role, e.g. demo-police)")
+	ttl := fs.Duration("ttl", 8*time.Hour, "token lifetime")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := app.FromEnv()
+	if err != nil {
+		return err
+	}
+	if cfg.Mode != app.Development {
+		return fmt.Errorf("tokens can only be minted in development mode")
+	}
+	official, ok := seed.OfficialFor(model.Role(strings.ToUpper(*role)))
+	if !ok {
+		return fmt.Errorf("-role must be one of %s", roleList())
+	}
+	key, err := auth.LoadOrCreateDevKey(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	id := official.Identity
+	if *subject != "" {
+		id.Subject = *subject
+	}
+	token, err := key.Sign(id, *ttl)
+	if err != nil {
+		return err
+	}
+	fmt.Println(token)
+	return nil
+}
+
+func roleList() string {
+	names := make([]string, len(model.AllRole))
+	for i, r := range model.AllRole {
+		names[i] = string(r)
+	}
+	return strings.Join(names, ", ")
+}

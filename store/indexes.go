@@ -1,0 +1,40 @@
+package store
+
+import (
+	"context"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// indexes lists, per collection, the indexes that serve the queries in this package; each
+// query names the index it relies on. _id is indexed by the server.
+var indexes = map[string][]mongo.IndexModel{
+	colPersons: {
+		// personByNationalId, search by national ID.
+		{Keys: bson.D{{Key: "nationalId", Value: 1}}, Options: options.Index().SetName("nationalId")},
+		// search by family name (+ date of birth or given names), ordered by the cursor key.
+		{Keys: bson.D{{Key: "search.familyNames", Value: 1}, {Key: "search.order", Value: 1}}, Options: options.Index().SetName("search_family_order")},
+	},
+	colConvictions: {
+		// Person.convictions (batched by person).
+		{Keys: bson.D{{Key: "personId", Value: 1}, {Key: "expunged", Value: 1}}, Options: options.Index().SetName("personId_expunged")},
+		// DetentionPeriod.sentence (batched by sentence ID).
+		{Keys: bson.D{{Key: "sentences.id", Value: 1}}, Options: options.Index().SetName("sentences_id").SetUnique(true)},
+	},
+	colPrisons: {
+		// prisons(kind), ordered by name.
+		{Keys: bson.D{{Key: "kind", Value: 1}, {Key: "name", Value: 1}}, Options: options.Index().SetName("kind_name")},
+	},
+}
+
+// EnsureIndexes creates every declared index; it is idempotent and runs at start-up.
+func (s *Store) EnsureIndexes(ctx context.Context) error {
+	for col, models := range indexes {
+		if _, err := s.db.Collection(col).Indexes().CreateMany(ctx, models); err != nil {
+			return classify(err)
+		}
+	}
+	return nil
+}

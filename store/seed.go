@@ -1,0 +1,70 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"custodia/model"
+)
+
+// Register is a whole register's documents, as the demo seed produces them.
+type Register struct {
+	Prisons     []model.Prison
+	Persons     []model.Person
+	Convictions []model.Conviction
+	Detentions  []model.DetentionRecord
+	Grants      []model.AccessGrant
+}
+
+const seedMarkerID = "demo-seed"
+
+// Seeded reports whether a demo seed has completed in this database.
+func (s *Store) Seeded(ctx context.Context) (bool, error) {
+	err := s.db.Collection(colMeta).FindOne(ctx, bson.D{{Key: "_id", Value: seedMarkerID}}).Err()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return false, nil
+	}
+	return err == nil, classify(err)
+}
+
+// LoadRegister writes a whole register into an empty database and, as its last write, the
+// marker that says the seed completed. A seed interrupted before the marker is detected by
+// Seeded and redone from scratch by the caller (development data only).
+func (s *Store) LoadRegister(ctx context.Context, r Register, info map[string]any) error {
+	steps := []struct {
+		col  string
+		docs []any
+	}{
+		{colPrisons, anySlice(r.Prisons)},
+		{colPersons, anySlice(r.Persons)},
+		{colConvictions, anySlice(r.Convictions)},
+		{colDetentions, anySlice(r.Detentions)},
+		{colGrants, anySlice(r.Grants)},
+	}
+	for _, step := range steps {
+		for start := 0; start < len(step.docs); start += 500 {
+			end := min(start+500, len(step.docs))
+			if _, err := s.db.Collection(step.col).InsertMany(ctx, step.docs[start:end]); err != nil {
+				return classify(err)
+			}
+		}
+	}
+	marker := bson.D{{Key: "_id", Value: seedMarkerID}, {Key: "at", Value: time.Now().UTC()}}
+	for k, v := range info {
+		marker = append(marker, bson.E{Key: k, Value: v})
+	}
+	_, err := s.db.Collection(colMeta).InsertOne(ctx, marker)
+	return classify(err)
+}
+
+func anySlice[T any](xs []T) []any {
+	out := make([]any, len(xs))
+	for i := range xs {
+		out[i] = xs[i]
+	}
+	return out
+}

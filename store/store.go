@@ -1,0 +1,125 @@
+// Package store is the only package that talks to MongoDB (DESIGN §8, §9): it owns the
+// connection, the collections and their indexes, and turns driver errors into *apperr.Error
+// (SERVICE_UNAVAILABLE when the database cannot be reached, NOT_FOUND for missing records).
+// Every query it issues is declared next to the index that serves it on MongoDB; row rules
+// (caseload scope, expunged convictions) are applied in the query filters, never afterwards.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
+
+	"custodia/apperr"
+)
+
+// Collection names.
+const (
+	colPersons     = "persons"
+	colPrisons     = "prisons"
+	colConvictions = "convictions"
+	colDetentions  = "detentions"
+	colMeta        = "meta"
+)
+
+// Config says where the database is and whom to tell about each command sent to it.
+type Config struct {
+	URI      string
+	Database string
+	// OnCommand, if set, is called for every command the driver starts (for metrics).
+	OnCommand func(ctx context.Context, commandName string)
+	// Timeout bounds server selection and connecting: how long a request waits for an
+	// unreachable database before it fails with SERVICE_UNAVAILABLE.
+	Timeout time.Duration
+}
+
+// Store is a connected register database. It is safe for concurrent use.
+type Store struct {
+	client *mongo.Client
+	db     *mongo.Database
+}
+
+// Open connects to the database and checks that it answers.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 3 * time.Second
+	}
+	opts := options.Client().ApplyURI(cfg.URI).
+		SetServerSelectionTimeout(cfg.Timeout).
+		SetConnectTimeout(cfg.Timeout).
+		SetRetryWrites(true).
+		SetAppName("custodia")
+	if cfg.OnCommand != nil {
+		onCommand := cfg.OnCommand
+		opts.SetMonitor(&event.CommandMonitor{
+			Started: func(ctx context.Context, e *event.CommandStartedEvent) { onCommand(ctx, e.CommandName) },
+		})
+	}
+	client, err := mongo.Connect(opts)
+	if err != nil {
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	s := &Store{client: client, db: client.Database(cfg.Database)}
+	if err := s.Ping(ctx); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, fmt.Errorf("database does not answer: %w", err)
+	}
+	return s, nil
+}
+
+// Close disconnects.
+func (s *Store) Close(ctx context.Context) error { return s.client.Disconnect(ctx) }
+
+// Ping checks that the database answers, within one second.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	return classify(s.client.Ping(ctx, readpref.Primary()))
+}
+
+// DropDatabase removes every collection of the register database (tests and re-seeding only).
+func (s *Store) DropDatabase(ctx context.Context) error { return classify(s.db.Drop(ctx)) }
+
+// classify maps driver errors: unreachable database → SERVICE_UNAVAILABLE; anything else is
+// returned as is and becomes INTERNAL at the API boundary.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var sse topology.ServerSelectionError
+	var appErr *apperr.Error
+	switch {
+	case errors.As(err, &appErr):
+		return err
+	case errors.As(err, &sse), mongo.IsNetworkError(err), mongo.IsTimeout(err),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, mongo.ErrClientDisconnected):
+		return apperr.Unavailable(err)
+	}
+	return err
+}
+
+// findAll runs a find and decodes every document.
+func findAll[T any](ctx context.Context, c *mongo.Collection, filter any, opts ...options.Lister[options.FindOptions]) ([]T, error) {
+	cur, err := c.Find(ctx, filter, opts...)
+	if err != nil {
+		return nil, classify(err)
+	}
+	var out []T
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, classify(err)
+	}
+	return out, nil
+}
+
+// in is the filter {field: {$in: values}}.
+func in[T any](field string, values []T) bson.D {
+	return bson.D{{Key: field, Value: bson.D{{Key: "$in", Value: values}}}}
+}
