@@ -73,10 +73,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
+		counts, err := st.Counts(ctx)
+		if err != nil {
+			return nil, err
+		}
 		if seeded {
-			log.Info("demo register seeded", "persons", cfg.DemoPersons, "reference_day", seed.ReferenceDay.String())
+			log.Info("demo register seeded", "counts", counts, "reference_day", seed.ReferenceDay.String())
 		} else {
-			log.Info("existing register kept (no re-seed)")
+			log.Info("existing register kept, not seeded again", "counts", counts)
 		}
 		if s.DevKey, err = auth.LoadOrCreateDevKey(cfg.DataDir); err != nil {
 			return nil, fmt.Errorf("development signing key: %w", err)

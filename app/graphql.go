@@ -130,7 +130,16 @@ func (m requestMetrics) InterceptResponse(ctx context.Context, next graphql.Resp
 		}
 	}
 	if !oc.Stats.OperationStart.IsZero() {
-		m.metrics.RequestDuration.WithLabelValues(m.metrics.OperationLabel(oc.OperationName)).Observe(graphql.Now().Sub(oc.Stats.OperationStart).Seconds())
+		m.metrics.RequestDuration.WithLabelValues(m.metrics.OperationLabel(operationName(oc))).Observe(graphql.Now().Sub(oc.Stats.OperationStart).Seconds())
 	}
 	return resp
+}
+
+// operationName is the name of the operation being executed (from the document when the
+// request did not name it).
+func operationName(oc *graphql.OperationContext) string {
+	if oc.Operation != nil && oc.Operation.Name != "" {
+		return oc.Operation.Name
+	}
+	return oc.OperationName
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -33,6 +34,9 @@ func Presenter(log *slog.Logger, requestID RequestIDFunc) graphql.ErrorPresenter
 		}
 		if code, ok := gqlErr.Extensions["code"].(string); ok && isParserCode(code) {
 			// gqlgen's own parse/validation errors: the message is about the query text, safe to show.
+			if strings.Contains(gqlErr.Message, `argument "purpose" of type "PurposeInput!" is required`) {
+				gqlErr.Extensions["code"] = string(PurposeRequired)
+			}
 			return gqlErr
 		}
 		log.ErrorContext(ctx, "internal error", "request_id", requestID(ctx), "path", gqlErr.Path.String(), "error", err.Error())

@@ -15,7 +15,7 @@ import (
 
 // batchWait is how long a loader collects keys before it sends one query. gqlgen resolves
 // sibling fields concurrently, so every key of one level arrives well within it.
-const batchWait = 3 * time.Millisecond
+const batchWait = 8 * time.Millisecond
 
 // Loaders are one request's DataLoaders. Missing records load as nil without error; callers
 // decide whether that is NOT_FOUND.
@@ -25,29 +25,61 @@ type Loaders struct {
 	ConvictionExtract *dataloadgen.Loader[string, []model.Conviction]
 	ConvictionCopy    *dataloadgen.Loader[string, []model.Conviction]
 	Conviction        *dataloadgen.Loader[string, *model.Conviction]
-	Sentence          *dataloadgen.Loader[string, *model.Sentence]
-	Prison            *dataloadgen.Loader[string, *model.Prison]
+	// ConvictionInCopy also finds expunged convictions; only for objects reached through the
+	// full copy (includeExpunged), which policy has already allowed.
+	ConvictionInCopy *dataloadgen.Loader[string, *model.Conviction]
+	Sentence         *dataloadgen.Loader[string, *model.Sentence]
+	Prison           *dataloadgen.Loader[string, *model.Prison]
 }
 
 // New builds the loaders of one request. scope is the caller's person row rule; it is applied
 // to every person query these loaders issue.
 func New(s *store.Store, scope store.Scope) *Loaders {
 	opt := dataloadgen.WithWait(batchWait)
-	return &Loaders{
-		Person: dataloadgen.NewLoader(byKey(func(ctx context.Context, ids []string) (map[string]*model.Person, error) {
-			return s.PersonsByIDs(ctx, scope, ids)
-		}), opt),
-		Detention: dataloadgen.NewLoader(byKey(s.DetentionsByPersonIDs), opt),
-		ConvictionExtract: dataloadgen.NewLoader(byKey(func(ctx context.Context, ids []string) (map[string][]model.Conviction, error) {
-			return s.ConvictionsByPersonIDs(ctx, ids, false)
-		}), opt),
-		ConvictionCopy: dataloadgen.NewLoader(byKey(func(ctx context.Context, ids []string) (map[string][]model.Conviction, error) {
-			return s.ConvictionsByPersonIDs(ctx, ids, true)
-		}), opt),
-		Conviction: dataloadgen.NewLoader(byKey(s.ConvictionsByIDs), opt),
-		Sentence:   dataloadgen.NewLoader(byKey(s.SentencesByIDs), opt),
-		Prison:     dataloadgen.NewLoader(byKey(s.PrisonsByIDs), opt),
+	l := &Loaders{}
+	// Convictions fetched for any reason are primed into the by-ID loaders, so that
+	// Sentence.conviction of a conviction already loaded costs no query.
+	primeConvictions := func(byPerson map[string][]model.Conviction) {
+		for _, list := range byPerson {
+			for i := range list {
+				c := &list[i]
+				l.ConvictionInCopy.Prime(c.ID, c)
+				if !c.Expunged {
+					l.Conviction.Prime(c.ID, c)
+				}
+			}
+		}
 	}
+	l.Person = dataloadgen.NewLoader(byKey(func(ctx context.Context, ids []string) (map[string]*model.Person, error) {
+		return s.PersonsByIDs(ctx, scope, ids)
+	}), opt)
+	l.Detention = dataloadgen.NewLoader(byKey(s.DetentionsByPersonIDs), opt)
+	l.ConvictionExtract = dataloadgen.NewLoader(byKey(func(ctx context.Context, ids []string) (map[string][]model.Conviction, error) {
+		found, err := s.ConvictionsByPersonIDs(ctx, ids, false)
+		primeConvictions(found)
+		return found, err
+	}), opt)
+	l.ConvictionCopy = dataloadgen.NewLoader(byKey(func(ctx context.Context, ids []string) (map[string][]model.Conviction, error) {
+		found, err := s.ConvictionsByPersonIDs(ctx, ids, true)
+		primeConvictions(found)
+		return found, err
+	}), opt)
+	l.Conviction = dataloadgen.NewLoader(byKey(func(ctx context.Context, ids []string) (map[string]*model.Conviction, error) {
+		return s.ConvictionsByIDs(ctx, ids, false)
+	}), opt)
+	l.ConvictionInCopy = dataloadgen.NewLoader(byKey(func(ctx context.Context, ids []string) (map[string]*model.Conviction, error) {
+		return s.ConvictionsByIDs(ctx, ids, true)
+	}), opt)
+	l.Sentence = dataloadgen.NewLoader(byKey(func(ctx context.Context, ids []string) (map[string]*model.Sentence, error) {
+		sentences, owners, err := s.SentencesByIDs(ctx, ids)
+		for _, c := range owners {
+			l.Conviction.Prime(c.ID, c)
+			l.ConvictionInCopy.Prime(c.ID, c)
+		}
+		return sentences, err
+	}), opt)
+	l.Prison = dataloadgen.NewLoader(byKey(s.PrisonsByIDs), opt)
+	return l
 }
 
 // byKey adapts a store lookup returning a map to a loader fetch: keys without a record get the

@@ -132,16 +132,19 @@ type Offence struct {
 
 // Sentence is a sentence imposed by a conviction; ConvictionID is filled in when it is read.
 type Sentence struct {
-	ID              string         `bson:"id" json:"id"`
-	ConvictionID    string         `bson:"-" json:"-"`
-	Kind            SentenceKind   `bson:"kind" json:"kind"`
-	DurationMonths  *int           `bson:"durationMonths,omitempty" json:"durationMonths"`
-	Amount          *Money         `bson:"amount,omitempty" json:"amount"`
-	Suspended       bool           `bson:"suspended" json:"suspended"`
-	ProbationMonths *int           `bson:"probationMonths,omitempty" json:"probationMonths"`
-	StartDate       *Date          `bson:"startDate,omitempty" json:"startDate"`
-	EndDate         *Date          `bson:"endDate,omitempty" json:"endDate"`
-	Status          SentenceStatus `bson:"status" json:"status"`
+	ID           string `bson:"id" json:"id"`
+	ConvictionID string `bson:"-" json:"-"`
+	// ConvictionExpunged is filled in when read: the sentence belongs to an expunged conviction
+	// and so was reached through the full copy.
+	ConvictionExpunged bool           `bson:"-" json:"-"`
+	Kind               SentenceKind   `bson:"kind" json:"kind"`
+	DurationMonths     *int           `bson:"durationMonths,omitempty" json:"durationMonths"`
+	Amount             *Money         `bson:"amount,omitempty" json:"amount"`
+	Suspended          bool           `bson:"suspended" json:"suspended"`
+	ProbationMonths    *int           `bson:"probationMonths,omitempty" json:"probationMonths"`
+	StartDate          *Date          `bson:"startDate,omitempty" json:"startDate"`
+	EndDate            *Date          `bson:"endDate,omitempty" json:"endDate"`
+	Status             SentenceStatus `bson:"status" json:"status"`
 	// ServedMonths is the time actually served, recorded on conditional release; it decides
 	// the rehabilitation period (DESIGN §7).
 	ServedMonths *int `bson:"servedMonths,omitempty" json:"-"`

@@ -32,6 +32,16 @@ func loadPerson(ctx context.Context, id string) (*model.Person, error) {
 	return p, nil
 }
 
+// rootPerson loads the person a root query asks for and prefetches what the query selects
+// below it.
+func rootPerson(ctx context.Context, id string) (*model.Person, error) {
+	p, err := loadPerson(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return p, loaders.For(ctx).PrefetchPersons(ctx, []*model.Person{p}, loaders.SelectionBelow(ctx))
+}
+
 func (r *Resolver) today() model.Date { return model.DateOf(r.Now().UTC()) }
 
 // loadPrison loads one prison; an unknown ID is NOT_FOUND.

@@ -96,7 +96,7 @@ func (r *queryResolver) Person(ctx context.Context, id string, purpose model.Pur
 	if err := checkPurpose(ctx, &purpose); err != nil {
 		return nil, err
 	}
-	return loadPerson(ctx, id)
+	return rootPerson(ctx, id)
 }
 
 // PersonByNationalID is the resolver for the personByNationalId field.
@@ -115,7 +115,7 @@ func (r *queryResolver) PersonByNationalID(ctx context.Context, nationalID strin
 	if !ok {
 		return nil, apperr.NotFoundf("no person with national ID %q", canonical)
 	}
-	return loadPerson(ctx, id)
+	return rootPerson(ctx, id)
 }
 
 // SearchPersons is the resolver for the searchPersons field.
@@ -132,11 +132,13 @@ func (r *queryResolver) SearchPersons(ctx context.Context, filter model.PersonSe
 		return nil, err
 	}
 	conn := &model.PersonConnection{Edges: make([]model.PersonEdge, len(persons)), PageInfo: model.PageInfo{HasNextPage: hasNext}}
-	l := loaders.For(ctx).Person
+	page := make([]*model.Person, len(persons))
 	for i := range persons {
-		p := &persons[i]
-		l.Prime(p.ID, p)
-		conn.Edges[i] = model.PersonEdge{Cursor: register.EncodeCursor(p.Search.Order), Node: *p}
+		page[i] = &persons[i]
+		conn.Edges[i] = model.PersonEdge{Cursor: register.EncodeCursor(persons[i].Search.Order), Node: persons[i]}
+	}
+	if err := loaders.For(ctx).PrefetchPersons(ctx, page, loaders.SelectionBelow(ctx)); err != nil {
+		return nil, err
 	}
 	if n := len(conn.Edges); n > 0 {
 		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
@@ -182,7 +184,11 @@ func (r *queryResolver) MyAccessGrants(ctx context.Context) ([]model.AccessGrant
 
 // Conviction is the resolver for the conviction field.
 func (r *sentenceResolver) Conviction(ctx context.Context, obj *model.Sentence) (*model.Conviction, error) {
-	c, err := loaders.For(ctx).Conviction.Load(ctx, obj.ConvictionID)
+	l := loaders.For(ctx).Conviction
+	if obj.ConvictionExpunged {
+		l = loaders.For(ctx).ConvictionInCopy
+	}
+	c, err := l.Load(ctx, obj.ConvictionID)
 	if err == nil && c == nil {
 		err = apperr.NotFoundf("the conviction of sentence %q is not available", obj.ID)
 	}

@@ -29,11 +29,15 @@ var indexes = map[string][]mongo.IndexModel{
 	},
 }
 
-// EnsureIndexes creates every declared index; it is idempotent and runs at start-up.
+// EnsureIndexes creates every declared index; it is idempotent and runs at start-up. Indexes
+// are created one per command: FerretDB v1 fails a multi-index createIndexes when the indexes
+// already exist (a restart).
 func (s *Store) EnsureIndexes(ctx context.Context) error {
 	for col, models := range indexes {
-		if _, err := s.db.Collection(col).Indexes().CreateMany(ctx, models); err != nil {
-			return classify(err)
+		for _, m := range models {
+			if _, err := s.db.Collection(col).Indexes().CreateOne(ctx, m); err != nil {
+				return classify(err)
+			}
 		}
 	}
 	return nil

@@ -134,11 +134,14 @@ func (s *Store) ConvictionsByPersonIDs(ctx context.Context, personIDs []string, 
 	return out, nil
 }
 
-// ConvictionsByIDs returns the unexpunged convictions with these IDs, keyed by ID. An expunged
-// conviction is treated as absent: reached without asking for the full copy, it must not show.
-// Index: _id.
-func (s *Store) ConvictionsByIDs(ctx context.Context, ids []string) (map[string]*model.Conviction, error) {
-	filter := append(in("_id", ids), bson.E{Key: "expunged", Value: false})
+// ConvictionsByIDs returns the convictions with these IDs, keyed by ID. Unless includeExpunged
+// is set (the caller reached them through the full copy), an expunged conviction is treated as
+// absent. Index: _id.
+func (s *Store) ConvictionsByIDs(ctx context.Context, ids []string, includeExpunged bool) (map[string]*model.Conviction, error) {
+	filter := in("_id", ids)
+	if !includeExpunged {
+		filter = append(filter, bson.E{Key: "expunged", Value: false})
+	}
 	convictions, err := findAll[model.Conviction](ctx, s.db.Collection(colConvictions), filter)
 	if err != nil {
 		return nil, err
@@ -152,32 +155,35 @@ func (s *Store) ConvictionsByIDs(ctx context.Context, ids []string) (map[string]
 }
 
 // SentencesByIDs returns the sentences with these IDs that belong to unexpunged convictions,
-// keyed by sentence ID. Index: sentences_id.
-func (s *Store) SentencesByIDs(ctx context.Context, ids []string) (map[string]*model.Sentence, error) {
+// keyed by sentence ID, and the convictions they belong to. Index: sentences_id.
+func (s *Store) SentencesByIDs(ctx context.Context, ids []string) (map[string]*model.Sentence, []*model.Conviction, error) {
 	filter := append(in("sentences.id", ids), bson.E{Key: "expunged", Value: false})
 	convictions, err := findAll[model.Conviction](ctx, s.db.Collection(colConvictions), filter)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	wanted := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		wanted[id] = true
 	}
 	out := make(map[string]*model.Sentence, len(ids))
+	owners := make([]*model.Conviction, len(convictions))
 	for i := range convictions {
 		fillSentenceOwners(&convictions[i])
+		owners[i] = &convictions[i]
 		for j := range convictions[i].Sentences {
 			if sentence := &convictions[i].Sentences[j]; wanted[sentence.ID] {
 				out[sentence.ID] = sentence
 			}
 		}
 	}
-	return out, nil
+	return out, owners, nil
 }
 
 func fillSentenceOwners(c *model.Conviction) {
 	for i := range c.Sentences {
 		c.Sentences[i].ConvictionID = c.ID
+		c.Sentences[i].ConvictionExpunged = c.Expunged
 	}
 }
 

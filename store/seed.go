@@ -68,3 +68,17 @@ func anySlice[T any](xs []T) []any {
 	}
 	return out
 }
+
+// Counts returns the number of documents of each register collection (for start-up logs and
+// checks).
+func (s *Store) Counts(ctx context.Context) (map[string]int64, error) {
+	out := map[string]int64{}
+	for _, col := range []string{colPersons, colPrisons, colConvictions, colDetentions, colGrants} {
+		n, err := s.db.Collection(col).CountDocuments(ctx, bson.D{})
+		if err != nil {
+			return nil, classify(err)
+		}
+		out[col] = n
+	}
+	return out, nil
+}

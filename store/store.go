@@ -56,6 +56,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		SetServerSelectionTimeout(cfg.Timeout).
 		SetConnectTimeout(cfg.Timeout).
 		SetRetryWrites(true).
+		SetHeartbeatInterval(2 * time.Second).
 		SetAppName("custodia")
 	if cfg.OnCommand != nil {
 		onCommand := cfg.OnCommand
