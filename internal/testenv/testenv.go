@@ -200,7 +200,12 @@ func (r Response) Codes() []string {
 // Do posts a GraphQL request with a bearer token (none when token is "") and extra headers.
 func (e *Env) Do(token, query string, vars map[string]any, headers ...string) Response {
 	e.T.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	return e.post(token, map[string]any{"query": query, "variables": vars}, headers...)
+}
+
+func (e *Env) post(token string, payload map[string]any, headers ...string) Response {
+	e.T.Helper()
+	body, _ := json.Marshal(payload)
 	req, _ := http.NewRequest(http.MethodPost, e.HTTP.URL+"/query", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
@@ -299,4 +304,10 @@ func Path(v any, steps ...any) any {
 		}
 	}
 	return v
+}
+
+// DoOperation posts a document with several operations and names the one to run.
+func (e *Env) DoOperation(token, query, operationName string, vars map[string]any) Response {
+	e.T.Helper()
+	return e.post(token, map[string]any{"query": query, "operationName": operationName, "variables": vars})
 }

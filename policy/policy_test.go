@@ -1,0 +1,143 @@
+package policy_test
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"custodia/graph"
+	"custodia/model"
+	"custodia/policy"
+)
+
+var update = flag.Bool("update", false, "rewrite docs/access-matrix.md from the schema")
+
+func load(t testing.TB) (*policy.Policy, *ast.Schema) {
+	t.Helper()
+	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
+	p, err := policy.New(schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, schema
+}
+
+// TestEveryFieldHasADecision is the deny-by-default guard: a field added to the schema without
+// an @access decision (on the field or its type) fails here.
+func TestEveryFieldHasADecision(t *testing.T) {
+	p, _ := load(t)
+	if undecided := p.Undecided(); len(undecided) > 0 {
+		t.Fatalf("fields without an @access decision (add one in schema.graphqls): %v", undecided)
+	}
+}
+
+func TestUndecidedFieldIsReportedAndDenied(t *testing.T) {
+	schema := gqlparser.MustLoadSchema(&ast.Source{Name: "t", Input: `
+		directive @access(roles: [Role!]!) on OBJECT | FIELD_DEFINITION | ARGUMENT_DEFINITION | INPUT_FIELD_DEFINITION
+		enum Role { COURT PROSECUTOR POLICE REINTEGRATION PRISON_SERVICE REGISTRAR AUDITOR }
+		type Query { open: String @access(roles: [COURT]) forgotten: String }`})
+	p, err := policy.New(schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Undecided(); !slices.Equal(got, []string{"Query.forgotten"}) {
+		t.Fatalf("Undecided() = %v", got)
+	}
+	for _, r := range model.AllRole {
+		if p.Allows(r, "Query.forgotten") {
+			t.Errorf("%s may read an undecided field", r)
+		}
+	}
+}
+
+func TestAccessMatrixDocument(t *testing.T) {
+	p, _ := load(t)
+	path := filepath.Join("..", "docs", "access-matrix.md")
+	want := p.MatrixMarkdown()
+	if *update {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (generate it with: go test ./policy -run TestAccessMatrixDocument -update)", err)
+	}
+	if string(got) != want {
+		t.Fatalf("docs/access-matrix.md is out of date with schema.graphqls: run go test ./policy -run TestAccessMatrixDocument -update")
+	}
+}
+
+// TestDeniedWalksEverything checks the walker directly on tricky documents.
+func TestDeniedWalksEverything(t *testing.T) {
+	p, schema := load(t)
+	cases := []struct {
+		name   string
+		role   model.Role
+		query  string
+		vars   map[string]any
+		denied []string
+	}{
+		{"alias", model.RoleReintegration, `query { person(id: "x", purpose: {caseReference: "a", reason: SUPERVISION}) { id n: nationalId } }`, nil, []string{"Person.nationalId"}},
+		{"named fragment", model.RoleReintegration, `query { person(id: "x", purpose: {caseReference: "a", reason: SUPERVISION}) { ...F } } fragment F on Person { id nationalId }`, nil, []string{"Person.nationalId"}},
+		{"inline fragment", model.RoleReintegration, `query { person(id: "x", purpose: {caseReference: "a", reason: SUPERVISION}) { ... on Person { nationalId } } }`, nil, []string{"Person.nationalId"}},
+		{"fragment spread twice", model.RolePrisonService, `query { a: person(id: "x", purpose: {caseReference: "a", reason: SUPERVISION}) { ...F } b: person(id: "y", purpose: {caseReference: "a", reason: SUPERVISION}) { ...F } } fragment F on Person { residence { city } }`, nil, []string{"Person.residence"}},
+		{"argument literal true", model.RolePolice, `query { person(id: "x", purpose: {caseReference: "a", reason: SUPERVISION}) { convictions(includeExpunged: true) { id } } }`, nil, []string{"Person.convictions(includeExpunged:)"}},
+		{"argument literal false", model.RolePolice, `query { person(id: "x", purpose: {caseReference: "a", reason: SUPERVISION}) { convictions(includeExpunged: false) { id } } }`, nil, nil},
+		{"argument variable true", model.RolePolice, `query($c: Boolean) { person(id: "x", purpose: {caseReference: "a", reason: SUPERVISION}) { convictions(includeExpunged: $c) { id } } }`, map[string]any{"c": true}, []string{"Person.convictions(includeExpunged:)"}},
+		{"argument variable unset", model.RolePolice, `query($c: Boolean) { person(id: "x", purpose: {caseReference: "a", reason: SUPERVISION}) { convictions(includeExpunged: $c) { id } } }`, nil, nil},
+		{"input field in variable", model.RoleReintegration, `query($f: PersonSearchInput!) { searchPersons(filter: $f, purpose: {caseReference: "a", reason: SUPERVISION}) { pageInfo { hasNextPage } } }`, map[string]any{"f": map[string]any{"nationalId": "800115/2346"}}, []string{"PersonSearchInput.nationalId"}},
+		{"input field inline", model.RoleReintegration, `query { searchPersons(filter: {nationalId: "800115/2346"}, purpose: {caseReference: "a", reason: SUPERVISION}) { pageInfo { hasNextPage } } }`, nil, []string{"PersonSearchInput.nationalId"}},
+		{"nested through connection", model.RolePrisonService, `query { searchPersons(filter: {familyName: "x", givenNames: "y"}, purpose: {caseReference: "a", reason: SUPERVISION}) { edges { node { convictions { id } } } } }`, nil, []string{"Conviction.id", "Person.convictions"}},
+		{"auditor on person data", model.RoleAuditor, `query { person(id: "x", purpose: {caseReference: "a", reason: SUPERVISION}) { __typename id } }`, nil, []string{"Person.id", "Query.person"}},
+		{"typename and introspection are open", model.RoleAuditor, `query { __typename __schema { queryType { name } } }`, nil, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			doc, errs := gqlparser.LoadQuery(schema, c.query)
+			if errs != nil {
+				t.Fatalf("invalid test query: %v", errs)
+			}
+			got := p.Denied(c.role, doc, doc.Operations[0], c.vars)
+			if !slices.Equal(got, c.denied) {
+				t.Errorf("denied = %v, want %v", got, c.denied)
+			}
+		})
+	}
+}
+
+func BenchmarkDenied(b *testing.B) {
+	p, schema := load(b)
+	doc, errs := gqlparser.LoadQuery(schema, authorizationBenchQuery)
+	if errs != nil {
+		b.Fatal(errs)
+	}
+	vars := map[string]any{"copy": true}
+	b.ReportAllocs()
+	for b.Loop() {
+		if d := p.Denied(model.RoleCourt, doc, doc.Operations[0], vars); len(d) != 0 {
+			b.Fatal(d)
+		}
+	}
+}
+
+// authorizationBenchQuery is the page of 50 persons with every relation (about 1,000 objects
+// in the result) that the end-to-end benchmark executes.
+const authorizationBenchQuery = `query Page($copy: Boolean) {
+  searchPersons(filter: {familyName: "zkusebni", dateOfBirth: "1985-05-05"}, first: 50, purpose: {caseReference: "4 T 1/2026", reason: CRIMINAL_PROCEEDINGS}) {
+    edges { cursor node {
+      id givenNames familyName birthFamilyName dateOfBirth sex nationalities nationalId
+      residence { street city postalCode country }
+      detentionStatus { deprivedOfLiberty kind since prison { id name address { city } } responsibleAuthority { name } }
+      detentionHistory { id kind start end prison { id name address { city } } sentence { id kind } }
+      convictions(includeExpunged: $copy) { id court caseReference decisionDate expunged
+        offences { legalProvision category } sentences { id kind status durationMonths } rehabilitation { earliestDate rule } }
+    } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`
