@@ -13,73 +13,54 @@ import (
 	"custodia/store"
 )
 
-// batchWait is how long a loader collects keys before it sends one query. gqlgen resolves
-// sibling fields concurrently, so every key of one level arrives well within it.
+// batchWait is how long a loader collects keys before it sends one query, for relations not
+// prefetched by PrefetchPersons. gqlgen resolves sibling fields concurrently, so the keys of
+// one level normally arrive well within it.
 const batchWait = 8 * time.Millisecond
 
-// Loaders are one request's DataLoaders. Missing records load as nil without error; callers
-// decide whether that is NOT_FOUND.
+// Loaders are one request's DataLoaders. Missing records load as nil (or an empty list)
+// without error; callers decide whether that is NOT_FOUND.
 type Loaders struct {
+	store *store.Store
+	scope store.Scope
+
 	Person            *dataloadgen.Loader[string, *model.Person]
 	Detention         *dataloadgen.Loader[string, *model.DetentionRecord]
 	ConvictionExtract *dataloadgen.Loader[string, []model.Conviction]
 	ConvictionCopy    *dataloadgen.Loader[string, []model.Conviction]
-	Conviction        *dataloadgen.Loader[string, *model.Conviction]
-	// ConvictionInCopy also finds expunged convictions; only for objects reached through the
-	// full copy (includeExpunged), which policy has already allowed.
-	ConvictionInCopy *dataloadgen.Loader[string, *model.Conviction]
-	Sentence         *dataloadgen.Loader[string, *model.Sentence]
-	Prison           *dataloadgen.Loader[string, *model.Prison]
+	Prison            *dataloadgen.Loader[string, *model.Prison]
 }
 
 // New builds the loaders of one request. scope is the caller's person row rule; it is applied
 // to every person query these loaders issue.
 func New(s *store.Store, scope store.Scope) *Loaders {
 	opt := dataloadgen.WithWait(batchWait)
-	l := &Loaders{}
-	// Convictions fetched for any reason are primed into the by-ID loaders, so that
-	// Sentence.conviction of a conviction already loaded costs no query.
-	primeConvictions := func(byPerson map[string][]model.Conviction) {
-		for _, list := range byPerson {
-			for i := range list {
-				c := &list[i]
-				l.ConvictionInCopy.Prime(c.ID, c)
-				if !c.Expunged {
-					l.Conviction.Prime(c.ID, c)
-				}
-			}
-		}
-	}
-	l.Person = dataloadgen.NewLoader(byKey(func(ctx context.Context, ids []string) (map[string]*model.Person, error) {
-		return s.PersonsByIDs(ctx, scope, ids)
-	}), opt)
+	l := &Loaders{store: s, scope: scope}
+	l.Person = dataloadgen.NewLoader(byKey(l.fetchPersons), opt)
 	l.Detention = dataloadgen.NewLoader(byKey(s.DetentionsByPersonIDs), opt)
-	l.ConvictionExtract = dataloadgen.NewLoader(byKey(func(ctx context.Context, ids []string) (map[string][]model.Conviction, error) {
-		found, err := s.ConvictionsByPersonIDs(ctx, ids, false)
-		primeConvictions(found)
-		return found, err
-	}), opt)
-	l.ConvictionCopy = dataloadgen.NewLoader(byKey(func(ctx context.Context, ids []string) (map[string][]model.Conviction, error) {
-		found, err := s.ConvictionsByPersonIDs(ctx, ids, true)
-		primeConvictions(found)
-		return found, err
-	}), opt)
-	l.Conviction = dataloadgen.NewLoader(byKey(func(ctx context.Context, ids []string) (map[string]*model.Conviction, error) {
-		return s.ConvictionsByIDs(ctx, ids, false)
-	}), opt)
-	l.ConvictionInCopy = dataloadgen.NewLoader(byKey(func(ctx context.Context, ids []string) (map[string]*model.Conviction, error) {
-		return s.ConvictionsByIDs(ctx, ids, true)
-	}), opt)
-	l.Sentence = dataloadgen.NewLoader(byKey(func(ctx context.Context, ids []string) (map[string]*model.Sentence, error) {
-		sentences, owners, err := s.SentencesByIDs(ctx, ids)
-		for _, c := range owners {
-			l.Conviction.Prime(c.ID, c)
-			l.ConvictionInCopy.Prime(c.ID, c)
-		}
-		return sentences, err
-	}), opt)
+	l.ConvictionExtract = dataloadgen.NewLoader(byKey(l.fetchConvictions(false)), opt)
+	l.ConvictionCopy = dataloadgen.NewLoader(byKey(l.fetchConvictions(true)), opt)
 	l.Prison = dataloadgen.NewLoader(byKey(s.PrisonsByIDs), opt)
 	return l
+}
+
+func (l *Loaders) fetchPersons(ctx context.Context, ids []string) (map[string]*model.Person, error) {
+	return l.store.PersonsByIDs(ctx, l.scope, ids)
+}
+
+func (l *Loaders) fetchConvictions(includeExpunged bool) func(context.Context, []string) (map[string][]model.Conviction, error) {
+	return func(ctx context.Context, ids []string) (map[string][]model.Conviction, error) {
+		return l.store.ConvictionsByPersonIDs(ctx, ids, includeExpunged)
+	}
+}
+
+// Convictions is the person's extract, or the full copy when copy is set (the caller has
+// checked that the role may read it).
+func (l *Loaders) Convictions(ctx context.Context, personID string, copy bool) ([]model.Conviction, error) {
+	if copy {
+		return l.ConvictionCopy.Load(ctx, personID)
+	}
+	return l.ConvictionExtract.Load(ctx, personID)
 }
 
 // byKey adapts a store lookup returning a map to a loader fetch: keys without a record get the

@@ -5,6 +5,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vikstrous/dataloadgen"
+	"golang.org/x/sync/errgroup"
 
 	"custodia/model"
 )
@@ -12,12 +14,11 @@ import (
 // Selection says which relations an operation selects below a set of persons. It is read
 // from the validated operation, so loading follows exactly what was asked for.
 type Selection struct {
-	Detentions          bool // detentionStatus or detentionHistory
-	Prisons             bool // the prison of a status or period
-	PeriodSentences     bool // DetentionPeriod.sentence
-	Convictions         bool // Person.convictions (extract)
-	ConvictionsCopy     bool // Person.convictions(includeExpunged: true)
-	SentenceConvictions bool // Sentence.conviction
+	Detentions      bool // detentionStatus or detentionHistory
+	Prisons         bool // the prison of a status or period
+	PeriodSentences bool // DetentionPeriod.sentence
+	Convictions     bool // Person.convictions (extract)
+	ConvictionsCopy bool // Person.convictions(includeExpunged: true)
 }
 
 // SelectionBelow inspects the selection set of the field being resolved.
@@ -42,8 +43,6 @@ func SelectionBelow(ctx context.Context) Selection {
 						s.Prisons = true
 					case "DetentionPeriod.sentence":
 						s.PeriodSentences = true
-					case "Sentence.conviction":
-						s.SentenceConvictions = true
 					case "Person.convictions":
 						if copy, _ := x.ArgumentMap(vars)["includeExpunged"].(bool); copy {
 							s.ConvictionsCopy = true
@@ -68,9 +67,10 @@ func SelectionBelow(ctx context.Context) Selection {
 }
 
 // PrefetchPersons loads, level by level, every relation the selection asks for below these
-// persons, each with one batched query (LoadAll with all keys at once), so resolvers of the
-// individual objects find them in the loaders' caches. This makes batching independent of
-// goroutine scheduling: the command count of a page does not depend on its size.
+// persons, each with one batched query issued directly (all keys at once, independent
+// relations in parallel), and primes the loaders with the results, so resolvers of the
+// individual objects find them cached. Batching therefore does not depend on goroutine
+// scheduling: the command count of a page does not depend on its size.
 func (l *Loaders) PrefetchPersons(ctx context.Context, persons []*model.Person, want Selection) error {
 	if len(persons) == 0 {
 		return nil
@@ -80,42 +80,55 @@ func (l *Loaders) PrefetchPersons(ctx context.Context, persons []*model.Person, 
 		ids[i] = p.ID
 		l.Person.Prime(p.ID, p)
 	}
-	var prisonIDs, sentenceIDs []string
+	var g errgroup.Group
+	var prisonIDs []string
 	if want.Detentions {
-		records, err := l.Detention.LoadAll(ctx, ids)
+		g.Go(func() error {
+			found, err := l.store.DetentionsByPersonIDs(ctx, ids)
+			if err != nil {
+				return err
+			}
+			for _, id := range ids {
+				rec := found[id]
+				l.Detention.Prime(id, rec)
+				if rec != nil {
+					for _, p := range rec.Periods {
+						prisonIDs = append(prisonIDs, p.PrisonID)
+					}
+				}
+			}
+			return nil
+		})
+	}
+	prime := func(copy bool, loader *dataloadgen.Loader[string, []model.Conviction]) {
+		g.Go(func() error {
+			found, err := l.store.ConvictionsByPersonIDs(ctx, ids, copy)
+			if err != nil {
+				return err
+			}
+			for _, id := range ids {
+				loader.Prime(id, found[id])
+			}
+			return nil
+		})
+	}
+	if want.Convictions || want.PeriodSentences {
+		prime(false, l.ConvictionExtract)
+	}
+	if want.ConvictionsCopy {
+		prime(true, l.ConvictionCopy)
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if want.Prisons && len(prisonIDs) > 0 {
+		prisonIDs = dedupe(prisonIDs)
+		found, err := l.store.PrisonsByIDs(ctx, prisonIDs)
 		if err != nil {
 			return err
 		}
-		for _, r := range records {
-			if r == nil {
-				continue
-			}
-			for _, p := range r.Periods {
-				prisonIDs = append(prisonIDs, p.PrisonID)
-				if p.SentenceID != nil {
-					sentenceIDs = append(sentenceIDs, *p.SentenceID)
-				}
-			}
-		}
-	}
-	if want.Convictions {
-		if _, err := l.ConvictionExtract.LoadAll(ctx, ids); err != nil {
-			return err
-		}
-	}
-	if want.ConvictionsCopy {
-		if _, err := l.ConvictionCopy.LoadAll(ctx, ids); err != nil {
-			return err
-		}
-	}
-	if want.Prisons && len(prisonIDs) > 0 {
-		if _, err := l.Prison.LoadAll(ctx, dedupe(prisonIDs)); err != nil {
-			return err
-		}
-	}
-	if want.PeriodSentences && len(sentenceIDs) > 0 {
-		if _, err := l.Sentence.LoadAll(ctx, dedupe(sentenceIDs)); err != nil {
-			return err
+		for _, id := range prisonIDs {
+			l.Prison.Prime(id, found[id])
 		}
 	}
 	return nil

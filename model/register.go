@@ -81,7 +81,9 @@ type DetentionRecord struct {
 
 // DetentionPeriod is one stay in one prison under one legal title.
 type DetentionPeriod struct {
-	ID                   string         `bson:"id" json:"id"`
+	ID string `bson:"id" json:"id"`
+	// PersonID is filled in when the period is read.
+	PersonID             string         `bson:"-" json:"-"`
 	Kind                 DetentionKind  `bson:"kind" json:"kind"`
 	Start                Date           `bson:"start" json:"start"`
 	End                  *Date          `bson:"end,omitempty" json:"end"`
@@ -103,11 +105,22 @@ type DetentionStatus struct {
 	ExpectedRelease      *Date          `json:"expectedRelease"`
 }
 
-// Conviction is a final judgment (collection "convictions"). Offences and sentences are
-// embedded, so a conviction is written in one atomic operation.
+// CriminalRecord is everything the register holds about one person's convictions (collection
+// "records", keyed by the person's ID). Convictions in force and expunged ones are kept in
+// separate arrays, so that an extract is a projection that leaves the expunged array in the
+// database, and every conviction write is one atomic single-document update.
+type CriminalRecord struct {
+	PersonID            string       `bson:"_id"`
+	Convictions         []Conviction `bson:"convictions"`
+	ExpungedConvictions []Conviction `bson:"expungedConvictions"`
+	Version             int          `bson:"version"`
+}
+
+// Conviction is a final judgment, stored inside its person's CriminalRecord with its offences
+// and sentences. PersonID is filled in when it is read.
 type Conviction struct {
-	ID            string     `bson:"_id" json:"id"`
-	PersonID      string     `bson:"personId" json:"-"`
+	ID            string     `bson:"id" json:"id"`
+	PersonID      string     `bson:"-" json:"-"`
 	Court         string     `bson:"court" json:"court"`
 	CaseReference string     `bson:"caseReference" json:"caseReference"`
 	DecisionDate  Date       `bson:"decisionDate" json:"decisionDate"`
@@ -116,7 +129,6 @@ type Conviction struct {
 	Sentences     []Sentence `bson:"sentences" json:"sentences"`
 	Expunged      bool       `bson:"expunged" json:"expunged"`
 	ExpungedOn    *Date      `bson:"expungedOn,omitempty" json:"expungedOn"`
-	Version       int        `bson:"version" json:"-"`
 }
 
 // Offence is one offence of a conviction.
@@ -130,21 +142,23 @@ type Offence struct {
 	CommittedOn    *Date             `bson:"committedOn,omitempty" json:"committedOn"`
 }
 
-// Sentence is a sentence imposed by a conviction; ConvictionID is filled in when it is read.
+// Sentence is a sentence imposed by a conviction. PersonID, ConvictionID and FromCopy are
+// filled in when it is read.
 type Sentence struct {
 	ID           string `bson:"id" json:"id"`
+	PersonID     string `bson:"-" json:"-"`
 	ConvictionID string `bson:"-" json:"-"`
-	// ConvictionExpunged is filled in when read: the sentence belongs to an expunged conviction
-	// and so was reached through the full copy.
-	ConvictionExpunged bool           `bson:"-" json:"-"`
-	Kind               SentenceKind   `bson:"kind" json:"kind"`
-	DurationMonths     *int           `bson:"durationMonths,omitempty" json:"durationMonths"`
-	Amount             *Money         `bson:"amount,omitempty" json:"amount"`
-	Suspended          bool           `bson:"suspended" json:"suspended"`
-	ProbationMonths    *int           `bson:"probationMonths,omitempty" json:"probationMonths"`
-	StartDate          *Date          `bson:"startDate,omitempty" json:"startDate"`
-	EndDate            *Date          `bson:"endDate,omitempty" json:"endDate"`
-	Status             SentenceStatus `bson:"status" json:"status"`
+	// FromCopy says the sentence was read as part of the full copy (includeExpunged), so its
+	// conviction is looked up in the copy too.
+	FromCopy        bool           `bson:"-" json:"-"`
+	Kind            SentenceKind   `bson:"kind" json:"kind"`
+	DurationMonths  *int           `bson:"durationMonths,omitempty" json:"durationMonths"`
+	Amount          *Money         `bson:"amount,omitempty" json:"amount"`
+	Suspended       bool           `bson:"suspended" json:"suspended"`
+	ProbationMonths *int           `bson:"probationMonths,omitempty" json:"probationMonths"`
+	StartDate       *Date          `bson:"startDate,omitempty" json:"startDate"`
+	EndDate         *Date          `bson:"endDate,omitempty" json:"endDate"`
+	Status          SentenceStatus `bson:"status" json:"status"`
 	// ServedMonths is the time actually served, recorded on conditional release; it decides
 	// the rehabilitation period (DESIGN §7).
 	ServedMonths *int `bson:"servedMonths,omitempty" json:"-"`

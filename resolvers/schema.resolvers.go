@@ -43,7 +43,20 @@ func (r *detentionPeriodResolver) Sentence(ctx context.Context, obj *model.Deten
 	if obj.SentenceID == nil {
 		return nil, nil
 	}
-	return loaders.For(ctx).Sentence.Load(ctx, *obj.SentenceID)
+	// The sentence a period executes is in the person's extract; a sentence of an expunged
+	// conviction is not shown here (it belongs to the full copy only).
+	convictions, err := loaders.For(ctx).Convictions(ctx, obj.PersonID, false)
+	if err != nil {
+		return nil, err
+	}
+	for i := range convictions {
+		for j := range convictions[i].Sentences {
+			if convictions[i].Sentences[j].ID == *obj.SentenceID {
+				return &convictions[i].Sentences[j], nil
+			}
+		}
+	}
+	return nil, nil
 }
 
 // Prison is the resolver for the prison field.
@@ -79,12 +92,8 @@ func (r *personResolver) DetentionHistory(ctx context.Context, obj *model.Person
 
 // Convictions is the resolver for the convictions field.
 func (r *personResolver) Convictions(ctx context.Context, obj *model.Person, includeExpunged *bool) ([]model.Conviction, error) {
-	l := loaders.For(ctx).ConvictionExtract
-	if includeExpunged != nil && *includeExpunged {
-		// Policy has already refused includeExpunged: true to roles that may not read the copy.
-		l = loaders.For(ctx).ConvictionCopy
-	}
-	convictions, err := l.Load(ctx, obj.ID)
+	// Policy has already refused includeExpunged: true to roles that may not read the copy.
+	convictions, err := loaders.For(ctx).Convictions(ctx, obj.ID, includeExpunged != nil && *includeExpunged)
 	if convictions == nil {
 		convictions = []model.Conviction{}
 	}
@@ -108,14 +117,18 @@ func (r *queryResolver) PersonByNationalID(ctx context.Context, nationalID strin
 	if err != nil {
 		return nil, err
 	}
-	id, ok, err := r.Store.PersonIDByNationalID(ctx, grants.Scope(auth.FromContext(ctx)), canonical)
+	id, ok, err := r.Store.PersonIDByNationalID(ctx, canonical)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, apperr.NotFoundf("no person with national ID %q", canonical)
+	if ok {
+		// The person is loaded through the caller's scope: outside it reads as not found.
+		p, err := rootPerson(ctx, id)
+		if apperr.CodeOf(err) != apperr.NotFound {
+			return p, err
+		}
 	}
-	return rootPerson(ctx, id)
+	return nil, apperr.NotFoundf("no person with national ID %q", canonical)
 }
 
 // SearchPersons is the resolver for the searchPersons field.
@@ -184,15 +197,16 @@ func (r *queryResolver) MyAccessGrants(ctx context.Context) ([]model.AccessGrant
 
 // Conviction is the resolver for the conviction field.
 func (r *sentenceResolver) Conviction(ctx context.Context, obj *model.Sentence) (*model.Conviction, error) {
-	l := loaders.For(ctx).Conviction
-	if obj.ConvictionExpunged {
-		l = loaders.For(ctx).ConvictionInCopy
+	convictions, err := loaders.For(ctx).Convictions(ctx, obj.PersonID, obj.FromCopy)
+	if err != nil {
+		return nil, err
 	}
-	c, err := l.Load(ctx, obj.ConvictionID)
-	if err == nil && c == nil {
-		err = apperr.NotFoundf("the conviction of sentence %q is not available", obj.ID)
+	for i := range convictions {
+		if convictions[i].ID == obj.ConvictionID {
+			return &convictions[i], nil
+		}
 	}
-	return c, err
+	return nil, apperr.NotFoundf("the conviction of sentence %q is not available", obj.ID)
 }
 
 // AccessGrant returns graph.AccessGrantResolver implementation.

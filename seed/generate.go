@@ -23,9 +23,6 @@ func newGenerator() *generator {
 func (g *generator) add(r *store.Register, s story) {
 	finish(&s.person)
 	r.Persons = append(r.Persons, s.person)
-	for i := range s.convictions {
-		s.convictions[i].Version = 1
-	}
 	r.Convictions = append(r.Convictions, s.convictions...)
 	if len(s.periods) > 0 {
 		r.Detentions = append(r.Detentions, model.DetentionRecord{PersonID: s.person.ID, Periods: s.periods, Version: 1})

@@ -9,19 +9,14 @@ import (
 )
 
 // indexes lists, per collection, the indexes that serve the queries in this package; each
-// query names the index it relies on. _id is indexed by the server.
+// query names the index it relies on. _id is indexed by the server; the records, detentions
+// and nationalIds collections are read by _id only.
 var indexes = map[string][]mongo.IndexModel{
 	colPersons: {
-		// personByNationalId, search by national ID.
+		// search by national ID (personByNationalId uses the nationalIds collection's _id).
 		{Keys: bson.D{{Key: "nationalId", Value: 1}}, Options: options.Index().SetName("nationalId")},
 		// search by family name (+ date of birth or given names), ordered by the cursor key.
 		{Keys: bson.D{{Key: "search.familyNames", Value: 1}, {Key: "search.order", Value: 1}}, Options: options.Index().SetName("search_family_order")},
-	},
-	colConvictions: {
-		// Person.convictions (batched by person).
-		{Keys: bson.D{{Key: "personId", Value: 1}, {Key: "expunged", Value: 1}}, Options: options.Index().SetName("personId_expunged")},
-		// DetentionPeriod.sentence (batched by sentence ID).
-		{Keys: bson.D{{Key: "sentences.id", Value: 1}}, Options: options.Index().SetName("sentences_id").SetUnique(true)},
 	},
 	colPrisons: {
 		// prisons(kind), ordered by name.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"sort"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -20,6 +21,21 @@ type Scope struct {
 	Restricted bool
 }
 
+// visible keeps the IDs the scope lets the caller see.
+func (sc Scope) visible(ids []string) []string {
+	allowed := make(map[string]bool, len(sc.Caseload))
+	for _, id := range sc.Caseload {
+		allowed[id] = true
+	}
+	var out []string
+	for _, id := range ids {
+		if allowed[id] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // personFilter adds the caseload rule to a person filter.
 func (sc Scope) personFilter(f bson.D) bson.D {
 	if sc.Restricted {
@@ -33,21 +49,17 @@ func (sc Scope) personFilter(f bson.D) bson.D {
 }
 
 // PersonsByIDs returns the persons with these IDs that the scope lets the caller see, keyed by
-// ID; missing and out-of-scope IDs are simply absent. Index: _id.
+// ID; missing and out-of-scope IDs are simply absent. The scope narrows the queried IDs before
+// the query is built, so out-of-scope persons are never read. Index: _id.
 func (s *Store) PersonsByIDs(ctx context.Context, scope Scope, ids []string) (map[string]*model.Person, error) {
-	filter := bson.D{{Key: "$and", Value: bson.A{in("_id", ids), scope.personFilter(bson.D{})}}}
-	if !scope.Restricted {
-		filter = in("_id", ids)
+	if scope.Restricted {
+		ids = scope.visible(ids)
+		if len(ids) == 0 {
+			return map[string]*model.Person{}, nil
+		}
 	}
-	persons, err := findAll[model.Person](ctx, s.db.Collection(colPersons), filter)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]*model.Person, len(persons))
-	for i := range persons {
-		out[persons[i].ID] = &persons[i]
-	}
-	return out, nil
+	persons, err := findAll[model.Person](ctx, s.db.Collection(colPersons), idFilter(ids))
+	return keyed(persons, func(p *model.Person) string { return p.ID }), err
 }
 
 // SearchPersons runs a validated search, one page ordered by the search order key, and says
@@ -81,123 +93,90 @@ func (s *Store) SearchPersons(ctx context.Context, scope Scope, q register.Perso
 	return persons, false, nil
 }
 
-// PersonIDByNationalID finds the ID of the person with this canonical national ID within the
-// scope; ok is false when there is none. Index: nationalId.
-func (s *Store) PersonIDByNationalID(ctx context.Context, scope Scope, nationalID string) (id string, ok bool, err error) {
+// PersonIDByNationalID finds the ID of the person with this canonical national ID in the
+// nationalIds collection (keyed by the national ID, which also keeps national IDs unique); ok
+// is false when there is none. The caller loads the person through its scope. Index: _id.
+func (s *Store) PersonIDByNationalID(ctx context.Context, nationalID string) (id string, ok bool, err error) {
 	var doc struct {
-		ID string `bson:"_id"`
+		PersonID string `bson:"personId"`
 	}
-	filter := scope.personFilter(bson.D{{Key: "nationalId", Value: nationalID}})
-	err = s.db.Collection(colPersons).FindOne(ctx, filter, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Decode(&doc)
+	err = s.db.Collection(colNationalIDs).FindOne(ctx, bson.D{{Key: "_id", Value: nationalID}}).Decode(&doc)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return "", false, nil
 	}
 	if err != nil {
 		return "", false, classify(err)
 	}
-	return doc.ID, true, nil
+	return doc.PersonID, true, nil
 }
 
 // DetentionsByPersonIDs returns the detention records of these persons, keyed by person ID;
 // persons never detained have none. Index: _id.
 func (s *Store) DetentionsByPersonIDs(ctx context.Context, personIDs []string) (map[string]*model.DetentionRecord, error) {
-	records, err := findAll[model.DetentionRecord](ctx, s.db.Collection(colDetentions), in("_id", personIDs))
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]*model.DetentionRecord, len(records))
+	records, err := findAll[model.DetentionRecord](ctx, s.db.Collection(colDetentions), idFilter(personIDs))
 	for i := range records {
-		out[records[i].PersonID] = &records[i]
+		for j := range records[i].Periods {
+			records[i].Periods[j].PersonID = records[i].PersonID
+		}
 	}
-	return out, nil
+	return keyed(records, func(r *model.DetentionRecord) string { return r.PersonID }), err
 }
 
 // ConvictionsByPersonIDs returns the convictions of these persons, newest decision first,
-// grouped by person ID. Expunged convictions are excluded in the query unless
-// includeExpunged is set (the caller has checked that the role may read the copy).
-// Index: personId_expunged.
+// grouped by person ID. The extract (includeExpunged false) is a projection that leaves the
+// expunged convictions in the database; includeExpunged is set only when the caller's role may
+// read the full copy and asked for it. Index: _id.
 func (s *Store) ConvictionsByPersonIDs(ctx context.Context, personIDs []string, includeExpunged bool) (map[string][]model.Conviction, error) {
-	filter := in("personId", personIDs)
+	opts := options.Find()
 	if !includeExpunged {
-		filter = append(filter, bson.E{Key: "expunged", Value: false})
+		opts.SetProjection(bson.D{{Key: "expungedConvictions", Value: 0}})
 	}
-	opts := options.Find().SetSort(bson.D{{Key: "decisionDate", Value: -1}, {Key: "_id", Value: 1}})
-	convictions, err := findAll[model.Conviction](ctx, s.db.Collection(colConvictions), filter, opts)
+	records, err := findAll[model.CriminalRecord](ctx, s.db.Collection(colRecords), idFilter(personIDs), opts)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string][]model.Conviction, len(personIDs))
-	for _, c := range convictions {
-		fillSentenceOwners(&c)
-		out[c.PersonID] = append(out[c.PersonID], c)
-	}
-	return out, nil
-}
-
-// ConvictionsByIDs returns the convictions with these IDs, keyed by ID. Unless includeExpunged
-// is set (the caller reached them through the full copy), an expunged conviction is treated as
-// absent. Index: _id.
-func (s *Store) ConvictionsByIDs(ctx context.Context, ids []string, includeExpunged bool) (map[string]*model.Conviction, error) {
-	filter := in("_id", ids)
-	if !includeExpunged {
-		filter = append(filter, bson.E{Key: "expunged", Value: false})
-	}
-	convictions, err := findAll[model.Conviction](ctx, s.db.Collection(colConvictions), filter)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]*model.Conviction, len(convictions))
-	for i := range convictions {
-		fillSentenceOwners(&convictions[i])
-		out[convictions[i].ID] = &convictions[i]
-	}
-	return out, nil
-}
-
-// SentencesByIDs returns the sentences with these IDs that belong to unexpunged convictions,
-// keyed by sentence ID, and the convictions they belong to. Index: sentences_id.
-func (s *Store) SentencesByIDs(ctx context.Context, ids []string) (map[string]*model.Sentence, []*model.Conviction, error) {
-	filter := append(in("sentences.id", ids), bson.E{Key: "expunged", Value: false})
-	convictions, err := findAll[model.Conviction](ctx, s.db.Collection(colConvictions), filter)
-	if err != nil {
-		return nil, nil, err
-	}
-	wanted := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		wanted[id] = true
-	}
-	out := make(map[string]*model.Sentence, len(ids))
-	owners := make([]*model.Conviction, len(convictions))
-	for i := range convictions {
-		fillSentenceOwners(&convictions[i])
-		owners[i] = &convictions[i]
-		for j := range convictions[i].Sentences {
-			if sentence := &convictions[i].Sentences[j]; wanted[sentence.ID] {
-				out[sentence.ID] = sentence
-			}
+	out := make(map[string][]model.Conviction, len(records))
+	for _, r := range records {
+		list := r.Convictions
+		if includeExpunged {
+			list = append(list, r.ExpungedConvictions...)
 		}
+		for i := range list {
+			fillOwners(&list[i], r.PersonID, includeExpunged)
+		}
+		sort.SliceStable(list, func(i, j int) bool {
+			if list[i].DecisionDate != list[j].DecisionDate {
+				return list[i].DecisionDate > list[j].DecisionDate
+			}
+			return list[i].ID < list[j].ID
+		})
+		out[r.PersonID] = list
 	}
-	return out, owners, nil
+	return out, nil
 }
 
-func fillSentenceOwners(c *model.Conviction) {
+func fillOwners(c *model.Conviction, personID string, fromCopy bool) {
+	c.PersonID = personID
 	for i := range c.Sentences {
+		c.Sentences[i].PersonID = personID
 		c.Sentences[i].ConvictionID = c.ID
-		c.Sentences[i].ConvictionExpunged = c.Expunged
+		c.Sentences[i].FromCopy = fromCopy
 	}
+}
+
+// idFilter selects documents by _id. A single key is an equality, which FerretDB serves from
+// its primary key (it scans for $in); MongoDB serves both from the _id index.
+func idFilter(ids []string) bson.D {
+	if len(ids) == 1 {
+		return bson.D{{Key: "_id", Value: ids[0]}}
+	}
+	return in("_id", ids)
 }
 
 // PrisonsByIDs returns the prisons with these IDs, keyed by ID. Index: _id.
 func (s *Store) PrisonsByIDs(ctx context.Context, ids []string) (map[string]*model.Prison, error) {
-	prisons, err := findAll[model.Prison](ctx, s.db.Collection(colPrisons), in("_id", ids))
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]*model.Prison, len(prisons))
-	for i := range prisons {
-		out[prisons[i].ID] = &prisons[i]
-	}
-	return out, nil
+	prisons, err := findAll[model.Prison](ctx, s.db.Collection(colPrisons), idFilter(ids))
+	return keyed(prisons, func(p *model.Prison) string { return p.ID }), err
 }
 
 // ListPrisons returns every prison, or those of one kind, ordered by name. Index: kind_name

@@ -11,7 +11,8 @@ import (
 	"custodia/model"
 )
 
-// Register is a whole register's documents, as the demo seed produces them.
+// Register is a whole register's documents, as the demo seed produces them. Convictions name
+// their person (PersonID) and are grouped into per-person records when loaded.
 type Register struct {
 	Prisons     []model.Prison
 	Persons     []model.Person
@@ -35,13 +36,39 @@ func (s *Store) Seeded(ctx context.Context) (bool, error) {
 // marker that says the seed completed. A seed interrupted before the marker is detected by
 // Seeded and redone from scratch by the caller (development data only).
 func (s *Store) LoadRegister(ctx context.Context, r Register, info map[string]any) error {
+	records := map[string]*model.CriminalRecord{}
+	var recordOrder []string
+	for _, c := range r.Convictions {
+		rec := records[c.PersonID]
+		if rec == nil {
+			rec = &model.CriminalRecord{PersonID: c.PersonID, Convictions: []model.Conviction{}, ExpungedConvictions: []model.Conviction{}, Version: 1}
+			records[c.PersonID] = rec
+			recordOrder = append(recordOrder, c.PersonID)
+		}
+		if c.Expunged {
+			rec.ExpungedConvictions = append(rec.ExpungedConvictions, c)
+		} else {
+			rec.Convictions = append(rec.Convictions, c)
+		}
+	}
+	recordDocs := make([]any, len(recordOrder))
+	for i, id := range recordOrder {
+		recordDocs[i] = records[id]
+	}
+	var nationalIDs []any
+	for _, p := range r.Persons {
+		if p.NationalID != nil {
+			nationalIDs = append(nationalIDs, bson.D{{Key: "_id", Value: *p.NationalID}, {Key: "personId", Value: p.ID}})
+		}
+	}
 	steps := []struct {
 		col  string
 		docs []any
 	}{
 		{colPrisons, anySlice(r.Prisons)},
 		{colPersons, anySlice(r.Persons)},
-		{colConvictions, anySlice(r.Convictions)},
+		{colNationalIDs, nationalIDs},
+		{colRecords, recordDocs},
 		{colDetentions, anySlice(r.Detentions)},
 		{colGrants, anySlice(r.Grants)},
 	}
@@ -73,7 +100,7 @@ func anySlice[T any](xs []T) []any {
 // checks).
 func (s *Store) Counts(ctx context.Context) (map[string]int64, error) {
 	out := map[string]int64{}
-	for _, col := range []string{colPersons, colPrisons, colConvictions, colDetentions, colGrants} {
+	for _, col := range []string{colPersons, colPrisons, colRecords, colNationalIDs, colDetentions, colGrants} {
 		n, err := s.db.Collection(col).CountDocuments(ctx, bson.D{})
 		if err != nil {
 			return nil, classify(err)

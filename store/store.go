@@ -25,7 +25,8 @@ import (
 const (
 	colPersons     = "persons"
 	colPrisons     = "prisons"
-	colConvictions = "convictions"
+	colRecords     = "records"
+	colNationalIDs = "nationalIds"
 	colDetentions  = "detentions"
 	colMeta        = "meta"
 )
@@ -123,4 +124,14 @@ func findAll[T any](ctx context.Context, c *mongo.Collection, filter any, opts .
 // in is the filter {field: {$in: values}}.
 func in[T any](field string, values []T) bson.D {
 	return bson.D{{Key: field, Value: bson.D{{Key: "$in", Value: values}}}}
+}
+
+// keyed indexes documents by a key; callers look records up by ID and treat absence as "not
+// found or not visible".
+func keyed[T any](docs []T, key func(*T) string) map[string]*T {
+	out := make(map[string]*T, len(docs))
+	for i := range docs {
+		out[key(&docs[i])] = &docs[i]
+	}
+	return out
 }

@@ -1,0 +1,106 @@
+package app_test
+
+import (
+	"testing"
+
+	"custodia/internal/testenv"
+	"custodia/model"
+)
+
+// The benchmarks run real operations through the real HTTP handler against the embedded
+// FerretDB, with real tokens. Results are recorded in docs/performance.md.
+
+const benchPage = `query Page($first: Int, $copy: Boolean) {
+  searchPersons(filter: {familyName: "zkusebni", dateOfBirth: "1985-05-05"}, first: $first, purpose: {caseReference: "4 T 1/2026", reason: CRIMINAL_PROCEEDINGS}) {
+    edges { cursor node {
+      id givenNames familyName birthFamilyName dateOfBirth sex nationalities nationalId
+      residence { street city postalCode country }
+      detentionStatus { deprivedOfLiberty kind since prison { id name address { city } } responsibleAuthority { name } }
+      detentionHistory { id kind start end prison { id name address { city } } sentence { id kind } }
+      convictions(includeExpunged: $copy) { id court caseReference decisionDate expunged
+        offences { legalProvision category } sentences { id kind status durationMonths } rehabilitation { earliestDate rule } }
+    } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`
+
+const benchStatus = `query Status($first: Int) {
+  searchPersons(filter: {familyName: "zkusebni", dateOfBirth: "1985-05-05"}, first: $first, purpose: {caseReference: "4 T 1/2026", reason: CRIMINAL_PROCEEDINGS}) {
+    edges { node { id detentionStatus { deprivedOfLiberty kind since prison { name address { street city postalCode } } } } }
+  }
+}`
+
+func benchEnv(b *testing.B) *testenv.Env {
+	b.Helper()
+	reg := crowdRegister(50)
+	return testenv.New(b, testenv.Options{Register: &reg})
+}
+
+func runBench(b *testing.B, env *testenv.Env, role model.Role, query string, vars map[string]any) {
+	b.Helper()
+	token := env.Token(role)
+	first := env.Do(token, query, vars)
+	if len(first.Errors) > 0 {
+		b.Fatal(first.Raw)
+	}
+	b.ReportMetric(float64(countObjects(first.Data)), "objects/op")
+	before := env.DBCommands()
+	b.ResetTimer()
+	for b.Loop() {
+		if r := env.Do(token, query, vars); len(r.Errors) > 0 {
+			b.Fatal(r.Raw)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(env.DBCommands()-before)/float64(b.N), "dbcmds/op")
+}
+
+// countObjects counts the JSON objects in a response: the size of what authorization covers.
+func countObjects(v any) int {
+	switch x := v.(type) {
+	case map[string]any:
+		n := 1
+		for _, e := range x {
+			n += countObjects(e)
+		}
+		return n
+	case []any:
+		n := 0
+		for _, e := range x {
+			n += countObjects(e)
+		}
+		return n
+	}
+	return 0
+}
+
+// BenchmarkPersonCard is one person with everything a court may read.
+func BenchmarkPersonCard(b *testing.B) {
+	env := benchEnv(b)
+	runBench(b, env, model.RoleCourt, personCard, map[string]any{"id": "P-000001", "purpose": testenv.Purpose(model.RoleCourt), "copy": true})
+}
+
+// BenchmarkSearchPage is a page of 50 persons with every relation (about 1,000 objects).
+func BenchmarkSearchPage(b *testing.B) {
+	env := benchEnv(b)
+	runBench(b, env, model.RoleCourt, benchPage, map[string]any{"first": 50, "copy": true})
+}
+
+// BenchmarkDetentionStatus50 is the detention status (with prison address) of 50 persons.
+func BenchmarkDetentionStatus50(b *testing.B) {
+	env := benchEnv(b)
+	runBench(b, env, model.RolePrisonService, benchStatus, map[string]any{"first": 50})
+}
+
+// BenchmarkDeniedOperation is the cost of refusing the 1,000-object page before execution.
+func BenchmarkDeniedOperation(b *testing.B) {
+	env := benchEnv(b)
+	token := env.Token(model.RolePolice)
+	vars := map[string]any{"first": 50, "copy": true}
+	for b.Loop() {
+		r := env.Do(token, benchPage, vars)
+		if len(r.Errors) != 1 || r.Errors[0].Code() != "FORBIDDEN" {
+			b.Fatal(r.Raw)
+		}
+	}
+}
