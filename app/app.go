@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"custodia/audit"
 	"custodia/auth"
 	"custodia/grants"
 	"custodia/graph"
@@ -23,6 +24,7 @@ import (
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
+	uri      string
 	Store    *store.Store
 	embedded *store.Embedded
 	Metrics  *metrics.Metrics
@@ -30,8 +32,11 @@ type Server struct {
 	// DevKey signs development tokens; nil in production.
 	DevKey   *auth.DevKey
 	verifier *auth.Verifier
-	grants   *grants.Checker
-	handler  http.Handler
+	Grants   *grants.Service
+	Trail    *audit.Trail
+	// AuditStore holds the audit trail: the register's store unless configured apart.
+	AuditStore *store.Store
+	handler    http.Handler
 }
 
 // New starts everything the server needs: in development mode without MONGODB_URI the embedded
@@ -52,12 +57,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		}
 	}()
 	uri := cfg.MongoURI
+	s.uri = uri
 	if uri == "" {
 		e, err := store.StartEmbedded(filepath.Join(cfg.DataDir, "db"), "127.0.0.1:0", nil)
 		if err != nil {
 			return nil, err
 		}
-		s.embedded, uri = e, e.URI()
+		s.embedded, uri, s.uri = e, e.URI(), e.URI()
 		log.Info("embedded FerretDB started", "data_dir", filepath.Join(cfg.DataDir, "db"))
 	}
 	st, err := store.Open(ctx, store.Config{URI: uri, Database: cfg.MongoDatabase, OnCommand: s.Metrics.OnCommand, Timeout: cfg.DBTimeout})
@@ -92,7 +98,34 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if s.Policy, err = policy.New(graph.NewExecutableSchema(graph.Config{}).Schema()); err != nil {
 		return nil, fmt.Errorf("access policy in schema.graphqls: %w", err)
 	}
-	s.grants = grants.NewChecker(st, cfg.Now)
+	s.AuditStore = st
+	if cfg.AuditMongoURI != "" || cfg.AuditDatabase != "" {
+		uri, db := cfg.AuditMongoURI, cfg.AuditDatabase
+		if uri == "" {
+			uri = s.mongoURI(cfg)
+		}
+		if db == "" {
+			db = cfg.MongoDatabase
+		}
+		if s.AuditStore, err = store.Open(ctx, store.Config{URI: uri, Database: db, OnCommand: s.Metrics.OnCommand, Timeout: cfg.DBTimeout}); err != nil {
+			return nil, fmt.Errorf("audit database: %w", err)
+		}
+	}
+	if err := s.AuditStore.EnsureIndexes(ctx); err != nil {
+		return nil, fmt.Errorf("audit indexes: %w", err)
+	}
+	s.Trail = audit.NewTrail(s.AuditStore, cfg.Now)
+	if cfg.AuditRetention == 0 {
+		cfg.AuditRetention = audit.DefaultRetention
+		s.cfg.AuditRetention = cfg.AuditRetention
+	}
+	if n, err := s.Trail.Purge(ctx, cfg.AuditRetention); err != nil {
+		log.Warn("audit retention purge failed", "error", err.Error())
+	} else if n > 0 {
+		log.Info("audit entries past retention purged", "entries", n)
+	}
+	s.Grants = grants.NewService(st, s.Trail, cfg.Now, cfg.GrantCacheTTL)
+	s.Grants.OnLookup = s.Metrics.GrantLookup
 	s.handler = s.routes()
 	ok = true
 	return s, nil
@@ -119,8 +152,13 @@ func (s *Server) newVerifier(ctx context.Context) (*auth.Verifier, error) {
 // Handler is the server's HTTP handler (all endpoints).
 func (s *Server) Handler() http.Handler { return s.handler }
 
+func (s *Server) mongoURI(Config) string { return s.uri }
+
 // Close releases the database and stops the embedded FerretDB.
 func (s *Server) Close() {
+	if s.AuditStore != nil && s.AuditStore != s.Store {
+		_ = s.AuditStore.Close(context.Background())
+	}
 	if s.Store != nil {
 		_ = s.Store.Close(context.Background())
 	}

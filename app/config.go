@@ -38,6 +38,13 @@ type Config struct {
 	JWTHS256Secret   string
 	Claims           auth.ClaimNames
 	DBTimeout        time.Duration
+	// AuditMongoURI / AuditDatabase put the audit trail in a database of its own (default: the
+	// register's).
+	AuditMongoURI  string
+	AuditDatabase  string
+	AuditRetention time.Duration
+	// GrantCacheTTL bounds how long a revocation on another instance may go unnoticed.
+	GrantCacheTTL time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -71,6 +78,16 @@ func FromEnv() (Config, error) {
 	if c.DBTimeout, err = time.ParseDuration(env("DB_TIMEOUT", "3s")); err != nil {
 		return c, fmt.Errorf("DB_TIMEOUT: %w", err)
 	}
+	if c.GrantCacheTTL, err = time.ParseDuration(env("GRANT_CACHE_TTL", "2s")); err != nil || c.GrantCacheTTL <= 0 || c.GrantCacheTTL > time.Minute {
+		return c, fmt.Errorf("GRANT_CACHE_TTL must be a duration between 1ms and 1m")
+	}
+	retentionDays, err := strconv.Atoi(env("AUDIT_RETENTION_DAYS", "1095"))
+	if err != nil || retentionDays < 1 {
+		return c, fmt.Errorf("AUDIT_RETENTION_DAYS must be a whole number of days, at least 1")
+	}
+	c.AuditRetention = time.Duration(retentionDays) * 24 * time.Hour
+	c.AuditMongoURI = os.Getenv("AUDIT_MONGODB_URI")
+	c.AuditDatabase = env("AUDIT_MONGODB_DATABASE", "")
 	return c, c.Validate()
 }
 

@@ -2,9 +2,13 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -16,16 +20,19 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"custodia/apperr"
+	"custodia/audit"
 	"custodia/auth"
+	"custodia/grants"
 	"custodia/graph"
 	"custodia/metrics"
+	"custodia/model"
 	"custodia/policy"
 	"custodia/resolvers"
 )
 
 // graphqlHandler builds the gqlgen handler with explicit transports and extensions.
 func (s *Server) graphqlHandler() *handler.Server {
-	es := graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Store: s.Store, Now: s.cfg.Now}})
+	es := graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Store: s.Store, Grants: s.Grants, Trail: s.Trail, Now: s.cfg.Now}})
 	h := handler.New(es)
 	h.AddTransport(transport.Options{})
 	h.AddTransport(transport.GET{})
@@ -38,6 +45,7 @@ func (s *Server) graphqlHandler() *handler.Server {
 	h.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	h.Use(accessPolicy{policy: s.Policy, metrics: s.Metrics})
 	h.Use(requestMetrics{metrics: s.Metrics})
+	h.Use(auditOperations{trail: s.Trail, metrics: s.Metrics, log: s.log})
 	h.AroundFields(roleIntrospection(s.Policy))
 	h.SetErrorPresenter(apperr.Presenter(s.log, requestIDFrom))
 	h.SetRecoverFunc(func(ctx context.Context, v any) error {
@@ -68,7 +76,11 @@ func (a accessPolicy) MutateOperationContext(ctx context.Context, rc *graphql.Op
 		e := apperr.New(apperr.Unauthenticated, "authentication required")
 		return &gqlerror.Error{Message: e.Message, Err: e}
 	}
-	denied := a.policy.Denied(p.Role, rc.Doc, rc.Operation, rc.Variables)
+	selected, denied := a.policy.Check(p.Role, rc.Doc, rc.Operation, rc.Variables)
+	audit.RecordFrom(ctx).SetCoordinates(selected)
+	if p.GrantErr != nil && !grantSelfService(rc.Operation) {
+		return &gqlerror.Error{Message: p.GrantErr.Error(), Err: p.GrantErr}
+	}
 	if len(denied) == 0 {
 		return nil
 	}
@@ -142,4 +154,81 @@ func operationName(oc *graphql.OperationContext) string {
 		return oc.Operation.Name
 	}
 	return oc.OperationName
+}
+
+// grantSelfServiceFields are the root fields an official may use without an active grant: to
+// see who they are and their grants, to request access and to re-confirm a suspended grant.
+var grantSelfServiceFields = map[string]bool{
+	"me": true, "myAccessGrants": true, "requestAccess": true, "reconfirmAccessGrant": true,
+	"__typename": true, "__schema": true, "__type": true,
+}
+
+func grantSelfService(op *ast.OperationDefinition) bool {
+	for _, f := range policy.RootFields(op) {
+		if !grantSelfServiceFields[f] {
+			return false
+		}
+	}
+	return true
+}
+
+// auditOperations writes one audit entry per operation — allowed, denied or failed — before
+// the response leaves the server. If the entry cannot be written the caller gets
+// SERVICE_UNAVAILABLE and none of the data (fail closed).
+type auditOperations struct {
+	trail   *audit.Trail
+	metrics *metrics.Metrics
+	log     *slog.Logger
+}
+
+var _ graphql.ResponseInterceptor = auditOperations{}
+
+func (auditOperations) ExtensionName() string                          { return "AuditTrail" }
+func (auditOperations) Validate(schema graphql.ExecutableSchema) error { return nil }
+
+func (a auditOperations) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	if resp == nil {
+		return nil
+	}
+	e := &model.AuditEntry{Kind: model.AuditKindOperation, Outcome: model.AuditOutcomeAllowed}
+	grants.Actor(auth.FromContext(ctx), e)
+	if graphql.HasOperationContext(ctx) {
+		oc := graphql.GetOperationContext(ctx)
+		if name := operationName(oc); name != "" {
+			e.OperationName = &name
+		}
+		sum := sha256.Sum256([]byte(oc.RawQuery))
+		hash := hex.EncodeToString(sum[:])
+		e.OperationHash = &hash
+	}
+	audit.RecordFrom(ctx).Fill(e)
+	if len(resp.Errors) > 0 {
+		code, _ := resp.Errors[0].Extensions["code"].(string)
+		if code == "" {
+			code = string(apperr.Internal)
+		}
+		e.ErrorCode = &code
+		e.Outcome = model.AuditOutcomeFailed
+		switch apperr.Code(code) {
+		case apperr.Forbidden, apperr.Unauthenticated, apperr.GrantRequired, apperr.GrantSuspended, apperr.GrantRevoked, apperr.GrantExpired, apperr.PurposeRequired:
+			e.Outcome = model.AuditOutcomeDenied
+		}
+	}
+	if id := requestIDFrom(ctx); id != "" {
+		e.RequestID = &id
+	}
+	if c := clientFrom(ctx); c != "" {
+		e.ClientAddress = &c
+	}
+	// Written even if the client has gone away: the attempt happened.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := a.trail.Append(wctx, e); err != nil {
+		a.metrics.AuditFailures.Inc()
+		a.log.ErrorContext(ctx, "audit entry not written: response withheld", "request_id", requestIDFrom(ctx), "error", errors.Unwrap(err))
+		unavailable := apperr.New(apperr.ServiceUnavailable, "the request could not be recorded in the audit trail, so no data is returned; retry shortly")
+		return &graphql.Response{Errors: gqlerror.List{{Message: unavailable.Message, Extensions: map[string]any{"code": string(apperr.ServiceUnavailable), "requestId": requestIDFrom(ctx)}}}}
+	}
+	return resp
 }

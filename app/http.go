@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"net"
 	"net/http"
 	"regexp"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/playground"
 
 	"custodia/apperr"
+	"custodia/audit"
 	"custodia/auth"
 	"custodia/grants"
 	"custodia/loaders"
@@ -23,7 +25,7 @@ const maxBodyBytes = 1 << 20
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	gql := s.graphqlHandler()
-	mux.Handle("/query", s.authenticate(s.requireGrant(s.withLoaders(gql))))
+	mux.Handle("/query", s.authenticate(s.checkGrant(s.withLoaders(gql))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})
 	})
@@ -56,7 +58,9 @@ func (s *Server) requestID(next http.Handler) http.Handler {
 			id = hex.EncodeToString(b[:])
 		}
 		w.Header().Set("X-Request-ID", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		ctx = context.WithValue(ctx, clientKey{}, clientAddress(r))
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -108,33 +112,51 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
-// requireGrant confirms an active access grant for the principal (DESIGN §5).
-func (s *Server) requireGrant(next http.Handler) http.Handler {
+// checkGrant looks up the principal's active access grant (DESIGN §5). Without one, the
+// reason is kept on the principal: the access policy then lets only grant self-service
+// operations run. If the grants cannot be read at all, the request fails closed with 503.
+func (s *Server) checkGrant(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := auth.FromContext(r.Context())
 		if p == nil {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if err := s.grants.Check(r.Context(), p); err != nil {
-			status := http.StatusForbidden
-			if apperr.CodeOf(err) == apperr.ServiceUnavailable || apperr.CodeOf(err) == apperr.Internal {
-				status = http.StatusServiceUnavailable
+		if err := s.Grants.Check(r.Context(), p); err != nil {
+			if code := apperr.CodeOf(err); code == apperr.ServiceUnavailable || code == apperr.Internal {
 				s.log.Error("grant check failed", "request_id", requestIDFrom(r.Context()), "error", err.Error())
-				err = apperr.Unavailable(err)
+				writeError(w, http.StatusServiceUnavailable, apperr.Unavailable(err))
+				return
 			}
-			writeError(w, status, err)
-			return
+			p.GrantErr = err
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// withLoaders gives the request its own DataLoaders, scoped by the principal's row rules.
+// clientAddress is the peer address of the request (host only).
+func clientAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+type clientKey struct{}
+
+func clientFrom(ctx context.Context) string {
+	c, _ := ctx.Value(clientKey{}).(string)
+	return c
+}
+
+// withLoaders gives the request its own DataLoaders, scoped by the principal's row rules, and
+// its audit record.
 func (s *Server) withLoaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		l := loaders.New(s.Store, grants.Scope(auth.FromContext(r.Context())))
-		next.ServeHTTP(w, r.WithContext(loaders.With(r.Context(), l)))
+		ctx, _ := audit.WithRecord(loaders.With(r.Context(), l))
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

@@ -45,7 +45,7 @@ func TestRestartKeepsDataWithoutReseeding(t *testing.T) {
 	changed := o.Identity
 	changed.Email = "someone.else@example.org"
 	tok, _ := srv.DevKey.Sign(changed, time.Hour)
-	req, _ := http.NewRequest(http.MethodPost, "/query", strings.NewReader(`{"query":"{ me { subject } }"}`))
+	req, _ := http.NewRequest(http.MethodPost, "/query", strings.NewReader(`{"query":"{ prisons { id } }"}`))
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Content-Type", "application/json")
 	rec := newRecorder()

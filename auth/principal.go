@@ -25,6 +25,9 @@ type Principal struct {
 	Approver bool
 	// Grant is the active access grant; nil until package grants has confirmed one.
 	Grant *model.AccessGrant
+	// GrantErr says why there is no active grant (GRANT_REQUIRED, GRANT_SUSPENDED, …). Only
+	// grant self-service operations may run while it is set.
+	GrantErr error
 }
 
 type principalKey struct{}

@@ -1,63 +1,153 @@
-// Package grants decides whether an authenticated official may use the register now (DESIGN
-// §5): a valid JWT is not enough, the database must hold an ACTIVE, unexpired grant for the
-// token's subject, role and agency, issued to the identity the token names. Every answer other
-// than "yes" is an *apperr.Error with a GRANT_* code, and a purpose the grant does not allow is
-// FORBIDDEN.
+// Package grants decides whether an authenticated official may use the register now, and runs
+// the life of access grants (DESIGN §5). A valid JWT is not enough: the database must hold an
+// ACTIVE, unexpired grant for the token's subject, role and agency, issued to the identity the
+// token names. Every answer other than "yes" is an *apperr.Error with a GRANT_* code; a purpose
+// the grant does not allow is FORBIDDEN. Every transition is written to the audit trail before
+// it is applied, and an applied transition reaches every server instance within the grant
+// cache's time to live.
 package grants
 
 import (
 	"context"
 	"slices"
+	"sync"
 	"time"
 
 	"custodia/apperr"
+	"custodia/audit"
 	"custodia/auth"
 	"custodia/model"
 	"custodia/store"
 )
 
-// Checker looks up the caller's grant on every request.
-type Checker struct {
-	store *store.Store
-	now   func() time.Time
+// DefaultCacheTTL bounds how long an instance may keep using a grant that was revoked or
+// suspended on another instance.
+const DefaultCacheTTL = 2 * time.Second
+
+// IdentityChanged is the status reason of a grant suspended because the token's identity
+// claims no longer match it; only such a suspension can be lifted by reconfirmAccessGrant.
+const IdentityChanged = "IDENTITY_CHANGED"
+
+// RolePurposes are the purpose codes each role may hold (a probation officer cannot claim
+// criminal proceedings).
+var RolePurposes = map[model.Role][]model.PurposeCode{
+	model.RoleCourt:         {model.PurposeCodeCriminalProceedings, model.PurposeCodeSentenceEnforcement},
+	model.RoleProsecutor:    {model.PurposeCodeCriminalProceedings, model.PurposeCodePreTrialInvestigation, model.PurposeCodeSentenceEnforcement},
+	model.RolePolice:        {model.PurposeCodePreTrialInvestigation, model.PurposeCodeCriminalProceedings},
+	model.RoleReintegration: {model.PurposeCodeSupervision, model.PurposeCodeSentenceEnforcement},
+	model.RolePrisonService: {model.PurposeCodeDetentionManagement, model.PurposeCodeSentenceEnforcement},
+	model.RoleRegistrar:     {model.PurposeCodeRegisterMaintenance},
+	model.RoleAuditor:       {},
 }
 
-// NewChecker makes a checker reading grants from s.
-func NewChecker(s *store.Store, now func() time.Time) *Checker {
+// Service checks grants on every request and runs their lifecycle.
+type Service struct {
+	store *store.Store
+	trail *audit.Trail
+	now   func() time.Time
+	ttl   time.Duration
+	// OnLookup, if set, is told whether each grant check was served from the cache.
+	OnLookup func(cacheHit bool)
+
+	mu    sync.Mutex
+	cache map[cacheKey]cachedGrants
+}
+
+type cacheKey struct {
+	subject string
+	role    model.Role
+	agency  string
+}
+
+type cachedGrants struct {
+	grants  []model.AccessGrant
+	expires time.Time
+}
+
+// NewService makes the grant service. ttl 0 means DefaultCacheTTL; a negative ttl disables
+// the cache.
+func NewService(s *store.Store, trail *audit.Trail, now func() time.Time, ttl time.Duration) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Checker{store: s, now: now}
+	if ttl == 0 {
+		ttl = DefaultCacheTTL
+	}
+	return &Service{store: s, trail: trail, now: now, ttl: ttl, cache: map[cacheKey]cachedGrants{}}
+}
+
+func (s *Service) today() model.Date { return model.DateOf(s.now().UTC()) }
+
+// grantsFor reads a principal's grants through the cache.
+func (s *Service) grantsFor(ctx context.Context, k cacheKey) ([]model.AccessGrant, error) {
+	now := time.Now()
+	if s.ttl > 0 {
+		s.mu.Lock()
+		c, ok := s.cache[k]
+		s.mu.Unlock()
+		if ok && now.Before(c.expires) {
+			s.observe(true)
+			return c.grants, nil
+		}
+	}
+	s.observe(false)
+	list, err := s.store.GrantsFor(ctx, k.subject, k.role, k.agency)
+	if err != nil {
+		return nil, err
+	}
+	if s.ttl > 0 {
+		s.mu.Lock()
+		s.cache[k] = cachedGrants{grants: list, expires: now.Add(s.ttl)}
+		s.mu.Unlock()
+	}
+	return list, nil
+}
+
+func (s *Service) observe(hit bool) {
+	if s.OnLookup != nil {
+		s.OnLookup(hit)
+	}
+}
+
+func (s *Service) forget(g *model.AccessGrant) {
+	s.mu.Lock()
+	delete(s.cache, cacheKey{g.Subject, g.Role, g.Agency})
+	s.mu.Unlock()
+}
+
+// Effective is the grant's status as of today: an ACTIVE grant past its validity is EXPIRED.
+func Effective(g model.AccessGrant, today model.Date) model.AccessGrant {
+	if g.Status == model.GrantStatusActive && g.ValidUntil != nil && g.ValidUntil.Before(today) {
+		g.Status = model.GrantStatusExpired
+	}
+	return g
 }
 
 // Check finds the grant the principal's request runs under and records it in p.Grant. A grant
 // whose recorded identity no longer matches the token's claims is suspended here, in the
-// database, before the caller is told GRANT_SUSPENDED.
-func (c *Checker) Check(ctx context.Context, p *auth.Principal) error {
-	list, err := c.store.GrantsFor(ctx, p.Subject, p.Role, p.Agency)
+// database (and audited), before the caller is told GRANT_SUSPENDED.
+func (s *Service) Check(ctx context.Context, p *auth.Principal) error {
+	list, err := s.grantsFor(ctx, cacheKey{p.Subject, p.Role, p.Agency})
 	if err != nil {
 		return err
 	}
-	today := model.DateOf(c.now().UTC())
+	today := s.today()
 	var suspended, revoked, expired bool
 	for i := range list {
-		g := &list[i]
+		g := Effective(list[i], today)
 		switch g.Status {
 		case model.GrantStatusActive:
-			if g.ValidUntil != nil && g.ValidUntil.Before(today) {
-				expired = true
-				continue
-			}
 			if g.ValidFrom != nil && g.ValidFrom.After(today) {
 				continue
 			}
 			if !IdentityMatches(g.IssuedTo, p) {
-				if _, err := c.store.SetGrantStatus(ctx, g.ID, g.Version, model.GrantStatusSuspended, "IDENTITY_CHANGED"); err != nil {
+				_, err := s.apply(ctx, p, g, model.GrantStatusSuspended, IdentityChanged, nil)
+				if err != nil {
 					return err
 				}
 				return apperr.New(apperr.GrantSuspended, "your access grant is suspended: the identity in your token no longer matches the grant; re-confirm it with reconfirmAccessGrant").With("grantId", g.ID)
 			}
-			p.Grant = g
+			p.Grant = &g
 			return nil
 		case model.GrantStatusSuspended:
 			suspended = true

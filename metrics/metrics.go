@@ -27,6 +27,8 @@ type Metrics struct {
 	RequestDuration *prometheus.HistogramVec
 	Errors          *prometheus.CounterVec
 	Denials         *prometheus.CounterVec
+	GrantLookups    *prometheus.CounterVec
+	AuditFailures   prometheus.Counter
 
 	mu    sync.Mutex
 	names map[string]bool
@@ -48,7 +50,13 @@ func New() *Metrics {
 	m.Denials = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "custodia_authorization_denials_total", Help: "Operations refused before execution, by role.",
 	}, []string{"role"})
-	m.Registry.MustRegister(m.DBCommands, m.RequestDuration, m.Errors, m.Denials,
+	m.GrantLookups = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "custodia_grant_lookups_total", Help: "Per-request grant checks, by whether the grant cache answered (hit) or the database (miss).",
+	}, []string{"result"})
+	m.AuditFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "custodia_audit_failures_total", Help: "Audit entries that could not be written (the caller got SERVICE_UNAVAILABLE and no data).",
+	})
+	m.Registry.MustRegister(m.DBCommands, m.RequestDuration, m.Errors, m.Denials, m.GrantLookups, m.AuditFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -78,4 +86,13 @@ func (m *Metrics) OperationLabel(name string) string {
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// GrantLookup counts one grant check.
+func (m *Metrics) GrantLookup(cacheHit bool) {
+	if cacheHit {
+		m.GrantLookups.WithLabelValues("hit").Inc()
+	} else {
+		m.GrantLookups.WithLabelValues("miss").Inc()
+	}
 }

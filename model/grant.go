@@ -20,9 +20,60 @@ type AccessGrant struct {
 	AllowedPurposes []PurposeCode `bson:"allowedPurposes" json:"allowedPurposes"`
 	Caseload        []string      `bson:"caseload" json:"caseload"`
 	Justification   *string       `bson:"justification,omitempty" json:"justification"`
-	RequestedAt     time.Time     `bson:"requestedAt" json:"-"`
+	RequestedAt     time.Time     `bson:"requestedAt" json:"requestedAt"`
 	ValidFrom       *Date         `bson:"validFrom,omitempty" json:"validFrom"`
 	ValidUntil      *Date         `bson:"validUntil,omitempty" json:"validUntil"`
 	StatusReason    *string       `bson:"statusReason,omitempty" json:"statusReason"`
 	Version         int           `bson:"version" json:"-"`
+}
+
+// AuditEntry is one entry of the hash-chained audit trail (collection "audit"). Its ID is the
+// zero-padded sequence number, so that appending the same position twice fails on the unique
+// _id: that is what keeps the chain linear across concurrent requests and server instances.
+// Hash covers every other field and PreviousHash.
+type AuditEntry struct {
+	ID              string           `bson:"_id" json:"id"`
+	Sequence        int              `bson:"seq" json:"sequence"`
+	Time            time.Time        `bson:"time" json:"time"`
+	Kind            AuditKind        `bson:"kind" json:"kind"`
+	Subject         *string          `bson:"subject,omitempty" json:"subject"`
+	Name            *string          `bson:"name,omitempty" json:"name"`
+	Agency          *string          `bson:"agency,omitempty" json:"agency"`
+	Role            *Role            `bson:"role,omitempty" json:"role"`
+	GrantID         *string          `bson:"grantId,omitempty" json:"grantId"`
+	OperationName   *string          `bson:"operationName,omitempty" json:"operationName"`
+	OperationHash   *string          `bson:"operationHash,omitempty" json:"operationHash"`
+	Purpose         *AuditPurpose    `bson:"purpose,omitempty" json:"purpose"`
+	Coordinates     []string         `bson:"coordinates" json:"coordinates"`
+	PersonIDs       []string         `bson:"personIds" json:"personIds"`
+	Outcome         AuditOutcome     `bson:"outcome" json:"outcome"`
+	ErrorCode       *string          `bson:"errorCode,omitempty" json:"errorCode"`
+	ClientAddress   *string          `bson:"clientAddress,omitempty" json:"clientAddress"`
+	RequestID       *string          `bson:"requestId,omitempty" json:"requestId"`
+	GrantTransition *GrantTransition `bson:"grantTransition,omitempty" json:"grantTransition"`
+	Hash            string           `bson:"hash" json:"hash"`
+	PreviousHash    string           `bson:"previousHash" json:"previousHash"`
+}
+
+// AuditPurpose is the purpose an operation stated.
+type AuditPurpose struct {
+	CaseReference string      `bson:"caseReference" json:"caseReference"`
+	Reason        PurposeCode `bson:"reason" json:"reason"`
+}
+
+// GrantTransition records a change of a grant's status.
+type GrantTransition struct {
+	GrantID string       `bson:"grantId" json:"grantId"`
+	From    *GrantStatus `bson:"from,omitempty" json:"from"`
+	To      GrantStatus  `bson:"to" json:"to"`
+	Reason  *string      `bson:"reason,omitempty" json:"reason"`
+}
+
+// Disclosure is one delivery of a person's data to an agency, derived from the audit trail.
+type Disclosure struct {
+	Time          time.Time     `json:"time"`
+	Agency        string        `json:"agency"`
+	Role          Role          `json:"role"`
+	Purpose       *AuditPurpose `json:"purpose"`
+	OperationName *string       `json:"operationName"`
 }

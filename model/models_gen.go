@@ -9,6 +9,62 @@ import (
 	"strconv"
 )
 
+type AccessGrantConnection struct {
+	Edges    []AccessGrantEdge `json:"edges"`
+	PageInfo PageInfo          `json:"pageInfo"`
+}
+
+type AccessGrantEdge struct {
+	Cursor string      `json:"cursor"`
+	Node   AccessGrant `json:"node"`
+}
+
+type AccessGrantFilter struct {
+	Status  *GrantStatus `json:"status,omitempty"`
+	Role    *Role        `json:"role,omitempty"`
+	Agency  *string      `json:"agency,omitempty"`
+	Subject *string      `json:"subject,omitempty"`
+}
+
+type ActivateAccessGrantInput struct {
+	// Last day of validity; default one year from today.
+	ValidUntil *Date `json:"validUntil,omitempty"`
+	// The purpose codes the grant allows; default the ones requested.
+	AllowedPurposes []PurposeCode `json:"allowedPurposes,omitempty"`
+	// REINTEGRATION only: person IDs of the caseload.
+	Caseload []string `json:"caseload,omitempty"`
+}
+
+type AuditChainReport struct {
+	EntriesChecked int  `json:"entriesChecked"`
+	Valid          bool `json:"valid"`
+	// The first entry that does not verify (edited, or following a deleted one).
+	FirstBrokenSequence *int    `json:"firstBrokenSequence,omitempty"`
+	Problem             *string `json:"problem,omitempty"`
+}
+
+type AuditEntryConnection struct {
+	Edges    []AuditEntryEdge `json:"edges"`
+	PageInfo PageInfo         `json:"pageInfo"`
+}
+
+type AuditEntryEdge struct {
+	Cursor string     `json:"cursor"`
+	Node   AuditEntry `json:"node"`
+}
+
+type AuditFilter struct {
+	// Entries that returned data about this person.
+	PersonID *string   `json:"personId,omitempty"`
+	Subject  *string   `json:"subject,omitempty"`
+	Agency   *string   `json:"agency,omitempty"`
+	From     *DateTime `json:"from,omitempty"`
+	To       *DateTime `json:"to,omitempty"`
+}
+
+type Mutation struct {
+}
+
 // Relay page information.
 type PageInfo struct {
 	HasNextPage bool    `json:"hasNextPage"`
@@ -68,6 +124,127 @@ type Rehabilitation struct {
 	Rule string `json:"rule"`
 	// What prevents expungement now, if anything (e.g. a pending protective measure).
 	BlockedBy *string `json:"blockedBy,omitempty"`
+}
+
+type RequestAccessInput struct {
+	// Why the official needs the register (shown to the approver and the register office).
+	Justification string `json:"justification"`
+	// Purpose codes the official asks for; the register office decides on activation.
+	Purposes []PurposeCode `json:"purposes,omitempty"`
+}
+
+type AuditKind string
+
+const (
+	// A GraphQL operation (query or mutation).
+	AuditKindOperation AuditKind = "OPERATION"
+	// A change of an access grant's status.
+	AuditKindGrantTransition AuditKind = "GRANT_TRANSITION"
+)
+
+var AllAuditKind = []AuditKind{
+	AuditKindOperation,
+	AuditKindGrantTransition,
+}
+
+func (e AuditKind) IsValid() bool {
+	switch e {
+	case AuditKindOperation, AuditKindGrantTransition:
+		return true
+	}
+	return false
+}
+
+func (e AuditKind) String() string {
+	return string(e)
+}
+
+func (e *AuditKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AuditKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AuditKind", str)
+	}
+	return nil
+}
+
+func (e AuditKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AuditKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AuditKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type AuditOutcome string
+
+const (
+	AuditOutcomeAllowed AuditOutcome = "ALLOWED"
+	AuditOutcomeDenied  AuditOutcome = "DENIED"
+	AuditOutcomeFailed  AuditOutcome = "FAILED"
+)
+
+var AllAuditOutcome = []AuditOutcome{
+	AuditOutcomeAllowed,
+	AuditOutcomeDenied,
+	AuditOutcomeFailed,
+}
+
+func (e AuditOutcome) IsValid() bool {
+	switch e {
+	case AuditOutcomeAllowed, AuditOutcomeDenied, AuditOutcomeFailed:
+		return true
+	}
+	return false
+}
+
+func (e AuditOutcome) String() string {
+	return string(e)
+}
+
+func (e *AuditOutcome) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AuditOutcome(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AuditOutcome", str)
+	}
+	return nil
+}
+
+func (e AuditOutcome) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AuditOutcome) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AuditOutcome) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 type AuthorityKind string

@@ -16,13 +16,46 @@ import (
 // written inline or passed in variables. Introspection meta-fields (__typename, __schema,
 // __type) are always allowed; what they show is reduced per role by SchemaFor.
 func (p *Policy) Denied(role model.Role, doc *ast.QueryDocument, op *ast.OperationDefinition, vars map[string]any) []string {
-	w := walker{p: p, role: role, vars: vars, denied: map[string]bool{}, seenFragments: map[string]bool{}}
+	_, denied := p.Check(role, doc, op, vars)
+	return denied
+}
+
+// Check is Denied that also returns every object-field coordinate the operation selects (for
+// the audit trail), sorted and without duplicates.
+func (p *Policy) Check(role model.Role, doc *ast.QueryDocument, op *ast.OperationDefinition, vars map[string]any) (selected, denied []string) {
+	w := walker{p: p, role: role, vars: vars, denied: map[string]bool{}, selected: map[string]bool{}, seenFragments: map[string]bool{}}
 	w.selections(op.SelectionSet)
-	out := make([]string, 0, len(w.denied))
-	for c := range w.denied {
+	return sortedKeys(w.selected), sortedKeys(w.denied)
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for c := range m {
 		out = append(out, c)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// RootFields lists the names of the operation's root fields (through fragments).
+func RootFields(op *ast.OperationDefinition) []string {
+	var out []string
+	var walk func(set ast.SelectionSet)
+	walk = func(set ast.SelectionSet) {
+		for _, sel := range set {
+			switch s := sel.(type) {
+			case *ast.Field:
+				out = append(out, s.Name)
+			case *ast.InlineFragment:
+				walk(s.SelectionSet)
+			case *ast.FragmentSpread:
+				if s.Definition != nil {
+					walk(s.Definition.SelectionSet)
+				}
+			}
+		}
+	}
+	walk(op.SelectionSet)
 	return out
 }
 
@@ -31,6 +64,7 @@ type walker struct {
 	role          model.Role
 	vars          map[string]any
 	denied        map[string]bool
+	selected      map[string]bool
 	seenFragments map[string]bool
 }
 
@@ -65,6 +99,7 @@ func (w *walker) field(f *ast.Field) {
 		return
 	}
 	coord := f.ObjectDefinition.Name + "." + f.Name
+	w.selected[coord] = true
 	if !w.p.Allows(w.role, coord) {
 		w.denied[coord] = true
 	}

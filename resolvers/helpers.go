@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"custodia/apperr"
+	"custodia/audit"
 	"custodia/auth"
 	"custodia/grants"
 	"custodia/loaders"
@@ -16,6 +17,7 @@ func checkPurpose(ctx context.Context, purpose *model.PurposeInput) error {
 	if err := register.ValidatePurpose(purpose); err != nil {
 		return err
 	}
+	audit.RecordFrom(ctx).SetPurpose(*purpose)
 	return grants.CheckPurpose(auth.FromContext(ctx), purpose.Reason)
 }
 
@@ -28,6 +30,16 @@ func loadPerson(ctx context.Context, id string) (*model.Person, error) {
 	}
 	if p == nil {
 		return nil, apperr.NotFoundf("no person with ID %q", id)
+	}
+	audit.RecordFrom(ctx).AddPersons(p.ID)
+	return p, nil
+}
+
+// principal is the caller; resolvers run only for authenticated requests.
+func principal(ctx context.Context) (*auth.Principal, error) {
+	p := auth.FromContext(ctx)
+	if p == nil {
+		return nil, apperr.New(apperr.Unauthenticated, "not authenticated")
 	}
 	return p, nil
 }
@@ -51,4 +63,11 @@ func loadPrison(ctx context.Context, id string) (*model.Prison, error) {
 		err = apperr.NotFoundf("no prison with ID %q", id)
 	}
 	return p, err
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -8,12 +8,16 @@ package resolvers
 import (
 	"time"
 
+	"custodia/audit"
+	"custodia/grants"
 	"custodia/store"
 )
 
 // Resolver is the root resolver; one per server, shared by all requests.
 type Resolver struct {
-	Store *store.Store
+	Store  *store.Store
+	Grants *grants.Service
+	Trail  *audit.Trail
 	// Now is the clock (UTC); detention status and rehabilitation are computed for its day.
 	Now func() time.Time
 }

@@ -8,19 +8,18 @@ package resolvers
 import (
 	"context"
 	"custodia/apperr"
+	"custodia/audit"
 	"custodia/auth"
 	"custodia/grants"
 	"custodia/graph"
 	"custodia/loaders"
 	"custodia/model"
 	"custodia/register"
+	"custodia/store"
+	"fmt"
+	"strconv"
+	"time"
 )
-
-// RequestedAt is the resolver for the requestedAt field.
-func (r *accessGrantResolver) RequestedAt(ctx context.Context, obj *model.AccessGrant) (*model.DateTime, error) {
-	t := model.DateTime(obj.RequestedAt)
-	return &t, nil
-}
 
 // Person is the resolver for the person field.
 func (r *convictionResolver) Person(ctx context.Context, obj *model.Conviction) (*model.Person, error) {
@@ -65,6 +64,69 @@ func (r *detentionStatusResolver) Prison(ctx context.Context, obj *model.Detenti
 		return nil, nil
 	}
 	return loadPrison(ctx, *obj.PrisonID)
+}
+
+// RequestAccess is the resolver for the requestAccess field.
+func (r *mutationResolver) RequestAccess(ctx context.Context, input model.RequestAccessInput) (*model.AccessGrant, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Grants.Request(ctx, p, input)
+}
+
+// ApproveAccessRequest is the resolver for the approveAccessRequest field.
+func (r *mutationResolver) ApproveAccessRequest(ctx context.Context, id string) (*model.AccessGrant, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Grants.Approve(ctx, p, id)
+}
+
+// RejectAccessRequest is the resolver for the rejectAccessRequest field.
+func (r *mutationResolver) RejectAccessRequest(ctx context.Context, id string, reason string) (*model.AccessGrant, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Grants.Reject(ctx, p, id, reason)
+}
+
+// ActivateAccessGrant is the resolver for the activateAccessGrant field.
+func (r *mutationResolver) ActivateAccessGrant(ctx context.Context, id string, input model.ActivateAccessGrantInput) (*model.AccessGrant, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Grants.Activate(ctx, p, id, input)
+}
+
+// SuspendAccessGrant is the resolver for the suspendAccessGrant field.
+func (r *mutationResolver) SuspendAccessGrant(ctx context.Context, id string, reason string) (*model.AccessGrant, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Grants.Suspend(ctx, p, id, reason)
+}
+
+// RevokeAccessGrant is the resolver for the revokeAccessGrant field.
+func (r *mutationResolver) RevokeAccessGrant(ctx context.Context, id string, reason string) (*model.AccessGrant, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Grants.Revoke(ctx, p, id, reason)
+}
+
+// ReconfirmAccessGrant is the resolver for the reconfirmAccessGrant field.
+func (r *mutationResolver) ReconfirmAccessGrant(ctx context.Context, id string) (*model.AccessGrant, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Grants.Reconfirm(ctx, p, id)
 }
 
 // DetentionStatus is the resolver for the detentionStatus field.
@@ -148,6 +210,7 @@ func (r *queryResolver) SearchPersons(ctx context.Context, filter model.PersonSe
 	page := make([]*model.Person, len(persons))
 	for i := range persons {
 		page[i] = &persons[i]
+		audit.RecordFrom(ctx).AddPersons(persons[i].ID)
 		conn.Edges[i] = model.PersonEdge{Cursor: register.EncodeCursor(persons[i].Search.Order), Node: persons[i]}
 	}
 	if err := loaders.For(ctx).PrefetchPersons(ctx, page, loaders.SelectionBelow(ctx)); err != nil {
@@ -188,11 +251,61 @@ func (r *queryResolver) Me(ctx context.Context) (*model.Principal, error) {
 
 // MyAccessGrants is the resolver for the myAccessGrants field.
 func (r *queryResolver) MyAccessGrants(ctx context.Context) ([]model.AccessGrant, error) {
-	p := auth.FromContext(ctx)
-	if p == nil {
-		return nil, apperr.New(apperr.Unauthenticated, "not authenticated")
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return r.Store.GrantsOfSubject(ctx, p.Subject)
+	return r.Grants.Mine(ctx, p)
+}
+
+// AccessGrants is the resolver for the accessGrants field.
+func (r *queryResolver) AccessGrants(ctx context.Context, filter *model.AccessGrantFilter, first *int, after *string) (*model.AccessGrantConnection, error) {
+	panic(fmt.Errorf("not implemented: AccessGrants - accessGrants"))
+}
+
+// AuditTrail is the resolver for the auditTrail field.
+func (r *queryResolver) AuditTrail(ctx context.Context, filter *model.AuditFilter, first *int, after *string) (*model.AuditEntryConnection, error) {
+	limit, err := register.PageSize(first)
+	if err != nil {
+		return nil, err
+	}
+	q := store.AuditQuery{Limit: limit}
+	if after != nil && *after != "" {
+		cursor, err := register.DecodeCursor("after", *after)
+		if err != nil {
+			return nil, err
+		}
+		if q.BeforeSeq, err = strconv.Atoi(cursor); err != nil {
+			return nil, apperr.BadInput("after", "after is not a cursor issued by this API")
+		}
+	}
+	if filter != nil {
+		q.PersonID, q.Subject, q.Agency = deref(filter.PersonID), deref(filter.Subject), deref(filter.Agency)
+		q.From, q.To = (*time.Time)(filter.From), (*time.Time)(filter.To)
+	}
+	entries, more, err := r.Trail.Entries(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	conn := &model.AuditEntryConnection{Edges: make([]model.AuditEntryEdge, len(entries)), PageInfo: model.PageInfo{HasNextPage: more}}
+	for i, e := range entries {
+		conn.Edges[i] = model.AuditEntryEdge{Cursor: register.EncodeCursor(strconv.Itoa(e.Sequence)), Node: e}
+	}
+	if n := len(entries); n > 0 {
+		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
+	}
+	return conn, nil
+}
+
+// Disclosures is the resolver for the disclosures field.
+func (r *queryResolver) Disclosures(ctx context.Context, personID string) ([]model.Disclosure, error) {
+	return r.Trail.Disclosures(ctx, personID)
+}
+
+// VerifyAuditChain is the resolver for the verifyAuditChain field.
+func (r *queryResolver) VerifyAuditChain(ctx context.Context) (*model.AuditChainReport, error) {
+	report, err := r.Trail.Verify(ctx)
+	return &report, err
 }
 
 // Conviction is the resolver for the conviction field.
@@ -209,9 +322,6 @@ func (r *sentenceResolver) Conviction(ctx context.Context, obj *model.Sentence) 
 	return nil, apperr.NotFoundf("the conviction of sentence %q is not available", obj.ID)
 }
 
-// AccessGrant returns graph.AccessGrantResolver implementation.
-func (r *Resolver) AccessGrant() graph.AccessGrantResolver { return &accessGrantResolver{r} }
-
 // Conviction returns graph.ConvictionResolver implementation.
 func (r *Resolver) Conviction() graph.ConvictionResolver { return &convictionResolver{r} }
 
@@ -225,6 +335,9 @@ func (r *Resolver) DetentionStatus() graph.DetentionStatusResolver {
 	return &detentionStatusResolver{r}
 }
 
+// Mutation returns graph.MutationResolver implementation.
+func (r *Resolver) Mutation() graph.MutationResolver { return &mutationResolver{r} }
+
 // Person returns graph.PersonResolver implementation.
 func (r *Resolver) Person() graph.PersonResolver { return &personResolver{r} }
 
@@ -235,10 +348,10 @@ func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
 func (r *Resolver) Sentence() graph.SentenceResolver { return &sentenceResolver{r} }
 
 type (
-	accessGrantResolver     struct{ *Resolver }
 	convictionResolver      struct{ *Resolver }
 	detentionPeriodResolver struct{ *Resolver }
 	detentionStatusResolver struct{ *Resolver }
+	mutationResolver        struct{ *Resolver }
 	personResolver          struct{ *Resolver }
 	queryResolver           struct{ *Resolver }
 	sentenceResolver        struct{ *Resolver }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -33,14 +34,68 @@ func (s *Store) GrantsOfSubject(ctx context.Context, subject string) ([]model.Ac
 		options.Find().SetSort(bson.D{{Key: "requestedAt", Value: -1}}))
 }
 
-// SetGrantStatus moves a grant from one status to another if it is still at the expected
-// version; ok is false when another writer got there first. Index: _id.
-func (s *Store) SetGrantStatus(ctx context.Context, id string, version int, status model.GrantStatus, reason string) (ok bool, err error) {
-	res, err := s.db.Collection(colGrants).UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "version", Value: version}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: status}, {Key: "statusReason", Value: reason}}}, {Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}}})
+// GrantByID reads one grant; ok is false when there is none. Index: _id.
+func (s *Store) GrantByID(ctx context.Context, id string) (g model.AccessGrant, ok bool, err error) {
+	err = s.db.Collection(colGrants).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&g)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return g, false, nil
+	}
+	return g, err == nil, classify(err)
+}
+
+// InsertGrant stores a new grant (an access request).
+func (s *Store) InsertGrant(ctx context.Context, g model.AccessGrant) error {
+	_, err := s.db.Collection(colGrants).InsertOne(ctx, g)
+	return classify(err)
+}
+
+// ReplaceGrant writes g if the stored grant is still at version g.Version-1 (optimistic
+// concurrency); ok is false when someone else changed it first. Index: _id.
+func (s *Store) ReplaceGrant(ctx context.Context, g model.AccessGrant) (ok bool, err error) {
+	res, err := s.db.Collection(colGrants).ReplaceOne(ctx, bson.D{{Key: "_id", Value: g.ID}, {Key: "version", Value: g.Version - 1}}, g)
 	if err != nil {
 		return false, classify(err)
 	}
-	return res.ModifiedCount == 1, nil
+	return res.MatchedCount == 1, nil
+}
+
+// GrantQuery selects grants for the register office and auditors.
+type GrantQuery struct {
+	Status  *model.GrantStatus
+	Role    *model.Role
+	Agency  string
+	Subject string
+	// AfterID is the keyset cursor: grants with a smaller _id (IDs sort by creation time).
+	AfterID string
+	Limit   int
+}
+
+// ListGrants returns one page of grants, newest first, and whether more follow. Index:
+// subject_role_agency for subject filters; the grants collection is small otherwise.
+func (s *Store) ListGrants(ctx context.Context, q GrantQuery) ([]model.AccessGrant, bool, error) {
+	filter := bson.D{}
+	if q.Status != nil {
+		filter = append(filter, bson.E{Key: "status", Value: *q.Status})
+	}
+	if q.Role != nil {
+		filter = append(filter, bson.E{Key: "role", Value: *q.Role})
+	}
+	if q.Agency != "" {
+		filter = append(filter, bson.E{Key: "agency", Value: q.Agency})
+	}
+	if q.Subject != "" {
+		filter = append(filter, bson.E{Key: "subject", Value: q.Subject})
+	}
+	if q.AfterID != "" {
+		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$lt", Value: q.AfterID}}})
+	}
+	list, err := findAll[model.AccessGrant](ctx, s.db.Collection(colGrants), filter,
+		options.Find().SetSort(bson.D{{Key: "_id", Value: -1}}).SetLimit(int64(q.Limit+1)))
+	if err != nil {
+		return nil, false, err
+	}
+	if len(list) > q.Limit {
+		return list[:q.Limit], true, nil
+	}
+	return list, false, nil
 }
