@@ -16,7 +16,6 @@ import (
 	"custodia/model"
 	"custodia/register"
 	"custodia/store"
-	"fmt"
 	"strconv"
 	"time"
 )
@@ -260,7 +259,7 @@ func (r *queryResolver) MyAccessGrants(ctx context.Context) ([]model.AccessGrant
 
 // AccessGrants is the resolver for the accessGrants field.
 func (r *queryResolver) AccessGrants(ctx context.Context, filter *model.AccessGrantFilter, first *int, after *string) (*model.AccessGrantConnection, error) {
-	panic(fmt.Errorf("not implemented: AccessGrants - accessGrants"))
+	return r.Grants.List(ctx, filter, first, after)
 }
 
 // AuditTrail is the resolver for the auditTrail field.
