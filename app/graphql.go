@@ -24,6 +24,7 @@ import (
 	"custodia/auth"
 	"custodia/grants"
 	"custodia/graph"
+	"custodia/maintenance"
 	"custodia/metrics"
 	"custodia/model"
 	"custodia/policy"
@@ -32,7 +33,8 @@ import (
 
 // graphqlHandler builds the gqlgen handler with explicit transports and extensions.
 func (s *Server) graphqlHandler() *handler.Server {
-	es := graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Store: s.Store, Grants: s.Grants, Trail: s.Trail, Now: s.cfg.Now}})
+	es := graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Store: s.Store, Grants: s.Grants, Trail: s.Trail,
+		Maintenance: maintenance.New(s.Store, s.Trail, s.cfg.Now), Now: s.cfg.Now}})
 	h := handler.New(es)
 	h.AddTransport(transport.Options{})
 	h.AddTransport(transport.GET{})

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -199,6 +200,38 @@ func (t *Trail) Disclosures(ctx context.Context, personID string) ([]model.Discl
 			continue
 		}
 		out = append(out, model.Disclosure{Time: e.Time, Agency: *e.Agency, Role: *e.Role, Purpose: e.Purpose, OperationName: e.OperationName})
+	}
+	return out, nil
+}
+
+// Recipients lists the agencies that received data about a person since a time — after a
+// correction, the ones to notify (DESIGN §6).
+func (t *Trail) Recipients(ctx context.Context, personID string, since time.Time) ([]model.Recipient, error) {
+	disclosures, err := t.Disclosures(ctx, personID)
+	if err != nil {
+		return nil, err
+	}
+	byAgency := map[string]*model.Recipient{}
+	var order []string
+	for _, d := range disclosures {
+		if d.Time.Before(since) {
+			continue
+		}
+		r := byAgency[d.Agency]
+		if r == nil {
+			r = &model.Recipient{Agency: d.Agency, Roles: []model.Role{}, FirstDisclosure: d.Time}
+			byAgency[d.Agency] = r
+			order = append(order, d.Agency)
+		}
+		r.Disclosures++
+		r.LastDisclosure = d.Time
+		if !slices.Contains(r.Roles, d.Role) {
+			r.Roles = append(r.Roles, d.Role)
+		}
+	}
+	out := make([]model.Recipient, len(order))
+	for i, a := range order {
+		out[i] = *byAgency[a]
 	}
 	return out, nil
 }

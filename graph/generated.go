@@ -191,12 +191,20 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		ActivateAccessGrant  func(childComplexity int, id string, input model.ActivateAccessGrantInput) int
+		AdmitToDetention     func(childComplexity int, personID string, input model.AdmissionInput, idempotencyKey string, purpose model.PurposeInput) int
 		ApproveAccessRequest func(childComplexity int, id string) int
 		ReconfirmAccessGrant func(childComplexity int, id string) int
+		RecordConviction     func(childComplexity int, personID string, input model.ConvictionInput, idempotencyKey string, purpose model.PurposeInput) int
+		RecordExpungement    func(childComplexity int, personID string, convictionID string, expungedOn model.Date, idempotencyKey string, purpose model.PurposeInput) int
+		RegisterPerson       func(childComplexity int, input model.PersonInput, idempotencyKey string, purpose model.PurposeInput) int
 		RejectAccessRequest  func(childComplexity int, id string, reason string) int
+		ReleaseFromDetention func(childComplexity int, personID string, input model.ReleaseInput, idempotencyKey string, purpose model.PurposeInput) int
 		RequestAccess        func(childComplexity int, input model.RequestAccessInput) int
 		RevokeAccessGrant    func(childComplexity int, id string, reason string) int
 		SuspendAccessGrant   func(childComplexity int, id string, reason string) int
+		TransferDetention    func(childComplexity int, personID string, input model.TransferInput, idempotencyKey string, purpose model.PurposeInput) int
+		UpdatePerson         func(childComplexity int, id string, version int, input model.PersonInput, idempotencyKey string, purpose model.PurposeInput) int
+		UpsertPrison         func(childComplexity int, input model.PrisonInput, idempotencyKey string) int
 	}
 
 	Offence struct {
@@ -229,6 +237,7 @@ type ComplexityRoot struct {
 		PreviousNames    func(childComplexity int) int
 		Residence        func(childComplexity int) int
 		Sex              func(childComplexity int) int
+		Version          func(childComplexity int) int
 	}
 
 	PersonConnection struct {
@@ -268,6 +277,7 @@ type ComplexityRoot struct {
 		Kind    func(childComplexity int) int
 		Name    func(childComplexity int) int
 		Phone   func(childComplexity int) int
+		Version func(childComplexity int) int
 	}
 
 	Query struct {
@@ -280,8 +290,17 @@ type ComplexityRoot struct {
 		PersonByNationalID func(childComplexity int, nationalID string, purpose model.PurposeInput) int
 		Prison             func(childComplexity int, id string) int
 		Prisons            func(childComplexity int, kind *model.PrisonKind) int
+		RecipientsToNotify func(childComplexity int, personID string, since model.DateTime) int
 		SearchPersons      func(childComplexity int, filter model.PersonSearchInput, first *int, after *string, purpose model.PurposeInput) int
 		VerifyAuditChain   func(childComplexity int) int
+	}
+
+	Recipient struct {
+		Agency          func(childComplexity int) int
+		Disclosures     func(childComplexity int) int
+		FirstDisclosure func(childComplexity int) int
+		LastDisclosure  func(childComplexity int) int
+		Roles           func(childComplexity int) int
 	}
 
 	Rehabilitation struct {
@@ -329,6 +348,14 @@ type MutationResolver interface {
 	SuspendAccessGrant(ctx context.Context, id string, reason string) (*model.AccessGrant, error)
 	RevokeAccessGrant(ctx context.Context, id string, reason string) (*model.AccessGrant, error)
 	ReconfirmAccessGrant(ctx context.Context, id string) (*model.AccessGrant, error)
+	RegisterPerson(ctx context.Context, input model.PersonInput, idempotencyKey string, purpose model.PurposeInput) (*model.Person, error)
+	UpdatePerson(ctx context.Context, id string, version int, input model.PersonInput, idempotencyKey string, purpose model.PurposeInput) (*model.Person, error)
+	RecordConviction(ctx context.Context, personID string, input model.ConvictionInput, idempotencyKey string, purpose model.PurposeInput) (*model.Conviction, error)
+	RecordExpungement(ctx context.Context, personID string, convictionID string, expungedOn model.Date, idempotencyKey string, purpose model.PurposeInput) (*model.Conviction, error)
+	AdmitToDetention(ctx context.Context, personID string, input model.AdmissionInput, idempotencyKey string, purpose model.PurposeInput) (*model.DetentionPeriod, error)
+	TransferDetention(ctx context.Context, personID string, input model.TransferInput, idempotencyKey string, purpose model.PurposeInput) (*model.DetentionPeriod, error)
+	ReleaseFromDetention(ctx context.Context, personID string, input model.ReleaseInput, idempotencyKey string, purpose model.PurposeInput) (*model.DetentionPeriod, error)
+	UpsertPrison(ctx context.Context, input model.PrisonInput, idempotencyKey string) (*model.Prison, error)
 }
 type PersonResolver interface {
 	DetentionStatus(ctx context.Context, obj *model.Person) (*model.DetentionStatus, error)
@@ -347,6 +374,7 @@ type QueryResolver interface {
 	AuditTrail(ctx context.Context, filter *model.AuditFilter, first *int, after *string) (*model.AuditEntryConnection, error)
 	Disclosures(ctx context.Context, personID string) ([]model.Disclosure, error)
 	VerifyAuditChain(ctx context.Context) (*model.AuditChainReport, error)
+	RecipientsToNotify(ctx context.Context, personID string, since model.DateTime) ([]model.Recipient, error)
 }
 type SentenceResolver interface {
 	Conviction(ctx context.Context, obj *model.Sentence) (*model.Conviction, error)
@@ -974,6 +1002,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ActivateAccessGrant(childComplexity, args["id"].(string), args["input"].(model.ActivateAccessGrantInput)), true
+	case "Mutation.admitToDetention":
+		if e.ComplexityRoot.Mutation.AdmitToDetention == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_admitToDetention_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AdmitToDetention(childComplexity, args["personId"].(string), args["input"].(model.AdmissionInput), args["idempotencyKey"].(string), args["purpose"].(model.PurposeInput)), true
 	case "Mutation.approveAccessRequest":
 		if e.ComplexityRoot.Mutation.ApproveAccessRequest == nil {
 			break
@@ -996,6 +1035,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReconfirmAccessGrant(childComplexity, args["id"].(string)), true
+	case "Mutation.recordConviction":
+		if e.ComplexityRoot.Mutation.RecordConviction == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_recordConviction_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RecordConviction(childComplexity, args["personId"].(string), args["input"].(model.ConvictionInput), args["idempotencyKey"].(string), args["purpose"].(model.PurposeInput)), true
+	case "Mutation.recordExpungement":
+		if e.ComplexityRoot.Mutation.RecordExpungement == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_recordExpungement_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RecordExpungement(childComplexity, args["personId"].(string), args["convictionId"].(string), args["expungedOn"].(model.Date), args["idempotencyKey"].(string), args["purpose"].(model.PurposeInput)), true
+	case "Mutation.registerPerson":
+		if e.ComplexityRoot.Mutation.RegisterPerson == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_registerPerson_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RegisterPerson(childComplexity, args["input"].(model.PersonInput), args["idempotencyKey"].(string), args["purpose"].(model.PurposeInput)), true
 	case "Mutation.rejectAccessRequest":
 		if e.ComplexityRoot.Mutation.RejectAccessRequest == nil {
 			break
@@ -1007,6 +1079,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RejectAccessRequest(childComplexity, args["id"].(string), args["reason"].(string)), true
+	case "Mutation.releaseFromDetention":
+		if e.ComplexityRoot.Mutation.ReleaseFromDetention == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_releaseFromDetention_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReleaseFromDetention(childComplexity, args["personId"].(string), args["input"].(model.ReleaseInput), args["idempotencyKey"].(string), args["purpose"].(model.PurposeInput)), true
 	case "Mutation.requestAccess":
 		if e.ComplexityRoot.Mutation.RequestAccess == nil {
 			break
@@ -1040,6 +1123,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SuspendAccessGrant(childComplexity, args["id"].(string), args["reason"].(string)), true
+	case "Mutation.transferDetention":
+		if e.ComplexityRoot.Mutation.TransferDetention == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_transferDetention_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TransferDetention(childComplexity, args["personId"].(string), args["input"].(model.TransferInput), args["idempotencyKey"].(string), args["purpose"].(model.PurposeInput)), true
+	case "Mutation.updatePerson":
+		if e.ComplexityRoot.Mutation.UpdatePerson == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updatePerson_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdatePerson(childComplexity, args["id"].(string), args["version"].(int), args["input"].(model.PersonInput), args["idempotencyKey"].(string), args["purpose"].(model.PurposeInput)), true
+	case "Mutation.upsertPrison":
+		if e.ComplexityRoot.Mutation.UpsertPrison == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_upsertPrison_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpsertPrison(childComplexity, args["input"].(model.PrisonInput), args["idempotencyKey"].(string)), true
 
 	case "Offence.category":
 		if e.ComplexityRoot.Offence.Category == nil {
@@ -1186,6 +1302,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Person.Sex(childComplexity), true
+	case "Person.version":
+		if e.ComplexityRoot.Person.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.Version(childComplexity), true
 
 	case "PersonConnection.edges":
 		if e.ComplexityRoot.PersonConnection.Edges == nil {
@@ -1318,6 +1440,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Prison.Phone(childComplexity), true
+	case "Prison.version":
+		if e.ComplexityRoot.Prison.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Prison.Version(childComplexity), true
 
 	case "Query.accessGrants":
 		if e.ComplexityRoot.Query.AccessGrants == nil {
@@ -1409,6 +1537,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Prisons(childComplexity, args["kind"].(*model.PrisonKind)), true
+	case "Query.recipientsToNotify":
+		if e.ComplexityRoot.Query.RecipientsToNotify == nil {
+			break
+		}
+
+		args, err := ec.field_Query_recipientsToNotify_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.RecipientsToNotify(childComplexity, args["personId"].(string), args["since"].(model.DateTime)), true
 	case "Query.searchPersons":
 		if e.ComplexityRoot.Query.SearchPersons == nil {
 			break
@@ -1426,6 +1565,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.VerifyAuditChain(childComplexity), true
+
+	case "Recipient.agency":
+		if e.ComplexityRoot.Recipient.Agency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recipient.Agency(childComplexity), true
+	case "Recipient.disclosures":
+		if e.ComplexityRoot.Recipient.Disclosures == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recipient.Disclosures(childComplexity), true
+	case "Recipient.firstDisclosure":
+		if e.ComplexityRoot.Recipient.FirstDisclosure == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recipient.FirstDisclosure(childComplexity), true
+	case "Recipient.lastDisclosure":
+		if e.ComplexityRoot.Recipient.LastDisclosure == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recipient.LastDisclosure(childComplexity), true
+	case "Recipient.roles":
+		if e.ComplexityRoot.Recipient.Roles == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recipient.Roles(childComplexity), true
 
 	case "Rehabilitation.blockedBy":
 		if e.ComplexityRoot.Rehabilitation.BlockedBy == nil {
@@ -1517,10 +1687,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
 		ec.unmarshalInputAccessGrantFilter,
 		ec.unmarshalInputActivateAccessGrantInput,
+		ec.unmarshalInputAddressInput,
+		ec.unmarshalInputAdmissionInput,
 		ec.unmarshalInputAuditFilter,
+		ec.unmarshalInputAuthorityInput,
+		ec.unmarshalInputConvictionInput,
+		ec.unmarshalInputMoneyInput,
+		ec.unmarshalInputOffenceInput,
+		ec.unmarshalInputPersonInput,
 		ec.unmarshalInputPersonSearchInput,
+		ec.unmarshalInputPlaceInput,
+		ec.unmarshalInputPreviousNameInput,
+		ec.unmarshalInputPrisonInput,
 		ec.unmarshalInputPurposeInput,
+		ec.unmarshalInputReleaseInput,
 		ec.unmarshalInputRequestAccessInput,
+		ec.unmarshalInputSentenceInput,
+		ec.unmarshalInputTransferInput,
 	)
 	first := true
 
@@ -1728,6 +1911,8 @@ type Person @access(roles: [COURT, PROSECUTOR, POLICE, REINTEGRATION, PRISON_SER
   convictions(
     includeExpunged: Boolean = false @access(roles: [COURT, PROSECUTOR, REGISTRAR])
   ): [Conviction!]! @access(roles: [COURT, PROSECUTOR, POLICE, REINTEGRATION, REGISTRAR])
+  "Optimistic-concurrency version: pass it to updatePerson; a stale version is CONFLICT."
+  version: Int! @access(roles: [REGISTRAR])
 }
 
 "A family name the person used before, with when it stopped being used."
@@ -1832,6 +2017,8 @@ type Prison @access(roles: [COURT, PROSECUTOR, POLICE, REINTEGRATION, PRISON_SER
   address: Address!
   phone: String
   email: String
+  "Optimistic-concurrency version: pass it to upsertPrison when changing the prison."
+  version: Int! @access(roles: [PRISON_SERVICE, REGISTRAR])
 }
 
 enum PrisonKind {
@@ -2103,6 +2290,8 @@ enum AuditKind {
   OPERATION
   "A change of an access grant's status."
   GRANT_TRANSITION
+  "A register write, recorded before it is applied."
+  WRITE
 }
 
 "One entry of the append-only, hash-chained audit trail. Never holds the data itself."
@@ -2172,6 +2361,162 @@ type AuditChainReport @access(roles: [AUDITOR]) {
   "The first entry that does not verify (edited, or following a deleted one)."
   firstBrokenSequence: Int
   problem: String
+}
+
+extend type Query {
+  """
+  After a correction of a person's record: the agencies that received data about the person
+  since the given time (from the audit trail), so they can be told.
+  """
+  recipientsToNotify(personId: ID!, since: DateTime!): [Recipient!]!
+    @access(roles: [COURT, REGISTRAR])
+}
+
+"An agency that received a person's data."
+type Recipient @access(roles: [COURT, REGISTRAR]) {
+  agency: String!
+  roles: [Role!]!
+  disclosures: Int!
+  firstDisclosure: DateTime!
+  lastDisclosure: DateTime!
+}
+
+extend type Mutation {
+  """
+  Register a person. idempotencyKey (client-chosen, e.g. a UUID, 8–100 characters) makes a
+  retry return the first result without writing anything new; every register write takes one.
+  """
+  registerPerson(input: PersonInput!, idempotencyKey: String!, purpose: PurposeInput!): Person!
+    @access(roles: [REGISTRAR])
+  "Change a person's identity data; version must be the person's current version (else CONFLICT)."
+  updatePerson(id: ID!, version: Int!, input: PersonInput!, idempotencyKey: String!, purpose: PurposeInput!): Person!
+    @access(roles: [REGISTRAR])
+  "Record a final conviction with its offences and sentences."
+  recordConviction(personId: ID!, input: ConvictionInput!, idempotencyKey: String!, purpose: PurposeInput!): Conviction!
+    @access(roles: [COURT, REGISTRAR])
+  "Record that a conviction is expunged; it then leaves the extract."
+  recordExpungement(personId: ID!, convictionId: ID!, expungedOn: Date!, idempotencyKey: String!, purpose: PurposeInput!): Conviction!
+    @access(roles: [COURT, REGISTRAR])
+  "Admit a person who is not deprived of liberty now (else CONFLICT)."
+  admitToDetention(personId: ID!, input: AdmissionInput!, idempotencyKey: String!, purpose: PurposeInput!): DetentionPeriod!
+    @access(roles: [PRISON_SERVICE])
+  "Move a detained person to another prison: ends the open period and opens the next the same day."
+  transferDetention(personId: ID!, input: TransferInput!, idempotencyKey: String!, purpose: PurposeInput!): DetentionPeriod!
+    @access(roles: [PRISON_SERVICE])
+  "Release a detained person: ends the open period."
+  releaseFromDetention(personId: ID!, input: ReleaseInput!, idempotencyKey: String!, purpose: PurposeInput!): DetentionPeriod!
+    @access(roles: [PRISON_SERVICE])
+  "Create a prison (no id) or change one (id and its current version)."
+  upsertPrison(input: PrisonInput!, idempotencyKey: String!): Prison!
+    @access(roles: [PRISON_SERVICE, REGISTRAR])
+}
+
+input AddressInput {
+  street: String!
+  city: String!
+  postalCode: String!
+  country: String!
+}
+
+input PlaceInput {
+  city: String!
+  country: String!
+}
+
+input PreviousNameInput {
+  familyName: String!
+  givenNames: String
+  usedUntil: Date
+}
+
+input PersonInput {
+  givenNames: String!
+  familyName: String!
+  birthFamilyName: String
+  previousNames: [PreviousNameInput!]
+  dateOfBirth: Date!
+  placeOfBirth: PlaceInput
+  sex: Sex!
+  "ISO 3166-1 alpha-2 codes, at least one."
+  nationalities: [String!]!
+  "Czech and Slovak birth numbers are checked (format, date, checksum)."
+  nationalId: String
+  residence: AddressInput
+}
+
+input OffenceInput {
+  legalProvision: String!
+  description: String!
+  "ECRIS-style code: four digits, a space, two digits (e.g. 0801 00)."
+  category: String!
+  completion: OffenceCompletion!
+  participation: Participation!
+  intentional: Boolean!
+  committedOn: Date
+}
+
+input MoneyInput {
+  amount: String!
+  currency: String!
+}
+
+input SentenceInput {
+  kind: SentenceKind!
+  durationMonths: Int
+  amount: MoneyInput
+  probationMonths: Int
+  startDate: Date
+  endDate: Date
+  status: SentenceStatus!
+  "Months actually served, for a conditional release."
+  servedMonths: Int
+}
+
+input ConvictionInput {
+  court: String!
+  caseReference: String!
+  decisionDate: Date!
+  finalDate: Date!
+  offences: [OffenceInput!]!
+  sentences: [SentenceInput!]!
+}
+
+input AuthorityInput {
+  kind: AuthorityKind!
+  name: String!
+  caseReference: String
+}
+
+input AdmissionInput {
+  kind: DetentionKind!
+  prisonId: ID!
+  start: Date!
+  responsibleAuthority: AuthorityInput!
+  "For IMPRISONMENT: the sentence being executed (one of the person's unexpunged convictions)."
+  sentenceId: ID
+  expectedRelease: Date
+}
+
+input TransferInput {
+  toPrisonId: ID!
+  date: Date!
+}
+
+input ReleaseInput {
+  date: Date!
+  reason: ReleaseReason!
+}
+
+input PrisonInput {
+  "Absent to create a prison."
+  id: ID
+  "Required when changing a prison: its current version."
+  version: Int
+  name: String!
+  kind: PrisonKind!
+  address: AddressInput!
+  phone: String
+  email: String
 }
 `, BuiltIn: false},
 }
@@ -2535,6 +2880,8 @@ func (ec *executionContext) childFields_Person(ctx context.Context, field graphq
 		return ec.fieldContext_Person_detentionHistory(ctx, field)
 	case "convictions":
 		return ec.fieldContext_Person_convictions(ctx, field)
+	case "version":
+		return ec.fieldContext_Person_version(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Person", field.Name)
 }
@@ -2613,8 +2960,26 @@ func (ec *executionContext) childFields_Prison(ctx context.Context, field graphq
 		return ec.fieldContext_Prison_phone(ctx, field)
 	case "email":
 		return ec.fieldContext_Prison_email(ctx, field)
+	case "version":
+		return ec.fieldContext_Prison_version(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Prison", field.Name)
+}
+
+func (ec *executionContext) childFields_Recipient(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "agency":
+		return ec.fieldContext_Recipient_agency(ctx, field)
+	case "roles":
+		return ec.fieldContext_Recipient_roles(ctx, field)
+	case "disclosures":
+		return ec.fieldContext_Recipient_disclosures(ctx, field)
+	case "firstDisclosure":
+		return ec.fieldContext_Recipient_firstDisclosure(ctx, field)
+	case "lastDisclosure":
+		return ec.fieldContext_Recipient_lastDisclosure(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Recipient", field.Name)
 }
 
 func (ec *executionContext) childFields_Rehabilitation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2793,6 +3158,44 @@ func (ec *executionContext) field_Mutation_activateAccessGrant_args(ctx context.
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_admitToDetention_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "personId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["personId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AdmissionInput, error) {
+			return ec.unmarshalNAdmissionInput2custodiaᚋmodelᚐAdmissionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["idempotencyKey"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "purpose",
+		func(ctx context.Context, v any) (model.PurposeInput, error) {
+			return ec.unmarshalNPurposeInput2custodiaᚋmodelᚐPurposeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["purpose"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_approveAccessRequest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2821,6 +3224,120 @@ func (ec *executionContext) field_Mutation_reconfirmAccessGrant_args(ctx context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_recordConviction_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "personId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["personId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ConvictionInput, error) {
+			return ec.unmarshalNConvictionInput2custodiaᚋmodelᚐConvictionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["idempotencyKey"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "purpose",
+		func(ctx context.Context, v any) (model.PurposeInput, error) {
+			return ec.unmarshalNPurposeInput2custodiaᚋmodelᚐPurposeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["purpose"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_recordExpungement_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "personId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["personId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "convictionId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["convictionId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "expungedOn",
+		func(ctx context.Context, v any) (model.Date, error) {
+			return ec.unmarshalNDate2custodiaᚋmodelᚐDate(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["expungedOn"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["idempotencyKey"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "purpose",
+		func(ctx context.Context, v any) (model.PurposeInput, error) {
+			return ec.unmarshalNPurposeInput2custodiaᚋmodelᚐPurposeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["purpose"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_registerPerson_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PersonInput, error) {
+			return ec.unmarshalNPersonInput2custodiaᚋmodelᚐPersonInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["idempotencyKey"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "purpose",
+		func(ctx context.Context, v any) (model.PurposeInput, error) {
+			return ec.unmarshalNPurposeInput2custodiaᚋmodelᚐPurposeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["purpose"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_rejectAccessRequest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2840,6 +3357,44 @@ func (ec *executionContext) field_Mutation_rejectAccessRequest_args(ctx context.
 		return nil, err
 	}
 	args["reason"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_releaseFromDetention_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "personId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["personId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ReleaseInput, error) {
+			return ec.unmarshalNReleaseInput2custodiaᚋmodelᚐReleaseInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["idempotencyKey"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "purpose",
+		func(ctx context.Context, v any) (model.PurposeInput, error) {
+			return ec.unmarshalNPurposeInput2custodiaᚋmodelᚐPurposeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["purpose"] = arg3
 	return args, nil
 }
 
@@ -2898,6 +3453,112 @@ func (ec *executionContext) field_Mutation_suspendAccessGrant_args(ctx context.C
 		return nil, err
 	}
 	args["reason"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_transferDetention_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "personId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["personId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.TransferInput, error) {
+			return ec.unmarshalNTransferInput2custodiaᚋmodelᚐTransferInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["idempotencyKey"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "purpose",
+		func(ctx context.Context, v any) (model.PurposeInput, error) {
+			return ec.unmarshalNPurposeInput2custodiaᚋmodelᚐPurposeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["purpose"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updatePerson_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "version",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["version"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PersonInput, error) {
+			return ec.unmarshalNPersonInput2custodiaᚋmodelᚐPersonInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["idempotencyKey"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "purpose",
+		func(ctx context.Context, v any) (model.PurposeInput, error) {
+			return ec.unmarshalNPurposeInput2custodiaᚋmodelᚐPurposeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["purpose"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_upsertPrison_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PrisonInput, error) {
+			return ec.unmarshalNPrisonInput2custodiaᚋmodelᚐPrisonInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["idempotencyKey"] = arg1
 	return args, nil
 }
 
@@ -3072,6 +3733,28 @@ func (ec *executionContext) field_Query_prisons_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["kind"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_recipientsToNotify_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "personId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["personId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "since",
+		func(ctx context.Context, v any) (model.DateTime, error) {
+			return ec.unmarshalNDateTime2custodiaᚋmodelᚐDateTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["since"] = arg1
 	return args, nil
 }
 
@@ -5860,6 +6543,358 @@ func (ec *executionContext) fieldContext_Mutation_reconfirmAccessGrant(ctx conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_registerPerson(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_registerPerson(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RegisterPerson(ctx, fc.Args["input"].(model.PersonInput), fc.Args["idempotencyKey"].(string), fc.Args["purpose"].(model.PurposeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Person) graphql.Marshaler {
+			return ec.marshalNPerson2ᚖcustodiaᚋmodelᚐPerson(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_registerPerson(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Person(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_registerPerson_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updatePerson(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updatePerson(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdatePerson(ctx, fc.Args["id"].(string), fc.Args["version"].(int), fc.Args["input"].(model.PersonInput), fc.Args["idempotencyKey"].(string), fc.Args["purpose"].(model.PurposeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Person) graphql.Marshaler {
+			return ec.marshalNPerson2ᚖcustodiaᚋmodelᚐPerson(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updatePerson(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Person(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updatePerson_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_recordConviction(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_recordConviction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RecordConviction(ctx, fc.Args["personId"].(string), fc.Args["input"].(model.ConvictionInput), fc.Args["idempotencyKey"].(string), fc.Args["purpose"].(model.PurposeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Conviction) graphql.Marshaler {
+			return ec.marshalNConviction2ᚖcustodiaᚋmodelᚐConviction(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_recordConviction(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Conviction(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_recordConviction_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_recordExpungement(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_recordExpungement(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RecordExpungement(ctx, fc.Args["personId"].(string), fc.Args["convictionId"].(string), fc.Args["expungedOn"].(model.Date), fc.Args["idempotencyKey"].(string), fc.Args["purpose"].(model.PurposeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Conviction) graphql.Marshaler {
+			return ec.marshalNConviction2ᚖcustodiaᚋmodelᚐConviction(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_recordExpungement(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Conviction(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_recordExpungement_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_admitToDetention(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_admitToDetention(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AdmitToDetention(ctx, fc.Args["personId"].(string), fc.Args["input"].(model.AdmissionInput), fc.Args["idempotencyKey"].(string), fc.Args["purpose"].(model.PurposeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DetentionPeriod) graphql.Marshaler {
+			return ec.marshalNDetentionPeriod2ᚖcustodiaᚋmodelᚐDetentionPeriod(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_admitToDetention(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DetentionPeriod(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_admitToDetention_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_transferDetention(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_transferDetention(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TransferDetention(ctx, fc.Args["personId"].(string), fc.Args["input"].(model.TransferInput), fc.Args["idempotencyKey"].(string), fc.Args["purpose"].(model.PurposeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DetentionPeriod) graphql.Marshaler {
+			return ec.marshalNDetentionPeriod2ᚖcustodiaᚋmodelᚐDetentionPeriod(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_transferDetention(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DetentionPeriod(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_transferDetention_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_releaseFromDetention(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_releaseFromDetention(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReleaseFromDetention(ctx, fc.Args["personId"].(string), fc.Args["input"].(model.ReleaseInput), fc.Args["idempotencyKey"].(string), fc.Args["purpose"].(model.PurposeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DetentionPeriod) graphql.Marshaler {
+			return ec.marshalNDetentionPeriod2ᚖcustodiaᚋmodelᚐDetentionPeriod(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_releaseFromDetention(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DetentionPeriod(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_releaseFromDetention_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_upsertPrison(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_upsertPrison(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpsertPrison(ctx, fc.Args["input"].(model.PrisonInput), fc.Args["idempotencyKey"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Prison) graphql.Marshaler {
+			return ec.marshalNPrison2ᚖcustodiaᚋmodelᚐPrison(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_upsertPrison(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Prison(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_upsertPrison_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Offence_legalProvision(ctx context.Context, field graphql.CollectedField, obj *model.Offence) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6455,6 +7490,29 @@ func (ec *executionContext) fieldContext_Person_convictions(ctx context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _Person_version(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Person_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Person_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Person", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
 func (ec *executionContext) _PersonConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.PersonConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6974,6 +8032,29 @@ func (ec *executionContext) fieldContext_Prison_email(_ context.Context, field g
 	return graphql.NewScalarFieldContext("Prison", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _Prison_version(ctx context.Context, field graphql.CollectedField, obj *model.Prison) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Prison_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Prison_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Prison", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
 func (ec *executionContext) _Query_person(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7422,6 +8503,50 @@ func (ec *executionContext) fieldContext_Query_verifyAuditChain(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_recipientsToNotify(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_recipientsToNotify(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().RecipientsToNotify(ctx, fc.Args["personId"].(string), fc.Args["since"].(model.DateTime))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Recipient) graphql.Marshaler {
+			return ec.marshalNRecipient2ᚕcustodiaᚋmodelᚐRecipientᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_recipientsToNotify(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Recipient(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_recipientsToNotify_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7496,6 +8621,121 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Recipient_agency(ctx context.Context, field graphql.CollectedField, obj *model.Recipient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recipient_agency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Agency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Recipient_agency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Recipient", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Recipient_roles(ctx context.Context, field graphql.CollectedField, obj *model.Recipient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recipient_roles(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Roles, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Role) graphql.Marshaler {
+			return ec.marshalNRole2ᚕcustodiaᚋmodelᚐRoleᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Recipient_roles(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Recipient", field, false, false, errors.New("field of type Role does not have child fields"))
+}
+
+func (ec *executionContext) _Recipient_disclosures(ctx context.Context, field graphql.CollectedField, obj *model.Recipient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recipient_disclosures(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Disclosures, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Recipient_disclosures(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Recipient", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Recipient_firstDisclosure(ctx context.Context, field graphql.CollectedField, obj *model.Recipient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recipient_firstDisclosure(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstDisclosure, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Recipient_firstDisclosure(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Recipient", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _Recipient_lastDisclosure(ctx context.Context, field graphql.CollectedField, obj *model.Recipient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recipient_lastDisclosure(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastDisclosure, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Recipient_lastDisclosure(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Recipient", field, false, false, errors.New("field of type DateTime does not have child fields"))
 }
 
 func (ec *executionContext) _Rehabilitation_earliestDate(ctx context.Context, field graphql.CollectedField, obj *model.Rehabilitation) (ret graphql.Marshaler) {
@@ -8969,6 +10209,122 @@ func (ec *executionContext) unmarshalInputActivateAccessGrantInput(ctx context.C
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputAddressInput(ctx context.Context, obj any) (model.AddressInput, error) {
+	var it model.AddressInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"street", "city", "postalCode", "country"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "street":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("street"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Street = data
+		case "city":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("city"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.City = data
+		case "postalCode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("postalCode"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PostalCode = data
+		case "country":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("country"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Country = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputAdmissionInput(ctx context.Context, obj any) (model.AdmissionInput, error) {
+	var it model.AdmissionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"kind", "prisonId", "start", "responsibleAuthority", "sentenceId", "expectedRelease"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNDetentionKind2custodiaᚋmodelᚐDetentionKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "prisonId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("prisonId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PrisonID = data
+		case "start":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("start"))
+			data, err := ec.unmarshalNDate2custodiaᚋmodelᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Start = data
+		case "responsibleAuthority":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("responsibleAuthority"))
+			data, err := ec.unmarshalNAuthorityInput2custodiaᚋmodelᚐAuthorityInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResponsibleAuthority = data
+		case "sentenceId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentenceId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentenceID = data
+		case "expectedRelease":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expectedRelease"))
+			data, err := ec.unmarshalODate2ᚖcustodiaᚋmodelᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpectedRelease = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputAuditFilter(ctx context.Context, obj any) (model.AuditFilter, error) {
 	var it model.AuditFilter
 	if obj == nil {
@@ -9027,6 +10383,317 @@ func (ec *executionContext) unmarshalInputAuditFilter(ctx context.Context, obj a
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputAuthorityInput(ctx context.Context, obj any) (model.AuthorityInput, error) {
+	var it model.AuthorityInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"kind", "name", "caseReference"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNAuthorityKind2custodiaᚋmodelᚐAuthorityKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "caseReference":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("caseReference"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CaseReference = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputConvictionInput(ctx context.Context, obj any) (model.ConvictionInput, error) {
+	var it model.ConvictionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"court", "caseReference", "decisionDate", "finalDate", "offences", "sentences"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "court":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("court"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Court = data
+		case "caseReference":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("caseReference"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CaseReference = data
+		case "decisionDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decisionDate"))
+			data, err := ec.unmarshalNDate2custodiaᚋmodelᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecisionDate = data
+		case "finalDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("finalDate"))
+			data, err := ec.unmarshalNDate2custodiaᚋmodelᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FinalDate = data
+		case "offences":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offences"))
+			data, err := ec.unmarshalNOffenceInput2ᚕcustodiaᚋmodelᚐOffenceInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Offences = data
+		case "sentences":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentences"))
+			data, err := ec.unmarshalNSentenceInput2ᚕcustodiaᚋmodelᚐSentenceInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sentences = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputMoneyInput(ctx context.Context, obj any) (model.MoneyInput, error) {
+	var it model.MoneyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"amount", "currency"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "currency":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currency"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Currency = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputOffenceInput(ctx context.Context, obj any) (model.OffenceInput, error) {
+	var it model.OffenceInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"legalProvision", "description", "category", "completion", "participation", "intentional", "committedOn"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "legalProvision":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("legalProvision"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LegalProvision = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "category":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("category"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Category = data
+		case "completion":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("completion"))
+			data, err := ec.unmarshalNOffenceCompletion2custodiaᚋmodelᚐOffenceCompletion(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Completion = data
+		case "participation":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("participation"))
+			data, err := ec.unmarshalNParticipation2custodiaᚋmodelᚐParticipation(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Participation = data
+		case "intentional":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("intentional"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Intentional = data
+		case "committedOn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("committedOn"))
+			data, err := ec.unmarshalODate2ᚖcustodiaᚋmodelᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CommittedOn = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputPersonInput(ctx context.Context, obj any) (model.PersonInput, error) {
+	var it model.PersonInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"givenNames", "familyName", "birthFamilyName", "previousNames", "dateOfBirth", "placeOfBirth", "sex", "nationalities", "nationalId", "residence"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "givenNames":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("givenNames"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GivenNames = data
+		case "familyName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("familyName"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FamilyName = data
+		case "birthFamilyName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("birthFamilyName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BirthFamilyName = data
+		case "previousNames":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("previousNames"))
+			data, err := ec.unmarshalOPreviousNameInput2ᚕcustodiaᚋmodelᚐPreviousNameInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PreviousNames = data
+		case "dateOfBirth":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dateOfBirth"))
+			data, err := ec.unmarshalNDate2custodiaᚋmodelᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DateOfBirth = data
+		case "placeOfBirth":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("placeOfBirth"))
+			data, err := ec.unmarshalOPlaceInput2ᚖcustodiaᚋmodelᚐPlaceInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PlaceOfBirth = data
+		case "sex":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sex"))
+			data, err := ec.unmarshalNSex2custodiaᚋmodelᚐSex(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sex = data
+		case "nationalities":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nationalities"))
+			data, err := ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Nationalities = data
+		case "nationalId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nationalId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NationalID = data
+		case "residence":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("residence"))
+			data, err := ec.unmarshalOAddressInput2ᚖcustodiaᚋmodelᚐAddressInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Residence = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputPersonSearchInput(ctx context.Context, obj any) (model.PersonSearchInput, error) {
 	var it model.PersonSearchInput
 	if obj == nil {
@@ -9078,6 +10745,159 @@ func (ec *executionContext) unmarshalInputPersonSearchInput(ctx context.Context,
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputPlaceInput(ctx context.Context, obj any) (model.PlaceInput, error) {
+	var it model.PlaceInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"city", "country"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "city":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("city"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.City = data
+		case "country":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("country"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Country = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputPreviousNameInput(ctx context.Context, obj any) (model.PreviousNameInput, error) {
+	var it model.PreviousNameInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"familyName", "givenNames", "usedUntil"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "familyName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("familyName"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FamilyName = data
+		case "givenNames":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("givenNames"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GivenNames = data
+		case "usedUntil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usedUntil"))
+			data, err := ec.unmarshalODate2ᚖcustodiaᚋmodelᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsedUntil = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputPrisonInput(ctx context.Context, obj any) (model.PrisonInput, error) {
+	var it model.PrisonInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "version", "name", "kind", "address", "phone", "email"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "version":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("version"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Version = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNPrisonKind2custodiaᚋmodelᚐPrisonKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "address":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("address"))
+			data, err := ec.unmarshalNAddressInput2custodiaᚋmodelᚐAddressInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Address = data
+		case "phone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Phone = data
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputPurposeInput(ctx context.Context, obj any) (model.PurposeInput, error) {
 	var it model.PurposeInput
 	if obj == nil {
@@ -9106,6 +10926,43 @@ func (ec *executionContext) unmarshalInputPurposeInput(ctx context.Context, obj 
 		case "reason":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
 			data, err := ec.unmarshalNPurposeCode2custodiaᚋmodelᚐPurposeCode(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputReleaseInput(ctx context.Context, obj any) (model.ReleaseInput, error) {
+	var it model.ReleaseInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"date", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "date":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("date"))
+			data, err := ec.unmarshalNDate2custodiaᚋmodelᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Date = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNReleaseReason2custodiaᚋmodelᚐReleaseReason(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -9147,6 +11004,122 @@ func (ec *executionContext) unmarshalInputRequestAccessInput(ctx context.Context
 				return it, err
 			}
 			it.Purposes = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputSentenceInput(ctx context.Context, obj any) (model.SentenceInput, error) {
+	var it model.SentenceInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"kind", "durationMonths", "amount", "probationMonths", "startDate", "endDate", "status", "servedMonths"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNSentenceKind2custodiaᚋmodelᚐSentenceKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "durationMonths":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("durationMonths"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DurationMonths = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalOMoneyInput2ᚖcustodiaᚋmodelᚐMoneyInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "probationMonths":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("probationMonths"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProbationMonths = data
+		case "startDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startDate"))
+			data, err := ec.unmarshalODate2ᚖcustodiaᚋmodelᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartDate = data
+		case "endDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endDate"))
+			data, err := ec.unmarshalODate2ᚖcustodiaᚋmodelᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndDate = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalNSentenceStatus2custodiaᚋmodelᚐSentenceStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "servedMonths":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("servedMonths"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ServedMonths = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputTransferInput(ctx context.Context, obj any) (model.TransferInput, error) {
+	var it model.TransferInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"toPrisonId", "date"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "toPrisonId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("toPrisonId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ToPrisonID = data
+		case "date":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("date"))
+			data, err := ec.unmarshalNDate2custodiaᚋmodelᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Date = data
 		}
 	}
 	return it, nil
@@ -10435,6 +12408,62 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "registerPerson":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_registerPerson(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatePerson":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updatePerson(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "recordConviction":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_recordConviction(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "recordExpungement":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_recordExpungement(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "admitToDetention":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_admitToDetention(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "transferDetention":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_transferDetention(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "releaseFromDetention":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_releaseFromDetention(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "upsertPrison":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_upsertPrison(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -10748,6 +12777,11 @@ func (ec *executionContext) _Person(ctx context.Context, sel ast.SelectionSet, o
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "version":
+			out.Values[i] = ec._Person_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -11051,6 +13085,11 @@ func (ec *executionContext) _Prison(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "version":
+			out.Values[i] = ec._Prison_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -11334,6 +13373,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "recipientsToNotify":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_recipientsToNotify(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -11347,6 +13408,64 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var recipientImplementors = []string{"Recipient"}
+
+func (ec *executionContext) _Recipient(ctx context.Context, sel ast.SelectionSet, obj *model.Recipient) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, recipientImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Recipient")
+		case "agency":
+			out.Values[i] = ec._Recipient_agency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "roles":
+			out.Values[i] = ec._Recipient_roles(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "disclosures":
+			out.Values[i] = ec._Recipient_disclosures(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "firstDisclosure":
+			out.Values[i] = ec._Recipient_firstDisclosure(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastDisclosure":
+			out.Values[i] = ec._Recipient_lastDisclosure(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -11994,6 +14113,16 @@ func (ec *executionContext) marshalNAddress2custodiaᚋmodelᚐAddress(ctx conte
 	return ec._Address(ctx, sel, &v)
 }
 
+func (ec *executionContext) unmarshalNAddressInput2custodiaᚋmodelᚐAddressInput(ctx context.Context, v any) (model.AddressInput, error) {
+	res, err := ec.unmarshalInputAddressInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNAdmissionInput2custodiaᚋmodelᚐAdmissionInput(ctx context.Context, v any) (model.AdmissionInput, error) {
+	res, err := ec.unmarshalInputAdmissionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNAuditChainReport2ᚖcustodiaᚋmodelᚐAuditChainReport(ctx context.Context, sel ast.SelectionSet, v *model.AuditChainReport) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -12058,6 +14187,11 @@ func (ec *executionContext) marshalNAuditOutcome2custodiaᚋmodelᚐAuditOutcome
 	return v
 }
 
+func (ec *executionContext) unmarshalNAuthorityInput2custodiaᚋmodelᚐAuthorityInput(ctx context.Context, v any) (model.AuthorityInput, error) {
+	res, err := ec.unmarshalInputAuthorityInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNAuthorityKind2custodiaᚋmodelᚐAuthorityKind(ctx context.Context, v any) (model.AuthorityKind, error) {
 	var res model.AuthorityKind
 	err := res.UnmarshalGQL(v)
@@ -12114,6 +14248,11 @@ func (ec *executionContext) marshalNConviction2ᚖcustodiaᚋmodelᚐConviction(
 	return ec._Conviction(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNConvictionInput2custodiaᚋmodelᚐConvictionInput(ctx context.Context, v any) (model.ConvictionInput, error) {
+	res, err := ec.unmarshalInputConvictionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNDate2custodiaᚋmodelᚐDate(ctx context.Context, v any) (model.Date, error) {
 	var res model.Date
 	err := res.UnmarshalGQL(v)
@@ -12121,6 +14260,16 @@ func (ec *executionContext) unmarshalNDate2custodiaᚋmodelᚐDate(ctx context.C
 }
 
 func (ec *executionContext) marshalNDate2custodiaᚋmodelᚐDate(ctx context.Context, sel ast.SelectionSet, v model.Date) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNDateTime2custodiaᚋmodelᚐDateTime(ctx context.Context, v any) (model.DateTime, error) {
+	var res model.DateTime
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDateTime2custodiaᚋmodelᚐDateTime(ctx context.Context, sel ast.SelectionSet, v model.DateTime) graphql.Marshaler {
 	return v
 }
 
@@ -12168,6 +14317,16 @@ func (ec *executionContext) marshalNDetentionPeriod2ᚕcustodiaᚋmodelᚐDetent
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNDetentionPeriod2ᚖcustodiaᚋmodelᚐDetentionPeriod(ctx context.Context, sel ast.SelectionSet, v *model.DetentionPeriod) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._DetentionPeriod(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNDetentionStatus2ᚖcustodiaᚋmodelᚐDetentionStatus(ctx context.Context, sel ast.SelectionSet, v *model.DetentionStatus) graphql.Marshaler {
@@ -12305,6 +14464,25 @@ func (ec *executionContext) marshalNOffenceCompletion2custodiaᚋmodelᚐOffence
 	return v
 }
 
+func (ec *executionContext) unmarshalNOffenceInput2custodiaᚋmodelᚐOffenceInput(ctx context.Context, v any) (model.OffenceInput, error) {
+	res, err := ec.unmarshalInputOffenceInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNOffenceInput2ᚕcustodiaᚋmodelᚐOffenceInputᚄ(ctx context.Context, v any) ([]model.OffenceInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.OffenceInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNOffenceInput2custodiaᚋmodelᚐOffenceInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
 func (ec *executionContext) marshalNPageInfo2custodiaᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
 	return ec._PageInfo(ctx, sel, &v)
 }
@@ -12363,6 +14541,11 @@ func (ec *executionContext) marshalNPersonEdge2ᚕcustodiaᚋmodelᚐPersonEdge�
 	return ret
 }
 
+func (ec *executionContext) unmarshalNPersonInput2custodiaᚋmodelᚐPersonInput(ctx context.Context, v any) (model.PersonInput, error) {
+	res, err := ec.unmarshalInputPersonInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNPersonSearchInput2custodiaᚋmodelᚐPersonSearchInput(ctx context.Context, v any) (model.PersonSearchInput, error) {
 	res, err := ec.unmarshalInputPersonSearchInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -12386,6 +14569,11 @@ func (ec *executionContext) marshalNPreviousName2ᚕcustodiaᚋmodelᚐPreviousN
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNPreviousNameInput2custodiaᚋmodelᚐPreviousNameInput(ctx context.Context, v any) (model.PreviousNameInput, error) {
+	res, err := ec.unmarshalInputPreviousNameInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNPrincipal2ᚖcustodiaᚋmodelᚐPrincipal(ctx context.Context, sel ast.SelectionSet, v *model.Principal) graphql.Marshaler {
@@ -12426,6 +14614,11 @@ func (ec *executionContext) marshalNPrison2ᚖcustodiaᚋmodelᚐPrison(ctx cont
 		return graphql.Null
 	}
 	return ec._Prison(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPrisonInput2custodiaᚋmodelᚐPrisonInput(ctx context.Context, v any) (model.PrisonInput, error) {
+	res, err := ec.unmarshalInputPrisonInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNPrisonKind2custodiaᚋmodelᚐPrisonKind(ctx context.Context, v any) (model.PrisonKind, error) {
@@ -12481,6 +14674,41 @@ func (ec *executionContext) marshalNPurposeCode2ᚕcustodiaᚋmodelᚐPurposeCod
 func (ec *executionContext) unmarshalNPurposeInput2custodiaᚋmodelᚐPurposeInput(ctx context.Context, v any) (model.PurposeInput, error) {
 	res, err := ec.unmarshalInputPurposeInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRecipient2custodiaᚋmodelᚐRecipient(ctx context.Context, sel ast.SelectionSet, v model.Recipient) graphql.Marshaler {
+	return ec._Recipient(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNRecipient2ᚕcustodiaᚋmodelᚐRecipientᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Recipient) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRecipient2custodiaᚋmodelᚐRecipient(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNReleaseInput2custodiaᚋmodelᚐReleaseInput(ctx context.Context, v any) (model.ReleaseInput, error) {
+	res, err := ec.unmarshalInputReleaseInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNReleaseReason2custodiaᚋmodelᚐReleaseReason(ctx context.Context, v any) (model.ReleaseReason, error) {
+	var res model.ReleaseReason
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReleaseReason2custodiaᚋmodelᚐReleaseReason(ctx context.Context, sel ast.SelectionSet, v model.ReleaseReason) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNRequestAccessInput2custodiaᚋmodelᚐRequestAccessInput(ctx context.Context, v any) (model.RequestAccessInput, error) {
@@ -12546,6 +14774,25 @@ func (ec *executionContext) marshalNSentence2ᚕcustodiaᚋmodelᚐSentenceᚄ(c
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNSentenceInput2custodiaᚋmodelᚐSentenceInput(ctx context.Context, v any) (model.SentenceInput, error) {
+	res, err := ec.unmarshalInputSentenceInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNSentenceInput2ᚕcustodiaᚋmodelᚐSentenceInputᚄ(ctx context.Context, v any) ([]model.SentenceInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.SentenceInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNSentenceInput2custodiaᚋmodelᚐSentenceInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalNSentenceKind2custodiaᚋmodelᚐSentenceKind(ctx context.Context, v any) (model.SentenceKind, error) {
@@ -12621,6 +14868,11 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNTransferInput2custodiaᚋmodelᚐTransferInput(ctx context.Context, v any) (model.TransferInput, error) {
+	res, err := ec.unmarshalInputTransferInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
@@ -12776,6 +15028,14 @@ func (ec *executionContext) marshalOAddress2ᚖcustodiaᚋmodelᚐAddress(ctx co
 		return graphql.Null
 	}
 	return ec._Address(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOAddressInput2ᚖcustodiaᚋmodelᚐAddressInput(ctx context.Context, v any) (*model.AddressInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputAddressInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOAuditFilter2ᚖcustodiaᚋmodelᚐAuditFilter(ctx context.Context, v any) (*model.AuditFilter, error) {
@@ -12979,11 +15239,44 @@ func (ec *executionContext) marshalOMoney2ᚖcustodiaᚋmodelᚐMoney(ctx contex
 	return ec._Money(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOMoneyInput2ᚖcustodiaᚋmodelᚐMoneyInput(ctx context.Context, v any) (*model.MoneyInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputMoneyInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalOPlace2ᚖcustodiaᚋmodelᚐPlace(ctx context.Context, sel ast.SelectionSet, v *model.Place) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Place(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOPlaceInput2ᚖcustodiaᚋmodelᚐPlaceInput(ctx context.Context, v any) (*model.PlaceInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputPlaceInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOPreviousNameInput2ᚕcustodiaᚋmodelᚐPreviousNameInputᚄ(ctx context.Context, v any) ([]model.PreviousNameInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.PreviousNameInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNPreviousNameInput2custodiaᚋmodelᚐPreviousNameInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) marshalOPrison2ᚖcustodiaᚋmodelᚐPrison(ctx context.Context, sel ast.SelectionSet, v *model.Prison) graphql.Marshaler {

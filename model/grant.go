@@ -51,6 +51,7 @@ type AuditEntry struct {
 	ClientAddress   *string          `bson:"clientAddress,omitempty" json:"clientAddress"`
 	RequestID       *string          `bson:"requestId,omitempty" json:"requestId"`
 	GrantTransition *GrantTransition `bson:"grantTransition,omitempty" json:"grantTransition"`
+	Write           *Write           `bson:"write,omitempty" json:"-"`
 	Hash            string           `bson:"hash" json:"hash"`
 	PreviousHash    string           `bson:"previousHash" json:"previousHash"`
 }
@@ -76,4 +77,21 @@ type Disclosure struct {
 	Role          Role          `json:"role"`
 	Purpose       *AuditPurpose `json:"purpose"`
 	OperationName *string       `json:"operationName"`
+}
+
+// Write records a register write in the audit trail before it is applied: which mutation, on
+// which person and entity.
+type Write struct {
+	Mutation string `bson:"mutation"`
+	PersonID string `bson:"personId,omitempty"`
+	EntityID string `bson:"entityId"`
+}
+
+// Recipient is an agency that received a person's data.
+type Recipient struct {
+	Agency          string    `json:"agency"`
+	Roles           []Role    `json:"roles"`
+	Disclosures     int       `json:"disclosures"`
+	FirstDisclosure time.Time `json:"firstDisclosure"`
+	LastDisclosure  time.Time `json:"lastDisclosure"`
 }

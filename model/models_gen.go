@@ -35,6 +35,23 @@ type ActivateAccessGrantInput struct {
 	Caseload []string `json:"caseload,omitempty"`
 }
 
+type AddressInput struct {
+	Street     string `json:"street"`
+	City       string `json:"city"`
+	PostalCode string `json:"postalCode"`
+	Country    string `json:"country"`
+}
+
+type AdmissionInput struct {
+	Kind                 DetentionKind  `json:"kind"`
+	PrisonID             string         `json:"prisonId"`
+	Start                Date           `json:"start"`
+	ResponsibleAuthority AuthorityInput `json:"responsibleAuthority"`
+	// For IMPRISONMENT: the sentence being executed (one of the person's unexpunged convictions).
+	SentenceID      *string `json:"sentenceId,omitempty"`
+	ExpectedRelease *Date   `json:"expectedRelease,omitempty"`
+}
+
 type AuditChainReport struct {
 	EntriesChecked int  `json:"entriesChecked"`
 	Valid          bool `json:"valid"`
@@ -62,7 +79,38 @@ type AuditFilter struct {
 	To       *DateTime `json:"to,omitempty"`
 }
 
+type AuthorityInput struct {
+	Kind          AuthorityKind `json:"kind"`
+	Name          string        `json:"name"`
+	CaseReference *string       `json:"caseReference,omitempty"`
+}
+
+type ConvictionInput struct {
+	Court         string          `json:"court"`
+	CaseReference string          `json:"caseReference"`
+	DecisionDate  Date            `json:"decisionDate"`
+	FinalDate     Date            `json:"finalDate"`
+	Offences      []OffenceInput  `json:"offences"`
+	Sentences     []SentenceInput `json:"sentences"`
+}
+
+type MoneyInput struct {
+	Amount   string `json:"amount"`
+	Currency string `json:"currency"`
+}
+
 type Mutation struct {
+}
+
+type OffenceInput struct {
+	LegalProvision string `json:"legalProvision"`
+	Description    string `json:"description"`
+	// ECRIS-style code: four digits, a space, two digits (e.g. 0801 00).
+	Category      string            `json:"category"`
+	Completion    OffenceCompletion `json:"completion"`
+	Participation Participation     `json:"participation"`
+	Intentional   bool              `json:"intentional"`
+	CommittedOn   *Date             `json:"committedOn,omitempty"`
 }
 
 // Relay page information.
@@ -82,6 +130,21 @@ type PersonEdge struct {
 	Node   Person `json:"node"`
 }
 
+type PersonInput struct {
+	GivenNames      string              `json:"givenNames"`
+	FamilyName      string              `json:"familyName"`
+	BirthFamilyName *string             `json:"birthFamilyName,omitempty"`
+	PreviousNames   []PreviousNameInput `json:"previousNames,omitempty"`
+	DateOfBirth     Date                `json:"dateOfBirth"`
+	PlaceOfBirth    *PlaceInput         `json:"placeOfBirth,omitempty"`
+	Sex             Sex                 `json:"sex"`
+	// ISO 3166-1 alpha-2 codes, at least one.
+	Nationalities []string `json:"nationalities"`
+	// Czech and Slovak birth numbers are checked (format, date, checksum).
+	NationalID *string       `json:"nationalId,omitempty"`
+	Residence  *AddressInput `json:"residence,omitempty"`
+}
+
 // A narrow search: by national ID, or by family name together with date of birth or given names.
 // Names are matched case- and diacritics-insensitively (`dvorakova` finds `Dvořáková`); a family
 // name also matches a person's birth family name and previous names.
@@ -91,6 +154,17 @@ type PersonSearchInput struct {
 	// All given names listed must be among the person's given names (any order).
 	GivenNames  *string `json:"givenNames,omitempty"`
 	DateOfBirth *Date   `json:"dateOfBirth,omitempty"`
+}
+
+type PlaceInput struct {
+	City    string `json:"city"`
+	Country string `json:"country"`
+}
+
+type PreviousNameInput struct {
+	FamilyName string  `json:"familyName"`
+	GivenNames *string `json:"givenNames,omitempty"`
+	UsedUntil  *Date   `json:"usedUntil,omitempty"`
 }
 
 // The authenticated caller.
@@ -103,6 +177,18 @@ type Principal struct {
 	GrantID *string `json:"grantId,omitempty"`
 	// The purpose codes the grant allows.
 	AllowedPurposes []PurposeCode `json:"allowedPurposes"`
+}
+
+type PrisonInput struct {
+	// Absent to create a prison.
+	ID *string `json:"id,omitempty"`
+	// Required when changing a prison: its current version.
+	Version *int         `json:"version,omitempty"`
+	Name    string       `json:"name"`
+	Kind    PrisonKind   `json:"kind"`
+	Address AddressInput `json:"address"`
+	Phone   *string      `json:"phone,omitempty"`
+	Email   *string      `json:"email,omitempty"`
 }
 
 // The purpose of an access to person data: required on every root query that reads it.
@@ -126,11 +212,33 @@ type Rehabilitation struct {
 	BlockedBy *string `json:"blockedBy,omitempty"`
 }
 
+type ReleaseInput struct {
+	Date   Date          `json:"date"`
+	Reason ReleaseReason `json:"reason"`
+}
+
 type RequestAccessInput struct {
 	// Why the official needs the register (shown to the approver and the register office).
 	Justification string `json:"justification"`
 	// Purpose codes the official asks for; the register office decides on activation.
 	Purposes []PurposeCode `json:"purposes,omitempty"`
+}
+
+type SentenceInput struct {
+	Kind            SentenceKind   `json:"kind"`
+	DurationMonths  *int           `json:"durationMonths,omitempty"`
+	Amount          *MoneyInput    `json:"amount,omitempty"`
+	ProbationMonths *int           `json:"probationMonths,omitempty"`
+	StartDate       *Date          `json:"startDate,omitempty"`
+	EndDate         *Date          `json:"endDate,omitempty"`
+	Status          SentenceStatus `json:"status"`
+	// Months actually served, for a conditional release.
+	ServedMonths *int `json:"servedMonths,omitempty"`
+}
+
+type TransferInput struct {
+	ToPrisonID string `json:"toPrisonId"`
+	Date       Date   `json:"date"`
 }
 
 type AuditKind string
@@ -140,16 +248,19 @@ const (
 	AuditKindOperation AuditKind = "OPERATION"
 	// A change of an access grant's status.
 	AuditKindGrantTransition AuditKind = "GRANT_TRANSITION"
+	// A register write, recorded before it is applied.
+	AuditKindWrite AuditKind = "WRITE"
 )
 
 var AllAuditKind = []AuditKind{
 	AuditKindOperation,
 	AuditKindGrantTransition,
+	AuditKindWrite,
 }
 
 func (e AuditKind) IsValid() bool {
 	switch e {
-	case AuditKindOperation, AuditKindGrantTransition:
+	case AuditKindOperation, AuditKindGrantTransition, AuditKindWrite:
 		return true
 	}
 	return false

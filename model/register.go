@@ -37,7 +37,10 @@ type Person struct {
 	// Search holds the normalised keys the search matches on; maintained by the register
 	// package whenever names change, never shown.
 	Search  PersonSearchKeys `bson:"search" json:"-"`
-	Version int              `bson:"version" json:"-"`
+	Version int              `bson:"version" json:"version"`
+	// LastWrite is the idempotency key of the write that produced this version, so a retried
+	// update is recognised as already applied.
+	LastWrite string `bson:"lastWrite,omitempty" json:"-"`
 }
 
 // PersonSearchKeys are a person's names folded to lower case without diacritics.
@@ -59,7 +62,9 @@ type Prison struct {
 	Address Address    `bson:"address" json:"address"`
 	Phone   *string    `bson:"phone,omitempty" json:"phone"`
 	Email   *string    `bson:"email,omitempty" json:"email"`
-	Version int        `bson:"version" json:"-"`
+	Version int        `bson:"version" json:"version"`
+	// LastWrite is the idempotency key of the write that produced this version.
+	LastWrite string `bson:"lastWrite,omitempty" json:"-"`
 }
 
 // Authority is the body a detention answers to, with its case reference.

@@ -71,3 +71,14 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+// writer checks a register write's purpose and notes the person it concerns for the audit.
+func writer(ctx context.Context, purpose *model.PurposeInput, personID string) (*auth.Principal, error) {
+	if err := checkPurpose(ctx, purpose); err != nil {
+		return nil, err
+	}
+	if personID != "" {
+		audit.RecordFrom(ctx).AddPersons(personID)
+	}
+	return principal(ctx)
+}

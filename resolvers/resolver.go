@@ -10,14 +10,16 @@ import (
 
 	"custodia/audit"
 	"custodia/grants"
+	"custodia/maintenance"
 	"custodia/store"
 )
 
 // Resolver is the root resolver; one per server, shared by all requests.
 type Resolver struct {
-	Store  *store.Store
-	Grants *grants.Service
-	Trail  *audit.Trail
+	Store       *store.Store
+	Grants      *grants.Service
+	Trail       *audit.Trail
+	Maintenance *maintenance.Service
 	// Now is the clock (UTC); detention status and rehabilitation are computed for its day.
 	Now func() time.Time
 }

@@ -128,6 +128,78 @@ func (r *mutationResolver) ReconfirmAccessGrant(ctx context.Context, id string) 
 	return r.Grants.Reconfirm(ctx, p, id)
 }
 
+// RegisterPerson is the resolver for the registerPerson field.
+func (r *mutationResolver) RegisterPerson(ctx context.Context, input model.PersonInput, idempotencyKey string, purpose model.PurposeInput) (*model.Person, error) {
+	p, err := writer(ctx, &purpose, "")
+	if err != nil {
+		return nil, err
+	}
+	return r.Maintenance.RegisterPerson(ctx, p, input, idempotencyKey)
+}
+
+// UpdatePerson is the resolver for the updatePerson field.
+func (r *mutationResolver) UpdatePerson(ctx context.Context, id string, version int, input model.PersonInput, idempotencyKey string, purpose model.PurposeInput) (*model.Person, error) {
+	p, err := writer(ctx, &purpose, id)
+	if err != nil {
+		return nil, err
+	}
+	return r.Maintenance.UpdatePerson(ctx, p, id, version, input, idempotencyKey)
+}
+
+// RecordConviction is the resolver for the recordConviction field.
+func (r *mutationResolver) RecordConviction(ctx context.Context, personID string, input model.ConvictionInput, idempotencyKey string, purpose model.PurposeInput) (*model.Conviction, error) {
+	p, err := writer(ctx, &purpose, personID)
+	if err != nil {
+		return nil, err
+	}
+	return r.Maintenance.RecordConviction(ctx, p, personID, input, idempotencyKey)
+}
+
+// RecordExpungement is the resolver for the recordExpungement field.
+func (r *mutationResolver) RecordExpungement(ctx context.Context, personID string, convictionID string, expungedOn model.Date, idempotencyKey string, purpose model.PurposeInput) (*model.Conviction, error) {
+	p, err := writer(ctx, &purpose, personID)
+	if err != nil {
+		return nil, err
+	}
+	return r.Maintenance.RecordExpungement(ctx, p, personID, convictionID, expungedOn, idempotencyKey)
+}
+
+// AdmitToDetention is the resolver for the admitToDetention field.
+func (r *mutationResolver) AdmitToDetention(ctx context.Context, personID string, input model.AdmissionInput, idempotencyKey string, purpose model.PurposeInput) (*model.DetentionPeriod, error) {
+	p, err := writer(ctx, &purpose, personID)
+	if err != nil {
+		return nil, err
+	}
+	return r.Maintenance.AdmitToDetention(ctx, p, personID, input, idempotencyKey)
+}
+
+// TransferDetention is the resolver for the transferDetention field.
+func (r *mutationResolver) TransferDetention(ctx context.Context, personID string, input model.TransferInput, idempotencyKey string, purpose model.PurposeInput) (*model.DetentionPeriod, error) {
+	p, err := writer(ctx, &purpose, personID)
+	if err != nil {
+		return nil, err
+	}
+	return r.Maintenance.TransferDetention(ctx, p, personID, input, idempotencyKey)
+}
+
+// ReleaseFromDetention is the resolver for the releaseFromDetention field.
+func (r *mutationResolver) ReleaseFromDetention(ctx context.Context, personID string, input model.ReleaseInput, idempotencyKey string, purpose model.PurposeInput) (*model.DetentionPeriod, error) {
+	p, err := writer(ctx, &purpose, personID)
+	if err != nil {
+		return nil, err
+	}
+	return r.Maintenance.ReleaseFromDetention(ctx, p, personID, input, idempotencyKey)
+}
+
+// UpsertPrison is the resolver for the upsertPrison field.
+func (r *mutationResolver) UpsertPrison(ctx context.Context, input model.PrisonInput, idempotencyKey string) (*model.Prison, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Maintenance.UpsertPrison(ctx, p, input, idempotencyKey)
+}
+
 // DetentionStatus is the resolver for the detentionStatus field.
 func (r *personResolver) DetentionStatus(ctx context.Context, obj *model.Person) (*model.DetentionStatus, error) {
 	rec, err := loaders.For(ctx).Detention.Load(ctx, obj.ID)
@@ -183,8 +255,13 @@ func (r *queryResolver) PersonByNationalID(ctx context.Context, nationalID strin
 		return nil, err
 	}
 	if ok {
-		// The person is loaded through the caller's scope: outside it reads as not found.
+		// The person is loaded through the caller's scope: outside it reads as not found. A
+		// reservation whose person does not (or no longer) carry the number — a write that did
+		// not complete — reads as not found too.
 		p, err := rootPerson(ctx, id)
+		if err == nil && (p.NationalID == nil || *p.NationalID != canonical) {
+			err = apperr.NotFoundf("no person with national ID %q", canonical)
+		}
 		if apperr.CodeOf(err) != apperr.NotFound {
 			return p, err
 		}
@@ -305,6 +382,11 @@ func (r *queryResolver) Disclosures(ctx context.Context, personID string) ([]mod
 func (r *queryResolver) VerifyAuditChain(ctx context.Context) (*model.AuditChainReport, error) {
 	report, err := r.Trail.Verify(ctx)
 	return &report, err
+}
+
+// RecipientsToNotify is the resolver for the recipientsToNotify field.
+func (r *queryResolver) RecipientsToNotify(ctx context.Context, personID string, since model.DateTime) ([]model.Recipient, error) {
+	return r.Trail.Recipients(ctx, personID, time.Time(since))
 }
 
 // Conviction is the resolver for the conviction field.

@@ -205,6 +205,6 @@ func (s *Store) AuditEntries(ctx context.Context, q AuditQuery) ([]model.AuditEn
 // Index: personIds_seq.
 func (s *Store) Disclosures(ctx context.Context, personID string) ([]model.AuditEntry, error) {
 	return findAll[model.AuditEntry](ctx, s.db.Collection(colAudit),
-		bson.D{{Key: "personIds", Value: personID}, {Key: "outcome", Value: model.AuditOutcomeAllowed}},
+		bson.D{{Key: "personIds", Value: personID}, {Key: "kind", Value: model.AuditKindOperation}, {Key: "outcome", Value: model.AuditOutcomeAllowed}},
 		options.Find().SetSort(bson.D{{Key: "seq", Value: 1}}))
 }

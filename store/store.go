@@ -46,6 +46,8 @@ type Config struct {
 type Store struct {
 	client *mongo.Client
 	db     *mongo.Database
+	// transactions is true when the server supports multi-document transactions.
+	transactions bool
 }
 
 // Open connects to the database and checks that it answers.
@@ -74,6 +76,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		_ = client.Disconnect(context.Background())
 		return nil, fmt.Errorf("database does not answer: %w", err)
 	}
+	s.detectTransactions(ctx)
 	return s, nil
 }
 

@@ -1,0 +1,237 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"custodia/apperr"
+	"custodia/model"
+)
+
+const colIdempotency = "idempotency"
+
+// ErrUnchanged, returned by a mutate function, means "already applied: write nothing".
+var ErrUnchanged = errors.New("unchanged")
+
+// Idempotency is the record of one idempotency key: which mutation with which input it was
+// first used for, and the ID of the entity that mutation creates or changes (fixed before the
+// write, so a retry after a crash writes the same entity).
+type Idempotency struct {
+	ID        string    `bson:"_id"`
+	Mutation  string    `bson:"mutation"`
+	ArgsHash  string    `bson:"argsHash"`
+	EntityID  string    `bson:"entityId"`
+	Done      bool      `bson:"done"`
+	CreatedAt time.Time `bson:"createdAt"`
+}
+
+// ClaimIdempotency records the first use of a key (per subject) or returns the earlier record.
+// The same key with another mutation or input is CONFLICT. Index: _id.
+func (s *Store) ClaimIdempotency(ctx context.Context, subject, key, mutation, argsHash, proposedEntityID string) (Idempotency, error) {
+	rec := Idempotency{ID: subject + "|" + key, Mutation: mutation, ArgsHash: argsHash, EntityID: proposedEntityID, CreatedAt: time.Now().UTC()}
+	_, err := s.db.Collection(colIdempotency).InsertOne(ctx, rec)
+	if err == nil {
+		return rec, nil
+	}
+	if !mongo.IsDuplicateKeyError(err) {
+		return rec, classify(err)
+	}
+	var first Idempotency
+	if err := s.db.Collection(colIdempotency).FindOne(ctx, bson.D{{Key: "_id", Value: rec.ID}}).Decode(&first); err != nil {
+		return rec, classify(err)
+	}
+	if first.Mutation != mutation || first.ArgsHash != argsHash {
+		return first, apperr.New(apperr.Conflict, "idempotencyKey %q was already used for a different request (%s); use a new key for a new request", key, first.Mutation).
+			With("field", "idempotencyKey")
+	}
+	return first, nil
+}
+
+// MarkIdempotencyDone notes that the write of a key completed. Index: _id.
+func (s *Store) MarkIdempotencyDone(ctx context.Context, id string) error {
+	_, err := s.db.Collection(colIdempotency).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: bson.D{{Key: "done", Value: true}}}})
+	return classify(err)
+}
+
+// InTransaction runs fn in a multi-document transaction when the server supports them
+// (a MongoDB replica set or sharded cluster), and directly otherwise (FerretDB): callers order
+// their writes so that every intermediate state is consistent either way.
+func (s *Store) InTransaction(ctx context.Context, fn func(ctx context.Context) error) error {
+	if !s.transactions {
+		return fn(ctx)
+	}
+	sess, err := s.client.StartSession()
+	if err != nil {
+		return classify(err)
+	}
+	defer sess.EndSession(ctx)
+	_, err = sess.WithTransaction(ctx, func(ctx context.Context) (any, error) { return nil, fn(ctx) })
+	return classify(err)
+}
+
+// SupportsTransactions says whether InTransaction uses real transactions.
+func (s *Store) SupportsTransactions() bool { return s.transactions }
+
+// detectTransactions asks the server whether it is a replica set member or mongos.
+func (s *Store) detectTransactions(ctx context.Context) {
+	var hello bson.M
+	if err := s.client.Database("admin").RunCommand(ctx, bson.D{{Key: "hello", Value: 1}}).Decode(&hello); err != nil {
+		return
+	}
+	_, replicaSet := hello["setName"]
+	s.transactions = replicaSet || hello["msg"] == "isdbgrid"
+}
+
+// ClaimNationalID reserves a national ID for a person in the nationalIds collection (whose
+// _id keeps national IDs unique). A reservation left by a write that never completed (its
+// person does not exist or no longer carries the number) is taken over; one held by another
+// person is CONFLICT. Index: _id.
+func (s *Store) ClaimNationalID(ctx context.Context, nationalID, personID string) error {
+	col := s.db.Collection(colNationalIDs)
+	_, err := col.InsertOne(ctx, bson.D{{Key: "_id", Value: nationalID}, {Key: "personId", Value: personID}})
+	if err == nil || !mongo.IsDuplicateKeyError(err) {
+		return classify(err)
+	}
+	var owner struct {
+		PersonID string `bson:"personId"`
+	}
+	if err := col.FindOne(ctx, bson.D{{Key: "_id", Value: nationalID}}).Decode(&owner); err != nil {
+		return classify(err)
+	}
+	if owner.PersonID == personID {
+		return nil
+	}
+	holder, err := s.PersonsByIDs(ctx, Scope{}, []string{owner.PersonID})
+	if err != nil {
+		return err
+	}
+	if p := holder[owner.PersonID]; p != nil && p.NationalID != nil && *p.NationalID == nationalID {
+		return apperr.New(apperr.Conflict, "national ID %s is already registered to another person", nationalID).With("field", "input.nationalId")
+	}
+	res, err := col.UpdateOne(ctx, bson.D{{Key: "_id", Value: nationalID}, {Key: "personId", Value: owner.PersonID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "personId", Value: personID}}}})
+	if err != nil {
+		return classify(err)
+	}
+	if res.MatchedCount == 0 {
+		return apperr.New(apperr.Conflict, "national ID %s was claimed at the same time by another write; retry", nationalID)
+	}
+	return nil
+}
+
+// ReleaseNationalID drops a person's reservation of a national ID (after a change of number).
+func (s *Store) ReleaseNationalID(ctx context.Context, nationalID, personID string) error {
+	_, err := s.db.Collection(colNationalIDs).DeleteOne(ctx, bson.D{{Key: "_id", Value: nationalID}, {Key: "personId", Value: personID}})
+	return classify(err)
+}
+
+// InsertPerson stores a new person; inserting the same ID again (a retry) is not an error.
+func (s *Store) InsertPerson(ctx context.Context, p model.Person) error {
+	_, err := s.db.Collection(colPersons).InsertOne(ctx, p)
+	if mongo.IsDuplicateKeyError(err) {
+		return nil
+	}
+	return classify(err)
+}
+
+// ReplacePerson writes p if the stored person is at expectedVersion; ok is false otherwise.
+func (s *Store) ReplacePerson(ctx context.Context, p model.Person, expectedVersion int) (ok bool, err error) {
+	res, err := s.db.Collection(colPersons).ReplaceOne(ctx, bson.D{{Key: "_id", Value: p.ID}, {Key: "version", Value: expectedVersion}}, p)
+	if err != nil {
+		return false, classify(err)
+	}
+	return res.MatchedCount == 1, nil
+}
+
+// casUpdate reads one document by _id (or starts from fresh when there is none), lets mutate
+// change it and writes it back only if nobody else changed it meanwhile (version check),
+// retrying on a lost race with a fresh read; mutate sees the latest state each time, so rules
+// such as "at most one open detention period" hold under concurrency. Index: _id.
+func casUpdate[T any](ctx context.Context, c *mongo.Collection, id string, fresh func() T, version func(*T) *int, mutate func(*T) error) (T, error) {
+	for attempt := 0; attempt < 50; attempt++ {
+		doc := fresh()
+		exists := true
+		err := c.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&doc)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			doc, exists = fresh(), false
+		} else if err != nil {
+			return doc, classify(err)
+		}
+		old := *version(&doc)
+		if err := mutate(&doc); err != nil {
+			if errors.Is(err, ErrUnchanged) {
+				return doc, nil
+			}
+			return doc, err
+		}
+		*version(&doc) = old + 1
+		if !exists {
+			_, err = c.InsertOne(ctx, doc)
+			if mongo.IsDuplicateKeyError(err) {
+				continue // created at the same moment by another writer: read it and retry
+			}
+			return doc, classify(err)
+		}
+		res, err := c.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: old}}, doc)
+		if err != nil {
+			return doc, classify(err)
+		}
+		if res.MatchedCount == 1 {
+			return doc, nil
+		}
+	}
+	var zero T
+	return zero, apperr.New(apperr.Conflict, "the record is being changed by others at the same time; retry")
+}
+
+// UpdateCriminalRecord changes a person's criminal record atomically (see casUpdate).
+func (s *Store) UpdateCriminalRecord(ctx context.Context, personID string, mutate func(*model.CriminalRecord) error) (model.CriminalRecord, error) {
+	rec, err := casUpdate(ctx, s.db.Collection(colRecords), personID,
+		func() model.CriminalRecord {
+			return model.CriminalRecord{PersonID: personID, Convictions: []model.Conviction{}, ExpungedConvictions: []model.Conviction{}}
+		},
+		func(r *model.CriminalRecord) *int { return &r.Version }, mutate)
+	for i := range rec.Convictions {
+		fillOwners(&rec.Convictions[i], personID, false)
+	}
+	for i := range rec.ExpungedConvictions {
+		fillOwners(&rec.ExpungedConvictions[i], personID, true)
+	}
+	return rec, err
+}
+
+// UpdateDetentionRecord changes a person's detention record atomically (see casUpdate): two
+// admissions at the same moment cannot both find the person free.
+func (s *Store) UpdateDetentionRecord(ctx context.Context, personID string, mutate func(*model.DetentionRecord) error) (model.DetentionRecord, error) {
+	rec, err := casUpdate(ctx, s.db.Collection(colDetentions), personID,
+		func() model.DetentionRecord {
+			return model.DetentionRecord{PersonID: personID, Periods: []model.DetentionPeriod{}}
+		},
+		func(r *model.DetentionRecord) *int { return &r.Version }, mutate)
+	for i := range rec.Periods {
+		rec.Periods[i].PersonID = personID
+	}
+	return rec, err
+}
+
+// InsertPrison stores a new prison; the same ID again (a retry) is not an error.
+func (s *Store) InsertPrison(ctx context.Context, p model.Prison) error {
+	_, err := s.db.Collection(colPrisons).InsertOne(ctx, p)
+	if mongo.IsDuplicateKeyError(err) {
+		return nil
+	}
+	return classify(err)
+}
+
+// ReplacePrison writes p if the stored prison is at expectedVersion; ok is false otherwise.
+func (s *Store) ReplacePrison(ctx context.Context, p model.Prison, expectedVersion int) (ok bool, err error) {
+	res, err := s.db.Collection(colPrisons).ReplaceOne(ctx, bson.D{{Key: "_id", Value: p.ID}, {Key: "version", Value: expectedVersion}}, p)
+	if err != nil {
+		return false, classify(err)
+	}
+	return res.MatchedCount == 1, nil
+}
