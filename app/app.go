@@ -22,13 +22,15 @@ import (
 
 // Server is one custodia instance: its database connection, verifier, policy and handler.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	uri      string
-	Store    *store.Store
-	embedded *store.Embedded
-	Metrics  *metrics.Metrics
-	Policy   *policy.Policy
+	cfg       Config
+	log       *slog.Logger
+	uri       string
+	limits    Limits
+	allowList *allowList
+	Store     *store.Store
+	embedded  *store.Embedded
+	Metrics   *metrics.Metrics
+	Policy    *policy.Policy
 	// DevKey signs development tokens; nil in production.
 	DevKey   *auth.DevKey
 	verifier *auth.Verifier
@@ -49,7 +51,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, log: log, Metrics: metrics.New()}
+	s := &Server{cfg: cfg, log: log, Metrics: metrics.New(), limits: withDefaults(cfg.Limits)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -123,6 +125,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		log.Warn("audit retention purge failed", "error", err.Error())
 	} else if n > 0 {
 		log.Info("audit entries past retention purged", "entries", n)
+	}
+	if cfg.Limits.AllowListFile != "" {
+		list, err := loadAllowList(cfg.Limits.AllowListFile)
+		if err != nil {
+			return nil, err
+		}
+		s.allowList = &list
+		log.Info("persisted-operation allow-list active", "operations", len(list.operations))
 	}
 	s.Grants = grants.NewService(st, s.Trail, cfg.Now, cfg.GrantCacheTTL)
 	s.Grants.OnLookup = s.Metrics.GrantLookup
@@ -203,4 +213,28 @@ func displayAddr(a net.Addr) string {
 		return fmt.Sprintf("localhost:%d", tcp.Port)
 	}
 	return a.String()
+}
+
+// withDefaults fills unset limits from DefaultLimits.
+func withDefaults(l Limits) Limits {
+	d := DefaultLimits
+	if l.Complexity == 0 {
+		l.Complexity = d.Complexity
+	}
+	if l.Depth == 0 {
+		l.Depth = d.Depth
+	}
+	if l.Aliases == 0 {
+		l.Aliases = d.Aliases
+	}
+	if l.RootFields == 0 {
+		l.RootFields = d.RootFields
+	}
+	if l.BodyBytes == 0 {
+		l.BodyBytes = d.BodyBytes
+	}
+	if l.Timeout == 0 {
+		l.Timeout = d.Timeout
+	}
+	return l
 }

@@ -45,6 +45,10 @@ type Config struct {
 	AuditRetention time.Duration
 	// GrantCacheTTL bounds how long a revocation on another instance may go unnoticed.
 	GrantCacheTTL time.Duration
+	// Limits bound what one request may cost; zero fields take DefaultLimits.
+	Limits Limits
+	// Introspection and GraphiQL default to on in development and off in production.
+	Introspection, GraphiQL bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -87,6 +91,40 @@ func FromEnv() (Config, error) {
 	}
 	c.AuditRetention = time.Duration(retentionDays) * 24 * time.Hour
 	c.AuditMongoURI = os.Getenv("AUDIT_MONGODB_URI")
+	l := DefaultLimits
+	for _, v := range []struct {
+		name string
+		dst  *int
+	}{{"COMPLEXITY_LIMIT", &l.Complexity}, {"DEPTH_LIMIT", &l.Depth}, {"ALIAS_LIMIT", &l.Aliases}, {"ROOT_FIELD_LIMIT", &l.RootFields}, {"RATE_LIMIT_BURST", &l.RateBurst}} {
+		if *v.dst, err = envInt(v.name, *v.dst); err != nil {
+			return c, err
+		}
+	}
+	body, err := envInt("MAX_BODY_BYTES", int(l.BodyBytes))
+	if err != nil {
+		return c, err
+	}
+	l.BodyBytes = int64(body)
+	if l.Timeout, err = time.ParseDuration(env("REQUEST_TIMEOUT", l.Timeout.String())); err != nil || l.Timeout <= 0 {
+		return c, fmt.Errorf("REQUEST_TIMEOUT must be a positive duration such as 15s")
+	}
+	if l.RatePerSec, err = strconv.ParseFloat(env("RATE_LIMIT_PER_SECOND", "20"), 64); err != nil || l.RatePerSec < 0 {
+		return c, fmt.Errorf("RATE_LIMIT_PER_SECOND must be a number (0 turns the rate limit off)")
+	}
+	if origins := os.Getenv("CORS_ALLOWED_ORIGINS"); origins != "" {
+		l.CORSOrigins = strings.Split(origins, ",")
+	} else if c.Mode == Development {
+		l.CORSOrigins = []string{"*"}
+	}
+	l.AllowListFile = os.Getenv("PERSISTED_OPERATIONS_FILE")
+	c.Limits = l
+	dev := c.Mode == Development
+	if c.Introspection, err = strconv.ParseBool(env("ENABLE_INTROSPECTION", strconv.FormatBool(dev))); err != nil {
+		return c, fmt.Errorf("ENABLE_INTROSPECTION must be true or false")
+	}
+	if c.GraphiQL, err = strconv.ParseBool(env("ENABLE_GRAPHIQL", strconv.FormatBool(dev))); err != nil {
+		return c, fmt.Errorf("ENABLE_GRAPHIQL must be true or false")
+	}
 	c.AuditDatabase = env("AUDIT_MONGODB_DATABASE", "")
 	return c, c.Validate()
 }

@@ -34,17 +34,23 @@ import (
 // graphqlHandler builds the gqlgen handler with explicit transports and extensions.
 func (s *Server) graphqlHandler() *handler.Server {
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Store: s.Store, Grants: s.Grants, Trail: s.Trail,
-		Maintenance: maintenance.New(s.Store, s.Trail, s.cfg.Now), Now: s.cfg.Now}})
+		Maintenance: maintenance.New(s.Store, s.Trail, s.cfg.Now), Now: s.cfg.Now}, Complexity: complexityOf()})
 	h := handler.New(es)
 	h.AddTransport(transport.Options{})
 	h.AddTransport(transport.GET{})
 	h.AddTransport(transport.POST{})
 	h.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	h.SetDisableSuggestion(true) // suggestions would name fields a role may not see
-	if s.cfg.Mode == Development {
+	if s.cfg.Introspection {
 		h.Use(extension.Introspection{})
 	}
-	h.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	if s.allowList != nil {
+		h.Use(*s.allowList) // only registered operations; no automatic persisting
+	} else {
+		h.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	}
+	h.Use(shapeLimits{limits: s.limits})
+	h.Use(extension.FixedComplexityLimit(s.limits.Complexity))
 	h.Use(accessPolicy{policy: s.Policy, metrics: s.Metrics})
 	h.Use(requestMetrics{metrics: s.Metrics})
 	h.Use(auditOperations{trail: s.Trail, metrics: s.Metrics, log: s.log})

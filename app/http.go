@@ -19,13 +19,10 @@ import (
 	"custodia/loaders"
 )
 
-// maxBodyBytes bounds a GraphQL request body.
-const maxBodyBytes = 1 << 20
-
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	gql := s.graphqlHandler()
-	mux.Handle("/query", s.authenticate(s.checkGrant(s.withLoaders(gql))))
+	mux.Handle("/query", s.limitRequest(s.authenticate(s.limitRate(s.checkGrant(s.withLoaders(gql))))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})
 	})
@@ -37,10 +34,10 @@ func (s *Server) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	mux.Handle("GET /metrics", s.Metrics.Handler())
-	if s.cfg.Mode == Development {
+	if s.cfg.GraphiQL {
 		mux.Handle("GET /{$}", playground.Handler("custodia", "/query"))
 	}
-	return s.requestID(s.accessLog(mux))
+	return s.requestID(s.accessLog(s.cors(mux)))
 }
 
 type requestIDKey struct{}
@@ -107,7 +104,6 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			writeError(w, http.StatusUnauthorized, err)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
 	})
 }

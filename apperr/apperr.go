@@ -26,7 +26,9 @@ const (
 	Conflict                Code = "CONFLICT"
 	ComplexityLimitExceeded Code = "COMPLEXITY_LIMIT_EXCEEDED"
 	ServiceUnavailable      Code = "SERVICE_UNAVAILABLE"
-	Internal                Code = "INTERNAL"
+	// RateLimited (HTTP 429) is the one code beyond DESIGN §9: too many requests of a subject.
+	RateLimited Code = "RATE_LIMITED"
+	Internal    Code = "INTERNAL"
 )
 
 // Error is an error whose message is safe to show to the caller. Extensions are added to the

@@ -106,7 +106,10 @@ func New(t testing.TB, opts Options) *Env {
 	cfg := app.Config{
 		Mode: app.Development, ListenAddr: "127.0.0.1:0", DataDir: t.TempDir(), MongoURI: uri, MongoDatabase: db,
 		DemoPersons: opts.Persons, Claims: auth.DefaultClaimNames, DBTimeout: 2 * time.Second,
-		Now: func() time.Time { return Today },
+		Now:           func() time.Time { return Today },
+		Introspection: true, GraphiQL: true,
+		// The rate limit is off unless a test turns it on: tests fire many requests per subject.
+		Limits: app.Limits{RatePerSec: 0, CORSOrigins: []string{"*"}},
 	}
 	if opts.Mutate != nil {
 		opts.Mutate(&cfg)
@@ -310,4 +313,10 @@ func Path(v any, steps ...any) any {
 func (e *Env) DoOperation(token, query, operationName string, vars map[string]any) Response {
 	e.T.Helper()
 	return e.post(token, map[string]any{"query": query, "operationName": operationName, "variables": vars})
+}
+
+// Post sends a raw GraphQL request payload (query, variables, extensions).
+func (e *Env) Post(token string, payload map[string]any) Response {
+	e.T.Helper()
+	return e.post(token, payload)
 }
