@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"custodia/audit"
 	"custodia/auth"
 	"custodia/grants"
@@ -27,10 +29,13 @@ type Server struct {
 	uri       string
 	limits    Limits
 	allowList *allowList
-	Store     *store.Store
-	embedded  *store.Embedded
-	Metrics   *metrics.Metrics
-	Policy    *policy.Policy
+
+	tracer          trace.Tracer
+	shutdownTracing func(context.Context) error
+	Store           *store.Store
+	embedded        *store.Embedded
+	Metrics         *metrics.Metrics
+	Policy          *policy.Policy
 	// DevKey signs development tokens; nil in production.
 	DevKey   *auth.DevKey
 	verifier *auth.Verifier
@@ -58,6 +63,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			s.Close()
 		}
 	}()
+	if err := s.setupTracing(ctx); err != nil {
+		return nil, fmt.Errorf("tracing: %w", err)
+	}
+	spans := &dbSpans{tracer: s.tracer}
 	uri := cfg.MongoURI
 	s.uri = uri
 	if uri == "" {
@@ -68,7 +77,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		s.embedded, uri, s.uri = e, e.URI(), e.URI()
 		log.Info("embedded FerretDB started", "data_dir", filepath.Join(cfg.DataDir, "db"))
 	}
-	st, err := store.Open(ctx, store.Config{URI: uri, Database: cfg.MongoDatabase, OnCommand: s.Metrics.OnCommand, Timeout: cfg.DBTimeout})
+	st, err := store.Open(ctx, store.Config{URI: uri, Database: cfg.MongoDatabase, OnCommand: s.Metrics.OnCommand,
+		OnCommandStart: spans.started, OnCommandEnd: spans.finished, Timeout: cfg.DBTimeout})
 	if err != nil {
 		return nil, err
 	}
@@ -166,6 +176,12 @@ func (s *Server) mongoURI(Config) string { return s.uri }
 
 // Close releases the database and stops the embedded FerretDB.
 func (s *Server) Close() {
+	if s.shutdownTracing != nil {
+		_ = s.shutdownTracing(context.Background())
+	}
+	if s.Trail != nil {
+		s.Trail.Close()
+	}
 	if s.AuditStore != nil && s.AuditStore != s.Store {
 		_ = s.AuditStore.Close(context.Background())
 	}

@@ -1,7 +1,12 @@
 package app_test
 
 import (
+	"context"
 	"testing"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"custodia/internal/testenv"
 	"custodia/model"
@@ -102,6 +107,46 @@ func BenchmarkDeniedOperation(b *testing.B) {
 		r := env.Do(token, benchPage, vars)
 		if len(r.Errors) != 1 || r.Errors[0].Code() != "FORBIDDEN" {
 			b.Fatal(r.Raw)
+		}
+	}
+}
+
+// BenchmarkPersonCardDirect issues, directly with the driver, the database commands that
+// BenchmarkPersonCard's operation causes: the grant lookup, the person, the detention and
+// criminal records, the prisons, and the audit entry with its head update. The difference to
+// BenchmarkPersonCard is the API's own cost (HTTP, JWT, policy, GraphQL execution, JSON).
+func BenchmarkPersonCardDirect(b *testing.B) {
+	env := benchEnv(b)
+	client, err := mongo.Connect(options.Client().ApplyURI(env.Config.MongoURI))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer client.Disconnect(context.Background())
+	db := client.Database(env.Config.MongoDatabase)
+	ctx := context.Background()
+	find := func(col string, filter bson.D) {
+		cur, err := db.Collection(col).Find(ctx, filter)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var docs []bson.M
+		if err := cur.All(ctx, &docs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	seq := 1_000_000
+	for b.Loop() {
+		find("grants", bson.D{{Key: "subject", Value: "demo-court"}, {Key: "role", Value: "COURT"}, {Key: "agency", Value: "Městský soud v Praze"}})
+		find("persons", bson.D{{Key: "_id", Value: "P-000001"}})
+		find("detentions", bson.D{{Key: "_id", Value: "P-000001"}})
+		find("records", bson.D{{Key: "_id", Value: "P-000001"}})
+		find("prisons", bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: []string{"PRS-BORY", "PRS-MIROV", "PRS-PANKRAC"}}}}})
+		seq++
+		if _, err := db.Collection("audit_direct").InsertOne(ctx, bson.D{{Key: "_id", Value: seq}, {Key: "subject", Value: "demo-court"}, {Key: "coordinates", Value: []string{"Query.person"}}}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := db.Collection("audit_direct_meta").UpdateOne(ctx, bson.D{{Key: "_id", Value: "head"}}, bson.D{{Key: "$set", Value: bson.D{{Key: "seq", Value: seq}}}}, options.UpdateOne().SetUpsert(true)); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"custodia/auth"
 	"custodia/seed"
 )
@@ -49,6 +51,12 @@ type Config struct {
 	Limits Limits
 	// Introspection and GraphiQL default to on in development and off in production.
 	Introspection, GraphiQL bool
+	// TrustProxyHeaders takes the client address for the audit trail from X-Forwarded-For
+	// (only behind a proxy that sets it).
+	TrustProxyHeaders bool
+	// TracerProvider, if set, receives the spans (tests); otherwise OTLP when
+	// OTEL_EXPORTER_OTLP_ENDPOINT is set, else none.
+	TracerProvider trace.TracerProvider
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -124,6 +132,9 @@ func FromEnv() (Config, error) {
 	}
 	if c.GraphiQL, err = strconv.ParseBool(env("ENABLE_GRAPHIQL", strconv.FormatBool(dev))); err != nil {
 		return c, fmt.Errorf("ENABLE_GRAPHIQL must be true or false")
+	}
+	if c.TrustProxyHeaders, err = strconv.ParseBool(env("TRUST_PROXY_HEADERS", "false")); err != nil {
+		return c, fmt.Errorf("TRUST_PROXY_HEADERS must be true or false")
 	}
 	c.AuditDatabase = env("AUDIT_MONGODB_DATABASE", "")
 	return c, c.Validate()

@@ -53,6 +53,7 @@ func (s *Server) graphqlHandler() *handler.Server {
 	h.Use(extension.FixedComplexityLimit(s.limits.Complexity))
 	h.Use(accessPolicy{policy: s.Policy, metrics: s.Metrics})
 	h.Use(requestMetrics{metrics: s.Metrics})
+	h.Use(traceOperations{tracer: s.tracer})
 	h.Use(auditOperations{trail: s.Trail, metrics: s.Metrics, log: s.log})
 	h.AroundFields(roleIntrospection(s.Policy))
 	h.SetErrorPresenter(apperr.Presenter(s.log, requestIDFrom))
@@ -234,9 +235,19 @@ func (a auditOperations) InterceptResponse(ctx context.Context, next graphql.Res
 	defer cancel()
 	if err := a.trail.Append(wctx, e); err != nil {
 		a.metrics.AuditFailures.Inc()
-		a.log.ErrorContext(ctx, "audit entry not written: response withheld", "request_id", requestIDFrom(ctx), "error", errors.Unwrap(err))
+		a.log.ErrorContext(ctx, "audit entry not written: response withheld", "request_id", requestIDFrom(ctx), "error", causeOf(err))
 		unavailable := apperr.New(apperr.ServiceUnavailable, "the request could not be recorded in the audit trail, so no data is returned; retry shortly")
 		return &graphql.Response{Errors: gqlerror.List{{Message: unavailable.Message, Extensions: map[string]any{"code": string(apperr.ServiceUnavailable), "requestId": requestIDFrom(ctx)}}}}
 	}
 	return resp
+}
+
+// causeOf is the innermost message of an error, for logs (an *apperr.Error's caller-facing
+// message hides the cause).
+func causeOf(err error) string {
+	var e *apperr.Error
+	if errors.As(err, &e) && e.Cause != nil {
+		return e.Cause.Error()
+	}
+	return err.Error()
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/playground"
@@ -37,7 +38,7 @@ func (s *Server) routes() http.Handler {
 	if s.cfg.GraphiQL {
 		mux.Handle("GET /{$}", playground.Handler("custodia", "/query"))
 	}
-	return s.requestID(s.accessLog(s.cors(mux)))
+	return s.requestID(s.traceRequests(s.accessLog(s.cors(mux))))
 }
 
 type requestIDKey struct{}
@@ -56,7 +57,7 @@ func (s *Server) requestID(next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-ID", id)
 		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
-		ctx = context.WithValue(ctx, clientKey{}, clientAddress(r))
+		ctx = context.WithValue(ctx, clientKey{}, clientAddress(r, s.cfg.TrustProxyHeaders))
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -130,8 +131,15 @@ func (s *Server) checkGrant(next http.Handler) http.Handler {
 	})
 }
 
-// clientAddress is the peer address of the request (host only).
-func clientAddress(r *http.Request) string {
+// clientAddress is the peer address of the request (host only) or, behind a trusted proxy,
+// the address the proxy saw (the rightmost X-Forwarded-For hop, which the proxy appended).
+func clientAddress(r *http.Request, trustProxy bool) string {
+	if fwd := r.Header.Get("X-Forwarded-For"); trustProxy && fwd != "" {
+		hops := strings.Split(fwd, ",")
+		if last := strings.TrimSpace(hops[len(hops)-1]); net.ParseIP(last) != nil {
+			return last
+		}
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr

@@ -25,18 +25,73 @@ import (
 // DefaultRetention is how long entries are kept unless configured (three years).
 const DefaultRetention = 3 * 365 * 24 * time.Hour
 
-// Trail appends to and verifies the audit chain.
+// Trail appends to and verifies the audit chain. Appends of one server instance go through
+// one goroutine that writes whatever entries are waiting as one batch (group commit), so
+// concurrent requests do not race each other for positions in the chain.
 type Trail struct {
-	store *store.Store
-	now   func() time.Time
+	store   *store.Store
+	now     func() time.Time
+	pending chan *appendRequest
+	stop    chan struct{}
+	stopped sync.WaitGroup
 }
 
-// NewTrail makes a trail over a store (which may be a database of its own).
+type appendRequest struct {
+	entry *model.AuditEntry
+	done  chan error
+}
+
+// maxBatch bounds one group commit.
+const maxBatch = 256
+
+// NewTrail makes a trail over a store (which may be a database of its own) and starts its
+// appender; Close stops it.
 func NewTrail(s *store.Store, now func() time.Time) *Trail {
 	if now == nil {
 		now = time.Now
 	}
-	return &Trail{store: s, now: now}
+	t := &Trail{store: s, now: now, pending: make(chan *appendRequest, 4*maxBatch), stop: make(chan struct{})}
+	t.stopped.Add(1)
+	go t.appender()
+	return t
+}
+
+// Close stops the appender after the entries already waiting are written.
+func (t *Trail) Close() {
+	close(t.stop)
+	t.stopped.Wait()
+}
+
+func (t *Trail) appender() {
+	defer t.stopped.Done()
+	for {
+		var first *appendRequest
+		select {
+		case first = <-t.pending:
+		case <-t.stop:
+			return
+		}
+		batch := []*appendRequest{first}
+	collect:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-t.pending:
+				batch = append(batch, r)
+			default:
+				break collect
+			}
+		}
+		entries := make([]*model.AuditEntry, len(batch))
+		for i, r := range batch {
+			entries[i] = r.entry
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := t.store.AppendAudit(ctx, entries, Hash)
+		cancel()
+		for _, r := range batch {
+			r.done <- err
+		}
+	}
 }
 
 // Append completes e (time, sequence, hashes) and writes it at the end of the chain. Any
@@ -49,10 +104,22 @@ func (t *Trail) Append(ctx context.Context, e *model.AuditEntry) error {
 	if e.PersonIDs == nil {
 		e.PersonIDs = []string{}
 	}
-	if err := t.store.AppendAudit(ctx, e, Hash); err != nil {
-		return apperr.Unavailable(fmt.Errorf("audit append: %w", err))
+	r := &appendRequest{entry: e, done: make(chan error, 1)}
+	select {
+	case t.pending <- r:
+	case <-ctx.Done():
+		return apperr.Unavailable(fmt.Errorf("audit append: %w", ctx.Err()))
 	}
-	return nil
+	select {
+	case err := <-r.done:
+		if err != nil {
+			return apperr.Unavailable(fmt.Errorf("audit append: %w", err))
+		}
+		return nil
+	case <-ctx.Done():
+		// The entry may still be written; the caller gets no data either way.
+		return apperr.Unavailable(fmt.Errorf("audit append: %w", ctx.Err()))
+	}
 }
 
 // Hash is the SHA-256 of the entry's canonical JSON with Hash left out; PreviousHash is part

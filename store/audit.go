@@ -54,35 +54,68 @@ func (s *Store) auditLink(ctx context.Context, id string) (ChainLink, error) {
 	return l, classify(err)
 }
 
-// AppendAudit appends an entry at the end of the chain. seal fills in Hash from the entry
-// (with Sequence, ID and PreviousHash already set). Appending is safe under concurrency and
-// across server instances without transactions: the entry's _id is its position, so of two
-// appenders racing for one position exactly one insert succeeds; the other reads the winner
-// and links to it. The head document is only a hint that saves reading the whole chain.
-func (s *Store) AppendAudit(ctx context.Context, e *model.AuditEntry, seal func(*model.AuditEntry) string) error {
+// AppendAudit appends entries, in order, at the end of the chain. seal fills in Hash from an
+// entry (with Sequence, ID and PreviousHash already set). Appending is safe under concurrency
+// and across server instances without transactions: an entry's _id is its position, so of two
+// appenders racing for one position exactly one insert succeeds. The entries are written with
+// one ordered insertMany; when another appender took a position first (a duplicate _id at
+// index k), the first k entries are in, and the rest is chained again after the winner. The
+// head document is only a hint that saves reading the whole chain.
+func (s *Store) AppendAudit(ctx context.Context, entries []*model.AuditEntry, seal func(*model.AuditEntry) string) error {
 	head, err := s.auditLink(ctx, auditHeadID)
 	if err != nil {
 		return err
 	}
 	col := s.db.Collection(colAudit)
-	for attempt := 0; attempt < 10000; attempt++ {
-		e.Sequence, e.ID, e.PreviousHash = head.Seq+1, AuditID(head.Seq+1), head.Hash
-		e.Hash = seal(e)
-		_, err := col.InsertOne(ctx, e)
+	pending := entries
+	for attempt := 0; len(pending) > 0; attempt++ {
+		if attempt == 10000 {
+			return errors.New("audit chain: too much contention")
+		}
+		prev := head
+		docs := make([]any, len(pending))
+		for i, e := range pending {
+			e.Sequence, e.ID, e.PreviousHash = prev.Seq+1, AuditID(prev.Seq+1), prev.Hash
+			e.Hash = seal(e)
+			prev = ChainLink{Seq: e.Sequence, Hash: e.Hash}
+			docs[i] = e
+		}
+		_, err := col.InsertMany(ctx, docs, options.InsertMany().SetOrdered(true))
 		if err == nil {
-			s.advanceAuditHead(ctx, ChainLink{Seq: e.Sequence, Hash: e.Hash})
+			s.advanceAuditHead(ctx, prev)
 			return nil
 		}
-		if !mongo.IsDuplicateKeyError(err) {
+		k, taken := firstDuplicate(err)
+		if !taken {
 			return classify(err)
 		}
-		var taken model.AuditEntry
-		if err := col.FindOne(ctx, bson.D{{Key: "_id", Value: e.ID}}).Decode(&taken); err != nil {
+		var winner model.AuditEntry
+		if err := col.FindOne(ctx, bson.D{{Key: "_id", Value: pending[k].ID}}).Decode(&winner); err != nil {
 			return classify(err)
 		}
-		head = ChainLink{Seq: taken.Sequence, Hash: taken.Hash}
+		head = ChainLink{Seq: winner.Sequence, Hash: winner.Hash}
+		pending = pending[k:]
 	}
-	return errors.New("audit chain: too much contention")
+	return nil
+}
+
+// firstDuplicate reports the index of the first entry an ordered insertMany refused because
+// its _id was taken (everything before it was inserted).
+func firstDuplicate(err error) (int, bool) {
+	var bwe mongo.BulkWriteException
+	if !errors.As(err, &bwe) || len(bwe.WriteErrors) == 0 || bwe.WriteConcernError != nil {
+		return 0, false
+	}
+	first := bwe.WriteErrors[0]
+	for _, we := range bwe.WriteErrors {
+		if we.Index < first.Index {
+			first = we
+		}
+	}
+	if first.Code != 11000 {
+		return 0, false
+	}
+	return first.Index, true
 }
 
 // advanceAuditHead moves the head hint forward (never back). Failure is harmless: the next

@@ -37,6 +37,11 @@ type Config struct {
 	Database string
 	// OnCommand, if set, is called for every command the driver starts (for metrics).
 	OnCommand func(ctx context.Context, commandName string)
+	// OnCommandStart and OnCommandEnd, if set, bracket every command (for tracing). They get
+	// the command's and collection's names, never its arguments; a failure is only "failed",
+	// since server messages can quote key values.
+	OnCommandStart func(ctx context.Context, requestID int64, command, collection string)
+	OnCommandEnd   func(requestID int64, failed bool)
 	// Timeout bounds server selection and connecting: how long a request waits for an
 	// unreachable database before it fails with SERVICE_UNAVAILABLE.
 	Timeout time.Duration
@@ -61,10 +66,27 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		SetRetryWrites(true).
 		SetHeartbeatInterval(2 * time.Second).
 		SetAppName("custodia")
-	if cfg.OnCommand != nil {
-		onCommand := cfg.OnCommand
+	if cfg.OnCommand != nil || cfg.OnCommandStart != nil {
 		opts.SetMonitor(&event.CommandMonitor{
-			Started: func(ctx context.Context, e *event.CommandStartedEvent) { onCommand(ctx, e.CommandName) },
+			Started: func(ctx context.Context, e *event.CommandStartedEvent) {
+				if cfg.OnCommand != nil {
+					cfg.OnCommand(ctx, e.CommandName)
+				}
+				if cfg.OnCommandStart != nil {
+					collection, _ := e.Command.Index(0).Value().StringValueOK()
+					cfg.OnCommandStart(ctx, e.RequestID, e.CommandName, collection)
+				}
+			},
+			Succeeded: func(_ context.Context, e *event.CommandSucceededEvent) {
+				if cfg.OnCommandEnd != nil {
+					cfg.OnCommandEnd(e.RequestID, false)
+				}
+			},
+			Failed: func(_ context.Context, e *event.CommandFailedEvent) {
+				if cfg.OnCommandEnd != nil {
+					cfg.OnCommandEnd(e.RequestID, true)
+				}
+			},
 		})
 	}
 	client, err := mongo.Connect(opts)

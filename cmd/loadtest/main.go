@@ -1,0 +1,133 @@
+// Command loadtest drives a running custodia with a fixed number of requests at several
+// concurrency levels and prints throughput and latency percentiles. It only talks to the
+// local machine (loopback) and stops by itself.
+//
+//	TOKEN=$(go run . token -role COURT)
+//	go run ./cmd/loadtest -token "$TOKEN" -op card -c 1,8,32 -n 400
+//
+// Run the server with RATE_LIMIT_PER_SECOND=0, or the per-subject rate limit is what you
+// measure.
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+var operations = map[string]string{
+	"card": `query Card { person(id: "P-000001", purpose: {caseReference: "4 T 1/2026", reason: CRIMINAL_PROCEEDINGS}) {
+	  id givenNames familyName nationalId dateOfBirth residence { city }
+	  detentionStatus { deprivedOfLiberty kind since prison { name address { street city } } responsibleAuthority { name caseReference } }
+	  detentionHistory { kind start end prison { name } sentence { kind durationMonths } }
+	  convictions(includeExpunged: true) { caseReference decisionDate offences { legalProvision } sentences { kind status } rehabilitation { earliestDate rule } } } }`,
+	"search": `query Search { searchPersons(filter: {familyName: "novak", givenNames: "jan"}, first: 50, purpose: {caseReference: "4 T 1/2026", reason: CRIMINAL_PROCEEDINGS}) {
+	  edges { node { id familyName givenNames dateOfBirth detentionStatus { deprivedOfLiberty kind prison { name } } convictions { caseReference } } } } }`,
+	"status": `query Status { searchPersons(filter: {familyName: "novakova", givenNames: "jana"}, first: 50, purpose: {caseReference: "4 T 1/2026", reason: CRIMINAL_PROCEEDINGS}) {
+	  edges { node { id detentionStatus { deprivedOfLiberty kind since prison { name address { street city } } } } } } }`,
+	"prisons": `query Prisons { prisons { id name kind address { city } } }`,
+}
+
+func main() {
+	target := flag.String("url", "http://localhost:8080/query", "GraphQL endpoint (loopback only)")
+	token := flag.String("token", os.Getenv("TOKEN"), "bearer token (go run . token -role COURT)")
+	op := flag.String("op", "card", "operation: card, search, status or prisons")
+	levels := flag.String("c", "1,8,32", "concurrency levels")
+	n := flag.Int("n", 400, "requests per level (at most 100000)")
+	flag.Parse()
+	if err := run(*target, *token, *op, *levels, *n); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+func run(target, token, op, levels string, n int) error {
+	u, err := url.Parse(target)
+	if err != nil {
+		return err
+	}
+	if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("refusing %s: load is only sent to this machine (localhost, 127.0.0.0/8, ::1)", u.Host)
+	}
+	query, ok := operations[op]
+	if !ok || token == "" || n < 1 || n > 100000 {
+		return fmt.Errorf("need -token, -op (card, search, status, prisons) and 1 ≤ -n ≤ 100000")
+	}
+	body, _ := json.Marshal(map[string]string{"query": query})
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	fmt.Printf("operation %s, %d requests per level\n", op, n)
+	fmt.Printf("%-11s %12s %10s %10s %10s %8s\n", "concurrency", "requests/s", "p50", "p99", "max", "errors")
+	for _, l := range strings.Split(levels, ",") {
+		c, err := strconv.Atoi(strings.TrimSpace(l))
+		if err != nil || c < 1 || c > 256 {
+			return fmt.Errorf("bad concurrency %q", l)
+		}
+		lat, errs, elapsed := level(client, target, token, body, c, n)
+		slices.Sort(lat)
+		pct := func(p float64) time.Duration {
+			if len(lat) == 0 {
+				return 0
+			}
+			return lat[min(len(lat)-1, int(float64(len(lat))*p))]
+		}
+		fmt.Printf("%-11d %12.1f %10s %10s %10s %8d\n", c, float64(n)/elapsed.Seconds(),
+			pct(0.50).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), pct(1).Round(10*time.Microsecond), errs)
+	}
+	return nil
+}
+
+func level(client *http.Client, target, token string, body []byte, c, n int) ([]time.Duration, int, time.Duration) {
+	jobs := make(chan struct{}, n)
+	for i := 0; i < n; i++ {
+		jobs <- struct{}{}
+	}
+	close(jobs)
+	var mu sync.Mutex
+	var lat []time.Duration
+	errs := 0
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < c; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range jobs {
+				t0 := time.Now()
+				ok := once(client, target, token, body)
+				d := time.Since(t0)
+				mu.Lock()
+				lat = append(lat, d)
+				if !ok {
+					errs++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return lat, errs, time.Since(start)
+}
+
+func once(client *http.Client, target, token string, body []byte) bool {
+	req, _ := http.NewRequest(http.MethodPost, target, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode == http.StatusOK && !bytes.Contains(raw, []byte(`"errors"`))
+}
