@@ -228,10 +228,8 @@ func (s *Store) AuditEntries(ctx context.Context, q AuditQuery) ([]model.AuditEn
 	if err != nil {
 		return nil, false, err
 	}
-	if len(entries) > q.Limit {
-		return entries[:q.Limit], true, nil
-	}
-	return entries, false, nil
+	entries, more := page(entries, q.Limit)
+	return entries, more, nil
 }
 
 // Disclosures lists the allowed operations that returned data about a person, oldest first.

@@ -52,11 +52,7 @@ func (s *Store) InsertGrant(ctx context.Context, g model.AccessGrant) error {
 // ReplaceGrant writes g if the stored grant is still at version g.Version-1 (optimistic
 // concurrency); ok is false when someone else changed it first. Index: _id.
 func (s *Store) ReplaceGrant(ctx context.Context, g model.AccessGrant) (ok bool, err error) {
-	res, err := s.db.Collection(colGrants).ReplaceOne(ctx, bson.D{{Key: "_id", Value: g.ID}, {Key: "version", Value: g.Version - 1}}, g)
-	if err != nil {
-		return false, classify(err)
-	}
-	return res.MatchedCount == 1, nil
+	return replaceAtVersion(ctx, s.db.Collection(colGrants), g.ID, g.Version-1, g)
 }
 
 // GrantQuery selects grants for the register office and auditors.
@@ -94,8 +90,6 @@ func (s *Store) ListGrants(ctx context.Context, q GrantQuery) ([]model.AccessGra
 	if err != nil {
 		return nil, false, err
 	}
-	if len(list) > q.Limit {
-		return list[:q.Limit], true, nil
-	}
-	return list, false, nil
+	list, more := page(list, q.Limit)
+	return list, more, nil
 }

@@ -87,10 +87,8 @@ func (s *Store) SearchPersons(ctx context.Context, scope Scope, q register.Perso
 	if err != nil {
 		return nil, false, err
 	}
-	if len(persons) > q.Limit {
-		return persons[:q.Limit], true, nil
-	}
-	return persons, false, nil
+	persons, more := page(persons, q.Limit)
+	return persons, more, nil
 }
 
 // PersonIDByNationalID finds the ID of the person with this canonical national ID in the

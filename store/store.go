@@ -160,3 +160,21 @@ func keyed[T any](docs []T, key func(*T) string) map[string]*T {
 	}
 	return out
 }
+
+// page cuts a result fetched with limit+1 documents to one page and says whether more follow.
+func page[T any](docs []T, limit int) ([]T, bool) {
+	if len(docs) > limit {
+		return docs[:limit], true
+	}
+	return docs, false
+}
+
+// replaceAtVersion replaces a document only if it is still at the expected version (optimistic
+// concurrency); ok is false when it was changed meanwhile or does not exist. Index: _id.
+func replaceAtVersion(ctx context.Context, c *mongo.Collection, id string, expectedVersion int, doc any) (ok bool, err error) {
+	res, err := c.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: expectedVersion}}, doc)
+	if err != nil {
+		return false, classify(err)
+	}
+	return res.MatchedCount == 1, nil
+}

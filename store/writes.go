@@ -140,11 +140,7 @@ func (s *Store) InsertPerson(ctx context.Context, p model.Person) error {
 
 // ReplacePerson writes p if the stored person is at expectedVersion; ok is false otherwise.
 func (s *Store) ReplacePerson(ctx context.Context, p model.Person, expectedVersion int) (ok bool, err error) {
-	res, err := s.db.Collection(colPersons).ReplaceOne(ctx, bson.D{{Key: "_id", Value: p.ID}, {Key: "version", Value: expectedVersion}}, p)
-	if err != nil {
-		return false, classify(err)
-	}
-	return res.MatchedCount == 1, nil
+	return replaceAtVersion(ctx, s.db.Collection(colPersons), p.ID, expectedVersion, p)
 }
 
 // casUpdate reads one document by _id (or starts from fresh when there is none), lets mutate
@@ -229,9 +225,5 @@ func (s *Store) InsertPrison(ctx context.Context, p model.Prison) error {
 
 // ReplacePrison writes p if the stored prison is at expectedVersion; ok is false otherwise.
 func (s *Store) ReplacePrison(ctx context.Context, p model.Prison, expectedVersion int) (ok bool, err error) {
-	res, err := s.db.Collection(colPrisons).ReplaceOne(ctx, bson.D{{Key: "_id", Value: p.ID}, {Key: "version", Value: expectedVersion}}, p)
-	if err != nil {
-		return false, classify(err)
-	}
-	return res.MatchedCount == 1, nil
+	return replaceAtVersion(ctx, s.db.Collection(colPrisons), p.ID, expectedVersion, p)
 }
