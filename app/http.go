@@ -101,6 +101,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		p, err := s.verifier.Authenticate(r)
 		if err != nil {
+			s.Metrics.Errors.WithLabelValues(string(apperr.Unauthenticated)).Inc()
 			w.Header().Set("WWW-Authenticate", `Bearer realm="custodia"`)
 			writeError(w, http.StatusUnauthorized, err)
 			return
