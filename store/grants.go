@@ -52,7 +52,7 @@ func (s *Store) InsertGrant(ctx context.Context, g model.AccessGrant) error {
 // ReplaceGrant writes g if the stored grant is still at version g.Version-1 (optimistic
 // concurrency); ok is false when someone else changed it first. Index: _id.
 func (s *Store) ReplaceGrant(ctx context.Context, g model.AccessGrant) (ok bool, err error) {
-	return replaceAtVersion(ctx, s.db.Collection(colGrants), g.ID, g.Version-1, g)
+	return s.replaceAtVersion(ctx, s.db.Collection(colGrants), g.ID, g.Version-1, g)
 }
 
 // GrantQuery selects grants for the register office and auditors.

@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -53,6 +55,20 @@ type Store struct {
 	db     *mongo.Database
 	// transactions is true when the server supports multi-document transactions.
 	transactions bool
+	// recordLocks serialise this process's version-checked writes of one document. MongoDB
+	// makes each such write an atomic compare-and-set on its own (also across instances);
+	// FerretDB v1 does not — it filters, then writes — so without them two concurrent writers
+	// of one record could both succeed. Striped, so memory stays bounded.
+	recordLocks [256]sync.Mutex
+}
+
+// lockRecord serialises this process's writers of one document until the returned unlock.
+func (s *Store) lockRecord(collection, id string) (unlock func()) {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(collection + "\x00" + id))
+	m := &s.recordLocks[h.Sum32()%uint32(len(s.recordLocks))]
+	m.Lock()
+	return m.Unlock
 }
 
 // Open connects to the database and checks that it answers.
@@ -171,7 +187,8 @@ func page[T any](docs []T, limit int) ([]T, bool) {
 
 // replaceAtVersion replaces a document only if it is still at the expected version (optimistic
 // concurrency); ok is false when it was changed meanwhile or does not exist. Index: _id.
-func replaceAtVersion(ctx context.Context, c *mongo.Collection, id string, expectedVersion int, doc any) (ok bool, err error) {
+func (s *Store) replaceAtVersion(ctx context.Context, c *mongo.Collection, id string, expectedVersion int, doc any) (ok bool, err error) {
+	defer s.lockRecord(c.Name(), id)()
 	res, err := c.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: expectedVersion}}, doc)
 	if err != nil {
 		return false, classify(err)

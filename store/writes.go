@@ -140,14 +140,16 @@ func (s *Store) InsertPerson(ctx context.Context, p model.Person) error {
 
 // ReplacePerson writes p if the stored person is at expectedVersion; ok is false otherwise.
 func (s *Store) ReplacePerson(ctx context.Context, p model.Person, expectedVersion int) (ok bool, err error) {
-	return replaceAtVersion(ctx, s.db.Collection(colPersons), p.ID, expectedVersion, p)
+	return s.replaceAtVersion(ctx, s.db.Collection(colPersons), p.ID, expectedVersion, p)
 }
 
 // casUpdate reads one document by _id (or starts from fresh when there is none), lets mutate
 // change it and writes it back only if nobody else changed it meanwhile (version check),
 // retrying on a lost race with a fresh read; mutate sees the latest state each time, so rules
-// such as "at most one open detention period" hold under concurrency. Index: _id.
-func casUpdate[T any](ctx context.Context, c *mongo.Collection, id string, fresh func() T, version func(*T) *int, mutate func(*T) error) (T, error) {
+// such as "at most one open detention period" hold under concurrency. Within this process the
+// whole read-modify-write is serialised per record (see Store.recordLocks). Index: _id.
+func casUpdate[T any](ctx context.Context, s *Store, c *mongo.Collection, id string, fresh func() T, version func(*T) *int, mutate func(*T) error) (T, error) {
+	defer s.lockRecord(c.Name(), id)()
 	for attempt := 0; attempt < 50; attempt++ {
 		doc := fresh()
 		exists := true
@@ -186,7 +188,7 @@ func casUpdate[T any](ctx context.Context, c *mongo.Collection, id string, fresh
 
 // UpdateCriminalRecord changes a person's criminal record atomically (see casUpdate).
 func (s *Store) UpdateCriminalRecord(ctx context.Context, personID string, mutate func(*model.CriminalRecord) error) (model.CriminalRecord, error) {
-	rec, err := casUpdate(ctx, s.db.Collection(colRecords), personID,
+	rec, err := casUpdate(ctx, s, s.db.Collection(colRecords), personID,
 		func() model.CriminalRecord {
 			return model.CriminalRecord{PersonID: personID, Convictions: []model.Conviction{}, ExpungedConvictions: []model.Conviction{}}
 		},
@@ -203,7 +205,7 @@ func (s *Store) UpdateCriminalRecord(ctx context.Context, personID string, mutat
 // UpdateDetentionRecord changes a person's detention record atomically (see casUpdate): two
 // admissions at the same moment cannot both find the person free.
 func (s *Store) UpdateDetentionRecord(ctx context.Context, personID string, mutate func(*model.DetentionRecord) error) (model.DetentionRecord, error) {
-	rec, err := casUpdate(ctx, s.db.Collection(colDetentions), personID,
+	rec, err := casUpdate(ctx, s, s.db.Collection(colDetentions), personID,
 		func() model.DetentionRecord {
 			return model.DetentionRecord{PersonID: personID, Periods: []model.DetentionPeriod{}}
 		},
@@ -225,5 +227,5 @@ func (s *Store) InsertPrison(ctx context.Context, p model.Prison) error {
 
 // ReplacePrison writes p if the stored prison is at expectedVersion; ok is false otherwise.
 func (s *Store) ReplacePrison(ctx context.Context, p model.Prison, expectedVersion int) (ok bool, err error) {
-	return replaceAtVersion(ctx, s.db.Collection(colPrisons), p.ID, expectedVersion, p)
+	return s.replaceAtVersion(ctx, s.db.Collection(colPrisons), p.ID, expectedVersion, p)
 }
