@@ -39,11 +39,12 @@ func TestDatabaseStopsUnderLoad(t *testing.T) {
 	var ok, unavailable, other atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	giveUp := time.Now().Add(60 * time.Second)
 	for w := 0; w < 4; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := 0; i < 400; i++ { // bounded
+			for i := 0; i < 10000 && time.Now().Before(giveUp); i++ { // bounded in count and time
 				select {
 				case <-stop:
 					return
