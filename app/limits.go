@@ -65,7 +65,9 @@ func complexityOf() graph.ComplexityRoot {
 	c.Query.Prisons = func(child int, _ *model.PrisonKind) int { return 1 + child*40 }
 	c.Query.Disclosures = func(child int, _ string) int { return 1 + child*50 }
 	c.Query.MyAccessGrants = func(child int) int { return 1 + child*5 }
-	c.Query.RecipientsToNotify = func(child int, _ string, _ model.DateTime) int { return 1 + child*10 }
+	c.Query.RecipientsToNotify = func(child int, _ string, _ model.DateTime, _ model.PurposeInput) int { return 1 + child*10 }
+	c.Query.Corrections = func(child int, _ string, _ model.PurposeInput) int { return 1 + child*20 }
+	c.Query.GrantEvents = func(child int, _ *string, first *int, _ *string) int { return 1 + child*page(first, 50) }
 	c.Person.Convictions = func(child int, _ *bool) int { return 1 + child*5 }
 	c.Person.DetentionHistory = func(child int) int { return 1 + child*5 }
 	c.Person.PreviousNames = func(child int) int { return 1 + child*2 }

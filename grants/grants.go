@@ -188,14 +188,16 @@ func CheckPurpose(p *auth.Principal, reason model.PurposeCode) error {
 	return nil
 }
 
-// Scope is the person row rule of the principal (DESIGN §4): REINTEGRATION sees only its
-// grant's caseload; a principal without a grant sees nobody.
+// Scope is the row rule of the principal (DESIGN §4, §7a): REINTEGRATION sees only its
+// grant's caseload; blocked persons and items exist only for the register office; a principal
+// without a grant sees nobody.
 func Scope(p *auth.Principal) store.Scope {
 	if p == nil || p.Grant == nil {
-		return store.Scope{Restricted: true}
+		return store.Scope{Restricted: true, HideBlocked: true}
 	}
+	hide := p.Role != model.RoleRegistrar
 	if p.Role == model.RoleReintegration {
-		return store.Scope{Restricted: true, Caseload: p.Grant.Caseload}
+		return store.Scope{Restricted: true, Caseload: p.Grant.Caseload, HideBlocked: hide}
 	}
-	return store.Scope{}
+	return store.Scope{HideBlocked: hide}
 }

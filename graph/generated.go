@@ -49,6 +49,7 @@ type ComplexityRoot struct {
 		ID              func(childComplexity int) int
 		IssuedTo        func(childComplexity int) int
 		Justification   func(childComplexity int) int
+		PendingChange   func(childComplexity int) int
 		RequestedAt     func(childComplexity int) int
 		Role            func(childComplexity int) int
 		Status          func(childComplexity int) int
@@ -127,7 +128,14 @@ type ComplexityRoot struct {
 		Name          func(childComplexity int) int
 	}
 
+	Blocking struct {
+		CorrectionID func(childComplexity int) int
+		Reason       func(childComplexity int) int
+		Since        func(childComplexity int) int
+	}
+
 	Conviction struct {
+		Blocked        func(childComplexity int) int
 		CaseReference  func(childComplexity int) int
 		Court          func(childComplexity int) int
 		DecisionDate   func(childComplexity int) int
@@ -141,7 +149,33 @@ type ComplexityRoot struct {
 		Sentences      func(childComplexity int) int
 	}
 
+	Correction struct {
+		Action             func(childComplexity int) int
+		Agency             func(childComplexity int) int
+		Changes            func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		Item               func(childComplexity int) int
+		ItemID             func(childComplexity int) int
+		PersonID           func(childComplexity int) int
+		PreviousVersion    func(childComplexity int) int
+		Reason             func(childComplexity int) int
+		RecipientsToNotify func(childComplexity int) int
+		Role               func(childComplexity int) int
+		Subject            func(childComplexity int) int
+		Time               func(childComplexity int) int
+	}
+
+	CorrectionResult struct {
+		Conviction         func(childComplexity int) int
+		CorrectionID       func(childComplexity int) int
+		DetentionPeriod    func(childComplexity int) int
+		Person             func(childComplexity int) int
+		RecipientsToNotify func(childComplexity int) int
+		Sentence           func(childComplexity int) int
+	}
+
 	DetentionPeriod struct {
+		Blocked              func(childComplexity int) int
 		End                  func(childComplexity int) int
 		ExpectedRelease      func(childComplexity int) int
 		ID                   func(childComplexity int) int
@@ -171,6 +205,46 @@ type ComplexityRoot struct {
 		Time          func(childComplexity int) int
 	}
 
+	FieldChange struct {
+		After  func(childComplexity int) int
+		Before func(childComplexity int) int
+		Field  func(childComplexity int) int
+	}
+
+	GrantChangeRequest struct {
+		AllowedPurposes func(childComplexity int) int
+		Caseload        func(childComplexity int) int
+		Kind            func(childComplexity int) int
+		Reason          func(childComplexity int) int
+		RequestedAt     func(childComplexity int) int
+		RequestedBy     func(childComplexity int) int
+		ValidUntil      func(childComplexity int) int
+	}
+
+	GrantEvent struct {
+		Actor    func(childComplexity int) int
+		Agency   func(childComplexity int) int
+		From     func(childComplexity int) int
+		GrantID  func(childComplexity int) int
+		Kind     func(childComplexity int) int
+		Reason   func(childComplexity int) int
+		Role     func(childComplexity int) int
+		Sequence func(childComplexity int) int
+		Subject  func(childComplexity int) int
+		Time     func(childComplexity int) int
+		To       func(childComplexity int) int
+	}
+
+	GrantEventConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	GrantEventEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	GrantIdentity struct {
 		Email    func(childComplexity int) int
 		Name     func(childComplexity int) int
@@ -190,21 +264,33 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		ActivateAccessGrant  func(childComplexity int, id string, input model.ActivateAccessGrantInput) int
-		AdmitToDetention     func(childComplexity int, personID string, input model.AdmissionInput, idempotencyKey string, purpose model.PurposeInput) int
-		ApproveAccessRequest func(childComplexity int, id string) int
-		ReconfirmAccessGrant func(childComplexity int, id string) int
-		RecordConviction     func(childComplexity int, personID string, input model.ConvictionInput, idempotencyKey string, purpose model.PurposeInput) int
-		RecordExpungement    func(childComplexity int, personID string, convictionID string, expungedOn model.Date, idempotencyKey string, purpose model.PurposeInput) int
-		RegisterPerson       func(childComplexity int, input model.PersonInput, idempotencyKey string, purpose model.PurposeInput) int
-		RejectAccessRequest  func(childComplexity int, id string, reason string) int
-		ReleaseFromDetention func(childComplexity int, personID string, input model.ReleaseInput, idempotencyKey string, purpose model.PurposeInput) int
-		RequestAccess        func(childComplexity int, input model.RequestAccessInput) int
-		RevokeAccessGrant    func(childComplexity int, id string, reason string) int
-		SuspendAccessGrant   func(childComplexity int, id string, reason string) int
-		TransferDetention    func(childComplexity int, personID string, input model.TransferInput, idempotencyKey string, purpose model.PurposeInput) int
-		UpdatePerson         func(childComplexity int, id string, version int, input model.PersonInput, idempotencyKey string, purpose model.PurposeInput) int
-		UpsertPrison         func(childComplexity int, input model.PrisonInput, idempotencyKey string) int
+		ActivateAccessGrant      func(childComplexity int, id string, input model.ActivateAccessGrantInput) int
+		AdmitToDetention         func(childComplexity int, personID string, input model.AdmissionInput, idempotencyKey string, purpose model.PurposeInput) int
+		ApproveAccessRequest     func(childComplexity int, id string) int
+		BlockRecord              func(childComplexity int, input model.BlockInput, idempotencyKey string, purpose model.PurposeInput) int
+		CorrectConviction        func(childComplexity int, personID string, convictionID string, input model.ConvictionCorrectionInput, reason string, idempotencyKey string, purpose model.PurposeInput) int
+		CorrectDetentionPeriod   func(childComplexity int, personID string, periodID string, input model.DetentionPeriodCorrectionInput, reason string, idempotencyKey string, purpose model.PurposeInput) int
+		CorrectOffence           func(childComplexity int, personID string, offenceID string, input model.OffenceInput, reason string, idempotencyKey string, purpose model.PurposeInput) int
+		CorrectPerson            func(childComplexity int, id string, version int, input model.PersonInput, reason string, idempotencyKey string, purpose model.PurposeInput) int
+		CorrectSentence          func(childComplexity int, personID string, sentenceID string, input model.SentenceInput, reason string, idempotencyKey string, purpose model.PurposeInput) int
+		DecideGrantChange        func(childComplexity int, id string, accept bool, reason string) int
+		ReconfirmAccessGrant     func(childComplexity int, id string) int
+		RecordConviction         func(childComplexity int, personID string, input model.ConvictionInput, idempotencyKey string, purpose model.PurposeInput) int
+		RecordExpungement        func(childComplexity int, personID string, convictionID string, expungedOn model.Date, idempotencyKey string, purpose model.PurposeInput) int
+		RegisterPerson           func(childComplexity int, input model.PersonInput, idempotencyKey string, purpose model.PurposeInput) int
+		RejectAccessRequest      func(childComplexity int, id string, reason string) int
+		ReleaseFromDetention     func(childComplexity int, personID string, input model.ReleaseInput, idempotencyKey string, purpose model.PurposeInput) int
+		RequestAccess            func(childComplexity int, input model.RequestAccessInput) int
+		RequestGrantCancellation func(childComplexity int, id string, reason string) int
+		RequestGrantChange       func(childComplexity int, id string, input model.GrantChangeInput, reason string) int
+		ResumeAgencyGrants       func(childComplexity int, agency string, reason string) int
+		RevokeAccessGrant        func(childComplexity int, id string, reason string) int
+		SuspendAccessGrant       func(childComplexity int, id string, reason string) int
+		SuspendAgencyGrants      func(childComplexity int, agency string, reason string) int
+		TransferDetention        func(childComplexity int, personID string, input model.TransferInput, idempotencyKey string, purpose model.PurposeInput) int
+		UnblockRecord            func(childComplexity int, input model.BlockInput, idempotencyKey string, purpose model.PurposeInput) int
+		UpdatePerson             func(childComplexity int, id string, version int, input model.PersonInput, idempotencyKey string, purpose model.PurposeInput) int
+		UpsertPrison             func(childComplexity int, input model.PrisonInput, idempotencyKey string) int
 	}
 
 	Offence struct {
@@ -212,6 +298,7 @@ type ComplexityRoot struct {
 		CommittedOn    func(childComplexity int) int
 		Completion     func(childComplexity int) int
 		Description    func(childComplexity int) int
+		ID             func(childComplexity int) int
 		Intentional    func(childComplexity int) int
 		LegalProvision func(childComplexity int) int
 		Participation  func(childComplexity int) int
@@ -224,6 +311,7 @@ type ComplexityRoot struct {
 
 	Person struct {
 		BirthFamilyName  func(childComplexity int) int
+		Blocked          func(childComplexity int) int
 		Convictions      func(childComplexity int, includeExpunged *bool) int
 		DateOfBirth      func(childComplexity int) int
 		DetentionHistory func(childComplexity int) int
@@ -283,14 +371,16 @@ type ComplexityRoot struct {
 	Query struct {
 		AccessGrants       func(childComplexity int, filter *model.AccessGrantFilter, first *int, after *string) int
 		AuditTrail         func(childComplexity int, filter *model.AuditFilter, first *int, after *string) int
+		Corrections        func(childComplexity int, personID string, purpose model.PurposeInput) int
 		Disclosures        func(childComplexity int, personID string) int
+		GrantEvents        func(childComplexity int, after *string, first *int, agency *string) int
 		Me                 func(childComplexity int) int
 		MyAccessGrants     func(childComplexity int) int
 		Person             func(childComplexity int, id string, purpose model.PurposeInput) int
 		PersonByNationalID func(childComplexity int, nationalID string, purpose model.PurposeInput) int
 		Prison             func(childComplexity int, id string) int
 		Prisons            func(childComplexity int, kind *model.PrisonKind) int
-		RecipientsToNotify func(childComplexity int, personID string, since model.DateTime) int
+		RecipientsToNotify func(childComplexity int, personID string, since model.DateTime, purpose model.PurposeInput) int
 		SearchPersons      func(childComplexity int, filter model.PersonSearchInput, first *int, after *string, purpose model.PurposeInput) int
 		VerifyAuditChain   func(childComplexity int) int
 	}
@@ -311,6 +401,7 @@ type ComplexityRoot struct {
 
 	Sentence struct {
 		Amount          func(childComplexity int) int
+		Blocked         func(childComplexity int) int
 		Conviction      func(childComplexity int) int
 		DurationMonths  func(childComplexity int) int
 		EndDate         func(childComplexity int) int
@@ -356,6 +447,18 @@ type MutationResolver interface {
 	TransferDetention(ctx context.Context, personID string, input model.TransferInput, idempotencyKey string, purpose model.PurposeInput) (*model.DetentionPeriod, error)
 	ReleaseFromDetention(ctx context.Context, personID string, input model.ReleaseInput, idempotencyKey string, purpose model.PurposeInput) (*model.DetentionPeriod, error)
 	UpsertPrison(ctx context.Context, input model.PrisonInput, idempotencyKey string) (*model.Prison, error)
+	CorrectPerson(ctx context.Context, id string, version int, input model.PersonInput, reason string, idempotencyKey string, purpose model.PurposeInput) (*model.CorrectionResult, error)
+	CorrectConviction(ctx context.Context, personID string, convictionID string, input model.ConvictionCorrectionInput, reason string, idempotencyKey string, purpose model.PurposeInput) (*model.CorrectionResult, error)
+	CorrectOffence(ctx context.Context, personID string, offenceID string, input model.OffenceInput, reason string, idempotencyKey string, purpose model.PurposeInput) (*model.CorrectionResult, error)
+	CorrectSentence(ctx context.Context, personID string, sentenceID string, input model.SentenceInput, reason string, idempotencyKey string, purpose model.PurposeInput) (*model.CorrectionResult, error)
+	CorrectDetentionPeriod(ctx context.Context, personID string, periodID string, input model.DetentionPeriodCorrectionInput, reason string, idempotencyKey string, purpose model.PurposeInput) (*model.CorrectionResult, error)
+	BlockRecord(ctx context.Context, input model.BlockInput, idempotencyKey string, purpose model.PurposeInput) (*model.CorrectionResult, error)
+	UnblockRecord(ctx context.Context, input model.BlockInput, idempotencyKey string, purpose model.PurposeInput) (*model.CorrectionResult, error)
+	RequestGrantChange(ctx context.Context, id string, input model.GrantChangeInput, reason string) (*model.AccessGrant, error)
+	RequestGrantCancellation(ctx context.Context, id string, reason string) (*model.AccessGrant, error)
+	DecideGrantChange(ctx context.Context, id string, accept bool, reason string) (*model.AccessGrant, error)
+	SuspendAgencyGrants(ctx context.Context, agency string, reason string) ([]model.AccessGrant, error)
+	ResumeAgencyGrants(ctx context.Context, agency string, reason string) ([]model.AccessGrant, error)
 }
 type PersonResolver interface {
 	DetentionStatus(ctx context.Context, obj *model.Person) (*model.DetentionStatus, error)
@@ -374,7 +477,9 @@ type QueryResolver interface {
 	AuditTrail(ctx context.Context, filter *model.AuditFilter, first *int, after *string) (*model.AuditEntryConnection, error)
 	Disclosures(ctx context.Context, personID string) ([]model.Disclosure, error)
 	VerifyAuditChain(ctx context.Context) (*model.AuditChainReport, error)
-	RecipientsToNotify(ctx context.Context, personID string, since model.DateTime) ([]model.Recipient, error)
+	RecipientsToNotify(ctx context.Context, personID string, since model.DateTime, purpose model.PurposeInput) ([]model.Recipient, error)
+	Corrections(ctx context.Context, personID string, purpose model.PurposeInput) ([]model.Correction, error)
+	GrantEvents(ctx context.Context, after *string, first *int, agency *string) (*model.GrantEventConnection, error)
 }
 type SentenceResolver interface {
 	Conviction(ctx context.Context, obj *model.Sentence) (*model.Conviction, error)
@@ -434,6 +539,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AccessGrant.Justification(childComplexity), true
+	case "AccessGrant.pendingChange":
+		if e.ComplexityRoot.AccessGrant.PendingChange == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccessGrant.PendingChange(childComplexity), true
 	case "AccessGrant.requestedAt":
 		if e.ComplexityRoot.AccessGrant.RequestedAt == nil {
 			break
@@ -738,6 +849,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Authority.Name(childComplexity), true
 
+	case "Blocking.correctionId":
+		if e.ComplexityRoot.Blocking.CorrectionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blocking.CorrectionID(childComplexity), true
+	case "Blocking.reason":
+		if e.ComplexityRoot.Blocking.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blocking.Reason(childComplexity), true
+	case "Blocking.since":
+		if e.ComplexityRoot.Blocking.Since == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blocking.Since(childComplexity), true
+
+	case "Conviction.blocked":
+		if e.ComplexityRoot.Conviction.Blocked == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conviction.Blocked(childComplexity), true
 	case "Conviction.caseReference":
 		if e.ComplexityRoot.Conviction.CaseReference == nil {
 			break
@@ -805,6 +941,128 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Conviction.Sentences(childComplexity), true
 
+	case "Correction.action":
+		if e.ComplexityRoot.Correction.Action == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Correction.Action(childComplexity), true
+	case "Correction.agency":
+		if e.ComplexityRoot.Correction.Agency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Correction.Agency(childComplexity), true
+	case "Correction.changes":
+		if e.ComplexityRoot.Correction.Changes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Correction.Changes(childComplexity), true
+	case "Correction.id":
+		if e.ComplexityRoot.Correction.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Correction.ID(childComplexity), true
+	case "Correction.item":
+		if e.ComplexityRoot.Correction.Item == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Correction.Item(childComplexity), true
+	case "Correction.itemId":
+		if e.ComplexityRoot.Correction.ItemID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Correction.ItemID(childComplexity), true
+	case "Correction.personId":
+		if e.ComplexityRoot.Correction.PersonID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Correction.PersonID(childComplexity), true
+	case "Correction.previousVersion":
+		if e.ComplexityRoot.Correction.PreviousVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Correction.PreviousVersion(childComplexity), true
+	case "Correction.reason":
+		if e.ComplexityRoot.Correction.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Correction.Reason(childComplexity), true
+	case "Correction.recipientsToNotify":
+		if e.ComplexityRoot.Correction.RecipientsToNotify == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Correction.RecipientsToNotify(childComplexity), true
+	case "Correction.role":
+		if e.ComplexityRoot.Correction.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Correction.Role(childComplexity), true
+	case "Correction.subject":
+		if e.ComplexityRoot.Correction.Subject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Correction.Subject(childComplexity), true
+	case "Correction.time":
+		if e.ComplexityRoot.Correction.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Correction.Time(childComplexity), true
+
+	case "CorrectionResult.conviction":
+		if e.ComplexityRoot.CorrectionResult.Conviction == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CorrectionResult.Conviction(childComplexity), true
+	case "CorrectionResult.correctionId":
+		if e.ComplexityRoot.CorrectionResult.CorrectionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CorrectionResult.CorrectionID(childComplexity), true
+	case "CorrectionResult.detentionPeriod":
+		if e.ComplexityRoot.CorrectionResult.DetentionPeriod == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CorrectionResult.DetentionPeriod(childComplexity), true
+	case "CorrectionResult.person":
+		if e.ComplexityRoot.CorrectionResult.Person == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CorrectionResult.Person(childComplexity), true
+	case "CorrectionResult.recipientsToNotify":
+		if e.ComplexityRoot.CorrectionResult.RecipientsToNotify == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CorrectionResult.RecipientsToNotify(childComplexity), true
+	case "CorrectionResult.sentence":
+		if e.ComplexityRoot.CorrectionResult.Sentence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CorrectionResult.Sentence(childComplexity), true
+
+	case "DetentionPeriod.blocked":
+		if e.ComplexityRoot.DetentionPeriod.Blocked == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetentionPeriod.Blocked(childComplexity), true
 	case "DetentionPeriod.end":
 		if e.ComplexityRoot.DetentionPeriod.End == nil {
 			break
@@ -934,6 +1192,161 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Disclosure.Time(childComplexity), true
 
+	case "FieldChange.after":
+		if e.ComplexityRoot.FieldChange.After == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldChange.After(childComplexity), true
+	case "FieldChange.before":
+		if e.ComplexityRoot.FieldChange.Before == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldChange.Before(childComplexity), true
+	case "FieldChange.field":
+		if e.ComplexityRoot.FieldChange.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldChange.Field(childComplexity), true
+
+	case "GrantChangeRequest.allowedPurposes":
+		if e.ComplexityRoot.GrantChangeRequest.AllowedPurposes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrantChangeRequest.AllowedPurposes(childComplexity), true
+	case "GrantChangeRequest.caseload":
+		if e.ComplexityRoot.GrantChangeRequest.Caseload == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrantChangeRequest.Caseload(childComplexity), true
+	case "GrantChangeRequest.kind":
+		if e.ComplexityRoot.GrantChangeRequest.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrantChangeRequest.Kind(childComplexity), true
+	case "GrantChangeRequest.reason":
+		if e.ComplexityRoot.GrantChangeRequest.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrantChangeRequest.Reason(childComplexity), true
+	case "GrantChangeRequest.requestedAt":
+		if e.ComplexityRoot.GrantChangeRequest.RequestedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrantChangeRequest.RequestedAt(childComplexity), true
+	case "GrantChangeRequest.requestedBy":
+		if e.ComplexityRoot.GrantChangeRequest.RequestedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrantChangeRequest.RequestedBy(childComplexity), true
+	case "GrantChangeRequest.validUntil":
+		if e.ComplexityRoot.GrantChangeRequest.ValidUntil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrantChangeRequest.ValidUntil(childComplexity), true
+
+	case "GrantEvent.actor":
+		if e.ComplexityRoot.GrantEvent.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrantEvent.Actor(childComplexity), true
+	case "GrantEvent.agency":
+		if e.ComplexityRoot.GrantEvent.Agency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrantEvent.Agency(childComplexity), true
+	case "GrantEvent.from":
+		if e.ComplexityRoot.GrantEvent.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrantEvent.From(childComplexity), true
+	case "GrantEvent.grantId":
+		if e.ComplexityRoot.GrantEvent.GrantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrantEvent.GrantID(childComplexity), true
+	case "GrantEvent.kind":
+		if e.ComplexityRoot.GrantEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrantEvent.Kind(childComplexity), true
+	case "GrantEvent.reason":
+		if e.ComplexityRoot.GrantEvent.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrantEvent.Reason(childComplexity), true
+	case "GrantEvent.role":
+		if e.ComplexityRoot.GrantEvent.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrantEvent.Role(childComplexity), true
+	case "GrantEvent.sequence":
+		if e.ComplexityRoot.GrantEvent.Sequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrantEvent.Sequence(childComplexity), true
+	case "GrantEvent.subject":
+		if e.ComplexityRoot.GrantEvent.Subject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrantEvent.Subject(childComplexity), true
+	case "GrantEvent.time":
+		if e.ComplexityRoot.GrantEvent.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrantEvent.Time(childComplexity), true
+	case "GrantEvent.to":
+		if e.ComplexityRoot.GrantEvent.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrantEvent.To(childComplexity), true
+
+	case "GrantEventConnection.edges":
+		if e.ComplexityRoot.GrantEventConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrantEventConnection.Edges(childComplexity), true
+	case "GrantEventConnection.pageInfo":
+		if e.ComplexityRoot.GrantEventConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrantEventConnection.PageInfo(childComplexity), true
+
+	case "GrantEventEdge.cursor":
+		if e.ComplexityRoot.GrantEventEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrantEventEdge.Cursor(childComplexity), true
+	case "GrantEventEdge.node":
+		if e.ComplexityRoot.GrantEventEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrantEventEdge.Node(childComplexity), true
+
 	case "GrantIdentity.email":
 		if e.ComplexityRoot.GrantIdentity.Email == nil {
 			break
@@ -1024,6 +1437,83 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ApproveAccessRequest(childComplexity, args["id"].(string)), true
+	case "Mutation.blockRecord":
+		if e.ComplexityRoot.Mutation.BlockRecord == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_blockRecord_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BlockRecord(childComplexity, args["input"].(model.BlockInput), args["idempotencyKey"].(string), args["purpose"].(model.PurposeInput)), true
+	case "Mutation.correctConviction":
+		if e.ComplexityRoot.Mutation.CorrectConviction == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_correctConviction_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CorrectConviction(childComplexity, args["personId"].(string), args["convictionId"].(string), args["input"].(model.ConvictionCorrectionInput), args["reason"].(string), args["idempotencyKey"].(string), args["purpose"].(model.PurposeInput)), true
+	case "Mutation.correctDetentionPeriod":
+		if e.ComplexityRoot.Mutation.CorrectDetentionPeriod == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_correctDetentionPeriod_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CorrectDetentionPeriod(childComplexity, args["personId"].(string), args["periodId"].(string), args["input"].(model.DetentionPeriodCorrectionInput), args["reason"].(string), args["idempotencyKey"].(string), args["purpose"].(model.PurposeInput)), true
+	case "Mutation.correctOffence":
+		if e.ComplexityRoot.Mutation.CorrectOffence == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_correctOffence_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CorrectOffence(childComplexity, args["personId"].(string), args["offenceId"].(string), args["input"].(model.OffenceInput), args["reason"].(string), args["idempotencyKey"].(string), args["purpose"].(model.PurposeInput)), true
+	case "Mutation.correctPerson":
+		if e.ComplexityRoot.Mutation.CorrectPerson == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_correctPerson_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CorrectPerson(childComplexity, args["id"].(string), args["version"].(int), args["input"].(model.PersonInput), args["reason"].(string), args["idempotencyKey"].(string), args["purpose"].(model.PurposeInput)), true
+	case "Mutation.correctSentence":
+		if e.ComplexityRoot.Mutation.CorrectSentence == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_correctSentence_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CorrectSentence(childComplexity, args["personId"].(string), args["sentenceId"].(string), args["input"].(model.SentenceInput), args["reason"].(string), args["idempotencyKey"].(string), args["purpose"].(model.PurposeInput)), true
+	case "Mutation.decideGrantChange":
+		if e.ComplexityRoot.Mutation.DecideGrantChange == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_decideGrantChange_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DecideGrantChange(childComplexity, args["id"].(string), args["accept"].(bool), args["reason"].(string)), true
 	case "Mutation.reconfirmAccessGrant":
 		if e.ComplexityRoot.Mutation.ReconfirmAccessGrant == nil {
 			break
@@ -1101,6 +1591,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RequestAccess(childComplexity, args["input"].(model.RequestAccessInput)), true
+	case "Mutation.requestGrantCancellation":
+		if e.ComplexityRoot.Mutation.RequestGrantCancellation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_requestGrantCancellation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RequestGrantCancellation(childComplexity, args["id"].(string), args["reason"].(string)), true
+	case "Mutation.requestGrantChange":
+		if e.ComplexityRoot.Mutation.RequestGrantChange == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_requestGrantChange_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RequestGrantChange(childComplexity, args["id"].(string), args["input"].(model.GrantChangeInput), args["reason"].(string)), true
+	case "Mutation.resumeAgencyGrants":
+		if e.ComplexityRoot.Mutation.ResumeAgencyGrants == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resumeAgencyGrants_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResumeAgencyGrants(childComplexity, args["agency"].(string), args["reason"].(string)), true
 	case "Mutation.revokeAccessGrant":
 		if e.ComplexityRoot.Mutation.RevokeAccessGrant == nil {
 			break
@@ -1123,6 +1646,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SuspendAccessGrant(childComplexity, args["id"].(string), args["reason"].(string)), true
+	case "Mutation.suspendAgencyGrants":
+		if e.ComplexityRoot.Mutation.SuspendAgencyGrants == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_suspendAgencyGrants_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SuspendAgencyGrants(childComplexity, args["agency"].(string), args["reason"].(string)), true
 	case "Mutation.transferDetention":
 		if e.ComplexityRoot.Mutation.TransferDetention == nil {
 			break
@@ -1134,6 +1668,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.TransferDetention(childComplexity, args["personId"].(string), args["input"].(model.TransferInput), args["idempotencyKey"].(string), args["purpose"].(model.PurposeInput)), true
+	case "Mutation.unblockRecord":
+		if e.ComplexityRoot.Mutation.UnblockRecord == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_unblockRecord_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UnblockRecord(childComplexity, args["input"].(model.BlockInput), args["idempotencyKey"].(string), args["purpose"].(model.PurposeInput)), true
 	case "Mutation.updatePerson":
 		if e.ComplexityRoot.Mutation.UpdatePerson == nil {
 			break
@@ -1181,6 +1726,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Offence.Description(childComplexity), true
+	case "Offence.id":
+		if e.ComplexityRoot.Offence.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Offence.ID(childComplexity), true
 	case "Offence.intentional":
 		if e.ComplexityRoot.Offence.Intentional == nil {
 			break
@@ -1219,6 +1770,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Person.BirthFamilyName(childComplexity), true
+	case "Person.blocked":
+		if e.ComplexityRoot.Person.Blocked == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.Blocked(childComplexity), true
 	case "Person.convictions":
 		if e.ComplexityRoot.Person.Convictions == nil {
 			break
@@ -1469,6 +2026,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AuditTrail(childComplexity, args["filter"].(*model.AuditFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.corrections":
+		if e.ComplexityRoot.Query.Corrections == nil {
+			break
+		}
+
+		args, err := ec.field_Query_corrections_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Corrections(childComplexity, args["personId"].(string), args["purpose"].(model.PurposeInput)), true
 	case "Query.disclosures":
 		if e.ComplexityRoot.Query.Disclosures == nil {
 			break
@@ -1480,6 +2048,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Disclosures(childComplexity, args["personId"].(string)), true
+	case "Query.grantEvents":
+		if e.ComplexityRoot.Query.GrantEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Query_grantEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.GrantEvents(childComplexity, args["after"].(*string), args["first"].(*int), args["agency"].(*string)), true
 
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
@@ -1547,7 +2126,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.RecipientsToNotify(childComplexity, args["personId"].(string), args["since"].(model.DateTime)), true
+		return e.ComplexityRoot.Query.RecipientsToNotify(childComplexity, args["personId"].(string), args["since"].(model.DateTime), args["purpose"].(model.PurposeInput)), true
 	case "Query.searchPersons":
 		if e.ComplexityRoot.Query.SearchPersons == nil {
 			break
@@ -1622,6 +2201,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Sentence.Amount(childComplexity), true
+	case "Sentence.blocked":
+		if e.ComplexityRoot.Sentence.Blocked == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Sentence.Blocked(childComplexity), true
 	case "Sentence.conviction":
 		if e.ComplexityRoot.Sentence.Conviction == nil {
 			break
@@ -1691,7 +2276,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputAdmissionInput,
 		ec.unmarshalInputAuditFilter,
 		ec.unmarshalInputAuthorityInput,
+		ec.unmarshalInputBlockInput,
+		ec.unmarshalInputConvictionCorrectionInput,
 		ec.unmarshalInputConvictionInput,
+		ec.unmarshalInputDetentionPeriodCorrectionInput,
+		ec.unmarshalInputGrantChangeInput,
 		ec.unmarshalInputMoneyInput,
 		ec.unmarshalInputOffenceInput,
 		ec.unmarshalInputPersonInput,
@@ -2368,12 +2957,12 @@ extend type Query {
   After a correction of a person's record: the agencies that received data about the person
   since the given time (from the audit trail), so they can be told.
   """
-  recipientsToNotify(personId: ID!, since: DateTime!): [Recipient!]!
-    @access(roles: [COURT, REGISTRAR])
+  recipientsToNotify(personId: ID!, since: DateTime!, purpose: PurposeInput!): [Recipient!]!
+    @access(roles: [REGISTRAR, AUDITOR])
 }
 
 "An agency that received a person's data."
-type Recipient @access(roles: [COURT, REGISTRAR]) {
+type Recipient @access(roles: [REGISTRAR, AUDITOR]) {
   agency: String!
   roles: [Role!]!
   disclosures: Int!
@@ -2518,6 +3107,302 @@ input PrisonInput {
   phone: String
   email: String
 }
+
+# ---------------------------------------------------------------------------------------------
+# Corrections and blocking (DESIGN §7a; SK act §65b, LED Art. 16)
+
+extend enum PurposeCode {
+  "Auditors and data-protection officers checking that processing was lawful (AUDITOR only)."
+  DATA_PROTECTION_AUDIT
+}
+
+"What part of a person's record a correction or blocking concerns."
+enum RecordItemKind {
+  "The person's identity data (the whole record, when blocked)."
+  PERSON
+  CONVICTION
+  OFFENCE
+  SENTENCE
+  DETENTION_PERIOD
+}
+
+enum CorrectionAction {
+  "Wrong data was replaced; the previous version is kept in the correction."
+  CORRECTED
+  "The data was blocked: kept, but readable only by the register office and auditors."
+  BLOCKED
+  UNBLOCKED
+}
+
+"Why and since when data is blocked. Blocked data is kept but every role other than REGISTRAR reads it as absent."
+type Blocking @access(roles: [REGISTRAR, AUDITOR]) {
+  since: DateTime!
+  reason: String!
+  "The correction record of the blocking."
+  correctionId: ID!
+}
+
+extend type Person {
+  "Set while the whole record is blocked."
+  blocked: Blocking @access(roles: [REGISTRAR])
+}
+
+extend type Conviction {
+  "Set while the conviction (with its offences and sentences) is blocked."
+  blocked: Blocking @access(roles: [REGISTRAR])
+}
+
+extend type Sentence {
+  "Set while the sentence is blocked."
+  blocked: Blocking @access(roles: [REGISTRAR])
+}
+
+extend type DetentionPeriod {
+  "Set while the period is blocked."
+  blocked: Blocking @access(roles: [REGISTRAR])
+}
+
+extend type Offence {
+  "Stable within its conviction; names the offence in correctOffence."
+  id: ID!
+}
+
+"""
+One correction, blocking or unblocking of a person's data. It keeps the previous version and the
+agencies that had received the person's data until then, which the register office tells
+(SK act §65b). Auditors read these records, never the person.
+"""
+type Correction @access(roles: [REGISTRAR, AUDITOR]) {
+  id: ID!
+  action: CorrectionAction!
+  "The person the data belongs to (the ID only)."
+  personId: ID!
+  item: RecordItemKind!
+  "The ID of the person, conviction, offence, sentence or detention period."
+  itemId: ID!
+  reason: String!
+  time: DateTime!
+  "The official who made the change."
+  subject: String!
+  agency: String!
+  role: Role!
+  "CORRECTED: each changed field with its value before and after, as JSON."
+  changes: [FieldChange!]!
+  "CORRECTED: the whole item before the correction, as JSON."
+  previousVersion: String
+  "The agencies that had received the person's data before the change, to be told of it (from the audit trail)."
+  recipientsToNotify: [Recipient!]!
+}
+
+"One changed field of a correction."
+type FieldChange @access(roles: [REGISTRAR, AUDITOR]) {
+  "Path of the field in the item, e.g. ` + "`" + `familyName` + "`" + `, ` + "`" + `sentences.0.endDate` + "`" + `."
+  field: String!
+  "The value before, as JSON; null when the field was not set."
+  before: String
+  "The value after, as JSON; null when the field is no longer set."
+  after: String
+}
+
+"The answer of a correction or (un)blocking: the record of it and the item as it is now."
+type CorrectionResult @access(roles: [COURT, PRISON_SERVICE, REGISTRAR]) {
+  correctionId: ID!
+  "The corrected person (correctPerson)."
+  person: Person @access(roles: [REGISTRAR])
+  "The corrected conviction (correctConviction, correctOffence)."
+  conviction: Conviction @access(roles: [COURT, REGISTRAR])
+  "The corrected sentence (correctSentence)."
+  sentence: Sentence @access(roles: [COURT, REGISTRAR])
+  "The corrected detention period (correctDetentionPeriod)."
+  detentionPeriod: DetentionPeriod @access(roles: [PRISON_SERVICE, REGISTRAR])
+  """
+  The agencies to tell (SK act §65b). The register office notifies them; other writers do not
+  learn who looked the person up.
+  """
+  recipientsToNotify: [Recipient!]! @access(roles: [REGISTRAR])
+}
+
+extend type Query {
+  "Every correction, blocking and unblocking of a person's data, newest first, with the previous versions."
+  corrections(personId: ID!, purpose: PurposeInput!): [Correction!]!
+    @access(roles: [REGISTRAR, AUDITOR])
+}
+
+"The corrected header of a conviction. Every field is the value it should have had."
+input ConvictionCorrectionInput {
+  court: String!
+  caseReference: String!
+  decisionDate: Date!
+  finalDate: Date!
+  """
+  Corrects a wrongly recorded expungement: null makes an expunged conviction unexpunged again;
+  a date corrects the day of an expungement. Recording a new expungement is recordExpungement's.
+  """
+  expungedOn: Date
+}
+
+"The corrected data of a detention period. Every field is the value it should have had."
+input DetentionPeriodCorrectionInput {
+  kind: DetentionKind!
+  prisonId: ID!
+  start: Date!
+  "Null for the ongoing period."
+  end: Date
+  responsibleAuthority: AuthorityInput
+  sentenceId: ID
+  expectedRelease: Date
+  "Required when end is set."
+  releaseReason: ReleaseReason
+}
+
+"What to block or unblock."
+input BlockInput {
+  personId: ID!
+  "PERSON blocks the whole record; CONVICTION, SENTENCE or DETENTION_PERIOD one item (offences go with their conviction)."
+  item: RecordItemKind!
+  "The conviction, sentence or detention period; absent for PERSON."
+  itemId: ID
+  "Why (1–500 characters)."
+  reason: String!
+}
+
+extend type Mutation {
+  "Correct a person's identity data (a new version) with a reason; version must be current."
+  correctPerson(id: ID!, version: Int!, input: PersonInput!, reason: String!, idempotencyKey: String!, purpose: PurposeInput!): CorrectionResult!
+    @access(roles: [REGISTRAR])
+  "Correct a conviction's court, case reference, dates, or a wrongly recorded expungement."
+  correctConviction(personId: ID!, convictionId: ID!, input: ConvictionCorrectionInput!, reason: String!, idempotencyKey: String!, purpose: PurposeInput!): CorrectionResult!
+    @access(roles: [COURT, REGISTRAR])
+  "Correct one offence of a conviction."
+  correctOffence(personId: ID!, offenceId: ID!, input: OffenceInput!, reason: String!, idempotencyKey: String!, purpose: PurposeInput!): CorrectionResult!
+    @access(roles: [COURT, REGISTRAR])
+  "Correct one sentence of a conviction."
+  correctSentence(personId: ID!, sentenceId: ID!, input: SentenceInput!, reason: String!, idempotencyKey: String!, purpose: PurposeInput!): CorrectionResult!
+    @access(roles: [COURT, REGISTRAR])
+  "Correct one detention period."
+  correctDetentionPeriod(personId: ID!, periodId: ID!, input: DetentionPeriodCorrectionInput!, reason: String!, idempotencyKey: String!, purpose: PurposeInput!): CorrectionResult!
+    @access(roles: [PRISON_SERVICE, REGISTRAR])
+  "Block a person's record or one item: kept, but every role other than REGISTRAR and AUDITOR reads it as absent."
+  blockRecord(input: BlockInput!, idempotencyKey: String!, purpose: PurposeInput!): CorrectionResult!
+    @access(roles: [REGISTRAR])
+  "Lift a blocking."
+  unblockRecord(input: BlockInput!, idempotencyKey: String!, purpose: PurposeInput!): CorrectionResult!
+    @access(roles: [REGISTRAR])
+}
+
+# ---------------------------------------------------------------------------------------------
+# The grant workflow as the portal runs it (DESIGN §5): approvers' change and cancellation
+# requests, agency-wide suspension, and the feed of grant events for agencies' mail systems.
+
+enum GrantChangeKind {
+  "Change the purposes, caseload or validity of the grant."
+  CHANGE
+  "End the grant (the official left, changed post, …)."
+  CANCELLATION
+}
+
+"An approver's request to change or cancel a grant of their agency, awaiting the register office."
+type GrantChangeRequest @access(roles: [COURT, PROSECUTOR, POLICE, REINTEGRATION, PRISON_SERVICE, REGISTRAR, AUDITOR]) {
+  kind: GrantChangeKind!
+  "The approver who asked (subject)."
+  requestedBy: String!
+  requestedAt: DateTime!
+  reason: String!
+  allowedPurposes: [PurposeCode!]
+  caseload: [ID!]
+  validUntil: Date
+}
+
+extend type AccessGrant {
+  "A change or cancellation an approver asked for, until the register office decides it."
+  pendingChange: GrantChangeRequest
+}
+
+"What an approver asks to change; absent fields stay as they are."
+input GrantChangeInput {
+  allowedPurposes: [PurposeCode!]
+  "REINTEGRATION only."
+  caseload: [ID!]
+  validUntil: Date
+}
+
+enum GrantEventKind {
+  REQUESTED
+  APPROVED
+  REJECTED
+  ACTIVATED
+  "A suspended grant was reinstated (one by one or with its agency)."
+  RESUMED
+  SUSPENDED
+  REVOKED
+  "The official re-confirmed a grant suspended for an identity change."
+  RECONFIRMED
+  CHANGE_REQUESTED
+  CANCELLATION_REQUESTED
+  "The register office applied a requested change."
+  CHANGE_APPLIED
+  "The register office declined a requested change or cancellation."
+  CHANGE_DECLINED
+}
+
+"""
+One transition of an access grant, for other systems to pick up (the portal e-mails the official;
+custodia does not send mail). Events are numbered without gaps in the order they happened.
+"""
+type GrantEvent @access(roles: [COURT, PROSECUTOR, POLICE, REINTEGRATION, PRISON_SERVICE, REGISTRAR, AUDITOR]) {
+  "Position in the feed (1, 2, …)."
+  sequence: Int!
+  time: DateTime!
+  kind: GrantEventKind!
+  grantId: ID!
+  "The official the grant belongs to."
+  subject: String!
+  agency: String!
+  role: Role!
+  from: GrantStatus
+  to: GrantStatus!
+  reason: String
+  "The official who acted; null when the server acted (an identity change)."
+  actor: String
+}
+
+type GrantEventConnection @access(roles: [COURT, PROSECUTOR, POLICE, REINTEGRATION, PRISON_SERVICE, REGISTRAR, AUDITOR]) {
+  edges: [GrantEventEdge!]!
+  pageInfo: PageInfo!
+}
+
+type GrantEventEdge @access(roles: [COURT, PROSECUTOR, POLICE, REINTEGRATION, PRISON_SERVICE, REGISTRAR, AUDITOR]) {
+  cursor: String!
+  node: GrantEvent!
+}
+
+extend type Query {
+  """
+  Grant events oldest first, after a cursor (the ` + "`" + `endCursor` + "`" + ` of the previous page; a feed reader
+  keeps it and polls). The register office and auditors read every event (optionally of one
+  agency), an approver those of their agency, any other official their own. Pages hold at most 50.
+  """
+  grantEvents(after: String, first: Int = 50, agency: String): GrantEventConnection!
+    @access(roles: [COURT, PROSECUTOR, POLICE, REINTEGRATION, PRISON_SERVICE, REGISTRAR, AUDITOR])
+}
+
+extend type Mutation {
+  "Ask the register office to change a grant of one's own agency (approvers only, never one's own grant)."
+  requestGrantChange(id: ID!, input: GrantChangeInput!, reason: String!): AccessGrant!
+    @access(roles: [COURT, PROSECUTOR, POLICE, REINTEGRATION, PRISON_SERVICE, REGISTRAR, AUDITOR])
+  "Ask the register office to cancel a grant of one's own agency (approvers only, never one's own grant)."
+  requestGrantCancellation(id: ID!, reason: String!): AccessGrant!
+    @access(roles: [COURT, PROSECUTOR, POLICE, REINTEGRATION, PRISON_SERVICE, REGISTRAR, AUDITOR])
+  "Apply (accept: true) or decline a pending change or cancellation; an accepted cancellation revokes the grant."
+  decideGrantChange(id: ID!, accept: Boolean!, reason: String!): AccessGrant!
+    @access(roles: [REGISTRAR])
+  "Suspend every ACTIVE grant of an agency at once (a compromised office), each audited and evented."
+  suspendAgencyGrants(agency: String!, reason: String!): [AccessGrant!]!
+    @access(roles: [REGISTRAR])
+  "Resume the grants suspendAgencyGrants suspended (not those suspended one by one)."
+  resumeAgencyGrants(agency: String!, reason: String!): [AccessGrant!]!
+    @access(roles: [REGISTRAR])
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -2554,6 +3439,8 @@ func (ec *executionContext) childFields_AccessGrant(ctx context.Context, field g
 		return ec.fieldContext_AccessGrant_validUntil(ctx, field)
 	case "statusReason":
 		return ec.fieldContext_AccessGrant_statusReason(ctx, field)
+	case "pendingChange":
+		return ec.fieldContext_AccessGrant_pendingChange(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AccessGrant", field.Name)
 }
@@ -2696,6 +3583,18 @@ func (ec *executionContext) childFields_Authority(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type Authority", field.Name)
 }
 
+func (ec *executionContext) childFields_Blocking(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "since":
+		return ec.fieldContext_Blocking_since(ctx, field)
+	case "reason":
+		return ec.fieldContext_Blocking_reason(ctx, field)
+	case "correctionId":
+		return ec.fieldContext_Blocking_correctionId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Blocking", field.Name)
+}
+
 func (ec *executionContext) childFields_Conviction(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2720,8 +3619,60 @@ func (ec *executionContext) childFields_Conviction(ctx context.Context, field gr
 		return ec.fieldContext_Conviction_expungedOn(ctx, field)
 	case "rehabilitation":
 		return ec.fieldContext_Conviction_rehabilitation(ctx, field)
+	case "blocked":
+		return ec.fieldContext_Conviction_blocked(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Conviction", field.Name)
+}
+
+func (ec *executionContext) childFields_Correction(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Correction_id(ctx, field)
+	case "action":
+		return ec.fieldContext_Correction_action(ctx, field)
+	case "personId":
+		return ec.fieldContext_Correction_personId(ctx, field)
+	case "item":
+		return ec.fieldContext_Correction_item(ctx, field)
+	case "itemId":
+		return ec.fieldContext_Correction_itemId(ctx, field)
+	case "reason":
+		return ec.fieldContext_Correction_reason(ctx, field)
+	case "time":
+		return ec.fieldContext_Correction_time(ctx, field)
+	case "subject":
+		return ec.fieldContext_Correction_subject(ctx, field)
+	case "agency":
+		return ec.fieldContext_Correction_agency(ctx, field)
+	case "role":
+		return ec.fieldContext_Correction_role(ctx, field)
+	case "changes":
+		return ec.fieldContext_Correction_changes(ctx, field)
+	case "previousVersion":
+		return ec.fieldContext_Correction_previousVersion(ctx, field)
+	case "recipientsToNotify":
+		return ec.fieldContext_Correction_recipientsToNotify(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Correction", field.Name)
+}
+
+func (ec *executionContext) childFields_CorrectionResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "correctionId":
+		return ec.fieldContext_CorrectionResult_correctionId(ctx, field)
+	case "person":
+		return ec.fieldContext_CorrectionResult_person(ctx, field)
+	case "conviction":
+		return ec.fieldContext_CorrectionResult_conviction(ctx, field)
+	case "sentence":
+		return ec.fieldContext_CorrectionResult_sentence(ctx, field)
+	case "detentionPeriod":
+		return ec.fieldContext_CorrectionResult_detentionPeriod(ctx, field)
+	case "recipientsToNotify":
+		return ec.fieldContext_CorrectionResult_recipientsToNotify(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CorrectionResult", field.Name)
 }
 
 func (ec *executionContext) childFields_DetentionPeriod(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2744,6 +3695,8 @@ func (ec *executionContext) childFields_DetentionPeriod(ctx context.Context, fie
 		return ec.fieldContext_DetentionPeriod_expectedRelease(ctx, field)
 	case "releaseReason":
 		return ec.fieldContext_DetentionPeriod_releaseReason(ctx, field)
+	case "blocked":
+		return ec.fieldContext_DetentionPeriod_blocked(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DetentionPeriod", field.Name)
 }
@@ -2782,6 +3735,86 @@ func (ec *executionContext) childFields_Disclosure(ctx context.Context, field gr
 		return ec.fieldContext_Disclosure_operationName(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Disclosure", field.Name)
+}
+
+func (ec *executionContext) childFields_FieldChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "field":
+		return ec.fieldContext_FieldChange_field(ctx, field)
+	case "before":
+		return ec.fieldContext_FieldChange_before(ctx, field)
+	case "after":
+		return ec.fieldContext_FieldChange_after(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FieldChange", field.Name)
+}
+
+func (ec *executionContext) childFields_GrantChangeRequest(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_GrantChangeRequest_kind(ctx, field)
+	case "requestedBy":
+		return ec.fieldContext_GrantChangeRequest_requestedBy(ctx, field)
+	case "requestedAt":
+		return ec.fieldContext_GrantChangeRequest_requestedAt(ctx, field)
+	case "reason":
+		return ec.fieldContext_GrantChangeRequest_reason(ctx, field)
+	case "allowedPurposes":
+		return ec.fieldContext_GrantChangeRequest_allowedPurposes(ctx, field)
+	case "caseload":
+		return ec.fieldContext_GrantChangeRequest_caseload(ctx, field)
+	case "validUntil":
+		return ec.fieldContext_GrantChangeRequest_validUntil(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GrantChangeRequest", field.Name)
+}
+
+func (ec *executionContext) childFields_GrantEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sequence":
+		return ec.fieldContext_GrantEvent_sequence(ctx, field)
+	case "time":
+		return ec.fieldContext_GrantEvent_time(ctx, field)
+	case "kind":
+		return ec.fieldContext_GrantEvent_kind(ctx, field)
+	case "grantId":
+		return ec.fieldContext_GrantEvent_grantId(ctx, field)
+	case "subject":
+		return ec.fieldContext_GrantEvent_subject(ctx, field)
+	case "agency":
+		return ec.fieldContext_GrantEvent_agency(ctx, field)
+	case "role":
+		return ec.fieldContext_GrantEvent_role(ctx, field)
+	case "from":
+		return ec.fieldContext_GrantEvent_from(ctx, field)
+	case "to":
+		return ec.fieldContext_GrantEvent_to(ctx, field)
+	case "reason":
+		return ec.fieldContext_GrantEvent_reason(ctx, field)
+	case "actor":
+		return ec.fieldContext_GrantEvent_actor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GrantEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_GrantEventConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_GrantEventConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_GrantEventConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GrantEventConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_GrantEventEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_GrantEventEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_GrantEventEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GrantEventEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_GrantIdentity(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2836,6 +3869,8 @@ func (ec *executionContext) childFields_Offence(ctx context.Context, field graph
 		return ec.fieldContext_Offence_intentional(ctx, field)
 	case "committedOn":
 		return ec.fieldContext_Offence_committedOn(ctx, field)
+	case "id":
+		return ec.fieldContext_Offence_id(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Offence", field.Name)
 }
@@ -2882,6 +3917,8 @@ func (ec *executionContext) childFields_Person(ctx context.Context, field graphq
 		return ec.fieldContext_Person_convictions(ctx, field)
 	case "version":
 		return ec.fieldContext_Person_version(ctx, field)
+	case "blocked":
+		return ec.fieldContext_Person_blocked(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Person", field.Name)
 }
@@ -3016,6 +4053,8 @@ func (ec *executionContext) childFields_Sentence(ctx context.Context, field grap
 		return ec.fieldContext_Sentence_endDate(ctx, field)
 	case "status":
 		return ec.fieldContext_Sentence_status(ctx, field)
+	case "blocked":
+		return ec.fieldContext_Sentence_blocked(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Sentence", field.Name)
 }
@@ -3207,6 +4246,336 @@ func (ec *executionContext) field_Mutation_approveAccessRequest_args(ctx context
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_blockRecord_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.BlockInput, error) {
+			return ec.unmarshalNBlockInput2custodiaᚋmodelᚐBlockInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["idempotencyKey"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "purpose",
+		func(ctx context.Context, v any) (model.PurposeInput, error) {
+			return ec.unmarshalNPurposeInput2custodiaᚋmodelᚐPurposeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["purpose"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_correctConviction_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "personId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["personId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "convictionId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["convictionId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ConvictionCorrectionInput, error) {
+			return ec.unmarshalNConvictionCorrectionInput2custodiaᚋmodelᚐConvictionCorrectionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["idempotencyKey"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "purpose",
+		func(ctx context.Context, v any) (model.PurposeInput, error) {
+			return ec.unmarshalNPurposeInput2custodiaᚋmodelᚐPurposeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["purpose"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_correctDetentionPeriod_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "personId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["personId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "periodId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["periodId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DetentionPeriodCorrectionInput, error) {
+			return ec.unmarshalNDetentionPeriodCorrectionInput2custodiaᚋmodelᚐDetentionPeriodCorrectionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["idempotencyKey"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "purpose",
+		func(ctx context.Context, v any) (model.PurposeInput, error) {
+			return ec.unmarshalNPurposeInput2custodiaᚋmodelᚐPurposeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["purpose"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_correctOffence_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "personId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["personId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "offenceId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["offenceId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.OffenceInput, error) {
+			return ec.unmarshalNOffenceInput2custodiaᚋmodelᚐOffenceInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["idempotencyKey"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "purpose",
+		func(ctx context.Context, v any) (model.PurposeInput, error) {
+			return ec.unmarshalNPurposeInput2custodiaᚋmodelᚐPurposeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["purpose"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_correctPerson_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "version",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["version"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PersonInput, error) {
+			return ec.unmarshalNPersonInput2custodiaᚋmodelᚐPersonInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["idempotencyKey"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "purpose",
+		func(ctx context.Context, v any) (model.PurposeInput, error) {
+			return ec.unmarshalNPurposeInput2custodiaᚋmodelᚐPurposeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["purpose"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_correctSentence_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "personId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["personId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "sentenceId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sentenceId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SentenceInput, error) {
+			return ec.unmarshalNSentenceInput2custodiaᚋmodelᚐSentenceInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["idempotencyKey"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "purpose",
+		func(ctx context.Context, v any) (model.PurposeInput, error) {
+			return ec.unmarshalNPurposeInput2custodiaᚋmodelᚐPurposeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["purpose"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_decideGrantChange_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "accept",
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalNBoolean2bool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["accept"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg2
 	return args, nil
 }
 
@@ -3412,6 +4781,80 @@ func (ec *executionContext) field_Mutation_requestAccess_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_requestGrantCancellation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_requestGrantChange_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.GrantChangeInput, error) {
+			return ec.unmarshalNGrantChangeInput2custodiaᚋmodelᚐGrantChangeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_resumeAgencyGrants_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "agency",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["agency"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_revokeAccessGrant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3445,6 +4888,28 @@ func (ec *executionContext) field_Mutation_suspendAccessGrant_args(ctx context.C
 		return nil, err
 	}
 	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_suspendAgencyGrants_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "agency",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["agency"] = arg0
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
 		func(ctx context.Context, v any) (string, error) {
 			return ec.unmarshalNString2string(ctx, v)
@@ -3491,6 +4956,36 @@ func (ec *executionContext) field_Mutation_transferDetention_args(ctx context.Co
 		return nil, err
 	}
 	args["purpose"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_unblockRecord_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.BlockInput, error) {
+			return ec.unmarshalNBlockInput2custodiaᚋmodelᚐBlockInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["idempotencyKey"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "purpose",
+		func(ctx context.Context, v any) (model.PurposeInput, error) {
+			return ec.unmarshalNPurposeInput2custodiaᚋmodelᚐPurposeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["purpose"] = arg2
 	return args, nil
 }
 
@@ -3650,6 +5145,28 @@ func (ec *executionContext) field_Query_auditTrail_args(ctx context.Context, raw
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_corrections_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "personId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["personId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "purpose",
+		func(ctx context.Context, v any) (model.PurposeInput, error) {
+			return ec.unmarshalNPurposeInput2custodiaᚋmodelᚐPurposeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["purpose"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_disclosures_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3661,6 +5178,36 @@ func (ec *executionContext) field_Query_disclosures_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["personId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_grantEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "agency",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["agency"] = arg2
 	return args, nil
 }
 
@@ -3755,6 +5302,14 @@ func (ec *executionContext) field_Query_recipientsToNotify_args(ctx context.Cont
 		return nil, err
 	}
 	args["since"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "purpose",
+		func(ctx context.Context, v any) (model.PurposeInput, error) {
+			return ec.unmarshalNPurposeInput2custodiaᚋmodelᚐPurposeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["purpose"] = arg2
 	return args, nil
 }
 
@@ -4162,6 +5717,38 @@ func (ec *executionContext) _AccessGrant_statusReason(ctx context.Context, field
 }
 func (ec *executionContext) fieldContext_AccessGrant_statusReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AccessGrant_pendingChange(ctx context.Context, field graphql.CollectedField, obj *model.AccessGrant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccessGrant_pendingChange(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PendingChange, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.GrantChangeRequest) graphql.Marshaler {
+			return ec.marshalOGrantChangeRequest2ᚖcustodiaᚋmodelᚐGrantChangeRequest(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AccessGrant_pendingChange(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AccessGrant",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GrantChangeRequest(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _AccessGrantConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.AccessGrantConnection) (ret graphql.Marshaler) {
@@ -5202,6 +6789,75 @@ func (ec *executionContext) fieldContext_Authority_caseReference(_ context.Conte
 	return graphql.NewScalarFieldContext("Authority", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _Blocking_since(ctx context.Context, field graphql.CollectedField, obj *model.Blocking) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blocking_since(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Since, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Blocking_since(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Blocking", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _Blocking_reason(ctx context.Context, field graphql.CollectedField, obj *model.Blocking) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blocking_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Blocking_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Blocking", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Blocking_correctionId(ctx context.Context, field graphql.CollectedField, obj *model.Blocking) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blocking_correctionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CorrectionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Blocking_correctionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Blocking", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
 func (ec *executionContext) _Conviction_id(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5491,6 +7147,538 @@ func (ec *executionContext) fieldContext_Conviction_rehabilitation(_ context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Conviction_blocked(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Conviction_blocked(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Blocked, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Blocking) graphql.Marshaler {
+			return ec.marshalOBlocking2ᚖcustodiaᚋmodelᚐBlocking(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Conviction_blocked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Conviction",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Blocking(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Correction_id(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Correction_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Correction_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _Correction_action(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Correction_action(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Action, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.CorrectionAction) graphql.Marshaler {
+			return ec.marshalNCorrectionAction2custodiaᚋmodelᚐCorrectionAction(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Correction_action(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type CorrectionAction does not have child fields"))
+}
+
+func (ec *executionContext) _Correction_personId(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Correction_personId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PersonID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Correction_personId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _Correction_item(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Correction_item(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Item, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.RecordItemKind) graphql.Marshaler {
+			return ec.marshalNRecordItemKind2custodiaᚋmodelᚐRecordItemKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Correction_item(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type RecordItemKind does not have child fields"))
+}
+
+func (ec *executionContext) _Correction_itemId(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Correction_itemId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ItemID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Correction_itemId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _Correction_reason(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Correction_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Correction_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Correction_time(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Correction_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Correction_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _Correction_subject(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Correction_subject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Subject, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Correction_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Correction_agency(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Correction_agency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Agency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Correction_agency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Correction_role(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Correction_role(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Role, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Role) graphql.Marshaler {
+			return ec.marshalNRole2custodiaᚋmodelᚐRole(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Correction_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type Role does not have child fields"))
+}
+
+func (ec *executionContext) _Correction_changes(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Correction_changes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Changes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.FieldChange) graphql.Marshaler {
+			return ec.marshalNFieldChange2ᚕcustodiaᚋmodelᚐFieldChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Correction_changes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Correction",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FieldChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Correction_previousVersion(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Correction_previousVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviousVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Correction_previousVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Correction_recipientsToNotify(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Correction_recipientsToNotify(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecipientsToNotify, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Recipient) graphql.Marshaler {
+			return ec.marshalNRecipient2ᚕcustodiaᚋmodelᚐRecipientᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Correction_recipientsToNotify(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Correction",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Recipient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CorrectionResult_correctionId(ctx context.Context, field graphql.CollectedField, obj *model.CorrectionResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CorrectionResult_correctionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CorrectionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CorrectionResult_correctionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CorrectionResult", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _CorrectionResult_person(ctx context.Context, field graphql.CollectedField, obj *model.CorrectionResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CorrectionResult_person(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Person, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Person) graphql.Marshaler {
+			return ec.marshalOPerson2ᚖcustodiaᚋmodelᚐPerson(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CorrectionResult_person(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CorrectionResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Person(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CorrectionResult_conviction(ctx context.Context, field graphql.CollectedField, obj *model.CorrectionResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CorrectionResult_conviction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Conviction, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Conviction) graphql.Marshaler {
+			return ec.marshalOConviction2ᚖcustodiaᚋmodelᚐConviction(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CorrectionResult_conviction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CorrectionResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Conviction(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CorrectionResult_sentence(ctx context.Context, field graphql.CollectedField, obj *model.CorrectionResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CorrectionResult_sentence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sentence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Sentence) graphql.Marshaler {
+			return ec.marshalOSentence2ᚖcustodiaᚋmodelᚐSentence(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CorrectionResult_sentence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CorrectionResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Sentence(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CorrectionResult_detentionPeriod(ctx context.Context, field graphql.CollectedField, obj *model.CorrectionResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CorrectionResult_detentionPeriod(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DetentionPeriod, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DetentionPeriod) graphql.Marshaler {
+			return ec.marshalODetentionPeriod2ᚖcustodiaᚋmodelᚐDetentionPeriod(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CorrectionResult_detentionPeriod(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CorrectionResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DetentionPeriod(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CorrectionResult_recipientsToNotify(ctx context.Context, field graphql.CollectedField, obj *model.CorrectionResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CorrectionResult_recipientsToNotify(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecipientsToNotify, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Recipient) graphql.Marshaler {
+			return ec.marshalNRecipient2ᚕcustodiaᚋmodelᚐRecipientᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CorrectionResult_recipientsToNotify(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CorrectionResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Recipient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _DetentionPeriod_id(ctx context.Context, field graphql.CollectedField, obj *model.DetentionPeriod) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5723,6 +7911,38 @@ func (ec *executionContext) _DetentionPeriod_releaseReason(ctx context.Context, 
 }
 func (ec *executionContext) fieldContext_DetentionPeriod_releaseReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DetentionPeriod", field, false, false, errors.New("field of type ReleaseReason does not have child fields"))
+}
+
+func (ec *executionContext) _DetentionPeriod_blocked(ctx context.Context, field graphql.CollectedField, obj *model.DetentionPeriod) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetentionPeriod_blocked(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Blocked, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Blocking) graphql.Marshaler {
+			return ec.marshalOBlocking2ᚖcustodiaᚋmodelᚐBlocking(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DetentionPeriod_blocked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DetentionPeriod",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Blocking(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _DetentionStatus_deprivedOfLiberty(ctx context.Context, field graphql.CollectedField, obj *model.DetentionStatus) (ret graphql.Marshaler) {
@@ -6026,6 +8246,608 @@ func (ec *executionContext) _Disclosure_operationName(ctx context.Context, field
 }
 func (ec *executionContext) fieldContext_Disclosure_operationName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Disclosure", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FieldChange_field(ctx context.Context, field graphql.CollectedField, obj *model.FieldChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldChange_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldChange_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldChange", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FieldChange_before(ctx context.Context, field graphql.CollectedField, obj *model.FieldChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldChange_before(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Before, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FieldChange_before(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldChange", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FieldChange_after(ctx context.Context, field graphql.CollectedField, obj *model.FieldChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldChange_after(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.After, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FieldChange_after(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldChange", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _GrantChangeRequest_kind(ctx context.Context, field graphql.CollectedField, obj *model.GrantChangeRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GrantChangeRequest_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.GrantChangeKind) graphql.Marshaler {
+			return ec.marshalNGrantChangeKind2custodiaᚋmodelᚐGrantChangeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GrantChangeRequest_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, errors.New("field of type GrantChangeKind does not have child fields"))
+}
+
+func (ec *executionContext) _GrantChangeRequest_requestedBy(ctx context.Context, field graphql.CollectedField, obj *model.GrantChangeRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GrantChangeRequest_requestedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GrantChangeRequest_requestedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _GrantChangeRequest_requestedAt(ctx context.Context, field graphql.CollectedField, obj *model.GrantChangeRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GrantChangeRequest_requestedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GrantChangeRequest_requestedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _GrantChangeRequest_reason(ctx context.Context, field graphql.CollectedField, obj *model.GrantChangeRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GrantChangeRequest_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GrantChangeRequest_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _GrantChangeRequest_allowedPurposes(ctx context.Context, field graphql.CollectedField, obj *model.GrantChangeRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GrantChangeRequest_allowedPurposes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AllowedPurposes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.PurposeCode) graphql.Marshaler {
+			return ec.marshalOPurposeCode2ᚕcustodiaᚋmodelᚐPurposeCodeᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GrantChangeRequest_allowedPurposes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, errors.New("field of type PurposeCode does not have child fields"))
+}
+
+func (ec *executionContext) _GrantChangeRequest_caseload(ctx context.Context, field graphql.CollectedField, obj *model.GrantChangeRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GrantChangeRequest_caseload(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Caseload, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOID2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GrantChangeRequest_caseload(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _GrantChangeRequest_validUntil(ctx context.Context, field graphql.CollectedField, obj *model.GrantChangeRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GrantChangeRequest_validUntil(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ValidUntil, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Date) graphql.Marshaler {
+			return ec.marshalODate2ᚖcustodiaᚋmodelᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GrantChangeRequest_validUntil(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, errors.New("field of type Date does not have child fields"))
+}
+
+func (ec *executionContext) _GrantEvent_sequence(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GrantEvent_sequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GrantEvent_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _GrantEvent_time(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GrantEvent_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GrantEvent_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _GrantEvent_kind(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GrantEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.GrantEventKind) graphql.Marshaler {
+			return ec.marshalNGrantEventKind2custodiaᚋmodelᚐGrantEventKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GrantEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type GrantEventKind does not have child fields"))
+}
+
+func (ec *executionContext) _GrantEvent_grantId(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GrantEvent_grantId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GrantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GrantEvent_grantId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _GrantEvent_subject(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GrantEvent_subject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Subject, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GrantEvent_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _GrantEvent_agency(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GrantEvent_agency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Agency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GrantEvent_agency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _GrantEvent_role(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GrantEvent_role(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Role, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Role) graphql.Marshaler {
+			return ec.marshalNRole2custodiaᚋmodelᚐRole(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GrantEvent_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type Role does not have child fields"))
+}
+
+func (ec *executionContext) _GrantEvent_from(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GrantEvent_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.GrantStatus) graphql.Marshaler {
+			return ec.marshalOGrantStatus2ᚖcustodiaᚋmodelᚐGrantStatus(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GrantEvent_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type GrantStatus does not have child fields"))
+}
+
+func (ec *executionContext) _GrantEvent_to(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GrantEvent_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.GrantStatus) graphql.Marshaler {
+			return ec.marshalNGrantStatus2custodiaᚋmodelᚐGrantStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GrantEvent_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type GrantStatus does not have child fields"))
+}
+
+func (ec *executionContext) _GrantEvent_reason(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GrantEvent_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GrantEvent_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _GrantEvent_actor(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GrantEvent_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GrantEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _GrantEventConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.GrantEventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GrantEventConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.GrantEventEdge) graphql.Marshaler {
+			return ec.marshalNGrantEventEdge2ᚕcustodiaᚋmodelᚐGrantEventEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GrantEventConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GrantEventConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GrantEventEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GrantEventConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.GrantEventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GrantEventConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2custodiaᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GrantEventConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GrantEventConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GrantEventEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.GrantEventEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GrantEventEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GrantEventEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GrantEventEdge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _GrantEventEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.GrantEventEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GrantEventEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.GrantEvent) graphql.Marshaler {
+			return ec.marshalNGrantEvent2custodiaᚋmodelᚐGrantEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GrantEventEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GrantEventEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GrantEvent(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _GrantIdentity_name(ctx context.Context, field graphql.CollectedField, obj *model.GrantIdentity) (ret graphql.Marshaler) {
@@ -6895,6 +9717,534 @@ func (ec *executionContext) fieldContext_Mutation_upsertPrison(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_correctPerson(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_correctPerson(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CorrectPerson(ctx, fc.Args["id"].(string), fc.Args["version"].(int), fc.Args["input"].(model.PersonInput), fc.Args["reason"].(string), fc.Args["idempotencyKey"].(string), fc.Args["purpose"].(model.PurposeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CorrectionResult) graphql.Marshaler {
+			return ec.marshalNCorrectionResult2ᚖcustodiaᚋmodelᚐCorrectionResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_correctPerson(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CorrectionResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_correctPerson_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_correctConviction(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_correctConviction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CorrectConviction(ctx, fc.Args["personId"].(string), fc.Args["convictionId"].(string), fc.Args["input"].(model.ConvictionCorrectionInput), fc.Args["reason"].(string), fc.Args["idempotencyKey"].(string), fc.Args["purpose"].(model.PurposeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CorrectionResult) graphql.Marshaler {
+			return ec.marshalNCorrectionResult2ᚖcustodiaᚋmodelᚐCorrectionResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_correctConviction(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CorrectionResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_correctConviction_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_correctOffence(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_correctOffence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CorrectOffence(ctx, fc.Args["personId"].(string), fc.Args["offenceId"].(string), fc.Args["input"].(model.OffenceInput), fc.Args["reason"].(string), fc.Args["idempotencyKey"].(string), fc.Args["purpose"].(model.PurposeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CorrectionResult) graphql.Marshaler {
+			return ec.marshalNCorrectionResult2ᚖcustodiaᚋmodelᚐCorrectionResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_correctOffence(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CorrectionResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_correctOffence_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_correctSentence(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_correctSentence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CorrectSentence(ctx, fc.Args["personId"].(string), fc.Args["sentenceId"].(string), fc.Args["input"].(model.SentenceInput), fc.Args["reason"].(string), fc.Args["idempotencyKey"].(string), fc.Args["purpose"].(model.PurposeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CorrectionResult) graphql.Marshaler {
+			return ec.marshalNCorrectionResult2ᚖcustodiaᚋmodelᚐCorrectionResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_correctSentence(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CorrectionResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_correctSentence_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_correctDetentionPeriod(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_correctDetentionPeriod(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CorrectDetentionPeriod(ctx, fc.Args["personId"].(string), fc.Args["periodId"].(string), fc.Args["input"].(model.DetentionPeriodCorrectionInput), fc.Args["reason"].(string), fc.Args["idempotencyKey"].(string), fc.Args["purpose"].(model.PurposeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CorrectionResult) graphql.Marshaler {
+			return ec.marshalNCorrectionResult2ᚖcustodiaᚋmodelᚐCorrectionResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_correctDetentionPeriod(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CorrectionResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_correctDetentionPeriod_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_blockRecord(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_blockRecord(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().BlockRecord(ctx, fc.Args["input"].(model.BlockInput), fc.Args["idempotencyKey"].(string), fc.Args["purpose"].(model.PurposeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CorrectionResult) graphql.Marshaler {
+			return ec.marshalNCorrectionResult2ᚖcustodiaᚋmodelᚐCorrectionResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_blockRecord(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CorrectionResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_blockRecord_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_unblockRecord(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_unblockRecord(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UnblockRecord(ctx, fc.Args["input"].(model.BlockInput), fc.Args["idempotencyKey"].(string), fc.Args["purpose"].(model.PurposeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CorrectionResult) graphql.Marshaler {
+			return ec.marshalNCorrectionResult2ᚖcustodiaᚋmodelᚐCorrectionResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_unblockRecord(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CorrectionResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_unblockRecord_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_requestGrantChange(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_requestGrantChange(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RequestGrantChange(ctx, fc.Args["id"].(string), fc.Args["input"].(model.GrantChangeInput), fc.Args["reason"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AccessGrant) graphql.Marshaler {
+			return ec.marshalNAccessGrant2ᚖcustodiaᚋmodelᚐAccessGrant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_requestGrantChange(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccessGrant(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_requestGrantChange_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_requestGrantCancellation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_requestGrantCancellation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RequestGrantCancellation(ctx, fc.Args["id"].(string), fc.Args["reason"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AccessGrant) graphql.Marshaler {
+			return ec.marshalNAccessGrant2ᚖcustodiaᚋmodelᚐAccessGrant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_requestGrantCancellation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccessGrant(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_requestGrantCancellation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_decideGrantChange(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_decideGrantChange(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DecideGrantChange(ctx, fc.Args["id"].(string), fc.Args["accept"].(bool), fc.Args["reason"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AccessGrant) graphql.Marshaler {
+			return ec.marshalNAccessGrant2ᚖcustodiaᚋmodelᚐAccessGrant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_decideGrantChange(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccessGrant(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_decideGrantChange_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_suspendAgencyGrants(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_suspendAgencyGrants(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SuspendAgencyGrants(ctx, fc.Args["agency"].(string), fc.Args["reason"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.AccessGrant) graphql.Marshaler {
+			return ec.marshalNAccessGrant2ᚕcustodiaᚋmodelᚐAccessGrantᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_suspendAgencyGrants(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccessGrant(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_suspendAgencyGrants_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resumeAgencyGrants(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resumeAgencyGrants(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResumeAgencyGrants(ctx, fc.Args["agency"].(string), fc.Args["reason"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.AccessGrant) graphql.Marshaler {
+			return ec.marshalNAccessGrant2ᚕcustodiaᚋmodelᚐAccessGrantᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resumeAgencyGrants(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccessGrant(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resumeAgencyGrants_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Offence_legalProvision(ctx context.Context, field graphql.CollectedField, obj *model.Offence) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7054,6 +10404,29 @@ func (ec *executionContext) _Offence_committedOn(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_Offence_committedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Offence", field, false, false, errors.New("field of type Date does not have child fields"))
+}
+
+func (ec *executionContext) _Offence_id(ctx context.Context, field graphql.CollectedField, obj *model.Offence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Offence_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Offence_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Offence", field, false, false, errors.New("field of type ID does not have child fields"))
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
@@ -7511,6 +10884,38 @@ func (ec *executionContext) _Person_version(ctx context.Context, field graphql.C
 }
 func (ec *executionContext) fieldContext_Person_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Person", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Person_blocked(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Person_blocked(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Blocked, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Blocking) graphql.Marshaler {
+			return ec.marshalOBlocking2ᚖcustodiaᚋmodelᚐBlocking(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Person_blocked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Person",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Blocking(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _PersonConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.PersonConnection) (ret graphql.Marshaler) {
@@ -8513,7 +11918,7 @@ func (ec *executionContext) _Query_recipientsToNotify(ctx context.Context, field
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().RecipientsToNotify(ctx, fc.Args["personId"].(string), fc.Args["since"].(model.DateTime))
+			return ec.Resolvers.Query().RecipientsToNotify(ctx, fc.Args["personId"].(string), fc.Args["since"].(model.DateTime), fc.Args["purpose"].(model.PurposeInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []model.Recipient) graphql.Marshaler {
@@ -8541,6 +11946,94 @@ func (ec *executionContext) fieldContext_Query_recipientsToNotify(ctx context.Co
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_recipientsToNotify_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_corrections(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_corrections(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Corrections(ctx, fc.Args["personId"].(string), fc.Args["purpose"].(model.PurposeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Correction) graphql.Marshaler {
+			return ec.marshalNCorrection2ᚕcustodiaᚋmodelᚐCorrectionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_corrections(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Correction(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_corrections_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_grantEvents(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_grantEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().GrantEvents(ctx, fc.Args["after"].(*string), fc.Args["first"].(*int), fc.Args["agency"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.GrantEventConnection) graphql.Marshaler {
+			return ec.marshalNGrantEventConnection2ᚖcustodiaᚋmodelᚐGrantEventConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_grantEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GrantEventConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_grantEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -9053,6 +12546,38 @@ func (ec *executionContext) _Sentence_status(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_Sentence_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Sentence", field, false, false, errors.New("field of type SentenceStatus does not have child fields"))
+}
+
+func (ec *executionContext) _Sentence_blocked(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Sentence_blocked(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Blocked, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Blocking) graphql.Marshaler {
+			return ec.marshalOBlocking2ᚖcustodiaᚋmodelᚐBlocking(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Sentence_blocked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Sentence",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Blocking(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -10427,6 +13952,115 @@ func (ec *executionContext) unmarshalInputAuthorityInput(ctx context.Context, ob
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputBlockInput(ctx context.Context, obj any) (model.BlockInput, error) {
+	var it model.BlockInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"personId", "item", "itemId", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "personId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("personId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PersonID = data
+		case "item":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("item"))
+			data, err := ec.unmarshalNRecordItemKind2custodiaᚋmodelᚐRecordItemKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Item = data
+		case "itemId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("itemId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ItemID = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputConvictionCorrectionInput(ctx context.Context, obj any) (model.ConvictionCorrectionInput, error) {
+	var it model.ConvictionCorrectionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"court", "caseReference", "decisionDate", "finalDate", "expungedOn"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "court":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("court"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Court = data
+		case "caseReference":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("caseReference"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CaseReference = data
+		case "decisionDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decisionDate"))
+			data, err := ec.unmarshalNDate2custodiaᚋmodelᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecisionDate = data
+		case "finalDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("finalDate"))
+			data, err := ec.unmarshalNDate2custodiaᚋmodelᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FinalDate = data
+		case "expungedOn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expungedOn"))
+			data, err := ec.unmarshalODate2ᚖcustodiaᚋmodelᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpungedOn = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputConvictionInput(ctx context.Context, obj any) (model.ConvictionInput, error) {
 	var it model.ConvictionInput
 	if obj == nil {
@@ -10487,6 +14121,129 @@ func (ec *executionContext) unmarshalInputConvictionInput(ctx context.Context, o
 				return it, err
 			}
 			it.Sentences = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputDetentionPeriodCorrectionInput(ctx context.Context, obj any) (model.DetentionPeriodCorrectionInput, error) {
+	var it model.DetentionPeriodCorrectionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"kind", "prisonId", "start", "end", "responsibleAuthority", "sentenceId", "expectedRelease", "releaseReason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNDetentionKind2custodiaᚋmodelᚐDetentionKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "prisonId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("prisonId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PrisonID = data
+		case "start":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("start"))
+			data, err := ec.unmarshalNDate2custodiaᚋmodelᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Start = data
+		case "end":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("end"))
+			data, err := ec.unmarshalODate2ᚖcustodiaᚋmodelᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.End = data
+		case "responsibleAuthority":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("responsibleAuthority"))
+			data, err := ec.unmarshalOAuthorityInput2ᚖcustodiaᚋmodelᚐAuthorityInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResponsibleAuthority = data
+		case "sentenceId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentenceId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentenceID = data
+		case "expectedRelease":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expectedRelease"))
+			data, err := ec.unmarshalODate2ᚖcustodiaᚋmodelᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpectedRelease = data
+		case "releaseReason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("releaseReason"))
+			data, err := ec.unmarshalOReleaseReason2ᚖcustodiaᚋmodelᚐReleaseReason(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReleaseReason = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputGrantChangeInput(ctx context.Context, obj any) (model.GrantChangeInput, error) {
+	var it model.GrantChangeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"allowedPurposes", "caseload", "validUntil"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "allowedPurposes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allowedPurposes"))
+			data, err := ec.unmarshalOPurposeCode2ᚕcustodiaᚋmodelᚐPurposeCodeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AllowedPurposes = data
+		case "caseload":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("caseload"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Caseload = data
+		case "validUntil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validUntil"))
+			data, err := ec.unmarshalODate2ᚖcustodiaᚋmodelᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidUntil = data
 		}
 	}
 	return it, nil
@@ -11210,6 +14967,11 @@ func (ec *executionContext) _AccessGrant(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "pendingChange":
+			out.Values[i] = ec._AccessGrant_pendingChange(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -11738,6 +15500,54 @@ func (ec *executionContext) _Authority(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var blockingImplementors = []string{"Blocking"}
+
+func (ec *executionContext) _Blocking(ctx context.Context, sel ast.SelectionSet, obj *model.Blocking) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, blockingImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Blocking")
+		case "since":
+			out.Values[i] = ec._Blocking_since(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._Blocking_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "correctionId":
+			out.Values[i] = ec._Blocking_correctionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var convictionImplementors = []string{"Conviction"}
 
 func (ec *executionContext) _Conviction(ctx context.Context, sel ast.SelectionSet, obj *model.Conviction) graphql.Marshaler {
@@ -11871,6 +15681,172 @@ func (ec *executionContext) _Conviction(ctx context.Context, sel ast.SelectionSe
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "blocked":
+			out.Values[i] = ec._Conviction_blocked(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var correctionImplementors = []string{"Correction"}
+
+func (ec *executionContext) _Correction(ctx context.Context, sel ast.SelectionSet, obj *model.Correction) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, correctionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Correction")
+		case "id":
+			out.Values[i] = ec._Correction_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "action":
+			out.Values[i] = ec._Correction_action(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "personId":
+			out.Values[i] = ec._Correction_personId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "item":
+			out.Values[i] = ec._Correction_item(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "itemId":
+			out.Values[i] = ec._Correction_itemId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._Correction_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "time":
+			out.Values[i] = ec._Correction_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "subject":
+			out.Values[i] = ec._Correction_subject(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "agency":
+			out.Values[i] = ec._Correction_agency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "role":
+			out.Values[i] = ec._Correction_role(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "changes":
+			out.Values[i] = ec._Correction_changes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "previousVersion":
+			out.Values[i] = ec._Correction_previousVersion(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "recipientsToNotify":
+			out.Values[i] = ec._Correction_recipientsToNotify(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var correctionResultImplementors = []string{"CorrectionResult"}
+
+func (ec *executionContext) _CorrectionResult(ctx context.Context, sel ast.SelectionSet, obj *model.CorrectionResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, correctionResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CorrectionResult")
+		case "correctionId":
+			out.Values[i] = ec._CorrectionResult_correctionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "person":
+			out.Values[i] = ec._CorrectionResult_person(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "conviction":
+			out.Values[i] = ec._CorrectionResult_conviction(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "sentence":
+			out.Values[i] = ec._CorrectionResult_sentence(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "detentionPeriod":
+			out.Values[i] = ec._CorrectionResult_detentionPeriod(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "recipientsToNotify":
+			out.Values[i] = ec._CorrectionResult_recipientsToNotify(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -12012,6 +15988,11 @@ func (ec *executionContext) _DetentionPeriod(ctx context.Context, sel ast.Select
 			}
 		case "releaseReason":
 			out.Values[i] = ec._DetentionPeriod_releaseReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "blocked":
+			out.Values[i] = ec._DetentionPeriod_blocked(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -12172,6 +16153,296 @@ func (ec *executionContext) _Disclosure(ctx context.Context, sel ast.SelectionSe
 		case "operationName":
 			out.Values[i] = ec._Disclosure_operationName(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var fieldChangeImplementors = []string{"FieldChange"}
+
+func (ec *executionContext) _FieldChange(ctx context.Context, sel ast.SelectionSet, obj *model.FieldChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, fieldChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FieldChange")
+		case "field":
+			out.Values[i] = ec._FieldChange_field(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "before":
+			out.Values[i] = ec._FieldChange_before(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "after":
+			out.Values[i] = ec._FieldChange_after(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var grantChangeRequestImplementors = []string{"GrantChangeRequest"}
+
+func (ec *executionContext) _GrantChangeRequest(ctx context.Context, sel ast.SelectionSet, obj *model.GrantChangeRequest) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, grantChangeRequestImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GrantChangeRequest")
+		case "kind":
+			out.Values[i] = ec._GrantChangeRequest_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requestedBy":
+			out.Values[i] = ec._GrantChangeRequest_requestedBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requestedAt":
+			out.Values[i] = ec._GrantChangeRequest_requestedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._GrantChangeRequest_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "allowedPurposes":
+			out.Values[i] = ec._GrantChangeRequest_allowedPurposes(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "caseload":
+			out.Values[i] = ec._GrantChangeRequest_caseload(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "validUntil":
+			out.Values[i] = ec._GrantChangeRequest_validUntil(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var grantEventImplementors = []string{"GrantEvent"}
+
+func (ec *executionContext) _GrantEvent(ctx context.Context, sel ast.SelectionSet, obj *model.GrantEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, grantEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GrantEvent")
+		case "sequence":
+			out.Values[i] = ec._GrantEvent_sequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "time":
+			out.Values[i] = ec._GrantEvent_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._GrantEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "grantId":
+			out.Values[i] = ec._GrantEvent_grantId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "subject":
+			out.Values[i] = ec._GrantEvent_subject(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "agency":
+			out.Values[i] = ec._GrantEvent_agency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "role":
+			out.Values[i] = ec._GrantEvent_role(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "from":
+			out.Values[i] = ec._GrantEvent_from(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "to":
+			out.Values[i] = ec._GrantEvent_to(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._GrantEvent_reason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "actor":
+			out.Values[i] = ec._GrantEvent_actor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var grantEventConnectionImplementors = []string{"GrantEventConnection"}
+
+func (ec *executionContext) _GrantEventConnection(ctx context.Context, sel ast.SelectionSet, obj *model.GrantEventConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, grantEventConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GrantEventConnection")
+		case "edges":
+			out.Values[i] = ec._GrantEventConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._GrantEventConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var grantEventEdgeImplementors = []string{"GrantEventEdge"}
+
+func (ec *executionContext) _GrantEventEdge(ctx context.Context, sel ast.SelectionSet, obj *model.GrantEventEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, grantEventEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GrantEventEdge")
+		case "cursor":
+			out.Values[i] = ec._GrantEventEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._GrantEventEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -12464,6 +16735,90 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "correctPerson":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_correctPerson(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "correctConviction":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_correctConviction(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "correctOffence":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_correctOffence(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "correctSentence":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_correctSentence(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "correctDetentionPeriod":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_correctDetentionPeriod(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "blockRecord":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_blockRecord(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unblockRecord":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_unblockRecord(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requestGrantChange":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_requestGrantChange(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requestGrantCancellation":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_requestGrantCancellation(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "decideGrantChange":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_decideGrantChange(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "suspendAgencyGrants":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_suspendAgencyGrants(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resumeAgencyGrants":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resumeAgencyGrants(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -12530,6 +16885,11 @@ func (ec *executionContext) _Offence(ctx context.Context, sel ast.SelectionSet, 
 		case "committedOn":
 			out.Values[i] = ec._Offence_committedOn(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "id":
+			out.Values[i] = ec._Offence_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -12780,6 +17140,11 @@ func (ec *executionContext) _Person(ctx context.Context, sel ast.SelectionSet, o
 		case "version":
 			out.Values[i] = ec._Person_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "blocked":
+			out.Values[i] = ec._Person_blocked(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
@@ -13395,6 +17760,50 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "corrections":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_corrections(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "grantEvents":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_grantEvents(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -13629,6 +18038,11 @@ func (ec *executionContext) _Sentence(ctx context.Context, sel ast.SelectionSet,
 		case "status":
 			out.Values[i] = ec._Sentence_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "blocked":
+			out.Values[i] = ec._Sentence_blocked(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
@@ -14202,6 +18616,11 @@ func (ec *executionContext) marshalNAuthorityKind2custodiaᚋmodelᚐAuthorityKi
 	return v
 }
 
+func (ec *executionContext) unmarshalNBlockInput2custodiaᚋmodelᚐBlockInput(ctx context.Context, v any) (model.BlockInput, error) {
+	res, err := ec.unmarshalInputBlockInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -14248,9 +18667,54 @@ func (ec *executionContext) marshalNConviction2ᚖcustodiaᚋmodelᚐConviction(
 	return ec._Conviction(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNConvictionCorrectionInput2custodiaᚋmodelᚐConvictionCorrectionInput(ctx context.Context, v any) (model.ConvictionCorrectionInput, error) {
+	res, err := ec.unmarshalInputConvictionCorrectionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNConvictionInput2custodiaᚋmodelᚐConvictionInput(ctx context.Context, v any) (model.ConvictionInput, error) {
 	res, err := ec.unmarshalInputConvictionInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCorrection2custodiaᚋmodelᚐCorrection(ctx context.Context, sel ast.SelectionSet, v model.Correction) graphql.Marshaler {
+	return ec._Correction(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCorrection2ᚕcustodiaᚋmodelᚐCorrectionᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Correction) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCorrection2custodiaᚋmodelᚐCorrection(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNCorrectionAction2custodiaᚋmodelᚐCorrectionAction(ctx context.Context, v any) (model.CorrectionAction, error) {
+	var res model.CorrectionAction
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCorrectionAction2custodiaᚋmodelᚐCorrectionAction(ctx context.Context, sel ast.SelectionSet, v model.CorrectionAction) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNCorrectionResult2ᚖcustodiaᚋmodelᚐCorrectionResult(ctx context.Context, sel ast.SelectionSet, v *model.CorrectionResult) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CorrectionResult(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNDate2custodiaᚋmodelᚐDate(ctx context.Context, v any) (model.Date, error) {
@@ -14329,6 +18793,11 @@ func (ec *executionContext) marshalNDetentionPeriod2ᚖcustodiaᚋmodelᚐDetent
 	return ec._DetentionPeriod(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNDetentionPeriodCorrectionInput2custodiaᚋmodelᚐDetentionPeriodCorrectionInput(ctx context.Context, v any) (model.DetentionPeriodCorrectionInput, error) {
+	res, err := ec.unmarshalInputDetentionPeriodCorrectionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNDetentionStatus2ᚖcustodiaᚋmodelᚐDetentionStatus(ctx context.Context, sel ast.SelectionSet, v *model.DetentionStatus) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -14357,6 +18826,85 @@ func (ec *executionContext) marshalNDisclosure2ᚕcustodiaᚋmodelᚐDisclosure�
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNFieldChange2custodiaᚋmodelᚐFieldChange(ctx context.Context, sel ast.SelectionSet, v model.FieldChange) graphql.Marshaler {
+	return ec._FieldChange(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNFieldChange2ᚕcustodiaᚋmodelᚐFieldChangeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.FieldChange) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFieldChange2custodiaᚋmodelᚐFieldChange(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNGrantChangeInput2custodiaᚋmodelᚐGrantChangeInput(ctx context.Context, v any) (model.GrantChangeInput, error) {
+	res, err := ec.unmarshalInputGrantChangeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNGrantChangeKind2custodiaᚋmodelᚐGrantChangeKind(ctx context.Context, v any) (model.GrantChangeKind, error) {
+	var res model.GrantChangeKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNGrantChangeKind2custodiaᚋmodelᚐGrantChangeKind(ctx context.Context, sel ast.SelectionSet, v model.GrantChangeKind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNGrantEvent2custodiaᚋmodelᚐGrantEvent(ctx context.Context, sel ast.SelectionSet, v model.GrantEvent) graphql.Marshaler {
+	return ec._GrantEvent(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNGrantEventConnection2ᚖcustodiaᚋmodelᚐGrantEventConnection(ctx context.Context, sel ast.SelectionSet, v *model.GrantEventConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._GrantEventConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNGrantEventEdge2custodiaᚋmodelᚐGrantEventEdge(ctx context.Context, sel ast.SelectionSet, v model.GrantEventEdge) graphql.Marshaler {
+	return ec._GrantEventEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNGrantEventEdge2ᚕcustodiaᚋmodelᚐGrantEventEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.GrantEventEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNGrantEventEdge2custodiaᚋmodelᚐGrantEventEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNGrantEventKind2custodiaᚋmodelᚐGrantEventKind(ctx context.Context, v any) (model.GrantEventKind, error) {
+	var res model.GrantEventKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNGrantEventKind2custodiaᚋmodelᚐGrantEventKind(ctx context.Context, sel ast.SelectionSet, v model.GrantEventKind) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNGrantIdentity2custodiaᚋmodelᚐGrantIdentity(ctx context.Context, sel ast.SelectionSet, v model.GrantIdentity) graphql.Marshaler {
@@ -14694,6 +19242,16 @@ func (ec *executionContext) marshalNRecipient2ᚕcustodiaᚋmodelᚐRecipientᚄ
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNRecordItemKind2custodiaᚋmodelᚐRecordItemKind(ctx context.Context, v any) (model.RecordItemKind, error) {
+	var res model.RecordItemKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRecordItemKind2custodiaᚋmodelᚐRecordItemKind(ctx context.Context, sel ast.SelectionSet, v model.RecordItemKind) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNReleaseInput2custodiaᚋmodelᚐReleaseInput(ctx context.Context, v any) (model.ReleaseInput, error) {
@@ -15060,6 +19618,21 @@ func (ec *executionContext) marshalOAuthority2ᚖcustodiaᚋmodelᚐAuthority(ct
 	return ec._Authority(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOAuthorityInput2ᚖcustodiaᚋmodelᚐAuthorityInput(ctx context.Context, v any) (*model.AuthorityInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputAuthorityInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOBlocking2ᚖcustodiaᚋmodelᚐBlocking(ctx context.Context, sel ast.SelectionSet, v *model.Blocking) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Blocking(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -15088,6 +19661,13 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOConviction2ᚖcustodiaᚋmodelᚐConviction(ctx context.Context, sel ast.SelectionSet, v *model.Conviction) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Conviction(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalODate2ᚖcustodiaᚋmodelᚐDate(ctx context.Context, v any) (*model.Date, error) {
@@ -15136,6 +19716,20 @@ func (ec *executionContext) marshalODetentionKind2ᚖcustodiaᚋmodelᚐDetentio
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalODetentionPeriod2ᚖcustodiaᚋmodelᚐDetentionPeriod(ctx context.Context, sel ast.SelectionSet, v *model.DetentionPeriod) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DetentionPeriod(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOGrantChangeRequest2ᚖcustodiaᚋmodelᚐGrantChangeRequest(ctx context.Context, sel ast.SelectionSet, v *model.GrantChangeRequest) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._GrantChangeRequest(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOGrantStatus2ᚖcustodiaᚋmodelᚐGrantStatus(ctx context.Context, v any) (*model.GrantStatus, error) {
@@ -15245,6 +19839,13 @@ func (ec *executionContext) unmarshalOMoneyInput2ᚖcustodiaᚋmodelᚐMoneyInpu
 	}
 	res, err := ec.unmarshalInputMoneyInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPerson2ᚖcustodiaᚋmodelᚐPerson(ctx context.Context, sel ast.SelectionSet, v *model.Person) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Person(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOPlace2ᚖcustodiaᚋmodelᚐPlace(ctx context.Context, sel ast.SelectionSet, v *model.Place) graphql.Marshaler {

@@ -37,7 +37,7 @@ func New(s *store.Store, scope store.Scope) *Loaders {
 	opt := dataloadgen.WithWait(batchWait)
 	l := &Loaders{store: s, scope: scope}
 	l.Person = dataloadgen.NewLoader(byKey(l.fetchPersons), opt)
-	l.Detention = dataloadgen.NewLoader(byKey(s.DetentionsByPersonIDs), opt)
+	l.Detention = dataloadgen.NewLoader(byKey(l.fetchDetentions), opt)
 	l.ConvictionExtract = dataloadgen.NewLoader(byKey(l.fetchConvictions(false)), opt)
 	l.ConvictionCopy = dataloadgen.NewLoader(byKey(l.fetchConvictions(true)), opt)
 	l.Prison = dataloadgen.NewLoader(byKey(s.PrisonsByIDs), opt)
@@ -48,9 +48,13 @@ func (l *Loaders) fetchPersons(ctx context.Context, ids []string) (map[string]*m
 	return l.store.PersonsByIDs(ctx, l.scope, ids)
 }
 
+func (l *Loaders) fetchDetentions(ctx context.Context, ids []string) (map[string]*model.DetentionRecord, error) {
+	return l.store.DetentionsByPersonIDs(ctx, l.scope, ids)
+}
+
 func (l *Loaders) fetchConvictions(includeExpunged bool) func(context.Context, []string) (map[string][]model.Conviction, error) {
 	return func(ctx context.Context, ids []string) (map[string][]model.Conviction, error) {
-		return l.store.ConvictionsByPersonIDs(ctx, ids, includeExpunged)
+		return l.store.ConvictionsByPersonIDs(ctx, l.scope, ids, includeExpunged)
 	}
 }
 

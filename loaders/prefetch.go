@@ -84,7 +84,7 @@ func (l *Loaders) PrefetchPersons(ctx context.Context, persons []*model.Person, 
 	var prisonIDs []string
 	if want.Detentions {
 		g.Go(func() error {
-			found, err := l.store.DetentionsByPersonIDs(ctx, ids)
+			found, err := l.fetchDetentions(ctx, ids)
 			if err != nil {
 				return err
 			}
@@ -102,7 +102,7 @@ func (l *Loaders) PrefetchPersons(ctx context.Context, persons []*model.Person, 
 	}
 	prime := func(copy bool, loader *dataloadgen.Loader[string, []model.Conviction]) {
 		g.Go(func() error {
-			found, err := l.store.ConvictionsByPersonIDs(ctx, ids, copy)
+			found, err := l.fetchConvictions(copy)(ctx, ids)
 			if err != nil {
 				return err
 			}

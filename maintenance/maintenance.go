@@ -104,9 +104,10 @@ func newID(prefix string) string {
 	return prefix + hex.EncodeToString(b[:])
 }
 
-// person loads a person (unrestricted: writers are never REINTEGRATION); NOT_FOUND if absent.
+// person loads a person through the writer's row rule (a blocked person is absent for every
+// writer but the register office); NOT_FOUND if absent.
 func (s *Service) person(ctx context.Context, id string) (*model.Person, error) {
-	found, err := s.store.PersonsByIDs(ctx, store.Scope{}, []string{id})
+	found, err := s.store.PersonsByIDs(ctx, grants.Scope(auth.FromContext(ctx)), []string{id})
 	if err != nil {
 		return nil, err
 	}
@@ -362,7 +363,7 @@ func nonEmpty(field, v string) (string, error) {
 }
 
 func (s *Service) checkSentence(ctx context.Context, personID, sentenceID string) error {
-	convictions, err := s.store.ConvictionsByPersonIDs(ctx, []string{personID}, false)
+	convictions, err := s.store.ConvictionsByPersonIDs(ctx, store.Scope{HideBlocked: true}, []string{personID}, false)
 	if err != nil {
 		return err
 	}
@@ -446,7 +447,7 @@ func (s *Service) ReleaseFromDetention(ctx context.Context, p *auth.Principal, p
 	}
 	// The period a release ends is the one open now; the key's record fixes it, so a retry
 	// recognises its own release.
-	current, err := s.store.DetentionsByPersonIDs(ctx, []string{personID})
+	current, err := s.store.DetentionsByPersonIDs(ctx, store.Scope{HideBlocked: true}, []string{personID})
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,11 @@ type AccessGrant struct {
 	ValidUntil      *Date         `bson:"validUntil,omitempty" json:"validUntil"`
 	StatusReason    *string       `bson:"statusReason,omitempty" json:"statusReason"`
 	Version         int           `bson:"version" json:"-"`
+	// PendingChange is an approver's change or cancellation request awaiting the register office.
+	PendingChange *GrantChangeRequest `bson:"pendingChange,omitempty" json:"pendingChange"`
+	// AgencySuspension is set on a grant suspended with its whole agency, so that resuming the
+	// agency resumes exactly those grants.
+	AgencySuspension bool `bson:"agencySuspension,omitempty" json:"-"`
 }
 
 // AuditEntry is one entry of the hash-chained audit trail (collection "audit"). Its ID is the

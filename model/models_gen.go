@@ -85,6 +85,28 @@ type AuthorityInput struct {
 	CaseReference *string       `json:"caseReference,omitempty"`
 }
 
+// What to block or unblock.
+type BlockInput struct {
+	PersonID string `json:"personId"`
+	// PERSON blocks the whole record; CONVICTION, SENTENCE or DETENTION_PERIOD one item (offences go with their conviction).
+	Item RecordItemKind `json:"item"`
+	// The conviction, sentence or detention period; absent for PERSON.
+	ItemID *string `json:"itemId,omitempty"`
+	// Why (1–500 characters).
+	Reason string `json:"reason"`
+}
+
+// The corrected header of a conviction. Every field is the value it should have had.
+type ConvictionCorrectionInput struct {
+	Court         string `json:"court"`
+	CaseReference string `json:"caseReference"`
+	DecisionDate  Date   `json:"decisionDate"`
+	FinalDate     Date   `json:"finalDate"`
+	// Corrects a wrongly recorded expungement: null makes an expunged conviction unexpunged again;
+	// a date corrects the day of an expungement. Recording a new expungement is recordExpungement's.
+	ExpungedOn *Date `json:"expungedOn,omitempty"`
+}
+
 type ConvictionInput struct {
 	Court         string          `json:"court"`
 	CaseReference string          `json:"caseReference"`
@@ -92,6 +114,54 @@ type ConvictionInput struct {
 	FinalDate     Date            `json:"finalDate"`
 	Offences      []OffenceInput  `json:"offences"`
 	Sentences     []SentenceInput `json:"sentences"`
+}
+
+// The answer of a correction or (un)blocking: the record of it and the item as it is now.
+type CorrectionResult struct {
+	CorrectionID string `json:"correctionId"`
+	// The corrected person (correctPerson).
+	Person *Person `json:"person,omitempty"`
+	// The corrected conviction (correctConviction, correctOffence).
+	Conviction *Conviction `json:"conviction,omitempty"`
+	// The corrected sentence (correctSentence).
+	Sentence *Sentence `json:"sentence,omitempty"`
+	// The corrected detention period (correctDetentionPeriod).
+	DetentionPeriod *DetentionPeriod `json:"detentionPeriod,omitempty"`
+	// The agencies to tell (SK act §65b). The register office notifies them; other writers do not
+	// learn who looked the person up.
+	RecipientsToNotify []Recipient `json:"recipientsToNotify"`
+}
+
+// The corrected data of a detention period. Every field is the value it should have had.
+type DetentionPeriodCorrectionInput struct {
+	Kind     DetentionKind `json:"kind"`
+	PrisonID string        `json:"prisonId"`
+	Start    Date          `json:"start"`
+	// Null for the ongoing period.
+	End                  *Date           `json:"end,omitempty"`
+	ResponsibleAuthority *AuthorityInput `json:"responsibleAuthority,omitempty"`
+	SentenceID           *string         `json:"sentenceId,omitempty"`
+	ExpectedRelease      *Date           `json:"expectedRelease,omitempty"`
+	// Required when end is set.
+	ReleaseReason *ReleaseReason `json:"releaseReason,omitempty"`
+}
+
+// What an approver asks to change; absent fields stay as they are.
+type GrantChangeInput struct {
+	AllowedPurposes []PurposeCode `json:"allowedPurposes,omitempty"`
+	// REINTEGRATION only.
+	Caseload   []string `json:"caseload,omitempty"`
+	ValidUntil *Date    `json:"validUntil,omitempty"`
+}
+
+type GrantEventConnection struct {
+	Edges    []GrantEventEdge `json:"edges"`
+	PageInfo PageInfo         `json:"pageInfo"`
+}
+
+type GrantEventEdge struct {
+	Cursor string     `json:"cursor"`
+	Node   GrantEvent `json:"node"`
 }
 
 type MoneyInput struct {
@@ -415,6 +485,65 @@ func (e AuthorityKind) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+type CorrectionAction string
+
+const (
+	// Wrong data was replaced; the previous version is kept in the correction.
+	CorrectionActionCorrected CorrectionAction = "CORRECTED"
+	// The data was blocked: kept, but readable only by the register office and auditors.
+	CorrectionActionBlocked   CorrectionAction = "BLOCKED"
+	CorrectionActionUnblocked CorrectionAction = "UNBLOCKED"
+)
+
+var AllCorrectionAction = []CorrectionAction{
+	CorrectionActionCorrected,
+	CorrectionActionBlocked,
+	CorrectionActionUnblocked,
+}
+
+func (e CorrectionAction) IsValid() bool {
+	switch e {
+	case CorrectionActionCorrected, CorrectionActionBlocked, CorrectionActionUnblocked:
+		return true
+	}
+	return false
+}
+
+func (e CorrectionAction) String() string {
+	return string(e)
+}
+
+func (e *CorrectionAction) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CorrectionAction(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CorrectionAction", str)
+	}
+	return nil
+}
+
+func (e CorrectionAction) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CorrectionAction) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CorrectionAction) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 type DetentionKind string
 
 const (
@@ -470,6 +599,142 @@ func (e *DetentionKind) UnmarshalJSON(b []byte) error {
 }
 
 func (e DetentionKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type GrantChangeKind string
+
+const (
+	// Change the purposes, caseload or validity of the grant.
+	GrantChangeKindChange GrantChangeKind = "CHANGE"
+	// End the grant (the official left, changed post, …).
+	GrantChangeKindCancellation GrantChangeKind = "CANCELLATION"
+)
+
+var AllGrantChangeKind = []GrantChangeKind{
+	GrantChangeKindChange,
+	GrantChangeKindCancellation,
+}
+
+func (e GrantChangeKind) IsValid() bool {
+	switch e {
+	case GrantChangeKindChange, GrantChangeKindCancellation:
+		return true
+	}
+	return false
+}
+
+func (e GrantChangeKind) String() string {
+	return string(e)
+}
+
+func (e *GrantChangeKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = GrantChangeKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid GrantChangeKind", str)
+	}
+	return nil
+}
+
+func (e GrantChangeKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *GrantChangeKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e GrantChangeKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type GrantEventKind string
+
+const (
+	GrantEventKindRequested GrantEventKind = "REQUESTED"
+	GrantEventKindApproved  GrantEventKind = "APPROVED"
+	GrantEventKindRejected  GrantEventKind = "REJECTED"
+	GrantEventKindActivated GrantEventKind = "ACTIVATED"
+	// A suspended grant was reinstated (one by one or with its agency).
+	GrantEventKindResumed   GrantEventKind = "RESUMED"
+	GrantEventKindSuspended GrantEventKind = "SUSPENDED"
+	GrantEventKindRevoked   GrantEventKind = "REVOKED"
+	// The official re-confirmed a grant suspended for an identity change.
+	GrantEventKindReconfirmed           GrantEventKind = "RECONFIRMED"
+	GrantEventKindChangeRequested       GrantEventKind = "CHANGE_REQUESTED"
+	GrantEventKindCancellationRequested GrantEventKind = "CANCELLATION_REQUESTED"
+	// The register office applied a requested change.
+	GrantEventKindChangeApplied GrantEventKind = "CHANGE_APPLIED"
+	// The register office declined a requested change or cancellation.
+	GrantEventKindChangeDeclined GrantEventKind = "CHANGE_DECLINED"
+)
+
+var AllGrantEventKind = []GrantEventKind{
+	GrantEventKindRequested,
+	GrantEventKindApproved,
+	GrantEventKindRejected,
+	GrantEventKindActivated,
+	GrantEventKindResumed,
+	GrantEventKindSuspended,
+	GrantEventKindRevoked,
+	GrantEventKindReconfirmed,
+	GrantEventKindChangeRequested,
+	GrantEventKindCancellationRequested,
+	GrantEventKindChangeApplied,
+	GrantEventKindChangeDeclined,
+}
+
+func (e GrantEventKind) IsValid() bool {
+	switch e {
+	case GrantEventKindRequested, GrantEventKindApproved, GrantEventKindRejected, GrantEventKindActivated, GrantEventKindResumed, GrantEventKindSuspended, GrantEventKindRevoked, GrantEventKindReconfirmed, GrantEventKindChangeRequested, GrantEventKindCancellationRequested, GrantEventKindChangeApplied, GrantEventKindChangeDeclined:
+		return true
+	}
+	return false
+}
+
+func (e GrantEventKind) String() string {
+	return string(e)
+}
+
+func (e *GrantEventKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = GrantEventKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid GrantEventKind", str)
+	}
+	return nil
+}
+
+func (e GrantEventKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *GrantEventKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e GrantEventKind) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
@@ -724,6 +989,8 @@ const (
 	PurposeCodeSupervision           PurposeCode = "SUPERVISION"
 	PurposeCodeDetentionManagement   PurposeCode = "DETENTION_MANAGEMENT"
 	PurposeCodeRegisterMaintenance   PurposeCode = "REGISTER_MAINTENANCE"
+	// Auditors and data-protection officers checking that processing was lawful (AUDITOR only).
+	PurposeCodeDataProtectionAudit PurposeCode = "DATA_PROTECTION_AUDIT"
 )
 
 var AllPurposeCode = []PurposeCode{
@@ -733,11 +1000,12 @@ var AllPurposeCode = []PurposeCode{
 	PurposeCodeSupervision,
 	PurposeCodeDetentionManagement,
 	PurposeCodeRegisterMaintenance,
+	PurposeCodeDataProtectionAudit,
 }
 
 func (e PurposeCode) IsValid() bool {
 	switch e {
-	case PurposeCodeCriminalProceedings, PurposeCodePreTrialInvestigation, PurposeCodeSentenceEnforcement, PurposeCodeSupervision, PurposeCodeDetentionManagement, PurposeCodeRegisterMaintenance:
+	case PurposeCodeCriminalProceedings, PurposeCodePreTrialInvestigation, PurposeCodeSentenceEnforcement, PurposeCodeSupervision, PurposeCodeDetentionManagement, PurposeCodeRegisterMaintenance, PurposeCodeDataProtectionAudit:
 		return true
 	}
 	return false
@@ -773,6 +1041,69 @@ func (e *PurposeCode) UnmarshalJSON(b []byte) error {
 }
 
 func (e PurposeCode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What part of a person's record a correction or blocking concerns.
+type RecordItemKind string
+
+const (
+	// The person's identity data (the whole record, when blocked).
+	RecordItemKindPerson          RecordItemKind = "PERSON"
+	RecordItemKindConviction      RecordItemKind = "CONVICTION"
+	RecordItemKindOffence         RecordItemKind = "OFFENCE"
+	RecordItemKindSentence        RecordItemKind = "SENTENCE"
+	RecordItemKindDetentionPeriod RecordItemKind = "DETENTION_PERIOD"
+)
+
+var AllRecordItemKind = []RecordItemKind{
+	RecordItemKindPerson,
+	RecordItemKindConviction,
+	RecordItemKindOffence,
+	RecordItemKindSentence,
+	RecordItemKindDetentionPeriod,
+}
+
+func (e RecordItemKind) IsValid() bool {
+	switch e {
+	case RecordItemKindPerson, RecordItemKindConviction, RecordItemKindOffence, RecordItemKindSentence, RecordItemKindDetentionPeriod:
+		return true
+	}
+	return false
+}
+
+func (e RecordItemKind) String() string {
+	return string(e)
+}
+
+func (e *RecordItemKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RecordItemKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RecordItemKind", str)
+	}
+	return nil
+}
+
+func (e RecordItemKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RecordItemKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RecordItemKind) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

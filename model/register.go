@@ -38,6 +38,13 @@ type Person struct {
 	// package whenever names change, never shown.
 	Search  PersonSearchKeys `bson:"search" json:"-"`
 	Version int              `bson:"version" json:"version"`
+	// Blocked is set while the whole record is blocked (DESIGN §7a): the person then exists
+	// only for the register office.
+	Blocked *Blocking `bson:"blocked,omitempty" json:"blocked"`
+	// Corrections are the corrections and (un)blockings of the person's identity data, with
+	// the previous versions; kept in the person's document so a change and its record are one
+	// atomic write. Never loaded with the person (projected out).
+	Corrections []Correction `bson:"corrections,omitempty" json:"-"`
 	// LastWrite is the idempotency key of the write that produced this version, so a retried
 	// update is recognised as already applied.
 	LastWrite string `bson:"lastWrite,omitempty" json:"-"`
@@ -82,6 +89,11 @@ type DetentionRecord struct {
 	PersonID string            `bson:"_id"`
 	Periods  []DetentionPeriod `bson:"periods"`
 	Version  int               `bson:"version"`
+	// BlockedPeriods are the blocked periods: kept apart so that every read but the register
+	// office's projects them out in the query.
+	BlockedPeriods []DetentionPeriod `bson:"blockedPeriods,omitempty"`
+	// Corrections of the periods, with the previous versions (see Person.Corrections).
+	Corrections []Correction `bson:"corrections,omitempty"`
 }
 
 // DetentionPeriod is one stay in one prison under one legal title.
@@ -97,6 +109,7 @@ type DetentionPeriod struct {
 	SentenceID           *string        `bson:"sentenceId,omitempty" json:"-"`
 	ExpectedRelease      *Date          `bson:"expectedRelease,omitempty" json:"expectedRelease"`
 	ReleaseReason        *ReleaseReason `bson:"releaseReason,omitempty" json:"releaseReason"`
+	Blocked              *Blocking      `bson:"blocked,omitempty" json:"blocked"`
 }
 
 // DetentionStatus is a person's detention today, computed by package register.
@@ -119,6 +132,12 @@ type CriminalRecord struct {
 	Convictions         []Conviction `bson:"convictions"`
 	ExpungedConvictions []Conviction `bson:"expungedConvictions"`
 	Version             int          `bson:"version"`
+	// BlockedConvictions (expunged or not) and BlockedSentences are kept apart so that every
+	// read but the register office's projects them out in the query (DESIGN §7a).
+	BlockedConvictions []Conviction      `bson:"blockedConvictions,omitempty"`
+	BlockedSentences   []BlockedSentence `bson:"blockedSentences,omitempty"`
+	// Corrections of the convictions, offences and sentences (see Person.Corrections).
+	Corrections []Correction `bson:"corrections,omitempty"`
 }
 
 // Conviction is a final judgment, stored inside its person's CriminalRecord with its offences
@@ -134,10 +153,13 @@ type Conviction struct {
 	Sentences     []Sentence `bson:"sentences" json:"sentences"`
 	Expunged      bool       `bson:"expunged" json:"expunged"`
 	ExpungedOn    *Date      `bson:"expungedOn,omitempty" json:"expungedOn"`
+	Blocked       *Blocking  `bson:"blocked,omitempty" json:"blocked"`
 }
 
 // Offence is one offence of a conviction.
 type Offence struct {
+	// ID is derived from the conviction's ID and the offence's position when it is read.
+	ID             string            `bson:"-" json:"id"`
 	LegalProvision string            `bson:"legalProvision" json:"legalProvision"`
 	Description    string            `bson:"description" json:"description"`
 	Category       string            `bson:"category" json:"category"`
@@ -166,7 +188,8 @@ type Sentence struct {
 	Status          SentenceStatus `bson:"status" json:"status"`
 	// ServedMonths is the time actually served, recorded on conditional release; it decides
 	// the rehabilitation period (DESIGN §7).
-	ServedMonths *int `bson:"servedMonths,omitempty" json:"-"`
+	ServedMonths *int      `bson:"servedMonths,omitempty" json:"-"`
+	Blocked      *Blocking `bson:"blocked,omitempty" json:"blocked"`
 }
 
 // Money is an amount in a currency; Amount is a decimal string.

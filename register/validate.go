@@ -195,41 +195,17 @@ var offenceCategory = regexp.MustCompile(`^\d{4} \d{2}$`)
 // NewConviction validates a conviction (DESIGN §3, §7): dates in order and not in the future,
 // known codes, and each sentence kind with the fields it needs.
 func NewConviction(in model.ConvictionInput, today model.Date) (model.Conviction, error) {
-	c := model.Conviction{DecisionDate: in.DecisionDate, FinalDate: in.FinalDate}
-	var err error
-	if c.Court, err = text("input.court", in.Court, 200); err != nil {
+	c, err := convictionHeader(in.Court, in.CaseReference, in.DecisionDate, in.FinalDate, today)
+	if err != nil {
 		return c, err
-	}
-	if c.CaseReference, err = text("input.caseReference", in.CaseReference, 64); err != nil {
-		return c, err
-	}
-	if err := notFuture("input.decisionDate", in.DecisionDate, today); err != nil {
-		return c, err
-	}
-	if err := notFuture("input.finalDate", in.FinalDate, today); err != nil {
-		return c, err
-	}
-	if in.FinalDate.Before(in.DecisionDate) {
-		return c, apperr.BadInput("input.finalDate", "finalDate (%s) cannot be before decisionDate (%s)", in.FinalDate, in.DecisionDate)
 	}
 	if len(in.Offences) == 0 {
 		return c, apperr.BadInput("input.offences", "a conviction needs at least one offence")
 	}
 	for i, o := range in.Offences {
-		field := fmt.Sprintf("input.offences[%d]", i)
-		off := model.Offence{Completion: o.Completion, Participation: o.Participation, Intentional: o.Intentional, CommittedOn: o.CommittedOn}
-		if off.LegalProvision, err = text(field+".legalProvision", o.LegalProvision, 100); err != nil {
+		off, err := newOffence(fmt.Sprintf("input.offences[%d]", i), o, in.DecisionDate)
+		if err != nil {
 			return c, err
-		}
-		if off.Description, err = text(field+".description", o.Description, 500); err != nil {
-			return c, err
-		}
-		if !offenceCategory.MatchString(o.Category) {
-			return c, apperr.BadInput(field+".category", "%s.category must be an offence category code such as 0801 00, got %q", field, o.Category)
-		}
-		off.Category = o.Category
-		if o.CommittedOn != nil && o.CommittedOn.After(in.DecisionDate) {
-			return c, apperr.BadInput(field+".committedOn", "an offence cannot be committed after the decision (%s)", in.DecisionDate)
 		}
 		c.Offences = append(c.Offences, off)
 	}
@@ -244,6 +220,48 @@ func NewConviction(in model.ConvictionInput, today model.Date) (model.Conviction
 		c.Sentences = append(c.Sentences, sen)
 	}
 	return c, nil
+}
+
+// convictionHeader validates a conviction's court, case reference and dates.
+func convictionHeader(court, caseReference string, decisionDate, finalDate, today model.Date) (model.Conviction, error) {
+	c := model.Conviction{DecisionDate: decisionDate, FinalDate: finalDate}
+	var err error
+	if c.Court, err = text("input.court", court, 200); err != nil {
+		return c, err
+	}
+	if c.CaseReference, err = text("input.caseReference", caseReference, 64); err != nil {
+		return c, err
+	}
+	if err := notFuture("input.decisionDate", decisionDate, today); err != nil {
+		return c, err
+	}
+	if err := notFuture("input.finalDate", finalDate, today); err != nil {
+		return c, err
+	}
+	if finalDate.Before(decisionDate) {
+		return c, apperr.BadInput("input.finalDate", "finalDate (%s) cannot be before decisionDate (%s)", finalDate, decisionDate)
+	}
+	return c, nil
+}
+
+// newOffence validates one offence of a conviction decided on decisionDate.
+func newOffence(field string, o model.OffenceInput, decisionDate model.Date) (model.Offence, error) {
+	off := model.Offence{Completion: o.Completion, Participation: o.Participation, Intentional: o.Intentional, CommittedOn: o.CommittedOn}
+	var err error
+	if off.LegalProvision, err = text(field+".legalProvision", o.LegalProvision, 100); err != nil {
+		return off, err
+	}
+	if off.Description, err = text(field+".description", o.Description, 500); err != nil {
+		return off, err
+	}
+	if !offenceCategory.MatchString(o.Category) {
+		return off, apperr.BadInput(field+".category", "%s.category must be an offence category code such as 0801 00, got %q", field, o.Category)
+	}
+	off.Category = o.Category
+	if o.CommittedOn != nil && o.CommittedOn.After(decisionDate) {
+		return off, apperr.BadInput(field+".committedOn", "an offence cannot be committed after the decision (%s)", decisionDate)
+	}
+	return off, nil
 }
 
 var moneyAmount = regexp.MustCompile(`^\d{1,12}(\.\d{1,2})?$`)

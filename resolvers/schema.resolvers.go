@@ -16,6 +16,7 @@ import (
 	"custodia/model"
 	"custodia/register"
 	"custodia/store"
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -198,6 +199,66 @@ func (r *mutationResolver) UpsertPrison(ctx context.Context, input model.PrisonI
 		return nil, err
 	}
 	return r.Maintenance.UpsertPrison(ctx, p, input, idempotencyKey)
+}
+
+// CorrectPerson is the resolver for the correctPerson field.
+func (r *mutationResolver) CorrectPerson(ctx context.Context, id string, version int, input model.PersonInput, reason string, idempotencyKey string, purpose model.PurposeInput) (*model.CorrectionResult, error) {
+	panic(fmt.Errorf("not implemented: CorrectPerson - correctPerson"))
+}
+
+// CorrectConviction is the resolver for the correctConviction field.
+func (r *mutationResolver) CorrectConviction(ctx context.Context, personID string, convictionID string, input model.ConvictionCorrectionInput, reason string, idempotencyKey string, purpose model.PurposeInput) (*model.CorrectionResult, error) {
+	panic(fmt.Errorf("not implemented: CorrectConviction - correctConviction"))
+}
+
+// CorrectOffence is the resolver for the correctOffence field.
+func (r *mutationResolver) CorrectOffence(ctx context.Context, personID string, offenceID string, input model.OffenceInput, reason string, idempotencyKey string, purpose model.PurposeInput) (*model.CorrectionResult, error) {
+	panic(fmt.Errorf("not implemented: CorrectOffence - correctOffence"))
+}
+
+// CorrectSentence is the resolver for the correctSentence field.
+func (r *mutationResolver) CorrectSentence(ctx context.Context, personID string, sentenceID string, input model.SentenceInput, reason string, idempotencyKey string, purpose model.PurposeInput) (*model.CorrectionResult, error) {
+	panic(fmt.Errorf("not implemented: CorrectSentence - correctSentence"))
+}
+
+// CorrectDetentionPeriod is the resolver for the correctDetentionPeriod field.
+func (r *mutationResolver) CorrectDetentionPeriod(ctx context.Context, personID string, periodID string, input model.DetentionPeriodCorrectionInput, reason string, idempotencyKey string, purpose model.PurposeInput) (*model.CorrectionResult, error) {
+	panic(fmt.Errorf("not implemented: CorrectDetentionPeriod - correctDetentionPeriod"))
+}
+
+// BlockRecord is the resolver for the blockRecord field.
+func (r *mutationResolver) BlockRecord(ctx context.Context, input model.BlockInput, idempotencyKey string, purpose model.PurposeInput) (*model.CorrectionResult, error) {
+	panic(fmt.Errorf("not implemented: BlockRecord - blockRecord"))
+}
+
+// UnblockRecord is the resolver for the unblockRecord field.
+func (r *mutationResolver) UnblockRecord(ctx context.Context, input model.BlockInput, idempotencyKey string, purpose model.PurposeInput) (*model.CorrectionResult, error) {
+	panic(fmt.Errorf("not implemented: UnblockRecord - unblockRecord"))
+}
+
+// RequestGrantChange is the resolver for the requestGrantChange field.
+func (r *mutationResolver) RequestGrantChange(ctx context.Context, id string, input model.GrantChangeInput, reason string) (*model.AccessGrant, error) {
+	panic(fmt.Errorf("not implemented: RequestGrantChange - requestGrantChange"))
+}
+
+// RequestGrantCancellation is the resolver for the requestGrantCancellation field.
+func (r *mutationResolver) RequestGrantCancellation(ctx context.Context, id string, reason string) (*model.AccessGrant, error) {
+	panic(fmt.Errorf("not implemented: RequestGrantCancellation - requestGrantCancellation"))
+}
+
+// DecideGrantChange is the resolver for the decideGrantChange field.
+func (r *mutationResolver) DecideGrantChange(ctx context.Context, id string, accept bool, reason string) (*model.AccessGrant, error) {
+	panic(fmt.Errorf("not implemented: DecideGrantChange - decideGrantChange"))
+}
+
+// SuspendAgencyGrants is the resolver for the suspendAgencyGrants field.
+func (r *mutationResolver) SuspendAgencyGrants(ctx context.Context, agency string, reason string) ([]model.AccessGrant, error) {
+	panic(fmt.Errorf("not implemented: SuspendAgencyGrants - suspendAgencyGrants"))
+}
+
+// ResumeAgencyGrants is the resolver for the resumeAgencyGrants field.
+func (r *mutationResolver) ResumeAgencyGrants(ctx context.Context, agency string, reason string) ([]model.AccessGrant, error) {
+	panic(fmt.Errorf("not implemented: ResumeAgencyGrants - resumeAgencyGrants"))
 }
 
 // DetentionStatus is the resolver for the detentionStatus field.
@@ -385,8 +446,18 @@ func (r *queryResolver) VerifyAuditChain(ctx context.Context) (*model.AuditChain
 }
 
 // RecipientsToNotify is the resolver for the recipientsToNotify field.
-func (r *queryResolver) RecipientsToNotify(ctx context.Context, personID string, since model.DateTime) ([]model.Recipient, error) {
+func (r *queryResolver) RecipientsToNotify(ctx context.Context, personID string, since model.DateTime, purpose model.PurposeInput) ([]model.Recipient, error) {
 	return r.Trail.Recipients(ctx, personID, time.Time(since))
+}
+
+// Corrections is the resolver for the corrections field.
+func (r *queryResolver) Corrections(ctx context.Context, personID string, purpose model.PurposeInput) ([]model.Correction, error) {
+	panic(fmt.Errorf("not implemented: Corrections - corrections"))
+}
+
+// GrantEvents is the resolver for the grantEvents field.
+func (r *queryResolver) GrantEvents(ctx context.Context, after *string, first *int, agency *string) (*model.GrantEventConnection, error) {
+	panic(fmt.Errorf("not implemented: GrantEvents - grantEvents"))
 }
 
 // Conviction is the resolver for the conviction field.

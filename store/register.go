@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
+	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -19,6 +21,9 @@ type Scope struct {
 	Caseload []string
 	// Restricted is true when Caseload applies (an empty caseload then matches nobody).
 	Restricted bool
+	// HideBlocked leaves blocked persons and blocked items out, in the query (DESIGN §7a):
+	// set for every role but the register office.
+	HideBlocked bool
 }
 
 // visible keeps the IDs the scope lets the caller see.
@@ -36,7 +41,7 @@ func (sc Scope) visible(ids []string) []string {
 	return out
 }
 
-// personFilter adds the caseload rule to a person filter.
+// personFilter adds the caseload and blocking rules to a person filter.
 func (sc Scope) personFilter(f bson.D) bson.D {
 	if sc.Restricted {
 		caseload := sc.Caseload
@@ -45,8 +50,19 @@ func (sc Scope) personFilter(f bson.D) bson.D {
 		}
 		f = append(f, bson.E{Key: "_id", Value: bson.D{{Key: "$in", Value: caseload}}})
 	}
+	return sc.blockedFilter(f)
+}
+
+// blockedFilter adds the blocking rule to a person filter.
+func (sc Scope) blockedFilter(f bson.D) bson.D {
+	if sc.HideBlocked {
+		f = append(f, bson.E{Key: "blocked", Value: bson.D{{Key: "$exists", Value: false}}})
+	}
 	return f
 }
+
+// personProjection leaves out the corrections kept in a person's document.
+var personProjection = bson.D{{Key: "corrections", Value: 0}}
 
 // PersonsByIDs returns the persons with these IDs that the scope lets the caller see, keyed by
 // ID; missing and out-of-scope IDs are simply absent. The scope narrows the queried IDs before
@@ -58,7 +74,7 @@ func (s *Store) PersonsByIDs(ctx context.Context, scope Scope, ids []string) (ma
 			return map[string]*model.Person{}, nil
 		}
 	}
-	persons, err := findAll[model.Person](ctx, s.db.Collection(colPersons), idFilter(ids))
+	persons, err := findAll[model.Person](ctx, s.db.Collection(colPersons), scope.blockedFilter(idFilter(ids)), options.Find().SetProjection(personProjection))
 	return keyed(persons, func(p *model.Person) string { return p.ID }), err
 }
 
@@ -82,7 +98,7 @@ func (s *Store) SearchPersons(ctx context.Context, scope Scope, q register.Perso
 		filter = append(filter, bson.E{Key: "search.order", Value: bson.D{{Key: "$gt", Value: q.After}}})
 	}
 	filter = scope.personFilter(filter)
-	opts := options.Find().SetSort(bson.D{{Key: "search.order", Value: 1}}).SetLimit(int64(q.Limit + 1))
+	opts := options.Find().SetSort(bson.D{{Key: "search.order", Value: 1}}).SetLimit(int64(q.Limit + 1)).SetProjection(personProjection)
 	persons, err := findAll[model.Person](ctx, s.db.Collection(colPersons), filter, opts)
 	if err != nil {
 		return nil, false, err
@@ -109,10 +125,14 @@ func (s *Store) PersonIDByNationalID(ctx context.Context, nationalID string) (id
 }
 
 // DetentionsByPersonIDs returns the detention records of these persons, keyed by person ID;
-// persons never detained have none. Index: _id.
-func (s *Store) DetentionsByPersonIDs(ctx context.Context, personIDs []string) (map[string]*model.DetentionRecord, error) {
-	records, err := findAll[model.DetentionRecord](ctx, s.db.Collection(colDetentions), idFilter(personIDs))
+// persons never detained have none. Blocked periods are projected out unless the scope shows
+// them (then they are among Periods). Index: _id.
+func (s *Store) DetentionsByPersonIDs(ctx context.Context, scope Scope, personIDs []string) (map[string]*model.DetentionRecord, error) {
+	records, err := findAll[model.DetentionRecord](ctx, s.db.Collection(colDetentions), idFilter(personIDs),
+		options.Find().SetProjection(scope.itemProjection("blockedPeriods")))
 	for i := range records {
+		records[i].Periods = append(records[i].Periods, records[i].BlockedPeriods...)
+		records[i].BlockedPeriods = nil
 		for j := range records[i].Periods {
 			records[i].Periods[j].PersonID = records[i].PersonID
 		}
@@ -124,12 +144,12 @@ func (s *Store) DetentionsByPersonIDs(ctx context.Context, personIDs []string) (
 // grouped by person ID. The extract (includeExpunged false) is a projection that leaves the
 // expunged convictions in the database; includeExpunged is set only when the caller's role may
 // read the full copy and asked for it. Index: _id.
-func (s *Store) ConvictionsByPersonIDs(ctx context.Context, personIDs []string, includeExpunged bool) (map[string][]model.Conviction, error) {
-	opts := options.Find()
+func (s *Store) ConvictionsByPersonIDs(ctx context.Context, scope Scope, personIDs []string, includeExpunged bool) (map[string][]model.Conviction, error) {
+	projection := scope.itemProjection("blockedConvictions", "blockedSentences")
 	if !includeExpunged {
-		opts.SetProjection(bson.D{{Key: "expungedConvictions", Value: 0}})
+		projection = append(projection, bson.E{Key: "expungedConvictions", Value: 0})
 	}
-	records, err := findAll[model.CriminalRecord](ctx, s.db.Collection(colRecords), idFilter(personIDs), opts)
+	records, err := findAll[model.CriminalRecord](ctx, s.db.Collection(colRecords), idFilter(personIDs), options.Find().SetProjection(projection))
 	if err != nil {
 		return nil, err
 	}
@@ -139,6 +159,7 @@ func (s *Store) ConvictionsByPersonIDs(ctx context.Context, personIDs []string, 
 		if includeExpunged {
 			list = append(list, r.ExpungedConvictions...)
 		}
+		list = withBlocked(list, r, includeExpunged)
 		for i := range list {
 			fillOwners(&list[i], r.PersonID, includeExpunged)
 		}
@@ -153,8 +174,46 @@ func (s *Store) ConvictionsByPersonIDs(ctx context.Context, personIDs []string, 
 	return out, nil
 }
 
+// itemProjection leaves out the corrections kept in a record and, unless the scope shows
+// blocked data, the arrays that hold blocked items: the row rule of DESIGN §7a, in the query.
+func (sc Scope) itemProjection(blockedFields ...string) bson.D {
+	p := bson.D{{Key: "corrections", Value: 0}}
+	if sc.HideBlocked {
+		for _, f := range blockedFields {
+			p = append(p, bson.E{Key: f, Value: 0})
+		}
+	}
+	return p
+}
+
+// withBlocked adds, for a reader who may see them (they were not projected out), the blocked
+// convictions of the extract or copy and puts blocked sentences back under their convictions.
+func withBlocked(list []model.Conviction, r model.CriminalRecord, includeExpunged bool) []model.Conviction {
+	for _, c := range r.BlockedConvictions {
+		if includeExpunged || !c.Expunged {
+			list = append(list, c)
+		}
+	}
+	for _, b := range r.BlockedSentences {
+		for i := range list {
+			if list[i].ID == b.ConvictionID {
+				list[i].Sentences = append(list[i].Sentences, b.Sentence)
+			}
+		}
+	}
+	return list
+}
+
+// OffenceID is the ID of the offence at an index of a conviction.
+func OffenceID(convictionID string, index int) string {
+	return fmt.Sprintf("O%s-%d", strings.TrimPrefix(convictionID, "C"), index+1)
+}
+
 func fillOwners(c *model.Conviction, personID string, fromCopy bool) {
 	c.PersonID = personID
+	for i := range c.Offences {
+		c.Offences[i].ID = OffenceID(c.ID, i)
+	}
 	for i := range c.Sentences {
 		c.Sentences[i].PersonID = personID
 		c.Sentences[i].ConvictionID = c.ID

@@ -139,7 +139,11 @@ func (s *Store) InsertPerson(ctx context.Context, p model.Person) error {
 }
 
 // ReplacePerson writes p if the stored person is at expectedVersion; ok is false otherwise.
+// The person's blocking and corrections are carried over, not replaced.
 func (s *Store) ReplacePerson(ctx context.Context, p model.Person, expectedVersion int) (ok bool, err error) {
+	if ok, err := s.keepPersonFields(ctx, &p, expectedVersion); !ok || err != nil {
+		return false, err
+	}
 	return s.replaceAtVersion(ctx, s.db.Collection(colPersons), p.ID, expectedVersion, p)
 }
 

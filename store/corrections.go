@@ -1,0 +1,87 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"sort"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"custodia/apperr"
+	"custodia/model"
+)
+
+// UpdatePersonRecord changes a stored person atomically, with its blocking and corrections
+// (see casUpdate); a person that does not exist is NOT_FOUND and is never created here.
+func (s *Store) UpdatePersonRecord(ctx context.Context, id string, mutate func(*model.Person) error) (model.Person, error) {
+	return casUpdate(ctx, s, s.db.Collection(colPersons), id,
+		func() model.Person { return model.Person{} },
+		func(p *model.Person) *int { return &p.Version },
+		func(p *model.Person) error {
+			if p.ID == "" {
+				return apperr.NotFoundf("no person with ID %q", id)
+			}
+			return mutate(p)
+		})
+}
+
+// keptPersonFields are the parts of a person's document that a replacement of its identity
+// data (ReplacePerson) carries over: its blocking and its corrections.
+type keptPersonFields struct {
+	Blocked     *model.Blocking    `bson:"blocked"`
+	Corrections []model.Correction `bson:"corrections"`
+}
+
+// keepPersonFields copies the blocking and corrections of the stored person at
+// expectedVersion into p; ok is false when the person is no longer at that version.
+func (s *Store) keepPersonFields(ctx context.Context, p *model.Person, expectedVersion int) (ok bool, err error) {
+	var kept keptPersonFields
+	err = s.db.Collection(colPersons).FindOne(ctx, bson.D{{Key: "_id", Value: p.ID}, {Key: "version", Value: expectedVersion}},
+		options.FindOne().SetProjection(bson.D{{Key: "blocked", Value: 1}, {Key: "corrections", Value: 1}})).Decode(&kept)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return false, nil
+	}
+	if err != nil {
+		return false, classify(err)
+	}
+	p.Blocked, p.Corrections = kept.Blocked, kept.Corrections
+	return true, nil
+}
+
+// Corrections returns every correction, blocking and unblocking of a person's data (identity,
+// convictions, detention), newest first. Blocked data included: only the register office and
+// auditors call it. Index: _id (three lookups).
+func (s *Store) Corrections(ctx context.Context, personID string) ([]model.Correction, error) {
+	var out []model.Correction
+	only := options.FindOne().SetProjection(bson.D{{Key: "corrections", Value: 1}})
+	for _, col := range []string{colPersons, colRecords, colDetentions} {
+		var doc struct {
+			Corrections []model.Correction `bson:"corrections"`
+		}
+		err := s.db.Collection(col).FindOne(ctx, bson.D{{Key: "_id", Value: personID}}, only).Decode(&doc)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			if col == colPersons {
+				return nil, apperr.NotFoundf("no person with ID %q", personID)
+			}
+			continue
+		}
+		if err != nil {
+			return nil, classify(err)
+		}
+		out = append(out, doc.Corrections...)
+	}
+	for i := range out {
+		out[i].PersonID = personID
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
+	return out, nil
+}
+
+// Snapshot is the stored form of a record item as relaxed Extended JSON: what a correction
+// keeps as the previous version.
+func Snapshot(item any) (string, error) {
+	b, err := bson.MarshalExtJSON(item, false, false)
+	return string(b), err
+}
