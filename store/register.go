@@ -153,6 +153,10 @@ func (s *Store) ConvictionsByPersonIDs(ctx context.Context, personIDs []string, 
 	return out, nil
 }
 
+// inCopy says a conviction belongs to the full copy only (expunged), so that its sentences
+// look their conviction up in the copy.
+func inCopy(c *model.Conviction) bool { return c.Expunged }
+
 func fillOwners(c *model.Conviction, personID string, fromCopy bool) {
 	c.PersonID = personID
 	for i := range c.Sentences {
