@@ -209,6 +209,10 @@ func OffenceID(convictionID string, index int) string {
 	return fmt.Sprintf("O%s-%d", strings.TrimPrefix(convictionID, "C"), index+1)
 }
 
+// inCopy says a conviction belongs to the full copy only (expunged), so that its sentences
+// look their conviction up in the copy.
+func inCopy(c *model.Conviction) bool { return c.Expunged }
+
 func fillOwners(c *model.Conviction, personID string, fromCopy bool) {
 	c.PersonID = personID
 	for i := range c.Offences {
