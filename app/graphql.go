@@ -166,9 +166,10 @@ func operationName(oc *graphql.OperationContext) string {
 }
 
 // grantSelfServiceFields are the root fields an official may use without an active grant: to
-// see who they are and their grants, to request access and to re-confirm a suspended grant.
+// see who they are, their grants and their grants' events, to request access and to
+// re-confirm a suspended grant.
 var grantSelfServiceFields = map[string]bool{
-	"me": true, "myAccessGrants": true, "requestAccess": true, "reconfirmAccessGrant": true,
+	"me": true, "myAccessGrants": true, "requestAccess": true, "reconfirmAccessGrant": true, "grantEvents": true,
 	"__typename": true, "__schema": true, "__type": true,
 }
 

@@ -37,7 +37,7 @@ var RolePurposes = map[model.Role][]model.PurposeCode{
 	model.RoleReintegration: {model.PurposeCodeSupervision, model.PurposeCodeSentenceEnforcement},
 	model.RolePrisonService: {model.PurposeCodeDetentionManagement, model.PurposeCodeSentenceEnforcement},
 	model.RoleRegistrar:     {model.PurposeCodeRegisterMaintenance},
-	model.RoleAuditor:       {},
+	model.RoleAuditor:       {model.PurposeCodeDataProtectionAudit},
 }
 
 // Service checks grants on every request and runs their lifecycle.
@@ -141,7 +141,7 @@ func (s *Service) Check(ctx context.Context, p *auth.Principal) error {
 				continue
 			}
 			if !IdentityMatches(g.IssuedTo, p) {
-				_, err := s.apply(ctx, p, g, model.GrantStatusSuspended, IdentityChanged, nil)
+				_, err := s.apply(ctx, p, g, model.GrantStatusSuspended, IdentityChanged, model.GrantEventKindSuspended, nil)
 				if err != nil {
 					return err
 				}

@@ -71,6 +71,9 @@ func (s *Service) Request(ctx context.Context, p *auth.Principal, in model.Reque
 	if err := s.store.InsertGrant(ctx, g); err != nil {
 		return nil, err
 	}
+	if err := s.publish(ctx, p, g, nil, model.GrantEventKindRequested, justification); err != nil {
+		return nil, err
+	}
 	return &g, nil
 }
 
@@ -129,29 +132,21 @@ func (s *Service) Activate(ctx context.Context, p *auth.Principal, id string, in
 	today := s.today()
 	validUntil := today.AddDate(1, 0, 0)
 	if in.ValidUntil != nil {
-		if !in.ValidUntil.After(today) {
-			return nil, apperr.BadInput("input.validUntil", "validUntil must be after today (%s)", today)
-		}
-		if in.ValidUntil.After(today.AddDate(5, 0, 0)) {
-			return nil, apperr.BadInput("input.validUntil", "validUntil may be at most five years ahead")
+		if err := s.checkValidUntil(*in.ValidUntil); err != nil {
+			return nil, err
 		}
 		validUntil = *in.ValidUntil
 	}
 	return s.transition(ctx, p, id, "activate", []model.GrantStatus{model.GrantStatusApproved, model.GrantStatusSuspended}, model.GrantStatusActive, "",
 		func(g *model.AccessGrant) error { return requireRegistrar(p) },
 		func(g *model.AccessGrant) error {
+			if err := checkGrantChange(*g, in.AllowedPurposes, in.Caseload); err != nil {
+				return err
+			}
 			if in.AllowedPurposes != nil {
-				for _, pc := range in.AllowedPurposes {
-					if !slices.Contains(RolePurposes[g.Role], pc) {
-						return apperr.BadInput("input.allowedPurposes", "role %s cannot hold the purpose %s", g.Role, pc)
-					}
-				}
 				g.AllowedPurposes = in.AllowedPurposes
 			}
 			if in.Caseload != nil {
-				if g.Role != model.RoleReintegration {
-					return apperr.BadInput("input.caseload", "only REINTEGRATION grants have a caseload")
-				}
 				g.Caseload = in.Caseload
 			}
 			g.ValidFrom, g.ValidUntil = &today, &validUntil
@@ -217,22 +212,43 @@ func (s *Service) transition(ctx context.Context, p *auth.Principal, id, verb st
 		return nil, apperr.New(apperr.Conflict, "cannot %s a grant that is %s", verb, current.Status).
 			With("grantId", g.ID).With("status", string(current.Status))
 	}
-	return s.apply(ctx, p, g, to, reason, mutate)
+	kind := verbEvents[verb]
+	if verb == "activate" && g.Status == model.GrantStatusSuspended {
+		kind = model.GrantEventKindResumed
+	}
+	return s.apply(ctx, p, g, to, reason, kind, mutate)
+}
+
+// verbEvents are the events of the transitions that transition runs.
+var verbEvents = map[string]model.GrantEventKind{
+	"approve": model.GrantEventKindApproved, "reject": model.GrantEventKindRejected, "activate": model.GrantEventKindActivated,
+	"suspend": model.GrantEventKindSuspended, "revoke": model.GrantEventKindRevoked, "reconfirm": model.GrantEventKindReconfirmed,
 }
 
 // apply writes the audit entry of a transition first (so no applied transition goes
-// unaudited), then the grant, at its expected version.
-func (s *Service) apply(ctx context.Context, p *auth.Principal, g model.AccessGrant, to model.GrantStatus, reason string, mutate func(*model.AccessGrant) error) (*model.AccessGrant, error) {
+// unaudited), then the grant, at its expected version, then the event other systems read
+// (see publish). A change that keeps the status (a change request, say) keeps the status
+// reason too.
+func (s *Service) apply(ctx context.Context, p *auth.Principal, g model.AccessGrant, to model.GrantStatus, reason string, kind model.GrantEventKind, mutate func(*model.AccessGrant) error) (*model.AccessGrant, error) {
 	from := g.Status
 	if mutate != nil {
 		if err := mutate(&g); err != nil {
 			return nil, err
 		}
 	}
-	g.Status = to
-	g.StatusReason = nonEmpty(reason)
+	if to != from {
+		g.Status = to
+		g.StatusReason = nonEmpty(reason)
+	}
+	if to == model.GrantStatusActive {
+		g.AgencySuspension = false
+	}
 	g.Version++
-	if err := s.audit(ctx, p, g.ID, &from, to, reason); err != nil {
+	auditReason := reason
+	if to == from {
+		auditReason = strings.TrimSuffix(string(kind)+": "+reason, ": ")
+	}
+	if err := s.audit(ctx, p, g.ID, &from, to, auditReason); err != nil {
 		return nil, err
 	}
 	ok, err := s.store.ReplaceGrant(ctx, g)
@@ -242,6 +258,9 @@ func (s *Service) apply(ctx context.Context, p *auth.Principal, g model.AccessGr
 	s.forget(&g)
 	if !ok {
 		return nil, apperr.New(apperr.Conflict, "the grant was changed at the same time by someone else; reload it and retry").With("grantId", g.ID)
+	}
+	if err := s.publish(ctx, p, g, &from, kind, reason); err != nil {
+		return nil, err
 	}
 	g = Effective(g, s.today())
 	return &g, nil

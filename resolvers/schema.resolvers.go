@@ -16,7 +16,6 @@ import (
 	"custodia/model"
 	"custodia/register"
 	"custodia/store"
-	"fmt"
 	"strconv"
 	"time"
 )
@@ -203,62 +202,110 @@ func (r *mutationResolver) UpsertPrison(ctx context.Context, input model.PrisonI
 
 // CorrectPerson is the resolver for the correctPerson field.
 func (r *mutationResolver) CorrectPerson(ctx context.Context, id string, version int, input model.PersonInput, reason string, idempotencyKey string, purpose model.PurposeInput) (*model.CorrectionResult, error) {
-	panic(fmt.Errorf("not implemented: CorrectPerson - correctPerson"))
+	p, err := writer(ctx, &purpose, id)
+	if err != nil {
+		return nil, err
+	}
+	return r.Maintenance.CorrectPerson(ctx, p, id, version, input, reason, idempotencyKey)
 }
 
 // CorrectConviction is the resolver for the correctConviction field.
 func (r *mutationResolver) CorrectConviction(ctx context.Context, personID string, convictionID string, input model.ConvictionCorrectionInput, reason string, idempotencyKey string, purpose model.PurposeInput) (*model.CorrectionResult, error) {
-	panic(fmt.Errorf("not implemented: CorrectConviction - correctConviction"))
+	p, err := writer(ctx, &purpose, personID)
+	if err != nil {
+		return nil, err
+	}
+	return r.Maintenance.CorrectConviction(ctx, p, personID, convictionID, input, reason, idempotencyKey)
 }
 
 // CorrectOffence is the resolver for the correctOffence field.
 func (r *mutationResolver) CorrectOffence(ctx context.Context, personID string, offenceID string, input model.OffenceInput, reason string, idempotencyKey string, purpose model.PurposeInput) (*model.CorrectionResult, error) {
-	panic(fmt.Errorf("not implemented: CorrectOffence - correctOffence"))
+	p, err := writer(ctx, &purpose, personID)
+	if err != nil {
+		return nil, err
+	}
+	return r.Maintenance.CorrectOffence(ctx, p, personID, offenceID, input, reason, idempotencyKey)
 }
 
 // CorrectSentence is the resolver for the correctSentence field.
 func (r *mutationResolver) CorrectSentence(ctx context.Context, personID string, sentenceID string, input model.SentenceInput, reason string, idempotencyKey string, purpose model.PurposeInput) (*model.CorrectionResult, error) {
-	panic(fmt.Errorf("not implemented: CorrectSentence - correctSentence"))
+	p, err := writer(ctx, &purpose, personID)
+	if err != nil {
+		return nil, err
+	}
+	return r.Maintenance.CorrectSentence(ctx, p, personID, sentenceID, input, reason, idempotencyKey)
 }
 
 // CorrectDetentionPeriod is the resolver for the correctDetentionPeriod field.
 func (r *mutationResolver) CorrectDetentionPeriod(ctx context.Context, personID string, periodID string, input model.DetentionPeriodCorrectionInput, reason string, idempotencyKey string, purpose model.PurposeInput) (*model.CorrectionResult, error) {
-	panic(fmt.Errorf("not implemented: CorrectDetentionPeriod - correctDetentionPeriod"))
+	p, err := writer(ctx, &purpose, personID)
+	if err != nil {
+		return nil, err
+	}
+	return r.Maintenance.CorrectDetentionPeriod(ctx, p, personID, periodID, input, reason, idempotencyKey)
 }
 
 // BlockRecord is the resolver for the blockRecord field.
 func (r *mutationResolver) BlockRecord(ctx context.Context, input model.BlockInput, idempotencyKey string, purpose model.PurposeInput) (*model.CorrectionResult, error) {
-	panic(fmt.Errorf("not implemented: BlockRecord - blockRecord"))
+	p, err := writer(ctx, &purpose, input.PersonID)
+	if err != nil {
+		return nil, err
+	}
+	return r.Maintenance.Block(ctx, p, input, idempotencyKey)
 }
 
 // UnblockRecord is the resolver for the unblockRecord field.
 func (r *mutationResolver) UnblockRecord(ctx context.Context, input model.BlockInput, idempotencyKey string, purpose model.PurposeInput) (*model.CorrectionResult, error) {
-	panic(fmt.Errorf("not implemented: UnblockRecord - unblockRecord"))
+	p, err := writer(ctx, &purpose, input.PersonID)
+	if err != nil {
+		return nil, err
+	}
+	return r.Maintenance.Unblock(ctx, p, input, idempotencyKey)
 }
 
 // RequestGrantChange is the resolver for the requestGrantChange field.
 func (r *mutationResolver) RequestGrantChange(ctx context.Context, id string, input model.GrantChangeInput, reason string) (*model.AccessGrant, error) {
-	panic(fmt.Errorf("not implemented: RequestGrantChange - requestGrantChange"))
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Grants.RequestChange(ctx, p, id, input, reason)
 }
 
 // RequestGrantCancellation is the resolver for the requestGrantCancellation field.
 func (r *mutationResolver) RequestGrantCancellation(ctx context.Context, id string, reason string) (*model.AccessGrant, error) {
-	panic(fmt.Errorf("not implemented: RequestGrantCancellation - requestGrantCancellation"))
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Grants.RequestCancellation(ctx, p, id, reason)
 }
 
 // DecideGrantChange is the resolver for the decideGrantChange field.
 func (r *mutationResolver) DecideGrantChange(ctx context.Context, id string, accept bool, reason string) (*model.AccessGrant, error) {
-	panic(fmt.Errorf("not implemented: DecideGrantChange - decideGrantChange"))
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Grants.DecideChange(ctx, p, id, accept, reason)
 }
 
 // SuspendAgencyGrants is the resolver for the suspendAgencyGrants field.
 func (r *mutationResolver) SuspendAgencyGrants(ctx context.Context, agency string, reason string) ([]model.AccessGrant, error) {
-	panic(fmt.Errorf("not implemented: SuspendAgencyGrants - suspendAgencyGrants"))
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Grants.SuspendAgency(ctx, p, agency, reason)
 }
 
 // ResumeAgencyGrants is the resolver for the resumeAgencyGrants field.
 func (r *mutationResolver) ResumeAgencyGrants(ctx context.Context, agency string, reason string) ([]model.AccessGrant, error) {
-	panic(fmt.Errorf("not implemented: ResumeAgencyGrants - resumeAgencyGrants"))
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Grants.ResumeAgency(ctx, p, agency, reason)
 }
 
 // DetentionStatus is the resolver for the detentionStatus field.
@@ -447,17 +494,29 @@ func (r *queryResolver) VerifyAuditChain(ctx context.Context) (*model.AuditChain
 
 // RecipientsToNotify is the resolver for the recipientsToNotify field.
 func (r *queryResolver) RecipientsToNotify(ctx context.Context, personID string, since model.DateTime, purpose model.PurposeInput) ([]model.Recipient, error) {
+	if err := checkPurpose(ctx, &purpose); err != nil {
+		return nil, err
+	}
+	audit.RecordFrom(ctx).AddPersons(personID)
 	return r.Trail.Recipients(ctx, personID, time.Time(since))
 }
 
 // Corrections is the resolver for the corrections field.
 func (r *queryResolver) Corrections(ctx context.Context, personID string, purpose model.PurposeInput) ([]model.Correction, error) {
-	panic(fmt.Errorf("not implemented: Corrections - corrections"))
+	if err := checkPurpose(ctx, &purpose); err != nil {
+		return nil, err
+	}
+	audit.RecordFrom(ctx).AddPersons(personID)
+	return r.Store.Corrections(ctx, personID)
 }
 
 // GrantEvents is the resolver for the grantEvents field.
 func (r *queryResolver) GrantEvents(ctx context.Context, after *string, first *int, agency *string) (*model.GrantEventConnection, error) {
-	panic(fmt.Errorf("not implemented: GrantEvents - grantEvents"))
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Grants.Events(ctx, p, after, first, agency)
 }
 
 // Conviction is the resolver for the conviction field.

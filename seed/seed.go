@@ -44,7 +44,7 @@ var Officials = []Official{
 	official(model.RoleReintegration, "demo-reintegration", "Lenka Probační", "Probační a mediační služba", true, model.PurposeCodeSupervision, model.PurposeCodeSentenceEnforcement),
 	official(model.RolePrisonService, "demo-prison-service", "Jiří Dozorce", "Vězeňská služba České republiky", true, model.PurposeCodeDetentionManagement, model.PurposeCodeSentenceEnforcement),
 	official(model.RoleRegistrar, "demo-registrar", "Eva Rejstříková", "Rejstřík trestů", true, model.PurposeCodeRegisterMaintenance),
-	official(model.RoleAuditor, "demo-auditor", "Martin Kontrolor", "Úřad pro ochranu osobních údajů", true),
+	official(model.RoleAuditor, "demo-auditor", "Martin Kontrolor", "Úřad pro ochranu osobních údajů", true, model.PurposeCodeDataProtectionAudit),
 }
 
 func official(role model.Role, subject, name, agency string, approver bool, purposes ...model.PurposeCode) Official {

@@ -85,3 +85,9 @@ func Snapshot(item any) (string, error) {
 	b, err := bson.MarshalExtJSON(item, false, false)
 	return string(b), err
 }
+
+// FillOwners sets the owner links (person, conviction, copy) of a conviction read from a
+// record, and its offences' IDs.
+func FillOwners(c *model.Conviction, personID string, fromCopy bool) {
+	fillOwners(c, personID, fromCopy)
+}

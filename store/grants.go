@@ -17,6 +17,8 @@ func init() {
 	indexes[colGrants] = []mongo.IndexModel{
 		// The per-request grant check and myAccessGrants.
 		{Keys: bson.D{{Key: "subject", Value: 1}, {Key: "role", Value: 1}, {Key: "agency", Value: 1}}, Options: options.Index().SetName("subject_role_agency")},
+		// suspendAgencyGrants / resumeAgencyGrants (GrantsOfAgency).
+		{Keys: bson.D{{Key: "agency", Value: 1}, {Key: "status", Value: 1}}, Options: options.Index().SetName("agency_status")},
 	}
 }
 

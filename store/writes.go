@@ -90,6 +90,15 @@ func ownersOf(answer any) AnswerOwners {
 		return AnswerOwners{PersonID: v.PersonID, ConvictionID: v.ConvictionID, FromCopy: v.FromCopy}
 	case *model.DetentionPeriod:
 		return AnswerOwners{PersonID: v.PersonID}
+	case *model.CorrectionResult:
+		switch {
+		case v.Conviction != nil:
+			return ownersOf(v.Conviction)
+		case v.Sentence != nil:
+			return ownersOf(v.Sentence)
+		case v.DetentionPeriod != nil:
+			return ownersOf(v.DetentionPeriod)
+		}
 	}
 	return AnswerOwners{}
 }
@@ -100,7 +109,24 @@ func DecodeAnswer(rec Idempotency, out any) error {
 	if err := bson.Unmarshal(rec.Answer, out); err != nil {
 		return err
 	}
+	restoreOwners(out, rec.Owners)
+	return nil
+}
+
+// restoreOwners puts the owner links back into a decoded answer.
+func restoreOwners(out any, owners AnswerOwners) {
+	rec := Idempotency{Owners: owners}
 	switch v := out.(type) {
+	case *model.CorrectionResult:
+		if v.Conviction != nil {
+			restoreOwners(v.Conviction, owners)
+		}
+		if v.Sentence != nil {
+			restoreOwners(v.Sentence, owners)
+		}
+		if v.DetentionPeriod != nil {
+			restoreOwners(v.DetentionPeriod, owners)
+		}
 	case *model.Conviction:
 		fillOwners(v, rec.Owners.PersonID, inCopy(v))
 	case *model.Sentence:
@@ -108,7 +134,6 @@ func DecodeAnswer(rec Idempotency, out any) error {
 	case *model.DetentionPeriod:
 		v.PersonID = rec.Owners.PersonID
 	}
-	return nil
 }
 
 // InTransaction runs fn in a multi-document transaction when the server supports them
