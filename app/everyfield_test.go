@@ -64,7 +64,9 @@ func TestEveryReadableFieldOfEveryType(t *testing.T) {
 		"auditTrail":         `auditTrail(first: 5)`,
 		"disclosures":        `disclosures(personId: "P-000002")`,
 		"verifyAuditChain":   `verifyAuditChain`,
-		"recipientsToNotify": `recipientsToNotify(personId: "P-000002", since: "2020-01-01T00:00:00Z")`,
+		"recipientsToNotify": `recipientsToNotify(personId: "P-000002", since: "2020-01-01T00:00:00Z", purpose: $p)`,
+		"corrections":        `corrections(personId: "P-000002", purpose: $p)`,
+		"grantEvents":        `grantEvents(first: 5)`,
 	}
 	for _, role := range model.AllRole {
 		schema := env.Server.Policy.SchemaFor(role)

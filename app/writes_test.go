@@ -395,17 +395,55 @@ func TestRecipientsToNotify(t *testing.T) {
 	env.MustData(PO, card, map[string]any{"p": testenv.Purpose(PO)})
 	env.MustData(C, card, map[string]any{"p": testenv.Purpose(C)})
 	env.MustData(PO, `query($p: PurposeInput!) { person(id: "P-000001", purpose: $p) { familyName } }`, map[string]any{"p": testenv.Purpose(PO)})
-	const q = `query($since: DateTime!) { recipientsToNotify(personId: "P-000003", since: $since) { agency roles disclosures } }`
-	list := env.MustData(RG, q, map[string]any{"since": "2026-01-01T00:00:00Z"})["recipientsToNotify"].([]any)
-	got := map[string]float64{}
+	const q = `query($since: DateTime!, $p: PurposeInput!) { recipientsToNotify(personId: "P-000003", since: $since, purpose: $p) { agency roles disclosures } }`
+	type recipients struct {
+		RecipientsToNotify []struct {
+			Agency      string
+			Disclosures int
+		}
+	}
+	list := testenv.DataAs[recipients](t, env.As(RG, q, map[string]any{"since": "2026-01-01T00:00:00Z", "p": registrarPurpose()})).RecipientsToNotify
+	got := map[string]int{}
 	for _, r := range list {
-		got[testenv.Path(r, "agency").(string)] = testenv.Path(r, "disclosures").(float64)
+		got[r.Agency] = r.Disclosures
 	}
 	if got["Policie České republiky"] != 2 || got["Městský soud v Praze"] != 1 || len(got) != 2 {
 		t.Errorf("recipients of Svoboda's data: %v", got)
 	}
-	if later := env.MustData(RG, q, map[string]any{"since": "2030-01-01T00:00:00Z"})["recipientsToNotify"].([]any); len(later) != 0 {
+	if later := testenv.DataAs[recipients](t, env.As(RG, q, map[string]any{"since": "2030-01-01T00:00:00Z", "p": registrarPurpose()})).RecipientsToNotify; len(later) != 0 {
 		t.Errorf("since bounds the recipients: %v", later)
 	}
-	wantCode(t, env.As(PO, q, map[string]any{"since": "2026-01-01T00:00:00Z"}), "FORBIDDEN")
+	// The auditor reads them too, with a purpose of its own; every other role is refused
+	// (a court must not learn which police bodies looked the person up).
+	if a := testenv.DataAs[recipients](t, env.As(AU, q, map[string]any{"since": "2026-01-01T00:00:00Z", "p": testenv.Purpose(AU)})).RecipientsToNotify; len(a) < 2 {
+		t.Errorf("auditor reads the recipients: %v", a)
+	}
+	for _, role := range []model.Role{C, PR, PO, RE, PS} {
+		assertForbidden(t, env.As(role, q, map[string]any{"since": "2026-01-01T00:00:00Z", "p": testenv.Purpose(role)}))
+	}
+	// The purpose is required and must be one the grant allows.
+	noPurpose := `query { recipientsToNotify(personId: "P-000003", since: "2026-01-01T00:00:00Z") { agency } }`
+	wantCode(t, env.As(RG, noPurpose, nil), "PURPOSE_REQUIRED")
+	wantCode(t, env.As(AU, q, map[string]any{"since": "2026-01-01T00:00:00Z", "p": registrarPurpose()}), "FORBIDDEN")
+	// The read is audited with its purpose and the person.
+	entries := testenv.DataAs[struct {
+		AuditTrail struct {
+			Edges []struct {
+				Node struct {
+					Role      string
+					PersonIDs []string
+					Purpose   *struct{ Reason string }
+				}
+			}
+		}
+	}](t, env.As(AU, `{ auditTrail(filter: {personId: "P-000003"}, first: 50) { edges { node { role personIds purpose { reason } } } } }`, nil)).AuditTrail.Edges
+	audited := false
+	for _, e := range entries {
+		if e.Node.Role == "REGISTRAR" && e.Node.Purpose != nil && e.Node.Purpose.Reason == "REGISTER_MAINTENANCE" {
+			audited = true
+		}
+	}
+	if !audited {
+		t.Errorf("recipientsToNotify is not in the audit trail with its purpose and person: %+v", entries)
+	}
 }
