@@ -91,6 +91,27 @@ func TestBlockedPersonReadsAsAbsent(t *testing.T) {
 	if !found(RG) {
 		t.Error("the register office should find a blocked person")
 	}
+	// An ordinary update by the register office keeps the blocking (and the corrections).
+	type updated struct {
+		UpdatePerson struct {
+			Version int
+			Blocked *struct{ CorrectionID string }
+		}
+	}
+	version := testenv.DataAs[struct{ Person struct{ Version int } }](t, env.As(RG, `query($id: ID!, $p: PurposeInput!) { person(id: $id, purpose: $p) { version } }`,
+		map[string]any{"id": id, "p": registrarPurpose()})).Person.Version
+	in := map[string]any{"givenNames": "Marie", "familyName": "Dvořáková", "birthFamilyName": "Králová", "dateOfBirth": "1975-06-30", "sex": "FEMALE",
+		"nationalities": []string{"CZ"}, "nationalId": "755630/4129", "residence": map[string]any{"street": "Lipová 10", "city": "Brno", "postalCode": "602 00", "country": "CZ"}}
+	up := testenv.DataAs[updated](t, env.As(RG, `mutation($id: ID!, $v: Int!, $in: PersonInput!, $p: PurposeInput!) {
+	  updatePerson(id: $id, version: $v, input: $in, idempotencyKey: "update-blocked-1", purpose: $p) { version blocked { correctionId } } }`,
+		map[string]any{"id": id, "v": version, "in": in, "p": registrarPurpose()}))
+	if up.UpdatePerson.Blocked == nil || up.UpdatePerson.Blocked.CorrectionID != blocking {
+		t.Fatalf("an update dropped the blocking: %+v", up.UpdatePerson)
+	}
+	if list := corrections(t, env, AU, id, testenv.Purpose(AU)); len(list) != 1 || list[0].Action != "BLOCKED" || list[0].ID != blocking {
+		t.Errorf("the auditor reads the blocking record after the update: %+v", list)
+	}
+	wantCode(t, env.As(PO, byID, map[string]any{"id": id, "p": testenv.Purpose(PO)}), "NOT_FOUND")
 	// Blocking twice is a CONFLICT naming the state.
 	again := env.As(RG, blockMutation, map[string]any{"in": map[string]any{"personId": id, "item": "PERSON", "reason": "znovu"}, "k": "block-dvorakova-2", "p": registrarPurpose()})
 	wantCode(t, again, "CONFLICT")
@@ -173,8 +194,10 @@ func TestBlockedItemsAreAbsent(t *testing.T) {
 		sentences   []string
 		periods     []string
 	}{
-		{model.RecordItemKindConviction, "C-000001-1", nil, nil, []string{"D-000001-3", "D-000001-2", "D-000001-1"}},
-		{model.RecordItemKindSentence, "S-000001-1-1", []string{"C-000001-1"}, nil, []string{"D-000001-3", "D-000001-2", "D-000001-1"}},
+		// The periods that executed the conviction's sentence name its court and case
+		// reference: they are blocked with it.
+		{model.RecordItemKindConviction, "C-000001-1", nil, nil, []string{"D-000001-3"}},
+		{model.RecordItemKindSentence, "S-000001-1-1", []string{"C-000001-1"}, nil, []string{"D-000001-3"}},
 		{model.RecordItemKindDetentionPeriod, "D-000001-1", []string{"C-000001-1", "C-000001-1", "C-000001-1"}, []string{"S-000001-1-1", "S-000001-1-1"}, []string{"D-000001-3", "D-000001-2"}},
 	}
 	for i, c := range cases {
@@ -201,6 +224,60 @@ func TestBlockedItemsAreAbsent(t *testing.T) {
 			t.Errorf("%s unblocked: police should read it again: %v %v %v", c.id, conv, sen, per)
 		}
 	}
+
+	// A blocked expunged conviction leaves the full copy too.
+	copyIDs := func(role model.Role) []string {
+		r := testenv.DataAs[struct {
+			Person struct{ Convictions []struct{ ID string } }
+		}](t,
+			env.As(role, `query($p: PurposeInput!) { person(id: "P-000002", purpose: $p) { convictions(includeExpunged: true) { id } } }`, map[string]any{"p": testenv.Purpose(role)}))
+		var ids []string
+		for _, c := range r.Person.Convictions {
+			ids = append(ids, c.ID)
+		}
+		return ids
+	}
+	block(t, env, true, "block-expunged-1", seed.NamedDvorakova, model.RecordItemKindConviction, "C-000002-1")
+	for _, role := range []model.Role{C, PR} {
+		if ids := copyIDs(role); slices.Contains(ids, "C-000002-1") || !slices.Contains(ids, "C-000002-2") {
+			t.Errorf("%s reads the full copy %v with a blocked expunged conviction", role, ids)
+		}
+	}
+	if ids := copyIDs(RG); !slices.Contains(ids, "C-000002-1") {
+		t.Errorf("the register office reads the blocked expunged conviction in the copy: %v", ids)
+	}
+
+	// A conviction whose sentence is being executed cannot be blocked (its ongoing period
+	// would vanish, and the person read as free); nothing is written.
+	r := env.As(RG, blockMutation, map[string]any{"in": map[string]any{"personId": seed.NamedSvoboda, "item": "CONVICTION", "itemId": "C-000003-1", "reason": "x"},
+		"k": "block-served-1", "p": registrarPurpose()})
+	wantCode(t, r, "CONFLICT")
+	expectEq(t, "state", r.Errors[0].Extensions["state"], "ONGOING")
+	svoboda := testenv.DataAs[struct {
+		Person struct {
+			Convictions      []struct{ ID string }
+			DetentionHistory []struct{ ID string }
+		}
+	}](t, env.As(PO, `query($p: PurposeInput!) { person(id: "P-000003", purpose: $p) { convictions { id } detentionHistory { id } } }`, map[string]any{"p": testenv.Purpose(PO)}))
+	if len(svoboda.Person.Convictions) != 1 || len(svoboda.Person.DetentionHistory) != 2 {
+		t.Errorf("a refused blocking changed the record: %+v", svoboda.Person)
+	}
+	// The register office sees which periods went with a blocked conviction.
+	block(t, env, true, "block-via-1", seed.NamedNovak, model.RecordItemKindConviction, "C-000001-1")
+	via := testenv.DataAs[struct {
+		Person struct {
+			DetentionHistory []struct {
+				ID      string
+				Blocked *struct{ Via *string }
+			}
+		}
+	}](t, env.As(RG, `query($p: PurposeInput!) { person(id: "P-000001", purpose: $p) { detentionHistory { id blocked { via } } } }`, map[string]any{"p": registrarPurpose()}))
+	for _, q := range via.Person.DetentionHistory {
+		if q.ID != "D-000001-3" && (q.Blocked == nil || q.Blocked.Via == nil || *q.Blocked.Via != "C-000001-1") {
+			t.Errorf("period %s should be blocked via the conviction: %+v", q.ID, q.Blocked)
+		}
+	}
+	block(t, env, false, "unblock-via-1", seed.NamedNovak, model.RecordItemKindConviction, "C-000001-1")
 
 	// The register office sees the blocking mark on the item.
 	block(t, env, true, "block-mark-1", seed.NamedNovak, model.RecordItemKindSentence, "S-000001-1-1")

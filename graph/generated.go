@@ -132,6 +132,7 @@ type ComplexityRoot struct {
 		CorrectionID func(childComplexity int) int
 		Reason       func(childComplexity int) int
 		Since        func(childComplexity int) int
+		Via          func(childComplexity int) int
 	}
 
 	Conviction struct {
@@ -867,6 +868,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Blocking.Since(childComplexity), true
+	case "Blocking.via":
+		if e.ComplexityRoot.Blocking.Via == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blocking.Via(childComplexity), true
 
 	case "Conviction.blocked":
 		if e.ComplexityRoot.Conviction.Blocked == nil {
@@ -3140,6 +3147,8 @@ type Blocking @access(roles: [REGISTRAR, AUDITOR]) {
   reason: String!
   "The correction record of the blocking."
   correctionId: ID!
+  "For a detention period blocked with the conviction or sentence it executes: that item's ID."
+  via: ID
 }
 
 extend type Person {
@@ -3591,6 +3600,8 @@ func (ec *executionContext) childFields_Blocking(ctx context.Context, field grap
 		return ec.fieldContext_Blocking_reason(ctx, field)
 	case "correctionId":
 		return ec.fieldContext_Blocking_correctionId(ctx, field)
+	case "via":
+		return ec.fieldContext_Blocking_via(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Blocking", field.Name)
 }
@@ -6855,6 +6866,29 @@ func (ec *executionContext) _Blocking_correctionId(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Blocking_correctionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Blocking", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _Blocking_via(ctx context.Context, field graphql.CollectedField, obj *model.Blocking) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blocking_via(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Via, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Blocking_via(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Blocking", field, false, false, errors.New("field of type ID does not have child fields"))
 }
 
@@ -15525,6 +15559,11 @@ func (ec *executionContext) _Blocking(ctx context.Context, sel ast.SelectionSet,
 		case "correctionId":
 			out.Values[i] = ec._Blocking_correctionId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "via":
+			out.Values[i] = ec._Blocking_via(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:

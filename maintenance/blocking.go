@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sort"
+	"strings"
 
 	"custodia/apperr"
 	"custodia/auth"
@@ -60,18 +61,126 @@ func (s *Service) setBlocked(ctx context.Context, p *auth.Principal, in model.Bl
 			switch in.Item {
 			case model.RecordItemKindPerson:
 				return s.blockPerson(ctx, in.PersonID, c, mark)
-			case model.RecordItemKindConviction:
-				return s.updateConvictions(ctx, in.PersonID, c, func(r *model.CriminalRecord) (string, error) {
-					return itemID, blockConviction(r, itemID, mark)
-				})
-			case model.RecordItemKindSentence:
-				return s.blockSentence(ctx, in.PersonID, itemID, c, mark)
+			case model.RecordItemKindConviction, model.RecordItemKindSentence:
+				return s.blockWithPeriods(ctx, in.PersonID, in.Item, itemID, c, mark)
 			default:
 				return s.updatePeriods(ctx, in.PersonID, c, func(r *model.DetentionRecord) (string, error) {
 					return itemID, blockPeriod(r, itemID, mark)
 				})
 			}
 		})
+}
+
+// blockWithPeriods (un)blocks a conviction or a sentence together with the detention periods
+// that executed it: a period names the court and case reference of its conviction, so it is
+// blocked with it (and an ongoing one refuses the blocking, CONFLICT). Two documents, ordered
+// so that every intermediate state shows less than the final one: blocking hides the periods
+// first, unblocking shows the conviction or sentence first; a retry completes either.
+func (s *Service) blockWithPeriods(ctx context.Context, personID string, item model.RecordItemKind, id string, c *model.Correction, mark *model.Blocking) (*model.CorrectionResult, error) {
+	executed, err := s.sentencesOf(ctx, personID, item, id, mark != nil)
+	if err != nil {
+		return nil, err
+	}
+	write := func() (*model.CorrectionResult, error) {
+		if item == model.RecordItemKindSentence {
+			return s.blockSentence(ctx, personID, id, c, mark)
+		}
+		return s.updateConvictions(ctx, personID, c, func(r *model.CriminalRecord) (string, error) {
+			return id, blockConviction(r, id, mark)
+		})
+	}
+	if mark == nil {
+		res, err := write()
+		if err != nil {
+			return nil, err
+		}
+		return res, s.blockExecutingPeriods(ctx, personID, executed, id, nil)
+	}
+	if err := s.blockExecutingPeriods(ctx, personID, executed, id, mark); err != nil {
+		return nil, err
+	}
+	return write()
+}
+
+// sentencesOf lists the sentences of a conviction (blocked ones included), or the sentence
+// itself, after checking that the (un)blocking applies: NOT_FOUND when the item does not
+// exist, CONFLICT naming the state when it is already (un)blocked — before anything is
+// written, so the periods are never blocked for an item that will not be.
+func (s *Service) sentencesOf(ctx context.Context, personID string, item model.RecordItemKind, id string, block bool) ([]string, error) {
+	all, err := s.store.ConvictionsByPersonIDs(ctx, store.Scope{}, []string{personID}, true)
+	if err != nil {
+		return nil, err
+	}
+	state := func(b *model.Blocking) error {
+		switch {
+		case block && b != nil:
+			return alreadyBlocked(item, id, b)
+		case !block && b == nil:
+			return notBlocked(item, id)
+		}
+		return nil
+	}
+	for _, conv := range all[personID] {
+		for _, sen := range conv.Sentences {
+			if item == model.RecordItemKindSentence && sen.ID == id {
+				if block && conv.Blocked != nil {
+					return nil, apperr.New(apperr.Conflict, "sentence %s belongs to a blocked conviction", id).With("state", "BLOCKED")
+				}
+				return []string{id}, state(sen.Blocked)
+			}
+		}
+		if item == model.RecordItemKindConviction && conv.ID == id {
+			ids := []string{}
+			for _, sen := range conv.Sentences {
+				ids = append(ids, sen.ID)
+			}
+			return ids, state(conv.Blocked)
+		}
+	}
+	return nil, apperr.NotFoundf("no %s %q of person %q", strings.ToLower(strings.ReplaceAll(string(item), "_", " ")), id, personID)
+}
+
+// blockExecutingPeriods blocks the periods that executed these sentences, marked as blocked
+// via the item, or unblocks those so marked. It writes nothing when there is nothing to do (a
+// retry).
+func (s *Service) blockExecutingPeriods(ctx context.Context, personID string, sentences []string, via string, mark *model.Blocking) error {
+	_, err := s.store.UpdateDetentionRecord(ctx, personID, func(r *model.DetentionRecord) error {
+		moved := false
+		if mark == nil {
+			for i := 0; i < len(r.BlockedPeriods); i++ {
+				if b := r.BlockedPeriods[i].Blocked; b != nil && b.Via != nil && *b.Via == via {
+					q := r.BlockedPeriods[i]
+					q.Blocked = nil
+					r.Periods = append(r.Periods, q)
+					r.BlockedPeriods = slices.Delete(r.BlockedPeriods, i, i+1)
+					i--
+					moved = true
+				}
+			}
+		} else {
+			for i := 0; i < len(r.Periods); i++ {
+				q := r.Periods[i]
+				if q.SentenceID == nil || !slices.Contains(sentences, *q.SentenceID) {
+					continue
+				}
+				if q.End == nil {
+					return apperr.New(apperr.Conflict, "sentence %s is being executed (detention period %s is ongoing); it cannot be blocked before the release", *q.SentenceID, q.ID).With("state", "ONGOING")
+				}
+				cascaded := *mark
+				cascaded.Via = &via
+				q.Blocked = &cascaded
+				r.BlockedPeriods = append(r.BlockedPeriods, q)
+				r.Periods = slices.Delete(r.Periods, i, i+1)
+				i--
+				moved = true
+			}
+		}
+		if !moved {
+			return store.ErrUnchanged
+		}
+		return nil
+	})
+	return err
 }
 
 // notBlocked and alreadyBlocked are the CONFLICTs of an (un)blocking that changes nothing.

@@ -7,6 +7,9 @@ type Blocking struct {
 	Since        time.Time `bson:"since" json:"since"`
 	Reason       string    `bson:"reason" json:"reason"`
 	CorrectionID string    `bson:"correctionId" json:"correctionId"`
+	// Via is set on a detention period blocked with the conviction or sentence it executes:
+	// that item's ID. Unblocking the item unblocks the period.
+	Via *string `bson:"via,omitempty" json:"via"`
 }
 
 // BlockedSentence is a blocked sentence, kept apart from its conviction.
