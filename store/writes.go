@@ -89,7 +89,7 @@ func ownersOf(answer any) AnswerOwners {
 	case *model.Sentence:
 		return AnswerOwners{PersonID: v.PersonID, ConvictionID: v.ConvictionID, FromCopy: v.FromCopy}
 	case *model.DetentionPeriod:
-		return AnswerOwners{PersonID: v.PersonID}
+		return AnswerOwners{PersonID: v.PersonID, FromCopy: v.FromCopy}
 	}
 	return AnswerOwners{}
 }
@@ -106,7 +106,7 @@ func DecodeAnswer(rec Idempotency, out any) error {
 	case *model.Sentence:
 		v.PersonID, v.ConvictionID, v.FromCopy = rec.Owners.PersonID, rec.Owners.ConvictionID, rec.Owners.FromCopy
 	case *model.DetentionPeriod:
-		v.PersonID = rec.Owners.PersonID
+		v.PersonID, v.FromCopy = rec.Owners.PersonID, rec.Owners.FromCopy
 	}
 	return nil
 }
@@ -264,9 +264,10 @@ func (s *Store) UpdateDetentionRecord(ctx context.Context, personID string, muta
 			return model.DetentionRecord{PersonID: personID, Periods: []model.DetentionPeriod{}}
 		},
 		func(r *model.DetentionRecord) *int { return &r.Version }, mutate)
-	for i := range rec.Periods {
-		rec.Periods[i].PersonID = personID
+	for i := range rec.CopyOnlyPeriods {
+		rec.CopyOnlyPeriods[i].FromCopy = true
 	}
+	fillPeriodOwners(&rec)
 	return rec, err
 }
 
