@@ -47,7 +47,7 @@ const (
 
 var (
 	intentionalOffence = []model.Offence{{Intentional: true}}
-	negligent   = []model.Offence{{Intentional: false}}
+	negligent          = []model.Offence{{Intentional: false}}
 )
 
 // TestRehabilitationRules: one case per paragraph of §105 and per combination; the expected
