@@ -2,6 +2,7 @@ package register
 
 import (
 	"fmt"
+	"strings"
 
 	"custodia/apperr"
 	"custodia/model"
@@ -37,34 +38,36 @@ func Rehabilitation(c model.Conviction) model.Rehabilitation {
 		last       model.Date
 		measureEnd model.Date
 		counted    int
+		blockers   []string // every reason there is no date yet, each sentence once
 	)
 	for i := range c.Sentences {
 		s := &c.Sentences[i]
-		if s.Kind == model.SentenceKindProtectiveMeasure {
-			if !Executed(s.Status) {
-				return blocked(fmt.Sprintf("§105(7): protective measure %s is %s; nothing may be expunged before it is executed or otherwise ended", s.ID, s.Status))
-			}
-			if s.EndDate == nil {
-				return blocked(fmt.Sprintf("protective measure %s has no end date recorded", s.ID))
-			}
+		switch {
+		case s.Kind == model.SentenceKindProtectiveMeasure && !Executed(s.Status):
+			blockers = append(blockers, fmt.Sprintf("§105(7): protective measure %s is %s; nothing may be expunged before it is executed or otherwise ended", s.ID, s.Status))
+		case s.Kind == model.SentenceKindProtectiveMeasure && s.EndDate == nil:
+			blockers = append(blockers, fmt.Sprintf("protective measure %s has no end date recorded", s.ID))
+		case s.Kind == model.SentenceKindProtectiveMeasure:
 			measureEnd = later(measureEnd, *s.EndDate)
-			continue
+		case s.Status == model.SentenceStatusConditionallyReleased:
+			blockers = append(blockers, fmt.Sprintf("§105(4): sentence %s was conditionally released on %s and is in probation; the waiting period is known once the court finds the probation completed", s.ID, deref(s.ConditionallyReleasedOn)))
+		case !Executed(s.Status):
+			blockers = append(blockers, fmt.Sprintf("§105(1): sentence %s (%s) is %s; the waiting period starts only when it is executed, pardoned or time-barred", s.ID, s.Kind, s.Status))
+		default:
+			from, p := executedPeriod(s, intentional(c))
+			if from == "" {
+				blockers = append(blockers, fmt.Sprintf("sentence %s (%s) has no end date recorded", s.ID, s.Kind))
+				continue
+			}
+			counted++
+			last = later(last, from)
+			if counted == 1 || p.years > best.years {
+				best = p
+			}
 		}
-		if s.Status == model.SentenceStatusConditionallyReleased {
-			return blocked(fmt.Sprintf("§105(4): sentence %s was conditionally released on %s and is in probation; the waiting period is known once the court finds the probation completed", s.ID, deref(s.ConditionallyReleasedOn)))
-		}
-		if !Executed(s.Status) {
-			return blocked(fmt.Sprintf("§105(1): sentence %s (%s) is %s; the waiting period starts only when it is executed, pardoned or time-barred", s.ID, s.Kind, s.Status))
-		}
-		from, p := executedPeriod(s, intentional(c))
-		if from == "" {
-			return blocked(fmt.Sprintf("sentence %s (%s) has no end date recorded", s.ID, s.Kind))
-		}
-		counted++
-		last = later(last, from)
-		if counted == 1 || p.years > best.years {
-			best = p
-		}
+	}
+	if len(blockers) > 0 {
+		return blocked(strings.Join(blockers, "; "))
 	}
 	if counted == 0 && measureEnd == "" {
 		return blocked("the conviction records no sentence")
@@ -203,20 +206,24 @@ func CheckExpungement(c model.Conviction, on model.Date, early bool) (isEarly bo
 	if c.DeemedNotConvicted {
 		return conflict("the person is deemed not convicted by law since %s (%s); there is nothing to expunge", deref(c.DeemedNotConvictedOn), deref(c.DeemedNotConvictedReason))
 	}
+	var reasons []string // every reason, each sentence once
 	for i := range c.Sentences {
 		s := &c.Sentences[i]
 		switch {
 		case s.Kind == model.SentenceKindProtectiveMeasure && !Executed(s.Status):
-			return conflict("protective measure %s is %s; nothing may be expunged before it is executed or otherwise ended (§105(7))", s.ID, s.Status)
+			reasons = append(reasons, fmt.Sprintf("protective measure %s is %s; nothing may be expunged before it is executed or otherwise ended (§105(7))", s.ID, s.Status))
 		case s.Kind == model.SentenceKindFine && !Executed(s.Status):
-			return conflict("fine %s is unpaid (%s); the waiting period starts only when it is paid, pardoned or time-barred (§105(1))", s.ID, s.Status)
+			reasons = append(reasons, fmt.Sprintf("fine %s is unpaid (%s); the waiting period starts only when it is paid, pardoned or time-barred (§105(1))", s.ID, s.Status))
 		case s.Status == model.SentenceStatusConditionallyReleased:
-			return conflict("sentence %s is CONDITIONALLY_RELEASED and in probation; it counts as executed only when the court finds the probation completed (§105(4))", s.ID)
+			reasons = append(reasons, fmt.Sprintf("sentence %s is CONDITIONALLY_RELEASED and in probation; it counts as executed only when the court finds the probation completed (§105(4))", s.ID))
 		case !Executed(s.Status):
-			return conflict("sentence %s (%s) is %s; nothing may be expunged before every sentence is executed, pardoned or time-barred (§105(1), (3))", s.ID, s.Kind, s.Status)
+			reasons = append(reasons, fmt.Sprintf("sentence %s (%s) is %s; nothing may be expunged before every sentence is executed, pardoned or time-barred (§105(1), (3))", s.ID, s.Kind, s.Status))
 		case s.EndDate != nil && on.Before(*s.EndDate):
-			return conflict("sentence %s ended only on %s; an expungement cannot come before the sentence was executed, pardoned or time-barred (§105(1), (3))", s.ID, *s.EndDate)
+			reasons = append(reasons, fmt.Sprintf("sentence %s ended only on %s; an expungement cannot come before the sentence was executed, pardoned or time-barred (§105(1), (3))", s.ID, *s.EndDate))
 		}
+	}
+	if len(reasons) > 0 {
+		return conflict("%s", strings.Join(reasons, "; "))
 	}
 	r := Rehabilitation(c)
 	if r.EarliestDate == nil || !on.Before(*r.EarliestDate) {
