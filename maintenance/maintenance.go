@@ -180,17 +180,17 @@ func (s *Service) RecordConviction(ctx context.Context, p *auth.Principal, perso
 			for i := range c.Sentences {
 				c.Sentences[i].ID = fmt.Sprintf("S%s-%d", c.ID[1:], i+1)
 			}
-			rec, err := s.store.UpdateCriminalRecord(ctx, personID, func(r *model.CriminalRecord) error {
+			// A conviction recorded with its sentences already executed may be deemed not
+			// convicted from the start: changeRecord files it in the copy only.
+			var out model.Conviction
+			err := s.changeRecord(ctx, personID, nil, func(r *model.CriminalRecord) error {
 				if findConviction(r, c.ID) != nil {
 					return store.ErrUnchanged // a retry: already recorded
 				}
 				r.Convictions = append(r.Convictions, c)
 				return nil
-			})
-			if err != nil {
-				return nil, err
-			}
-			return findConviction(&rec, c.ID), nil
+			}, func(r *model.CriminalRecord) { out = *findConviction(r, c.ID) })
+			return &out, err
 		},
 	})
 }
