@@ -69,7 +69,8 @@ func complexityOf() graph.ComplexityRoot {
 	c.Query.Corrections = func(child int, _ string, _ model.PurposeInput) int { return 1 + child*20 }
 	c.Query.GrantEvents = func(child int, _ *string, first *int, _ *string) int { return 1 + child*page(first, 50) }
 	c.Person.Convictions = func(child int, _ *bool) int { return 1 + child*5 }
-	c.Person.DetentionHistory = func(child int) int { return 1 + child*5 }
+	c.Person.DetentionHistory = func(child int, _ *bool) int { return 1 + child*5 }
+	c.Sentence.Transitions = func(child int) int { return 1 + child*4 }
 	c.Person.PreviousNames = func(child int) int { return 1 + child*2 }
 	c.Conviction.Offences = func(child int) int { return 1 + child*3 }
 	c.Conviction.Sentences = func(child int) int { return 1 + child*3 }

@@ -84,7 +84,7 @@ func (l *Loaders) PrefetchPersons(ctx context.Context, persons []*model.Person, 
 	var prisonIDs []string
 	if want.Detentions {
 		g.Go(func() error {
-			found, err := l.fetchDetentions(ctx, ids)
+			found, err := l.fetchDetentions(false)(ctx, ids)
 			if err != nil {
 				return err
 			}

@@ -147,32 +147,38 @@ func (s *Service) blockExecutingPeriods(ctx context.Context, personID string, se
 	_, err := s.store.UpdateDetentionRecord(ctx, personID, func(r *model.DetentionRecord) error {
 		moved := false
 		if mark == nil {
-			for i := 0; i < len(r.BlockedPeriods); i++ {
-				if b := r.BlockedPeriods[i].Blocked; b != nil && b.Via != nil && *b.Via == via {
-					q := r.BlockedPeriods[i]
-					q.Blocked = nil
-					r.Periods = append(r.Periods, q)
-					r.BlockedPeriods = slices.Delete(r.BlockedPeriods, i, i+1)
-					i--
+			kept := r.BlockedPeriods[:0:0]
+			for _, q := range r.BlockedPeriods {
+				if b := q.Blocked; b != nil && b.Via != nil && *b.Via == via {
+					restorePeriod(r, q)
 					moved = true
+				} else {
+					kept = append(kept, q)
 				}
 			}
+			r.BlockedPeriods = kept
 		} else {
-			for i := 0; i < len(r.Periods); i++ {
-				q := r.Periods[i]
-				if q.SentenceID == nil || !slices.Contains(sentences, *q.SentenceID) {
-					continue
+			for _, copyOnly := range []bool{false, true} {
+				list := &r.Periods
+				if copyOnly {
+					list = &r.CopyOnlyPeriods
 				}
-				if q.End == nil {
-					return apperr.New(apperr.Conflict, "sentence %s is being executed (detention period %s is ongoing); it cannot be blocked before the release", *q.SentenceID, q.ID).With("state", "ONGOING")
+				kept := (*list)[:0:0]
+				for _, q := range *list {
+					if q.SentenceID == nil || !slices.Contains(sentences, *q.SentenceID) {
+						kept = append(kept, q)
+						continue
+					}
+					if q.End == nil {
+						return apperr.New(apperr.Conflict, "sentence %s is being executed (detention period %s is ongoing); it cannot be blocked before the release", *q.SentenceID, q.ID).With("state", "ONGOING")
+					}
+					cascaded := *mark
+					cascaded.Via, cascaded.CopyOnly = &via, copyOnly
+					q.Blocked = &cascaded
+					r.BlockedPeriods = append(r.BlockedPeriods, q)
+					moved = true
 				}
-				cascaded := *mark
-				cascaded.Via = &via
-				q.Blocked = &cascaded
-				r.BlockedPeriods = append(r.BlockedPeriods, q)
-				r.Periods = slices.Delete(r.Periods, i, i+1)
-				i--
-				moved = true
+				*list = kept
 			}
 		}
 		if !moved {
@@ -181,6 +187,18 @@ func (s *Service) blockExecutingPeriods(ctx context.Context, personID string, se
 		return nil
 	})
 	return err
+}
+
+// restorePeriod puts an unblocked period back where it was: in the extract, or in the copy
+// when it executed a copy-only conviction's sentence.
+func restorePeriod(r *model.DetentionRecord, q model.DetentionPeriod) {
+	copyOnly := q.Blocked != nil && q.Blocked.CopyOnly
+	q.Blocked = nil
+	if copyOnly {
+		r.CopyOnlyPeriods = append(r.CopyOnlyPeriods, q)
+	} else {
+		r.Periods = append(r.Periods, q)
+	}
 }
 
 // notBlocked and alreadyBlocked are the CONFLICTs of an (un)blocking that changes nothing.
@@ -220,7 +238,7 @@ func blockConviction(r *model.CriminalRecord, id string, mark *model.Blocking) e
 	if mark == nil {
 		i := slices.IndexFunc(r.BlockedConvictions, func(c model.Conviction) bool { return c.ID == id })
 		if i < 0 {
-			if c, _ := convictionIn(r, id); c != nil {
+			if convictionIn(r, id) != nil {
 				return notBlocked(model.RecordItemKindConviction, id)
 			}
 			return apperr.NotFoundf("no conviction %q", id)
@@ -228,7 +246,7 @@ func blockConviction(r *model.CriminalRecord, id string, mark *model.Blocking) e
 		c := r.BlockedConvictions[i]
 		c.Blocked = nil
 		r.BlockedConvictions = slices.Delete(r.BlockedConvictions, i, i+1)
-		if c.Expunged {
+		if c.CopyOnly() {
 			r.ExpungedConvictions = append(r.ExpungedConvictions, c)
 		} else {
 			r.Convictions = append(r.Convictions, c)
@@ -238,18 +256,15 @@ func blockConviction(r *model.CriminalRecord, id string, mark *model.Blocking) e
 	if i := slices.IndexFunc(r.BlockedConvictions, func(c model.Conviction) bool { return c.ID == id }); i >= 0 {
 		return alreadyBlocked(model.RecordItemKindConviction, id, r.BlockedConvictions[i].Blocked)
 	}
-	c, expunged := convictionIn(r, id)
+	c := convictionIn(r, id)
 	if c == nil {
 		return apperr.NotFoundf("no conviction %q", id)
 	}
 	moved := *c
 	moved.Blocked = mark
 	drop := func(x model.Conviction) bool { return x.ID == id }
-	if expunged {
-		r.ExpungedConvictions = slices.DeleteFunc(r.ExpungedConvictions, drop)
-	} else {
-		r.Convictions = slices.DeleteFunc(r.Convictions, drop)
-	}
+	r.Convictions = slices.DeleteFunc(r.Convictions, drop)
+	r.ExpungedConvictions = slices.DeleteFunc(r.ExpungedConvictions, drop)
 	r.BlockedConvictions = append(r.BlockedConvictions, moved)
 	return nil
 }
@@ -338,30 +353,32 @@ func blockPeriod(r *model.DetentionRecord, id string, mark *model.Blocking) erro
 	if mark == nil {
 		i := slices.IndexFunc(r.BlockedPeriods, func(q model.DetentionPeriod) bool { return q.ID == id })
 		if i < 0 {
-			if findPeriod(r, id) != nil {
+			if anyPeriod(r, id) != nil {
 				return notBlocked(model.RecordItemKindDetentionPeriod, id)
 			}
 			return apperr.NotFoundf("no detention period %q", id)
 		}
-		q := r.BlockedPeriods[i]
-		q.Blocked = nil
+		restorePeriod(r, r.BlockedPeriods[i])
 		r.BlockedPeriods = slices.Delete(r.BlockedPeriods, i, i+1)
-		r.Periods = append(r.Periods, q)
 		return nil
 	}
 	if i := slices.IndexFunc(r.BlockedPeriods, func(q model.DetentionPeriod) bool { return q.ID == id }); i >= 0 {
 		return alreadyBlocked(model.RecordItemKindDetentionPeriod, id, r.BlockedPeriods[i].Blocked)
 	}
-	i := slices.IndexFunc(r.Periods, func(q model.DetentionPeriod) bool { return q.ID == id })
-	if i < 0 {
+	q := anyPeriod(r, id)
+	if q == nil {
 		return apperr.NotFoundf("no detention period %q", id)
 	}
-	if r.Periods[i].End == nil {
+	if q.End == nil {
 		return apperr.New(apperr.Conflict, "detention period %s is ongoing; an ongoing period cannot be blocked (correct it, or block it after the release)", id).With("state", "ONGOING")
 	}
-	q := r.Periods[i]
-	q.Blocked = mark
-	r.Periods = slices.Delete(r.Periods, i, i+1)
-	r.BlockedPeriods = append(r.BlockedPeriods, q)
+	moved := *q
+	flag := *mark
+	flag.CopyOnly = slices.ContainsFunc(r.CopyOnlyPeriods, func(x model.DetentionPeriod) bool { return x.ID == id })
+	moved.Blocked = &flag
+	drop := func(x model.DetentionPeriod) bool { return x.ID == id }
+	r.Periods = slices.DeleteFunc(r.Periods, drop)
+	r.CopyOnlyPeriods = slices.DeleteFunc(r.CopyOnlyPeriods, drop)
+	r.BlockedPeriods = append(r.BlockedPeriods, moved)
 	return nil
 }

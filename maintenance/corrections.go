@@ -249,26 +249,25 @@ func (s *Service) CorrectPerson(ctx context.Context, p *auth.Principal, id strin
 }
 
 // convictionIn finds a conviction of the extract or the copy (never a blocked one, which is
-// frozen until unblocked) and says whether it is expunged.
-func convictionIn(r *model.CriminalRecord, id string) (c *model.Conviction, expunged bool) {
-	for i := range r.Convictions {
-		if r.Convictions[i].ID == id {
-			return &r.Convictions[i], false
+// frozen until unblocked).
+func convictionIn(r *model.CriminalRecord, id string) *model.Conviction {
+	for _, list := range [][]model.Conviction{r.Convictions, r.ExpungedConvictions} {
+		for i := range list {
+			if list[i].ID == id {
+				return &list[i]
+			}
 		}
 	}
-	for i := range r.ExpungedConvictions {
-		if r.ExpungedConvictions[i].ID == id {
-			return &r.ExpungedConvictions[i], true
-		}
-	}
-	return nil, false
+	return nil
 }
 
-// updateConvictions runs a correction of a person's criminal record: mutate changes the record
-// and tells which conviction to answer with.
+// updateConvictions runs a correction of a person's criminal record through changeRecord (so
+// a conviction that stops or starts being copy-only moves, with its detention periods, in the
+// safe order): mutate changes the record and tells which conviction to answer with.
 func (s *Service) updateConvictions(ctx context.Context, personID string, c *model.Correction, mutate func(r *model.CriminalRecord) (answerID string, err error)) (*model.CorrectionResult, error) {
-	var answerID string
-	rec, err := s.store.UpdateCriminalRecord(ctx, personID, func(r *model.CriminalRecord) error {
+	answerID := c.ItemID
+	res := &model.CorrectionResult{}
+	err := s.changeRecord(ctx, personID, nil, func(r *model.CriminalRecord) error {
 		if recorded(r.Corrections, c) {
 			return store.ErrUnchanged
 		}
@@ -278,11 +277,11 @@ func (s *Service) updateConvictions(ctx context.Context, personID string, c *mod
 		}
 		r.Corrections = append(r.Corrections, *c)
 		return nil
-	})
+	}, func(r *model.CriminalRecord) { res.Conviction = findAnyConviction(r, personID, answerID) })
 	if err != nil {
 		return nil, err
 	}
-	return &model.CorrectionResult{Conviction: findAnyConviction(&rec, personID, answerID)}, nil
+	return res, nil
 }
 
 // findAnyConviction finds a conviction in every part of a record, blocked ones included, with
@@ -295,7 +294,7 @@ func findAnyConviction(r *model.CriminalRecord, personID, id string) *model.Conv
 		for i := range list {
 			if list[i].ID == id {
 				c := list[i]
-				store.FillOwners(&c, personID, c.Expunged)
+				store.FillOwners(&c, personID, c.CopyOnly())
 				return &c
 			}
 		}
@@ -322,7 +321,7 @@ func (s *Service) CorrectConviction(ctx context.Context, p *auth.Principal, pers
 		},
 		func(ctx context.Context, c *model.Correction) (*model.CorrectionResult, error) {
 			return s.updateConvictions(ctx, personID, c, func(r *model.CriminalRecord) (string, error) {
-				conv, expunged := convictionIn(r, convictionID)
+				conv := convictionIn(r, convictionID)
 				if conv == nil {
 					return "", apperr.NotFoundf("no conviction %q of person %q", convictionID, personID)
 				}
@@ -334,21 +333,19 @@ func (s *Service) CorrectConviction(ctx context.Context, p *auth.Principal, pers
 				}
 				conv.Court, conv.CaseReference, conv.DecisionDate, conv.FinalDate = header.Court, header.CaseReference, header.DecisionDate, header.FinalDate
 				switch {
-				case in.ExpungedOn != nil && !expunged:
+				case in.ExpungedOn != nil && !conv.Expunged:
 					return "", apperr.BadInput("input.expungedOn", "conviction %s is not expunged; an expungement is recorded with recordExpungement", convictionID)
 				case in.ExpungedOn != nil:
 					day := *in.ExpungedOn
 					conv.ExpungedOn = &day
-				case expunged:
-					conv.Expunged, conv.ExpungedOn = false, nil
+					if conv.Expungement != nil {
+						conv.Expungement.On = day
+					}
+				case conv.Expunged:
+					conv.Expunged, conv.ExpungedOn, conv.Expungement = false, nil, nil
 				}
 				if err := describeChange(c, before, *conv); err != nil {
 					return "", err
-				}
-				if expunged && !conv.Expunged {
-					moved := *conv
-					r.ExpungedConvictions = slices.DeleteFunc(r.ExpungedConvictions, func(x model.Conviction) bool { return x.ID == convictionID })
-					r.Convictions = append(r.Convictions, moved)
 				}
 				return convictionID, nil
 			})
@@ -467,12 +464,15 @@ func (s *Service) CorrectDetentionPeriod(ctx context.Context, p *auth.Principal,
 				return nil, apperr.BadInput("input.prisonId", "a %s cannot hold %s", prison.Kind, in.Kind)
 			}
 			if in.SentenceID != nil {
-				if err := s.checkSentence(ctx, personID, *in.SentenceID); err != nil {
+				if _, _, err := s.sentence(ctx, personID, *in.SentenceID); err != nil {
+					if apperr.CodeOf(err) == apperr.NotFound {
+						return nil, apperr.BadInput("input.sentenceId", "person %s has no sentence %q", personID, *in.SentenceID)
+					}
 					return nil, err
 				}
 			}
-			return s.updatePeriods(ctx, personID, c, func(r *model.DetentionRecord) (string, error) {
-				q := findPeriod(r, periodID)
+			res, err := s.updatePeriods(ctx, personID, c, func(r *model.DetentionRecord) (string, error) {
+				q := anyPeriod(r, periodID)
 				if q == nil {
 					return "", apperr.NotFoundf("no detention period %q of person %q", periodID, personID)
 				}
@@ -482,9 +482,26 @@ func (s *Service) CorrectDetentionPeriod(ctx context.Context, p *auth.Principal,
 					return "", err
 				}
 				*q = next
-				return periodID, register.CheckPeriods(append(slices.Clone(r.Periods), r.BlockedPeriods...))
+				return periodID, register.CheckPeriods(slices.Concat(r.Periods, r.CopyOnlyPeriods, r.BlockedPeriods))
 			})
+			if err != nil {
+				return nil, err
+			}
+			// The corrected period may now execute a copy-only sentence, or no longer.
+			return res, s.syncPeriods(ctx, personID, nil)
 		})
+}
+
+// anyPeriod finds a period of the extract or the copy (never a blocked one).
+func anyPeriod(r *model.DetentionRecord, id string) *model.DetentionPeriod {
+	for _, list := range [][]model.DetentionPeriod{r.Periods, r.CopyOnlyPeriods} {
+		for i := range list {
+			if list[i].ID == id {
+				return &list[i]
+			}
+		}
+	}
+	return nil
 }
 
 // updatePeriods runs a correction of a person's detention record: mutate changes the record
@@ -505,7 +522,7 @@ func (s *Service) updatePeriods(ctx context.Context, personID string, c *model.C
 	if err != nil {
 		return nil, err
 	}
-	for _, list := range [][]model.DetentionPeriod{rec.Periods, rec.BlockedPeriods} {
+	for _, list := range [][]model.DetentionPeriod{rec.Periods, rec.CopyOnlyPeriods, rec.BlockedPeriods} {
 		for i := range list {
 			if list[i].ID == answerID {
 				q := list[i]

@@ -25,7 +25,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"slices"
 	"time"
 
 	"custodia/apperr"
@@ -52,7 +51,7 @@ func New(s *store.Store, trail *audit.Trail, now func() time.Time) *Service {
 	return &Service{store: s, trail: trail, now: now}
 }
 
-func (s *Service) today() model.Date { return model.DateOf(s.now().UTC()) }
+func (s *Service) today() model.Date { return model.Today(s.now()) }
 
 func newID(prefix string) string {
 	var b [6]byte
@@ -183,17 +182,17 @@ func (s *Service) RecordConviction(ctx context.Context, p *auth.Principal, perso
 			for i := range c.Sentences {
 				c.Sentences[i].ID = fmt.Sprintf("S%s-%d", c.ID[1:], i+1)
 			}
-			rec, err := s.store.UpdateCriminalRecord(ctx, personID, func(r *model.CriminalRecord) error {
+			// A conviction recorded with its sentences already executed may be deemed not
+			// convicted from the start: changeRecord files it in the copy only.
+			var out model.Conviction
+			err := s.changeRecord(ctx, personID, nil, func(r *model.CriminalRecord) error {
 				if findConviction(r, c.ID) != nil {
 					return store.ErrUnchanged // a retry: already recorded
 				}
 				r.Convictions = append(r.Convictions, c)
 				return nil
-			})
-			if err != nil {
-				return nil, err
-			}
-			return findConviction(&rec, c.ID), nil
+			}, func(r *model.CriminalRecord) { out = *findConviction(r, c.ID) })
+			return &out, err
 		},
 	})
 }
@@ -207,46 +206,6 @@ func findConviction(r *model.CriminalRecord, id string) *model.Conviction {
 		}
 	}
 	return nil
-}
-
-// RecordExpungement moves a conviction from the extract to the expunged part of the record.
-func (s *Service) RecordExpungement(ctx context.Context, p *auth.Principal, personID, convictionID string, on model.Date, key string) (*model.Conviction, error) {
-	return Perform(ctx, s, p, Mutation[model.Conviction]{
-		Name: "recordExpungement", Key: key, PersonID: personID, Args: []string{personID, convictionID, string(on)},
-		Validate: func() error {
-			if on.After(s.today()) {
-				return apperr.BadInput("expungedOn", "expungedOn (%s) cannot be in the future", on)
-			}
-			return nil
-		},
-		ProposeID: fixedID(convictionID),
-		Apply: func(ctx context.Context, _ string) (*model.Conviction, error) {
-			rec, err := s.store.UpdateCriminalRecord(ctx, personID, func(r *model.CriminalRecord) error {
-				i := slices.IndexFunc(r.Convictions, func(c model.Conviction) bool { return c.ID == convictionID })
-				if i < 0 {
-					if c := findConviction(r, convictionID); c != nil {
-						if c.ExpungedOn != nil && *c.ExpungedOn == on {
-							return store.ErrUnchanged // this expungement was recorded (a retry)
-						}
-						return apperr.New(apperr.Conflict, "conviction %s is already expunged (on %s)", convictionID, c.ExpungedOn)
-					}
-					return apperr.NotFoundf("no conviction %q of person %q", convictionID, personID)
-				}
-				c := r.Convictions[i]
-				if on.Before(c.FinalDate) {
-					return apperr.BadInput("expungedOn", "expungedOn (%s) cannot be before the conviction became final (%s)", on, c.FinalDate)
-				}
-				c.Expunged, c.ExpungedOn = true, &on
-				r.Convictions = slices.Delete(r.Convictions, i, i+1)
-				r.ExpungedConvictions = append(r.ExpungedConvictions, c)
-				return nil
-			})
-			if err != nil {
-				return nil, err
-			}
-			return findConviction(&rec, convictionID), nil
-		},
-	})
 }
 
 func (s *Service) prison(ctx context.Context, field, id string) (*model.Prison, error) {
@@ -291,7 +250,7 @@ func (s *Service) AdmitToDetention(ctx context.Context, p *auth.Principal, perso
 				return apperr.BadInput("input.prisonId", "a %s cannot hold %s", prison.Kind, in.Kind)
 			}
 			if in.SentenceID != nil {
-				return s.checkSentence(ctx, personID, *in.SentenceID)
+				return s.checkExecution(ctx, personID, *in.SentenceID, model.SentenceStatusBeingServed, in.Start)
 			}
 			return nil
 		},
@@ -311,6 +270,11 @@ func (s *Service) AdmitToDetention(ctx context.Context, p *auth.Principal, perso
 			if err != nil {
 				return nil, err
 			}
+			if in.SentenceID != nil { // the period first, then its sentence (DESIGN §7a)
+				if err := s.executeSentence(ctx, personID, *in.SentenceID, model.SentenceStatusBeingServed, in.Start); err != nil {
+					return nil, err
+				}
+			}
 			return findPeriod(&rec, period.ID), nil
 		},
 	})
@@ -323,19 +287,19 @@ func nonEmpty(field, v string) (string, error) {
 	return v, nil
 }
 
-func (s *Service) checkSentence(ctx context.Context, personID, sentenceID string) error {
-	convictions, err := s.store.ConvictionsByPersonIDs(ctx, store.Scope{HideBlocked: true}, []string{personID}, false)
-	if err != nil {
-		return err
+// executedBy is the sentence a release as SENTENCE_SERVED of the period ends ("" for none).
+func (s *Service) executedBy(ctx context.Context, personID, periodID string, reason model.ReleaseReason) (string, error) {
+	if reason != model.ReleaseReasonSentenceServed {
+		return "", nil
 	}
-	for _, c := range convictions[personID] {
-		for _, sen := range c.Sentences {
-			if sen.ID == sentenceID {
-				return nil
-			}
-		}
+	found, err := s.store.DetentionsByPersonIDs(ctx, store.Scope{HideBlocked: true}, []string{personID}, false)
+	if err != nil || found[personID] == nil {
+		return "", err
 	}
-	return apperr.BadInput("input.sentenceId", "person %s has no unexpunged sentence %q", personID, sentenceID)
+	if q := findPeriod(found[personID], periodID); q != nil && q.SentenceID != nil {
+		return *q.SentenceID, nil
+	}
+	return "", nil
 }
 
 func findPeriod(r *model.DetentionRecord, id string) *model.DetentionPeriod {
@@ -410,7 +374,7 @@ func (s *Service) ReleaseFromDetention(ctx context.Context, p *auth.Principal, p
 			return nil
 		},
 		ProposeID: func(ctx context.Context) (string, error) {
-			current, err := s.store.DetentionsByPersonIDs(ctx, store.Scope{HideBlocked: true}, []string{personID})
+			current, err := s.store.DetentionsByPersonIDs(ctx, store.Scope{HideBlocked: true}, []string{personID}, false)
 			if err != nil {
 				return "", err
 			}
@@ -424,7 +388,16 @@ func (s *Service) ReleaseFromDetention(ctx context.Context, p *auth.Principal, p
 			}
 			return openID, nil
 		},
-		Check: func(ctx context.Context, _ string) error { _, err := s.person(ctx, personID); return err },
+		Check: func(ctx context.Context, released string) error {
+			if _, err := s.person(ctx, personID); err != nil {
+				return err
+			}
+			sentenceID, err := s.executedBy(ctx, personID, released, in.Reason)
+			if err != nil || sentenceID == "" {
+				return err
+			}
+			return s.checkExecution(ctx, personID, sentenceID, model.SentenceStatusServed, in.Date)
+		},
 		Apply: func(ctx context.Context, released string) (*model.DetentionPeriod, error) {
 			today := s.today()
 			rec, err := s.store.UpdateDetentionRecord(ctx, personID, func(r *model.DetentionRecord) error {
@@ -445,6 +418,16 @@ func (s *Service) ReleaseFromDetention(ctx context.Context, p *auth.Principal, p
 				open.End, open.ReleaseReason = &end, &reason
 				return nil
 			})
+			if err != nil {
+				return nil, err
+			}
+			// A release as SENTENCE_SERVED ends the sentence too: the period first, then the
+			// sentence, so a crash in between leaves the sentence BEING_SERVED (expungement
+			// stays refused) until the retry completes it.
+			sentenceID, err := s.executedBy(ctx, personID, released, in.Reason)
+			if err == nil && sentenceID != "" {
+				err = s.executeSentence(ctx, personID, sentenceID, model.SentenceStatusServed, in.Date)
+			}
 			if err != nil {
 				return nil, err
 			}

@@ -10,6 +10,9 @@ type Blocking struct {
 	// Via is set on a detention period blocked with the conviction or sentence it executes:
 	// that item's ID. Unblocking the item unblocks the period.
 	Via *string `bson:"via,omitempty" json:"via"`
+	// CopyOnly is set on a blocked detention period that belongs to the full copy only (it
+	// executed an expunged or deemed-not-convicted conviction's sentence).
+	CopyOnly bool `bson:"copyOnly,omitempty" json:"-"`
 }
 
 // BlockedSentence is a blocked sentence, kept apart from its conviction.

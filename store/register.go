@@ -125,19 +125,47 @@ func (s *Store) PersonIDByNationalID(ctx context.Context, nationalID string) (id
 }
 
 // DetentionsByPersonIDs returns the detention records of these persons, keyed by person ID;
-// persons never detained have none. Blocked periods are projected out unless the scope shows
-// them (then they are among Periods). Index: _id.
-func (s *Store) DetentionsByPersonIDs(ctx context.Context, scope Scope, personIDs []string) (map[string]*model.DetentionRecord, error) {
-	records, err := findAll[model.DetentionRecord](ctx, s.db.Collection(colDetentions), idFilter(personIDs),
-		options.Find().SetProjection(scope.itemProjection("blockedPeriods")))
+// persons never detained have none. The extract (includeCopyOnly false) is a projection that
+// leaves the periods of expunged and deemed-not-convicted convictions in the database;
+// includeCopyOnly is set only when the caller's role may read the full copy and asked for it,
+// and then Periods holds every period. Blocked periods are projected out unless the scope
+// shows them (then they are among Periods, those of copy-only convictions only in the copy).
+// Index: _id.
+func (s *Store) DetentionsByPersonIDs(ctx context.Context, scope Scope, personIDs []string, includeCopyOnly bool) (map[string]*model.DetentionRecord, error) {
+	projection := scope.itemProjection("blockedPeriods")
+	if !includeCopyOnly {
+		projection = append(projection, bson.E{Key: "copyOnlyPeriods", Value: 0})
+	}
+	records, err := findAll[model.DetentionRecord](ctx, s.db.Collection(colDetentions), idFilter(personIDs), options.Find().SetProjection(projection))
 	for i := range records {
-		records[i].Periods = append(records[i].Periods, records[i].BlockedPeriods...)
-		records[i].BlockedPeriods = nil
-		for j := range records[i].Periods {
-			records[i].Periods[j].PersonID = records[i].PersonID
+		r := &records[i]
+		for j := range r.CopyOnlyPeriods {
+			r.CopyOnlyPeriods[j].FromCopy = true
 		}
+		for _, q := range r.BlockedPeriods {
+			switch {
+			case q.Blocked == nil || !q.Blocked.CopyOnly:
+				r.Periods = append(r.Periods, q)
+			case includeCopyOnly:
+				q.FromCopy = true
+				r.CopyOnlyPeriods = append(r.CopyOnlyPeriods, q)
+			}
+		}
+		r.BlockedPeriods = nil
+		if includeCopyOnly {
+			r.Periods, r.CopyOnlyPeriods = append(r.Periods, r.CopyOnlyPeriods...), nil
+		}
+		fillPeriodOwners(r)
 	}
 	return keyed(records, func(r *model.DetentionRecord) string { return r.PersonID }), err
+}
+
+func fillPeriodOwners(r *model.DetentionRecord) {
+	for _, list := range [][]model.DetentionPeriod{r.Periods, r.CopyOnlyPeriods} {
+		for j := range list {
+			list[j].PersonID = r.PersonID
+		}
+	}
 }
 
 // ConvictionsByPersonIDs returns the convictions of these persons, newest decision first,
@@ -209,9 +237,9 @@ func OffenceID(convictionID string, index int) string {
 	return fmt.Sprintf("O%s-%d", strings.TrimPrefix(convictionID, "C"), index+1)
 }
 
-// inCopy says a conviction belongs to the full copy only (expunged), so that its sentences
+// inCopy says a conviction belongs to the full copy only (expunged or deemed not convicted), so that its sentences
 // look their conviction up in the copy.
-func inCopy(c *model.Conviction) bool { return c.Expunged }
+func inCopy(c *model.Conviction) bool { return c.CopyOnly() }
 
 func fillOwners(c *model.Conviction, personID string, fromCopy bool) {
 	c.PersonID = personID

@@ -89,7 +89,7 @@ func ownersOf(answer any) AnswerOwners {
 	case *model.Sentence:
 		return AnswerOwners{PersonID: v.PersonID, ConvictionID: v.ConvictionID, FromCopy: v.FromCopy}
 	case *model.DetentionPeriod:
-		return AnswerOwners{PersonID: v.PersonID}
+		return AnswerOwners{PersonID: v.PersonID, FromCopy: v.FromCopy}
 	case *model.CorrectionResult:
 		switch {
 		case v.Conviction != nil:
@@ -132,7 +132,7 @@ func restoreOwners(out any, owners AnswerOwners) {
 	case *model.Sentence:
 		v.PersonID, v.ConvictionID, v.FromCopy = rec.Owners.PersonID, rec.Owners.ConvictionID, rec.Owners.FromCopy
 	case *model.DetentionPeriod:
-		v.PersonID = rec.Owners.PersonID
+		v.PersonID, v.FromCopy = rec.Owners.PersonID, rec.Owners.FromCopy
 	}
 }
 
@@ -293,9 +293,10 @@ func (s *Store) UpdateDetentionRecord(ctx context.Context, personID string, muta
 			return model.DetentionRecord{PersonID: personID, Periods: []model.DetentionPeriod{}}
 		},
 		func(r *model.DetentionRecord) *int { return &r.Version }, mutate)
-	for i := range rec.Periods {
-		rec.Periods[i].PersonID = personID
+	for i := range rec.CopyOnlyPeriods {
+		rec.CopyOnlyPeriods[i].FromCopy = true
 	}
+	fillPeriodOwners(&rec)
 	return rec, err
 }
 
