@@ -67,6 +67,9 @@ func complexityOf() graph.ComplexityRoot {
 	c.Query.MyAccessGrants = func(child int) int { return 1 + child*5 }
 	c.Query.RecipientsToNotify = func(child int, _ string, _ model.DateTime, _ model.PurposeInput) int { return 1 + child*10 }
 	c.Query.Corrections = func(child int, _ string, _ model.PurposeInput) int { return 1 + child*20 }
+	// A blocking mark is a few scalars stored with its item: it costs one, whatever is selected.
+	blockingMark := func(int) int { return 1 }
+	c.Person.Blocked, c.Conviction.Blocked, c.Sentence.Blocked, c.DetentionPeriod.Blocked = blockingMark, blockingMark, blockingMark, blockingMark
 	c.Query.GrantEvents = func(child int, _ *string, first *int, _ *string) int { return 1 + child*page(first, 50) }
 	c.Person.Convictions = func(child int, _ *bool) int { return 1 + child*5 }
 	c.Person.DetentionHistory = func(child int, _ *bool) int { return 1 + child*5 }
