@@ -56,6 +56,9 @@ func TestBlockedPersonReadsAsAbsent(t *testing.T) {
 	}
 
 	blocking := block(t, env, true, "block-dvorakova-1", id, model.RecordItemKindPerson, "")
+	if retry := block(t, env, true, "block-dvorakova-1", id, model.RecordItemKindPerson, ""); retry != blocking {
+		t.Errorf("a retried blocking answers %s, the first %s", retry, blocking)
+	}
 
 	for _, role := range []model.Role{C, PR, PO, RE, PS} {
 		t.Run(string(role), func(t *testing.T) {

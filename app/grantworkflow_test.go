@@ -1,7 +1,9 @@
 package app_test
 
 import (
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -199,4 +201,41 @@ func TestGrantWorkflowAsThePortalRunsIt(t *testing.T) {
 	slices.Sort(audited)
 	expectEq(t, "registrar's transitions of the grant audited", audited, []string{"ACTIVE", "ACTIVE", "ACTIVE", "REVOKED", "SUSPENDED"})
 	wantCode(t, env.Do(registrar, eventsQuery, map[string]any{"after": "bogus"}), "BAD_USER_INPUT")
+}
+
+// TestGrantEventFeedHasNoGapsUnderConcurrency requests access for many officials at once: the
+// feed numbers every event exactly once, without gaps.
+func TestGrantEventFeedHasNoGapsUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{Persons: 20})
+	const n = 12
+	var wg sync.WaitGroup
+	errs := make(chan string, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			token := env.TokenFor(officer(fmt.Sprintf("pcr-burst-%02d", i), "Hromadný Žadatel"), time.Hour)
+			r := env.Do(token, `mutation { requestAccess(input: {justification: "Nábor"}) { id } }`, nil)
+			if len(r.Errors) > 0 {
+				errs <- r.Raw
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Errorf("request failed: %s", e)
+	}
+	all, _ := feed(t, env, env.Token(RG), nil, nil)
+	subjects := map[string]bool{}
+	for i, e := range all {
+		if e.Sequence != i+1 {
+			t.Fatalf("gap or disorder at %d: %+v", i, e)
+		}
+		subjects[e.Subject] = true
+	}
+	if len(all) != n || len(subjects) != n {
+		t.Errorf("want %d events of %d officials, got %d: %v", n, n, len(all), kinds(all))
+	}
 }
