@@ -323,3 +323,65 @@ func TestCorrectionsRefuseBadInputAndOtherRoles(t *testing.T) {
 	slices.Sort(got)
 	expectEq(t, "corrections written", strings.Join(got, " "), "CONVICTION/COURT DETENTION_PERIOD/PRISON_SERVICE SENTENCE/COURT")
 }
+
+// TestCorrectedSentenceSettlesTheConviction corrects a wrongly recorded sentence status: the
+// suspended sentence's probation was in fact found completed, so the person is deemed not
+// convicted and the conviction leaves the extract (and the status steps follow the correction).
+func TestCorrectedSentenceSettlesTheConviction(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{Persons: 20})
+	type conviction struct {
+		ID                 string
+		DeemedNotConvicted bool
+		Sentences          []struct {
+			ID, Status  string
+			Version     int
+			Transitions []struct{ Status string }
+		}
+	}
+	type convictions struct{ Person struct{ Convictions []conviction } }
+	read := func(role model.Role, copy bool) convictions {
+		arg := ""
+		if copy {
+			arg = "(includeExpunged: true)"
+		}
+		return testenv.DataAs[convictions](t, env.As(role, `query($p: PurposeInput!) { person(id: "P-000002", purpose: $p) { convictions`+arg+` {
+		  id deemedNotConvicted sentences { id status version transitions { status } } } } }`, map[string]any{"p": testenv.Purpose(role)}))
+	}
+	has := func(c convictions, id string) bool {
+		return slices.ContainsFunc(c.Person.Convictions, func(x conviction) bool { return x.ID == id })
+	}
+	if !has(read(PO, false), "C-000002-2") {
+		t.Skip("the demo register no longer has Dvořáková's 2024 conviction in the extract")
+	}
+	before := read(C, true)
+	in := map[string]any{"kind": "SUSPENDED_IMPRISONMENT", "durationMonths": 12, "probationMonths": 36, "startDate": "2024-04-20", "endDate": "2026-10-20", "status": "PROBATION_COMPLETED"}
+	got := answer(t, env, C, "correctSentence", `mutation($in: SentenceInput!, $p: PurposeInput!) {
+	  correctSentence(personId: "P-000002", sentenceId: "S-000002-2-1", input: $in, reason: "Soud shledal zkušební dobu osvědčenou", idempotencyKey: "settle-1", purpose: $p) {
+	    correctionId sentence { id status endDate } } }`, map[string]any{"in": in, "p": testenv.Purpose(C)})
+	if got.Sentence == nil || got.Sentence.Status != "PROBATION_COMPLETED" {
+		t.Fatalf("corrected sentence: %+v", got)
+	}
+	if has(read(PO, false), "C-000002-2") {
+		t.Error("a conviction deemed not convicted after the correction is still in the extract")
+	}
+	after := read(C, true)
+	for _, c := range after.Person.Convictions {
+		if c.ID != "C-000002-2" {
+			continue
+		}
+		if !c.DeemedNotConvicted {
+			t.Errorf("the conviction should be deemed not convicted: %+v", c)
+		}
+		s := c.Sentences[0]
+		var old int
+		for _, b := range before.Person.Convictions {
+			if b.ID == c.ID {
+				old = b.Sentences[0].Version
+			}
+		}
+		if s.Version != old+1 || len(s.Transitions) == 0 || s.Transitions[len(s.Transitions)-1].Status != "PROBATION_COMPLETED" {
+			t.Errorf("the sentence's version and steps should follow the correction: %+v (was version %d)", s, old)
+		}
+	}
+}

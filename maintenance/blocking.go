@@ -85,7 +85,7 @@ func (s *Service) blockWithPeriods(ctx context.Context, personID string, item mo
 		if item == model.RecordItemKindSentence {
 			return s.blockSentence(ctx, personID, id, c, mark)
 		}
-		return s.updateConvictions(ctx, personID, c, func(r *model.CriminalRecord) (string, error) {
+		return s.updateConvictions(ctx, personID, c, nil, func(r *model.CriminalRecord) (string, error) {
 			return id, blockConviction(r, id, mark)
 		})
 	}
@@ -273,7 +273,7 @@ func blockConviction(r *model.CriminalRecord, id string, mark *model.Blocking) e
 // or back.
 func (s *Service) blockSentence(ctx context.Context, personID, id string, c *model.Correction, mark *model.Blocking) (*model.CorrectionResult, error) {
 	var answer *model.Sentence
-	res, err := s.updateConvictions(ctx, personID, c, func(r *model.CriminalRecord) (string, error) {
+	res, err := s.updateConvictions(ctx, personID, c, nil, func(r *model.CriminalRecord) (string, error) {
 		if mark == nil {
 			i := slices.IndexFunc(r.BlockedSentences, func(b model.BlockedSentence) bool { return b.Sentence.ID == id })
 			if i < 0 {

@@ -264,16 +264,23 @@ func convictionIn(r *model.CriminalRecord, id string) *model.Conviction {
 // updateConvictions runs a correction of a person's criminal record through changeRecord (so
 // a conviction that stops or starts being copy-only moves, with its detention periods, in the
 // safe order): mutate changes the record and tells which conviction to answer with.
-func (s *Service) updateConvictions(ctx context.Context, personID string, c *model.Correction, mutate func(r *model.CriminalRecord) (answerID string, err error)) (*model.CorrectionResult, error) {
+//
+// A correction may make a conviction deemed not convicted or no longer (register.Settle runs
+// on the changed conviction), so the periods of the sentences in hide leave the extract before
+// the change and are reconciled after it: no intermediate state shows more than the final one.
+func (s *Service) updateConvictions(ctx context.Context, personID string, c *model.Correction, hide []string, mutate func(r *model.CriminalRecord) (answerID string, err error)) (*model.CorrectionResult, error) {
 	answerID := c.ItemID
 	res := &model.CorrectionResult{}
-	err := s.changeRecord(ctx, personID, nil, func(r *model.CriminalRecord) error {
+	err := s.changeRecord(ctx, personID, hide, func(r *model.CriminalRecord) error {
 		if recorded(r.Corrections, c) {
 			return store.ErrUnchanged
 		}
 		var err error
 		if answerID, err = mutate(r); err != nil {
 			return err
+		}
+		if conv := convictionIn(r, answerID); conv != nil {
+			register.Settle(conv)
 		}
 		r.Corrections = append(r.Corrections, *c)
 		return nil
@@ -282,6 +289,23 @@ func (s *Service) updateConvictions(ctx context.Context, personID string, c *mod
 		return nil, err
 	}
 	return res, nil
+}
+
+// sentencesAround lists the sentences of the conviction that holds an item (the conviction,
+// one of its offences or one of its sentences); none when there is no such item (the
+// correction then reports NOT_FOUND).
+func (s *Service) sentencesAround(ctx context.Context, personID, id string) ([]string, error) {
+	all, err := s.store.ConvictionsByPersonIDs(ctx, store.Scope{HideBlocked: true}, []string{personID}, true)
+	if err != nil {
+		return nil, err
+	}
+	for i := range all[personID] {
+		conv := &all[personID][i]
+		if conv.ID == id || findSentence(conv, id) != nil || slices.ContainsFunc(conv.Offences, func(o model.Offence) bool { return o.ID == id }) {
+			return sentenceIDs(conv), nil
+		}
+	}
+	return nil, nil
 }
 
 // findAnyConviction finds a conviction in every part of a record, blocked ones included, with
@@ -320,7 +344,11 @@ func (s *Service) CorrectConviction(ctx context.Context, p *auth.Principal, pers
 			return err
 		},
 		func(ctx context.Context, c *model.Correction) (*model.CorrectionResult, error) {
-			return s.updateConvictions(ctx, personID, c, func(r *model.CriminalRecord) (string, error) {
+			hide, err := s.sentencesAround(ctx, personID, convictionID)
+			if err != nil {
+				return nil, err
+			}
+			return s.updateConvictions(ctx, personID, c, hide, func(r *model.CriminalRecord) (string, error) {
 				conv := convictionIn(r, convictionID)
 				if conv == nil {
 					return "", apperr.NotFoundf("no conviction %q of person %q", convictionID, personID)
@@ -362,7 +390,11 @@ func (s *Service) CorrectOffence(ctx context.Context, p *auth.Principal, personI
 	}{offenceID, in, reason}
 	return s.correct(ctx, p, "correctOffence", key, onPerson(personID, args), ch, "reason", nil,
 		func(ctx context.Context, c *model.Correction) (*model.CorrectionResult, error) {
-			return s.updateConvictions(ctx, personID, c, func(r *model.CriminalRecord) (string, error) {
+			hide, err := s.sentencesAround(ctx, personID, offenceID)
+			if err != nil {
+				return nil, err
+			}
+			return s.updateConvictions(ctx, personID, c, hide, func(r *model.CriminalRecord) (string, error) {
 				for _, list := range [][]model.Conviction{r.Convictions, r.ExpungedConvictions} {
 					for ci := range list {
 						conv := &list[ci]
@@ -400,7 +432,11 @@ func (s *Service) CorrectSentence(ctx context.Context, p *auth.Principal, person
 	var answer *model.Sentence
 	res, err := s.correct(ctx, p, "correctSentence", key, onPerson(personID, args), ch, "reason", nil,
 		func(ctx context.Context, c *model.Correction) (*model.CorrectionResult, error) {
-			res, err := s.updateConvictions(ctx, personID, c, func(r *model.CriminalRecord) (string, error) {
+			hide, err := s.sentencesAround(ctx, personID, sentenceID)
+			if err != nil {
+				return nil, err
+			}
+			res, err := s.updateConvictions(ctx, personID, c, hide, func(r *model.CriminalRecord) (string, error) {
 				for _, list := range [][]model.Conviction{r.Convictions, r.ExpungedConvictions} {
 					for ci := range list {
 						conv := &list[ci]
@@ -413,11 +449,16 @@ func (s *Service) CorrectSentence(ctx context.Context, p *auth.Principal, person
 								return "", err
 							}
 							next := conv.Sentences[i]
-							next.Kind, next.DurationMonths, next.Amount, next.Suspended, next.ProbationMonths = v.Kind, v.DurationMonths, v.Amount, v.Suspended, v.ProbationMonths
+							next.Kind, next.Life, next.DurationMonths, next.Amount, next.Suspended, next.ProbationMonths = v.Kind, v.Life, v.DurationMonths, v.Amount, v.Suspended, v.ProbationMonths
 							next.StartDate, next.EndDate, next.Status, next.ServedMonths = v.StartDate, v.EndDate, v.Status, v.ServedMonths
+							if next.Status != conv.Sentences[i].Status {
+								// A wrongly recorded status: its steps follow the corrected dates.
+								register.InitialTransitions(&next, conv.FinalDate)
+							}
 							if err := describeChange(c, conv.Sentences[i], next); err != nil {
 								return "", err
 							}
+							next.Version++ // a status write at the old version is now CONFLICT
 							conv.Sentences[i] = next
 							return conv.ID, nil
 						}
