@@ -339,7 +339,9 @@ func TestCorrectedSentenceSettlesTheConviction(t *testing.T) {
 			Transitions []struct{ Status string }
 		}
 	}
-	type convictions struct{ Person struct{ Convictions []conviction } }
+	type convictions struct {
+		Person struct{ Convictions []conviction }
+	}
 	read := func(role model.Role, copy bool) convictions {
 		arg := ""
 		if copy {
