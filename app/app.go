@@ -10,8 +10,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"go.opentelemetry.io/otel/trace"
 
+	"custodia/apperr"
 	"custodia/audit"
 	"custodia/auth"
 	"custodia/grants"
@@ -44,6 +46,11 @@ type Server struct {
 	// AuditStore holds the audit trail: the register's store unless configured apart.
 	AuditStore *store.Store
 	handler    http.Handler
+	// audit appends the entries of operations and refused requests, remembering failures for
+	// /readyz.
+	audit *auditAppender
+	// presenter turns every error a caller sees into a GraphQL error with a stable code.
+	presenter graphql.ErrorPresenterFunc
 }
 
 // New starts everything the server needs: in development mode without MONGODB_URI the embedded
@@ -128,6 +135,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("audit indexes: %w", err)
 	}
 	s.Trail = audit.NewTrail(s.AuditStore, cfg.Now)
+	s.audit = &auditAppender{trail: s.Trail}
+	s.presenter = apperr.Presenter(log, requestIDFrom)
 	if cfg.AuditRetention == 0 {
 		cfg.AuditRetention = audit.DefaultRetention
 		s.cfg.AuditRetention = cfg.AuditRetention
