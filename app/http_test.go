@@ -330,3 +330,46 @@ func readEntry(t *testing.T, env *testenv.Env, subject, requestID string) model.
 	t.Fatalf("no audit entry for request %s", requestID)
 	return model.AuditEntry{}
 }
+
+// TestNoPersonalDataInLogs sends hostile requests — malformed bodies, bad variables, bad
+// dates, parse errors, refused transports — each carrying personal data, and scans everything
+// the server logged for every value sent (DESIGN §9: never bodies, variables or personal data).
+func TestNoPersonalDataInLogs(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{Persons: 10})
+	token := env.Token(model.RoleCourt)
+	secrets := []string{"755630/4129", "Dvořáková", "Kralova-Tajna", "1975-99-30", "900302/3326", "Ulice Tajná 13", "Horvath-Jan-Secret"}
+	post := func(contentType, body string) *http.Request {
+		return env.NewRequest("POST", "/query", strings.NewReader(body), jsonType, contentType, "Authorization", "Bearer "+token)
+	}
+	purpose := `{"caseReference": "4 T 1/2026", "reason": "CRIMINAL_PROCEEDINGS"}`
+	requests := []*http.Request{
+		post("application/json", `{"query": "query($n: String!) { personByNationalId(nationalId: $n) { id } }", "variables": {"n": "755630/4129", "x": "Dvořáková"`),
+		post("application/json", `[{"query": "{ a }", "variables": {"n": "755630/4129"}}]`),
+		post("application/json", `{"query": "query($n: String!, $p: PurposeInput!) { personByNationalId(nationalId: $n, purpose: $p) { id } }", "variables": {"n": {"nested": "Kralova-Tajna"}, "p": `+purpose+`}}`),
+		post("application/json", `{"query": "query($f: PersonSearchInput!, $p: PurposeInput!) { searchPersons(filter: $f, purpose: $p) { edges { cursor } } }", "variables": {"f": {"familyName": "Dvořáková", "dateOfBirth": "1975-99-30"}, "p": `+purpose+`}}`),
+		post("application/json", `{"query": "{ searchPersons(filter: {familyName: \"Dvořáková\", dateOfBirth: \"1975-99-30\"}, purpose: `+strings.ReplaceAll(strings.ReplaceAll(purpose, `"caseReference"`, "caseReference"), `"reason": "CRIMINAL_PROCEEDINGS"`, "reason: CRIMINAL_PROCEEDINGS")+`) { edges { cursor } } }"}`),
+		post("application/json", `{"query": "{ personByNationalId(nationalId: \"900302/3326\" "}`),
+		post("application/json", `{"query": 755630, "variables": {"street": "Ulice Tajná 13"}}`),
+		post("application/json", `{"query": "{ prisons { id } }", "extensions": "Horvath-Jan-Secret"}`),
+		post("text/plain", `{"query": "{ personByNationalId(nationalId: \"755630/4129\") { id } }"}`),
+		post("application/json", `{"query": "{ prisons { id } }", "variables": {"n": "755630/4129"}}`+strings.Repeat(" ", 2<<20)),
+		env.NewRequest("GET", "/query?query="+url.QueryEscape(`query($n: String!) { personByNationalId(nationalId: $n) { id } }`)+"&variables="+url.QueryEscape(`{"n": "755630/4129"`), nil, "Authorization", "Bearer "+token),
+		env.NewRequest("POST", "/query", chunked(`{"query": "{ prisons { id } }", "variables": {"n": "Ulice Tajná 13"}, "pad": "`+strings.Repeat("x", 2<<20)+`"}`), jsonType, "application/json", "Authorization", "Bearer "+token),
+		env.NewRequest("POST", "/query", gqlBody(`{ personByNationalId(nationalId: "755630/4129") { id } }`), jsonType, "application/json", "Authorization", "Bearer 755630/4129.Dvořáková"),
+	}
+	for _, req := range requests {
+		if r := env.Send(req); r.Code() == "" || r.Code() == "INTERNAL" {
+			t.Errorf("%s %s: a hostile request needs a client error code, got HTTP %d %s", req.Method, req.URL.Path, r.Status, r.Raw)
+		}
+	}
+	logs := env.Logs.String()
+	if !strings.Contains(logs, `"msg":"request"`) {
+		t.Fatalf("the log capture is empty: %q", logs)
+	}
+	for _, s := range secrets {
+		if strings.Contains(logs, s) || strings.Contains(logs, strings.ReplaceAll(s, "/", `\/`)) {
+			t.Errorf("the log holds %q:\n%s", s, logs)
+		}
+	}
+}
