@@ -373,3 +373,52 @@ func TestNoPersonalDataInLogs(t *testing.T) {
 		}
 	}
 }
+
+// TestReadyzFollowsAuditAppends: with the audit trail in a database of its own, stopping it
+// makes requests fail closed and /readyz 503 while the register's database is up; when it
+// returns, /readyz proves appends work again (its probe entry) and turns 200 without traffic.
+func TestReadyzFollowsAuditAppends(t *testing.T) {
+	t.Parallel()
+	dir, addr := t.TempDir(), freeAddr(t)
+	auditDB, err := store.StartEmbedded(dir, addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := testenv.New(t, testenv.Options{Persons: 10, Mutate: func(c *app.Config) { c.AuditMongoURI = auditDB.URI() }})
+	token := env.Token(model.RolePolice)
+	if status, body := env.Get("/readyz"); status != 200 {
+		t.Fatalf("/readyz before the outage: %d %s", status, body)
+	}
+	env.MustData(model.RolePolice, prisonsQuery, nil)
+
+	auditDB.Stop()
+	r := env.Do(token, prisonsQuery, nil)
+	if r.Status != http.StatusServiceUnavailable || len(r.Errors) != 1 || r.Errors[0].Code() != "SERVICE_UNAVAILABLE" || r.Data != nil {
+		t.Fatalf("a request while the audit trail is down: HTTP %d %s", r.Status, r.Raw)
+	}
+	if status, body := env.Get("/readyz"); status != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz while audit appends fail: %d %s", status, body)
+	}
+	if _, err := env.Server.Store.Counts(context.Background()); err != nil {
+		t.Fatalf("the register's database must stay up in this test: %v", err)
+	}
+
+	auditDB, err = store.StartEmbedded(dir, addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer auditDB.Stop()
+	ready := false
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && !ready; time.Sleep(200 * time.Millisecond) {
+		status, _ := env.Get("/readyz")
+		ready = status == http.StatusOK
+	}
+	if !ready {
+		t.Fatal("/readyz did not return to 200 after the audit database came back")
+	}
+	probes, _, err := env.Server.Trail.Entries(context.Background(), store.AuditQuery{Limit: 10})
+	if err != nil || len(probes) == 0 || probes[0].Kind != model.AuditKindReadinessProbe {
+		t.Fatalf("the newest entry must be the readiness probe that proved appends work: %v %+v", err, probes)
+	}
+	env.MustData(model.RolePolice, prisonsQuery, nil)
+}
