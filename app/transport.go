@@ -337,3 +337,19 @@ func (timeoutResponses) InterceptResponse(ctx context.Context, next graphql.Resp
 	e := timedOut(ctx)
 	return &graphql.Response{Errors: gqlerror.List{{Message: e.Message, Extensions: map[string]any{"code": string(e.Code), "requestId": requestIDFrom(ctx)}}}}
 }
+
+// ErrorTableMarkdown renders every code of apperr.Codes with its HTTP status from codeStatus
+// and when it happens: the table of docs/errors.md and the README (tested to match).
+func ErrorTableMarkdown() string {
+	var b strings.Builder
+	b.WriteString("| code | HTTP status | when |\n|---|---|---|\n")
+	for _, c := range apperr.Codes {
+		status, always := StatusRule(c.Code)
+		text := fmt.Sprintf("%d", status)
+		if !always {
+			text = fmt.Sprintf("200; %d under `application/graphql-response+json` when there is no data", status)
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", c.Code, text, c.When)
+	}
+	return b.String()
+}
