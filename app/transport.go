@@ -124,17 +124,25 @@ func (s *Server) writeResponse(w http.ResponseWriter, r *http.Request, resp *gra
 	if len(resp.Errors) > 0 {
 		responseInfoFrom(r.Context()).code = string(errorCode(resp.Errors[0]))
 	}
-	body, err := json.Marshal(resp)
+	body, err := json.Marshal(wireResponse{Errors: resp.Errors, Data: resp.Data, Extensions: resp.Extensions})
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "response not encodable", "request_id", requestIDFrom(r.Context()), "error", err.Error())
 		status = http.StatusInternalServerError
-		body, _ = json.Marshal(&graphql.Response{Errors: gqlerror.List{{Message: "internal error",
+		body, _ = json.Marshal(wireResponse{Errors: gqlerror.List{{Message: "internal error",
 			Extensions: map[string]any{"code": string(apperr.Internal), "requestId": requestIDFrom(r.Context())}}}})
 		responseInfoFrom(r.Context()).code = string(apperr.Internal)
 	}
 	w.Header().Set("Content-Type", media+"; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+// wireResponse is a GraphQL response as sent: without a data entry when the operation was not
+// executed (a request error, GraphQL-over-HTTP), with "data": null when execution nulled it.
+type wireResponse struct {
+	Errors     gqlerror.List   `json:"errors,omitempty"`
+	Data       json.RawMessage `json:"data,omitempty"`
+	Extensions map[string]any  `json:"extensions,omitempty"`
 }
 
 // graphqlHTTP is custodia's GraphQL-over-HTTP transport (GET and POST, one operation per
