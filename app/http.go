@@ -29,7 +29,7 @@ import (
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	gql := s.graphqlHandler()
-	mux.Handle("/query", noStore(s.limitRequest(s.authenticate(s.limitRate(s.checkGrant(s.withLoaders(gql)))))))
+	mux.Handle("/query", s.limitRequest(s.authenticate(s.limitRate(s.checkGrant(s.withLoaders(gql))))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})
 	})
@@ -38,14 +38,16 @@ func (s *Server) routes() http.Handler {
 	if s.cfg.GraphiQL {
 		mux.Handle("GET /{$}", playground.Handler("custodia", "/query"))
 	}
-	return s.requestID(s.traceRequests(s.accessLog(s.cors(mux))))
+	return s.requestID(s.traceRequests(s.accessLog(noStore(s.cors(mux)))))
 }
 
-// noStore marks every /query response as not to be stored by any cache: answers hold
-// personal data and depend on the caller's token.
+// noStore marks every /query response (CORS preflights included) as not to be stored by any
+// cache: answers hold personal data and depend on the caller's token.
 func noStore(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
+		if r.URL.Path == "/query" {
+			w.Header().Set("Cache-Control", "no-store")
+		}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -229,8 +231,10 @@ func (s *Server) checkGrant(next http.Handler) http.Handler {
 		}
 		if err := s.Grants.Check(r.Context(), p); err != nil {
 			if code := apperr.CodeOf(err); code == apperr.ServiceUnavailable || code == apperr.Internal {
-				s.log.Error("grant check failed", "request_id", requestIDFrom(r.Context()), "error", causeOf(err))
-				s.refuse(w, r, apperr.Unavailable(err))
+				if code == apperr.Internal {
+					err = apperr.Unavailable(err)
+				}
+				s.refuse(w, r, err) // the presenter logs the cause
 				return
 			}
 			p.GrantErr = err
