@@ -244,8 +244,8 @@ func readParams(r *http.Request) (*graphql.RawParams, error) {
 	return nil, apperr.New(apperr.MethodNotAllowed, "use GET or POST")
 }
 
-// decodeBody decodes a POST body: one JSON object with query, operationName, variables and
-// extensions of the right types (null counts as absent).
+// decodeBody decodes a POST body in one pass: one JSON object with query, operationName,
+// variables and extensions of the right types (null counts as absent).
 func decodeBody(raw []byte) (*graphql.RawParams, error) {
 	body := bytes.TrimSpace(raw)
 	switch {
@@ -253,27 +253,39 @@ func decodeBody(raw []byte) (*graphql.RawParams, error) {
 		return nil, badRequest("the request body is empty: send a JSON object with a query")
 	case body[0] == '[':
 		return nil, badRequest("batched requests (a JSON array) are not supported: send one operation per request")
+	case body[0] != '{':
+		return nil, badRequest("the request body is not a JSON object")
 	}
-	var fields map[string]json.RawMessage
-	if err := strictJSON(body, &fields); err != nil || fields == nil {
+	var fields struct {
+		Query, OperationName, Variables, Extensions any
+	}
+	if err := strictJSON(body, &fields); err != nil {
 		return nil, badRequest("the request body is not a JSON object")
 	}
 	p := &graphql.RawParams{}
-	for name, dst := range map[string]*string{"query": &p.Query, "operationName": &p.OperationName} {
-		if v, ok := fields[name]; ok && !isNull(v) {
-			if err := json.Unmarshal(v, dst); err != nil {
-				return nil, badRequest("%s must be a string", name)
-			}
-		}
+	var ok bool
+	if p.Query, ok = optional[string](fields.Query); !ok {
+		return nil, badRequest("query must be a string")
 	}
-	for name, dst := range map[string]*map[string]any{"variables": &p.Variables, "extensions": &p.Extensions} {
-		if v, ok := fields[name]; ok && !isNull(v) {
-			if err := strictJSON(v, dst); err != nil || *dst == nil {
-				return nil, badRequest("%s must be a JSON object", name)
-			}
-		}
+	if p.OperationName, ok = optional[string](fields.OperationName); !ok {
+		return nil, badRequest("operationName must be a string")
+	}
+	if p.Variables, ok = optional[map[string]any](fields.Variables); !ok {
+		return nil, badRequest("variables must be a JSON object")
+	}
+	if p.Extensions, ok = optional[map[string]any](fields.Extensions); !ok {
+		return nil, badRequest("extensions must be a JSON object")
 	}
 	return p, requireQuery(p)
+}
+
+// optional is v as a T, or T's zero value when v is absent or null; ok is false for another type.
+func optional[T any](v any) (t T, ok bool) {
+	if v == nil {
+		return t, true
+	}
+	t, ok = v.(T)
+	return t, ok
 }
 
 // jsonObject decodes a GET parameter holding a JSON object ("" is none).
@@ -300,8 +312,6 @@ func strictJSON(raw []byte, dst any) error {
 	}
 	return nil
 }
-
-func isNull(v json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(v), []byte("null")) }
 
 // requireQuery refuses a request with neither a query nor a persisted-query hash.
 func requireQuery(p *graphql.RawParams) error {
