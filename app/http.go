@@ -176,9 +176,12 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		p, err := s.verifier.Authenticate(r)
+		var p *auth.Principal
+		var err error
 		if problem := ambiguousCredentials(r); problem != "" {
-			p, err = nil, apperr.New(apperr.Unauthenticated, "authentication required: %s", problem).With("reason", "ambiguous credentials")
+			err = apperr.New(apperr.Unauthenticated, "authentication required: %s", problem).With("reason", "ambiguous credentials")
+		} else {
+			p, err = s.verifier.Authenticate(r)
 		}
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="custodia"`)
