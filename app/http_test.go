@@ -274,6 +274,9 @@ func TestRefusalsAreAudited(t *testing.T) {
 		if e := findEntry(t, env, "demo-prosecutor", id); e.ErrorCode == nil || *e.ErrorCode != "RATE_LIMITED" || e.Outcome != "DENIED" || !e.SubjectVerified {
 			t.Fatalf("rate-limited request: %+v", e)
 		}
+		if _, metrics := env.Get("/metrics"); !strings.Contains(metrics, `custodia_http_responses_total{code="RATE_LIMITED",status="429"}`) {
+			t.Error("/metrics does not count the 429")
+		}
 	})
 }
 
