@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -70,22 +71,33 @@ const (
 	mediaGraphQLResponse = "application/graphql-response+json"
 )
 
-// responseMediaType is what the client accepts: application/graphql-response+json when it
-// names it before application/json, application/json otherwise (also for */* or no Accept).
+// responseMediaType is the media type of the answer: application/graphql-response+json when
+// the client prefers it (by its Accept header's order and q-values), application/json
+// otherwise — also for */*, application/*, no Accept header, or only types custodia cannot send.
 func responseMediaType(r *http.Request) string {
+	best, bestQ := mediaJSON, 0.0
 	for part := range strings.SplitSeq(r.Header.Get("Accept"), ",") {
-		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
 		if err != nil {
 			continue
 		}
+		q := 1.0
+		if v, ok := params["q"]; ok {
+			if q, err = strconv.ParseFloat(v, 64); err != nil {
+				continue
+			}
+		}
 		switch mt {
-		case mediaGraphQLResponse:
-			return mediaGraphQLResponse
-		case mediaJSON, "*/*", "application/*":
-			return mediaJSON
+		case mediaGraphQLResponse, mediaJSON, "*/*", "application/*":
+			if q > bestQ {
+				best, bestQ = mt, q
+			}
 		}
 	}
-	return mediaJSON
+	if best != mediaGraphQLResponse {
+		return mediaJSON
+	}
+	return best
 }
 
 // responseStatus is the HTTP status of a GraphQL response: 200 when it carries data or no

@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -61,5 +62,26 @@ func BenchmarkDecodeBodyGqlgenBaseline(b *testing.B) {
 				_ = dec.Decode(&p)
 			}
 		})
+	}
+}
+
+func TestResponseMediaType(t *testing.T) {
+	cases := []struct{ accept, want string }{
+		{"", mediaJSON},
+		{"*/*", mediaJSON},
+		{"application/json", mediaJSON},
+		{"application/graphql-response+json", mediaGraphQLResponse},
+		{"application/graphql-response+json, application/json;q=0.9", mediaGraphQLResponse},
+		{"application/json;q=0.9, application/graphql-response+json", mediaGraphQLResponse},
+		{"application/json, application/graphql-response+json", mediaJSON},
+		{"application/graphql-response+json;q=0, application/json", mediaJSON},
+		{"text/html", mediaJSON},
+	}
+	for _, c := range cases {
+		r, _ := http.NewRequest(http.MethodPost, "/query", nil)
+		r.Header.Set("Accept", c.accept)
+		if got := responseMediaType(r); got != c.want {
+			t.Errorf("Accept %q: want %s, got %s", c.accept, c.want, got)
+		}
 	}
 }
