@@ -137,6 +137,11 @@ func TestClientErrorsHaveCodes(t *testing.T) {
 		t.Fatalf("a good request: HTTP %d %v %s", ok.Status, ok.Header, ok.Raw)
 	}
 
+	// OPTIONS (without CORS) says what /query allows.
+	if opt := env.Send(env.NewRequest("OPTIONS", "/query", nil)); opt.Status != http.StatusNoContent || opt.Header.Get("Allow") != "GET, POST, OPTIONS" || opt.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("OPTIONS /query: HTTP %d %v", opt.Status, opt.Header)
+	}
+
 	// Every response is counted by status and code.
 	_, metrics := env.Get("/metrics")
 	for _, want := range []string{
