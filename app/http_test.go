@@ -285,16 +285,19 @@ func TestRefusalsAreAudited(t *testing.T) {
 	})
 }
 
-// findEntry finds the audit entry of a request by its request ID.
+// findEntry finds the one audit entry of a request by its request ID.
 func findEntry(t *testing.T, env *testenv.Env, subject, requestID string) testenv.AuditEntry {
 	t.Helper()
+	var found []testenv.AuditEntry
 	for _, e := range env.AuditEntries(subject) {
 		if e.RequestID != nil && *e.RequestID == requestID {
-			return e
+			found = append(found, e)
 		}
 	}
-	t.Fatalf("no audit entry of subject %s for request %s", subject, requestID)
-	return testenv.AuditEntry{}
+	if len(found) != 1 {
+		t.Fatalf("want one audit entry of subject %s for request %s, got %d", subject, requestID, len(found))
+	}
+	return found[0]
 }
 
 // TestTimedOutOperationIsUnavailable: an operation that runs past REQUEST_TIMEOUT gets 503
