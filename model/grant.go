@@ -32,14 +32,12 @@ type AccessGrant struct {
 // _id: that is what keeps the chain linear across concurrent requests and server instances.
 // Hash covers every other field and PreviousHash.
 type AuditEntry struct {
-	ID       string    `bson:"_id" json:"id"`
-	Sequence int       `bson:"seq" json:"sequence"`
-	Time     time.Time `bson:"time" json:"time"`
-	Kind     AuditKind `bson:"kind" json:"kind"`
-	Subject  *string   `bson:"subject,omitempty" json:"subject"`
-	// SubjectVerified is true when Subject comes from a verified token; false when it is the
-	// subject a refused token claimed (never trusted), or when there is no subject.
-	SubjectVerified bool             `bson:"subjectVerified,omitempty" json:"subjectVerified,omitempty"`
+	ID              string           `bson:"_id" json:"id"`
+	Sequence        int              `bson:"seq" json:"sequence"`
+	Time            time.Time        `bson:"time" json:"time"`
+	Kind            AuditKind        `bson:"kind" json:"kind"`
+	Subject         *string          `bson:"subject,omitempty" json:"subject"`
+	SubjectVerified bool             `bson:"subjectVerified,omitempty" json:"subjectVerified,omitempty"` // false: Subject is what a refused token claimed (never trusted), or there is none
 	Name            *string          `bson:"name,omitempty" json:"name"`
 	Agency          *string          `bson:"agency,omitempty" json:"agency"`
 	Role            *Role            `bson:"role,omitempty" json:"role"`
