@@ -15,14 +15,14 @@ import (
 	"custodia/seed"
 )
 
-// TestInstancesStartTogetherOnAnEmptyDatabase starts three development instances at once on
+// TestInstancesStartTogetherOnAnEmptyDatabase starts four development instances at once on
 // one fresh database: none fails, exactly one seeds, the others wait for its seed and keep it,
 // and each serves the complete register.
 func TestInstancesStartTogetherOnAnEmptyDatabase(t *testing.T) {
 	t.Parallel()
 	uri := testenv.SharedDatabaseURI(t)
 	db := fmt.Sprintf("together_%d", time.Now().UnixNano())
-	const instances = 3
+	const instances = 4
 	servers := make([]*app.Server, instances)
 	logs := make([]*strings.Builder, instances)
 	errs := make([]error, instances)

@@ -52,6 +52,12 @@ func (s *Store) SeedOnce(ctx context.Context, load func(context.Context) error) 
 		}
 		_, err := meta.InsertOne(ctx, bson.D{{Key: "_id", Value: seedClaimID}, {Key: "beat", Value: int64(0)}})
 		if err == nil {
+			// The previous holder may have completed the seed and released the claim since
+			// we looked: its marker is written before its release, so look again.
+			if done, err := s.Seeded(ctx); err != nil || done {
+				_, relErr := meta.DeleteOne(context.WithoutCancel(ctx), bson.D{{Key: "_id", Value: seedClaimID}})
+				return false, errors.Join(err, classify(relErr))
+			}
 			return true, s.seedClaimed(ctx, load)
 		}
 		if !mongo.IsDuplicateKeyError(err) {
