@@ -91,10 +91,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s.Store = st
 	log.Info("database connected", "database", cfg.MongoDatabase, "transactions", st.SupportsTransactions())
-	if err := st.EnsureIndexes(ctx); err != nil {
-		return nil, fmt.Errorf("create indexes: %w", err)
-	}
 	if cfg.Mode == Development {
+		// Seeding first: an instance seeding an empty database clears and indexes it, and one
+		// starting beside it must not create indexes meanwhile (store.SeedOnce).
 		seeded, err := seed.IfEmpty(ctx, st, seed.Options{Persons: cfg.DemoPersons})
 		if err != nil {
 			return nil, err
@@ -111,6 +110,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		if s.DevKey, err = auth.LoadOrCreateDevKey(cfg.DataDir); err != nil {
 			return nil, fmt.Errorf("development signing key: %w", err)
 		}
+	}
+	if err := st.EnsureIndexes(ctx); err != nil {
+		return nil, fmt.Errorf("create indexes: %w", err)
 	}
 	if s.verifier, err = s.newVerifier(ctx); err != nil {
 		return nil, err
