@@ -204,6 +204,9 @@ func ambiguousCredentials(r *http.Request) string {
 	if len(r.Header.Values("Authorization")) > 1 {
 		return "send exactly one Authorization header"
 	}
+	if len(r.Header.Values("X-Role")) > 1 {
+		return "send at most one X-Role header"
+	}
 	for name, values := range r.URL.Query() {
 		if credentialNames[strings.ToLower(name)] {
 			return "credentials in the URL are refused; send only the Authorization header"

@@ -178,6 +178,9 @@ func TestAmbiguousCredentialsFailClosed(t *testing.T) {
 		{"the same token twice", func() *http.Request {
 			return env.NewRequest("POST", "/query", gqlBody("{ prisons { id } }"), jsonType, "application/json", "Authorization", "Bearer "+police, "Authorization", "Bearer "+police)
 		}, 401},
+		{"two X-Role headers", func() *http.Request {
+			return env.NewRequest("POST", "/query", gqlBody("{ prisons { id } }"), jsonType, "application/json", "Authorization", "Bearer "+police, "X-Role", "POLICE", "X-Role", "COURT")
+		}, 401},
 		{"token also in the query string", func() *http.Request {
 			return env.NewRequest("POST", "/query?access_token="+court, gqlBody("{ prisons { id } }"), jsonType, "application/json", "Authorization", "Bearer "+police)
 		}, 401},
