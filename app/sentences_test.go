@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"custodia/app"
 
 	"custodia/internal/testenv"
 	"custodia/model"
@@ -346,4 +349,31 @@ func TestUnlawfulExpungementsRefused(t *testing.T) {
 	if !got.Expunged || got.Expungement == nil || got.Expungement.Early {
 		t.Fatalf("a lawful expungement after the waiting period: %+v", got)
 	}
+}
+
+// TestLifeImprisonmentAndRegisterDay: a life sentence can be recorded (no duration), and
+// "today" is the register's calendar day in its time zone: at 23:30 UTC on 31 October it is
+// already 1 November in Prague, so a step dated 1 November is not in the future.
+func TestLifeImprisonmentAndRegisterDay(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{Persons: 20, Mutate: func(c *app.Config) {
+		c.Now = func() time.Time { return time.Date(2026, 10, 31, 23, 30, 0, 0, time.UTC) }
+	}})
+	l := &lifecycle{t: t, env: env}
+	const record = `mutation($in: ConvictionInput!, $k: String!, $p: PurposeInput!) { recordConviction(personId: "P-000007", input: $in, idempotencyKey: $k, purpose: $p) { id sentences { id } } }`
+	in := map[string]any{"court": "Krajský soud v Ostravě", "caseReference": "40 T 2/2026", "decisionDate": "2026-06-01", "finalDate": "2026-07-01",
+		"offences":  []any{map[string]any{"legalProvision": "§ 140 odst. 3 TZ", "description": "vražda", "category": "0101 00", "completion": "COMPLETED", "participation": "PERPETRATOR", "intentional": true}},
+		"sentences": []any{map[string]any{"kind": "EXCEPTIONAL_IMPRISONMENT", "life": true, "durationMonths": 300, "status": "PENDING"}}}
+	wantError(t, env.As(C, record, map[string]any{"in": in, "k": "life-sentence-1", "p": testenv.Purpose(C)}), "BAD_USER_INPUT", "input.sentences[0].durationMonths", "life")
+	delete(in["sentences"].([]any)[0].(map[string]any), "durationMonths")
+	rec := testenv.DataAs[recordedOut](t, env.As(C, record, map[string]any{"in": in, "k": "life-sentence-2", "p": testenv.Purpose(C)})).C
+	s := l.mustStatus(RG, "P-000007", rec.Sentences[0].ID, map[string]any{"version": 1, "status": "BEING_SERVED", "on": "2026-11-01"})
+	if s.Status != "BEING_SERVED" || *s.StartDate != "2026-11-01" {
+		t.Fatalf("%+v", s)
+	}
+	c := l.conviction("P-000007", rec.ID)
+	if c.Rehabilitation.EarliestDate != nil || !strings.Contains(*c.Rehabilitation.BlockedBy, "BEING_SERVED") {
+		t.Fatalf("a life sentence being served: %+v", c.Rehabilitation)
+	}
+	wantError(t, l.status(RG, "P-000007", rec.Sentences[0].ID, map[string]any{"version": 2, "status": "PARDONED", "on": "2026-11-02", "decision": decision("Pres 3/2026")}), "BAD_USER_INPUT", "input.on", "future")
 }
