@@ -223,6 +223,7 @@ func TestSentenceLifecycleRules(t *testing.T) {
 		{"a conditional release names the decision", C, map[string]any{"version": 1, "status": "CONDITIONALLY_RELEASED", "on": "2026-10-01", "probationMonths": 24}, "BAD_USER_INPUT", "input.decision", "decision"},
 		{"a conditional release names the probation", C, map[string]any{"version": 1, "status": "CONDITIONALLY_RELEASED", "on": "2026-10-01", "decision": decision("PP 1/2026")}, "BAD_USER_INPUT", "input.probationMonths", "probation"},
 		{"servedMonths only with a conditional release", PS, map[string]any{"version": 1, "status": "SERVED", "on": "2026-10-01", "servedMonths": 3}, "BAD_USER_INPUT", "input.servedMonths", "conditional release"},
+		{"served while detained for it: released, not recorded", PS, map[string]any{"version": 1, "status": "SERVED", "on": "2026-10-01"}, "CONFLICT", "", "releaseFromDetention"},
 		{"the police record nothing", PO, map[string]any{"version": 1, "status": "SERVED", "on": "2026-10-01"}, "FORBIDDEN", "", ""},
 	}
 	for _, tc := range cases {
@@ -240,12 +241,12 @@ func TestSentenceLifecycleRules(t *testing.T) {
 		t.Fatalf("refused steps change nothing: %+v", s)
 	}
 	// A retry of a step returns the first answer; the same key for another step is CONFLICT.
-	vars := map[string]any{"pid": pid, "sid": sid, "in": map[string]any{"version": 1, "status": "SERVED", "on": "2026-10-01"}, "k": "served-once-1", "p": testenv.Purpose(PS)}
-	first, again := env.As(PS, recordStatusMut, vars), env.As(PS, recordStatusMut, vars)
+	vars := map[string]any{"pid": pid, "sid": sid, "in": map[string]any{"version": 1, "status": "PARDONED", "on": "2026-10-01", "decision": decision("Pres 2/2026")}, "k": "pardoned-once-1", "p": registrarPurpose()}
+	first, again := env.As(RG, recordStatusMut, vars), env.As(RG, recordStatusMut, vars)
 	if len(first.Errors) > 0 || first.Raw != again.Raw {
 		t.Fatalf("a retry returns the first answer:\n%s\n%s", first.Raw, again.Raw)
 	}
-	wantError(t, l.status(RG, pid, sid, map[string]any{"version": 2, "status": "PARDONED", "on": "2026-10-02", "decision": decision("Pres 2/2026")}), "CONFLICT", "input.status", "is SERVED and cannot become PARDONED: it is final")
+	wantError(t, l.status(RG, pid, sid, map[string]any{"version": 2, "status": "TIME_BARRED", "on": "2026-10-02"}), "CONFLICT", "input.status", "is PARDONED and cannot become TIME_BARRED: it is final")
 }
 
 // TestConditionalReleaseAndProbation: a court records a conditional release (time served
