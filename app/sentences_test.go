@@ -198,6 +198,28 @@ func TestSentenceServedThenExpunged(t *testing.T) {
 		t.Errorf("the copy keeps both periods with their sentence: %+v", h.Person.DetentionHistory)
 	}
 	wantCode(t, env.As(PO, history, map[string]any{"pid": pid, "p": testenv.Purpose(PO), "c": true}), "FORBIDDEN")
+
+	// Both writes are in the audit trail as WRITE entries for the person, before they were
+	// applied; the refused expungements are not.
+	trail := testenv.DataAs[struct {
+		AuditTrail struct {
+			Edges []struct {
+				Node struct {
+					Kind    string `json:"kind"`
+					Subject string `json:"subject"`
+				} `json:"node"`
+			} `json:"edges"`
+		} `json:"auditTrail"`
+	}](t, env.As(AU, `query($pid: ID!) { auditTrail(filter: {personId: $pid}, first: 50) { edges { node { kind subject } } } }`, map[string]any{"pid": pid}))
+	writes := map[string]int{}
+	for _, e := range trail.AuditTrail.Edges {
+		if e.Node.Kind == "WRITE" {
+			writes[e.Node.Subject]++
+		}
+	}
+	if writes["demo-prison-service"] != 1 || writes["demo-court"] != 1 {
+		t.Errorf("one audited write each for the release and the expungement, got %v", writes)
+	}
 }
 
 // TestSentenceLifecycleRules: who may record which step, illegal steps, stale versions and bad
