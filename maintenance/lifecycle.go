@@ -34,14 +34,14 @@ func (s *Service) RecordSentenceStatus(ctx context.Context, p *auth.Principal, p
 			if err != nil {
 				return err
 			}
-			if c.CopyOnly() { // never changes, and is not named to a writer who may not read it
-				return apperr.NotFoundf("no sentence %q of person %q that can change", sentenceID, personID)
-			}
 			if err := register.MayRecord(p.Role, sen, in.Status); err != nil {
 				return err
 			}
 			if applied(sen, in) {
-				return nil // applied before a crash: Apply completes it
+				return nil // applied before a crash (maybe making the conviction copy-only): Apply completes it
+			}
+			if c.CopyOnly() { // never changes, and is not named to a writer who may not read it
+				return apperr.NotFoundf("no sentence %q of person %q that can change", sentenceID, personID)
 			}
 			trial := register.CloneConviction(*c)
 			if err := register.Transition(&trial, findSentence(&trial, sentenceID), in); err != nil {
