@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"custodia/app"
 
 	"custodia/internal/testenv"
 	"custodia/model"
@@ -195,6 +198,28 @@ func TestSentenceServedThenExpunged(t *testing.T) {
 		t.Errorf("the copy keeps both periods with their sentence: %+v", h.Person.DetentionHistory)
 	}
 	wantCode(t, env.As(PO, history, map[string]any{"pid": pid, "p": testenv.Purpose(PO), "c": true}), "FORBIDDEN")
+
+	// Both writes are in the audit trail as WRITE entries for the person, before they were
+	// applied; the refused expungements are not.
+	trail := testenv.DataAs[struct {
+		AuditTrail struct {
+			Edges []struct {
+				Node struct {
+					Kind    string `json:"kind"`
+					Subject string `json:"subject"`
+				} `json:"node"`
+			} `json:"edges"`
+		} `json:"auditTrail"`
+	}](t, env.As(AU, `query($pid: ID!) { auditTrail(filter: {personId: $pid}, first: 50) { edges { node { kind subject } } } }`, map[string]any{"pid": pid}))
+	writes := map[string]int{}
+	for _, e := range trail.AuditTrail.Edges {
+		if e.Node.Kind == "WRITE" {
+			writes[e.Node.Subject]++
+		}
+	}
+	if writes["demo-prison-service"] != 1 || writes["demo-court"] != 1 {
+		t.Errorf("one audited write each for the release and the expungement, got %v", writes)
+	}
 }
 
 // TestSentenceLifecycleRules: who may record which step, illegal steps, stale versions and bad
@@ -220,6 +245,7 @@ func TestSentenceLifecycleRules(t *testing.T) {
 		{"a conditional release names the decision", C, map[string]any{"version": 1, "status": "CONDITIONALLY_RELEASED", "on": "2026-10-01", "probationMonths": 24}, "BAD_USER_INPUT", "input.decision", "decision"},
 		{"a conditional release names the probation", C, map[string]any{"version": 1, "status": "CONDITIONALLY_RELEASED", "on": "2026-10-01", "decision": decision("PP 1/2026")}, "BAD_USER_INPUT", "input.probationMonths", "probation"},
 		{"servedMonths only with a conditional release", PS, map[string]any{"version": 1, "status": "SERVED", "on": "2026-10-01", "servedMonths": 3}, "BAD_USER_INPUT", "input.servedMonths", "conditional release"},
+		{"served while detained for it: released, not recorded", PS, map[string]any{"version": 1, "status": "SERVED", "on": "2026-10-01"}, "CONFLICT", "", "releaseFromDetention"},
 		{"the police record nothing", PO, map[string]any{"version": 1, "status": "SERVED", "on": "2026-10-01"}, "FORBIDDEN", "", ""},
 	}
 	for _, tc := range cases {
@@ -237,12 +263,12 @@ func TestSentenceLifecycleRules(t *testing.T) {
 		t.Fatalf("refused steps change nothing: %+v", s)
 	}
 	// A retry of a step returns the first answer; the same key for another step is CONFLICT.
-	vars := map[string]any{"pid": pid, "sid": sid, "in": map[string]any{"version": 1, "status": "SERVED", "on": "2026-10-01"}, "k": "served-once-1", "p": testenv.Purpose(PS)}
-	first, again := env.As(PS, recordStatusMut, vars), env.As(PS, recordStatusMut, vars)
+	vars := map[string]any{"pid": pid, "sid": sid, "in": map[string]any{"version": 1, "status": "PARDONED", "on": "2026-10-01", "decision": decision("Pres 2/2026")}, "k": "pardoned-once-1", "p": registrarPurpose()}
+	first, again := env.As(RG, recordStatusMut, vars), env.As(RG, recordStatusMut, vars)
 	if len(first.Errors) > 0 || first.Raw != again.Raw {
 		t.Fatalf("a retry returns the first answer:\n%s\n%s", first.Raw, again.Raw)
 	}
-	wantError(t, l.status(RG, pid, sid, map[string]any{"version": 2, "status": "PARDONED", "on": "2026-10-02", "decision": decision("Pres 2/2026")}), "CONFLICT", "input.status", "is SERVED and cannot become PARDONED: it is final")
+	wantError(t, l.status(RG, pid, sid, map[string]any{"version": 2, "status": "TIME_BARRED", "on": "2026-10-02"}), "CONFLICT", "input.status", "is PARDONED and cannot become TIME_BARRED: it is final")
 }
 
 // TestConditionalReleaseAndProbation: a court records a conditional release (time served
@@ -346,4 +372,31 @@ func TestUnlawfulExpungementsRefused(t *testing.T) {
 	if !got.Expunged || got.Expungement == nil || got.Expungement.Early {
 		t.Fatalf("a lawful expungement after the waiting period: %+v", got)
 	}
+}
+
+// TestLifeImprisonmentAndRegisterDay: a life sentence can be recorded (no duration), and
+// "today" is the register's calendar day in its time zone: at 23:30 UTC on 31 October it is
+// already 1 November in Prague, so a step dated 1 November is not in the future.
+func TestLifeImprisonmentAndRegisterDay(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{Persons: 20, Mutate: func(c *app.Config) {
+		c.Now = func() time.Time { return time.Date(2026, 10, 31, 23, 30, 0, 0, time.UTC) }
+	}})
+	l := &lifecycle{t: t, env: env}
+	const record = `mutation($in: ConvictionInput!, $k: String!, $p: PurposeInput!) { recordConviction(personId: "P-000007", input: $in, idempotencyKey: $k, purpose: $p) { id sentences { id } } }`
+	in := map[string]any{"court": "Krajský soud v Ostravě", "caseReference": "40 T 2/2026", "decisionDate": "2026-06-01", "finalDate": "2026-07-01",
+		"offences":  []any{map[string]any{"legalProvision": "§ 140 odst. 3 TZ", "description": "vražda", "category": "0101 00", "completion": "COMPLETED", "participation": "PERPETRATOR", "intentional": true}},
+		"sentences": []any{map[string]any{"kind": "EXCEPTIONAL_IMPRISONMENT", "life": true, "durationMonths": 300, "status": "PENDING"}}}
+	wantError(t, env.As(C, record, map[string]any{"in": in, "k": "life-sentence-1", "p": testenv.Purpose(C)}), "BAD_USER_INPUT", "input.sentences[0].durationMonths", "life")
+	delete(in["sentences"].([]any)[0].(map[string]any), "durationMonths")
+	rec := testenv.DataAs[recordedOut](t, env.As(C, record, map[string]any{"in": in, "k": "life-sentence-2", "p": testenv.Purpose(C)})).C
+	s := l.mustStatus(RG, "P-000007", rec.Sentences[0].ID, map[string]any{"version": 1, "status": "BEING_SERVED", "on": "2026-11-01"})
+	if s.Status != "BEING_SERVED" || *s.StartDate != "2026-11-01" {
+		t.Fatalf("%+v", s)
+	}
+	c := l.conviction("P-000007", rec.ID)
+	if c.Rehabilitation.EarliestDate != nil || !strings.Contains(*c.Rehabilitation.BlockedBy, "BEING_SERVED") {
+		t.Fatalf("a life sentence being served: %+v", c.Rehabilitation)
+	}
+	wantError(t, l.status(RG, "P-000007", rec.Sentences[0].ID, map[string]any{"version": 2, "status": "PARDONED", "on": "2026-11-02", "decision": decision("Pres 3/2026")}), "BAD_USER_INPUT", "input.on", "future")
 }

@@ -38,11 +38,19 @@ func (s *Service) RecordSentenceStatus(ctx context.Context, p *auth.Principal, p
 				return err
 			}
 			if applied(sen, in) {
-				return nil // applied before a crash: Apply completes it
+				return nil // applied before a crash (maybe making the conviction copy-only): Apply completes it
+			}
+			if c.CopyOnly() { // never changes, and is not named to a writer who may not read it
+				return apperr.NotFoundf("no sentence %q of person %q that can change", sentenceID, personID)
 			}
 			trial := register.CloneConviction(*c)
 			if err := register.Transition(&trial, findSentence(&trial, sentenceID), in); err != nil {
 				return err
+			}
+			if in.Status == model.SentenceStatusServed {
+				if err := s.notInPrisonFor(ctx, personID, c, "a sentence executed in prison ends with releaseFromDetention (reason SENTENCE_SERVED)"); err != nil {
+					return err
+				}
 			}
 			if trial.CopyOnly() {
 				hide = sentenceIDs(&trial)
@@ -121,7 +129,7 @@ func (s *Service) RecordExpungement(ctx context.Context, p *auth.Principal, pers
 			if err := check(c); err != nil && err != store.ErrUnchanged {
 				return err
 			}
-			if err := s.notInPrisonFor(ctx, personID, c); err != nil {
+			if err := s.notInPrisonFor(ctx, personID, c, "the conviction cannot be expunged"); err != nil {
 				return err
 			}
 			hide = sentenceIDs(c)
@@ -155,9 +163,10 @@ func (s *Service) RecordExpungement(ctx context.Context, p *auth.Principal, pers
 	})
 }
 
-// notInPrisonFor refuses an expungement while a detention period executing one of the
-// conviction's sentences is open (the register would otherwise hide a current detention).
-func (s *Service) notInPrisonFor(ctx context.Context, personID string, c *model.Conviction) error {
+// notInPrisonFor refuses (CONFLICT, with the rule) a write while a detention period executing
+// one of the conviction's sentences is open: an expungement would hide a current detention, a
+// sentence recorded as served would contradict it.
+func (s *Service) notInPrisonFor(ctx context.Context, personID string, c *model.Conviction, rule string) error {
 	found, err := s.store.DetentionsByPersonIDs(ctx, store.Scope{HideBlocked: true}, []string{personID}, false)
 	if err != nil || found[personID] == nil {
 		return err
@@ -168,7 +177,7 @@ func (s *Service) notInPrisonFor(ctx context.Context, personID string, c *model.
 	}
 	for _, q := range found[personID].Periods {
 		if q.End == nil && q.SentenceID != nil && mine[*q.SentenceID] {
-			return apperr.New(apperr.Conflict, "conviction %s cannot be expunged: the person is in detention period %s executing sentence %s", c.ID, q.ID, *q.SentenceID)
+			return apperr.New(apperr.Conflict, "the person is in detention period %s executing sentence %s: %s", q.ID, *q.SentenceID, rule)
 		}
 	}
 	return nil

@@ -260,7 +260,10 @@ func (g *generator) sentence(s *story, c *model.Conviction, kind model.SentenceK
 	complete := func(end model.Date) {
 		sen.StartDate, sen.EndDate = &start, &end
 		sen.Status = model.SentenceStatusServed
-		if end.After(ReferenceDay) {
+		switch {
+		case start.After(ReferenceDay): // imposed, execution not started yet
+			sen.Status, sen.StartDate, sen.EndDate = model.SentenceStatusPending, nil, nil
+		case end.After(ReferenceDay):
 			sen.Status, sen.EndDate = model.SentenceStatusBeingServed, nil
 		}
 	}
