@@ -91,3 +91,25 @@ func hasDiacritics(s string) bool {
 	}
 	return false
 }
+
+// TestNationalIDsUniqueAndValidAtScale builds registers up to the size of the scale
+// benchmarks: every national ID is unique (the nationalIds collection enforces it) and passes
+// the same birth-number check as a registration.
+func TestNationalIDsUniqueAndValidAtScale(t *testing.T) {
+	for _, n := range []int{DefaultPersons, 20_000, 100_000} {
+		r := Build(Options{Persons: n})
+		seen := make(map[string]string, n)
+		for _, p := range r.Persons {
+			if p.NationalID == nil {
+				continue
+			}
+			if other, dup := seen[*p.NationalID]; dup {
+				t.Fatalf("%d persons: national ID %s given to %s and %s", n, *p.NationalID, other, p.ID)
+			}
+			seen[*p.NationalID] = p.ID
+			if _, err := register.CheckBirthNumber("nationalId", *p.NationalID, p.DateOfBirth, p.Sex); err != nil {
+				t.Fatalf("%d persons: %s of %s: %v", n, *p.NationalID, p.ID, err)
+			}
+		}
+	}
+}
