@@ -83,7 +83,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.Store = st
-	log.Info("database connected", "database", cfg.MongoDatabase, "transactions", st.SupportsTransactions())
+	log.Info("database connected", "database", cfg.MongoDatabase, "transactions", st.SupportsTransactions(), "batch_loads", st.BatchLoads())
 	if err := st.EnsureIndexes(ctx); err != nil {
 		return nil, fmt.Errorf("create indexes: %w", err)
 	}

@@ -34,7 +34,7 @@ import (
 // graphqlHandler builds the gqlgen handler with explicit transports and extensions.
 func (s *Server) graphqlHandler() *handler.Server {
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Store: s.Store, Grants: s.Grants, Trail: s.Trail,
-		Maintenance: maintenance.New(s.Store, s.Trail, s.cfg.Now), Now: s.cfg.Now}, Complexity: complexityOf()})
+		Maintenance: maintenance.New(s.Store, s.Trail, s.cfg.Now), Policy: s.Policy, Now: s.cfg.Now}, Complexity: complexityOf()})
 	h := handler.New(es)
 	h.AddTransport(transport.Options{})
 	h.AddTransport(transport.GET{})

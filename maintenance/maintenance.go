@@ -132,14 +132,14 @@ func (s *Service) RegisterPerson(ctx context.Context, p *auth.Principal, in mode
 		return s.person(ctx, w.idem.EntityID)
 	}
 	person.ID, person.Version, person.LastWrite = w.idem.EntityID, 1, key
-	person.Search = register.SearchKeys(&person)
 	err = s.store.InTransaction(ctx, func(ctx context.Context) error {
 		if person.NationalID != nil {
 			if err := s.store.ClaimNationalID(ctx, *person.NationalID, person.ID); err != nil {
 				return err
 			}
 		}
-		return s.store.InsertPerson(ctx, person)
+		_, err := s.store.WritePerson(ctx, nil, person)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -177,14 +177,13 @@ func (s *Service) UpdatePerson(ctx context.Context, p *auth.Principal, id string
 		return nil, apperr.New(apperr.Conflict, "person %s was changed since version %d (now %d); reload and retry", id, version, current.Version).With("field", "version")
 	}
 	updated.ID, updated.Version, updated.LastWrite = id, version+1, key
-	updated.Search = register.SearchKeys(&updated)
 	err = s.store.InTransaction(ctx, func(ctx context.Context) error {
 		if updated.NationalID != nil {
 			if err := s.store.ClaimNationalID(ctx, *updated.NationalID, id); err != nil {
 				return err
 			}
 		}
-		ok, err := s.store.ReplacePerson(ctx, updated, version)
+		ok, err := s.store.WritePerson(ctx, current, updated)
 		if err != nil {
 			return err
 		}

@@ -66,6 +66,7 @@ func (s *Store) LoadRegister(ctx context.Context, r Register, info map[string]an
 		docs []any
 	}{
 		{colPrisons, anySlice(r.Prisons)},
+		{colSearchKeys, searchKeyDocs(r.Persons)},
 		{colPersons, anySlice(r.Persons)},
 		{colNationalIDs, nationalIDs},
 		{colRecords, recordDocs},
@@ -100,7 +101,7 @@ func anySlice[T any](xs []T) []any {
 // checks).
 func (s *Store) Counts(ctx context.Context) (map[string]int64, error) {
 	out := map[string]int64{}
-	for _, col := range []string{colPersons, colPrisons, colRecords, colNationalIDs, colDetentions, colGrants} {
+	for _, col := range []string{colPersons, colPrisons, colRecords, colNationalIDs, colSearchKeys, colDetentions, colGrants} {
 		n, err := s.db.Collection(col).CountDocuments(ctx, bson.D{})
 		if err != nil {
 			return nil, classify(err)
