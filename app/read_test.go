@@ -186,8 +186,11 @@ func TestSearch(t *testing.T) {
 // crowdRegister is a demo register in which n generated persons share one family name and
 // date of birth, so that pages of any size can be filled; each of them has convictions (with
 // offences and sentences) and a detention history.
-func crowdRegister(n int) store.Register {
-	r := seed.Build(seed.Options{Persons: 600})
+func crowdRegister(n int) store.Register { return crowdRegisterOf(600, n) }
+
+// crowdRegisterOf is crowdRegister in a demo register of total persons.
+func crowdRegisterOf(total, n int) store.Register {
+	r := seed.Build(seed.Options{Persons: total})
 	withRecord := map[string]bool{}
 	for _, d := range r.Detentions {
 		withRecord[d.PersonID] = true
