@@ -77,7 +77,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		s.embedded, uri, s.uri = e, e.URI(), e.URI()
 		log.Info("embedded FerretDB started", "data_dir", filepath.Join(cfg.DataDir, "db"))
 	}
-	st, err := store.Open(ctx, store.Config{URI: uri, Database: cfg.MongoDatabase, OnCommand: s.Metrics.OnCommand,
+	st, err := store.Open(ctx, store.Config{URI: uri, Database: cfg.MongoDatabase, OnCommand: s.Metrics.OnCommand, BatchLoads: cfg.BatchLoads,
 		OnCommandStart: spans.started, OnCommandEnd: spans.finished, Timeout: cfg.DBTimeout})
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"custodia/app"
 	"custodia/internal/testenv"
 	"custodia/model"
 	"custodia/store"
@@ -23,7 +24,8 @@ import (
 // register is seeded once per test binary into a database of its own and kept for every
 // -count round, and nothing here runs without -bench, so `go test ./...` never seeds them.
 // BENCH_MONGODB_URI points them at a database in another process (`custodia db`, or MongoDB),
-// so that the CPU this process reports is the API's own.
+// so that the CPU this process reports is the API's own; BENCH_BATCH_LOADS=in makes the API
+// batch as it does against MongoDB (one $in per relation and level) whatever the server.
 
 func benchSizes(b *testing.B) []int {
 	b.Helper()
@@ -79,7 +81,7 @@ func scaleEnv(b *testing.B, n int) *testenv.Env {
 	if err != nil {
 		b.Fatalf("seed %s: %v", db, err)
 	}
-	return testenv.New(b, testenv.Options{MongoURI: uri, Database: db})
+	return testenv.New(b, testenv.Options{MongoURI: uri, Database: db, Mutate: func(c *app.Config) { c.BatchLoads = os.Getenv("BENCH_BATCH_LOADS") }})
 }
 
 // processCPU is the CPU time this process has used (user + system).

@@ -103,7 +103,7 @@ func (e *Embedded) indexIDs(ctx context.Context) {
 // indexIDsIn creates the _id path index of every collection table in one database file that
 // does not have it yet (indexed remembers the tables done).
 func indexIDsIn(ctx context.Context, file string, indexed map[string]bool) error {
-	db, err := sql.Open("sqlite", "file:"+file+"?_pragma=busy_timeout(10000)")
+	db, err := sql.Open("sqlite", "file:"+file+"?mode=rw&_pragma=busy_timeout(10000)")
 	if err != nil {
 		return err
 	}

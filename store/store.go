@@ -46,6 +46,9 @@ type Config struct {
 	// since server messages can quote key values.
 	OnCommandStart func(ctx context.Context, requestID int64, command, collection string)
 	OnCommandEnd   func(requestID int64, failed bool)
+	// BatchLoads, if "in" or "point-lookups", overrides how batched loads reach the database
+	// (see Store.BatchLoads), which is otherwise detected from the server; for measurements.
+	BatchLoads string
 	// Timeout bounds server selection and connecting: how long a request waits for an
 	// unreachable database before it fails with SERVICE_UNAVAILABLE.
 	Timeout time.Duration
@@ -132,6 +135,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s.detectTransactions(ctx)
 	s.detectEngine(ctx)
+	switch cfg.BatchLoads {
+	case "in":
+		s.scansIn = false
+	case "point-lookups":
+		s.scansIn = true
+	}
 	return s, nil
 }
 
