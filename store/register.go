@@ -120,9 +120,12 @@ func fillOwners(c *model.Conviction, personID string, fromCopy bool) {
 	}
 }
 
-// PrisonsByIDs returns the prisons with these IDs, keyed by ID. Index: _id.
+// PrisonsByIDs returns the prisons with these IDs, keyed by ID, with one $in query on every
+// engine: prisons are reference data of a few dozen documents (a country's prison service has
+// at most a few hundred), so even where the server scans for $in one query over them costs
+// less than a lookup per prison. Index: _id.
 func (s *Store) PrisonsByIDs(ctx context.Context, ids []string) (map[string]*model.Prison, error) {
-	prisons, err := findByIDs[model.Prison](ctx, s, s.db.Collection(colPrisons), ids)
+	prisons, err := findAll[model.Prison](ctx, s.db.Collection(colPrisons), in("_id", ids))
 	return keyed(prisons, func(p *model.Prison) string { return p.ID }), err
 }
 
