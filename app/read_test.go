@@ -270,11 +270,25 @@ func TestPagination(t *testing.T) {
 // (FerretDB v1), batches are point lookups by _id, at most one per person and relation, plus
 // one query for the prisons (reference data) — bounded by the page size, never by the size of
 // the register.
+//
+// It runs with the batching detected from the server and with one $in per relation forced
+// (BATCH_LOADS=in), so both paths are checked whichever engine the tests run on.
 func TestNoNPlusOne(t *testing.T) {
 	t.Parallel()
+	for _, mode := range []string{"", "in"} {
+		t.Run("batch_loads="+mode, func(t *testing.T) {
+			t.Parallel()
+			noNPlusOne(t, mode)
+		})
+	}
+}
+
+func noNPlusOne(t *testing.T, batchLoads string) {
 	reg := crowdRegister(50)
 	// A grant cache that cannot expire between the two measurements, however slow the machine.
-	env := testenv.New(t, testenv.Options{Register: &reg, Mutate: func(c *app.Config) { c.GrantCacheTTL = time.Minute }})
+	env := testenv.New(t, testenv.Options{Register: &reg, Mutate: func(c *app.Config) {
+		c.GrantCacheTTL, c.BatchLoads = time.Minute, batchLoads
+	}})
 	const q = `query Page($first: Int, $purpose: PurposeInput!) {
 	  searchPersons(filter: {familyName: "zkusebni", dateOfBirth: "1985-05-05"}, first: $first, purpose: $purpose) {
 	    edges { node {
