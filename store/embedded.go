@@ -83,14 +83,23 @@ const idIndexInterval = 2 * time.Second
 // with the collection's table); new collections get it within idIndexInterval.
 func (e *Embedded) indexIDs(ctx context.Context) {
 	indexed := map[string]bool{}
+	checked := map[string]time.Time{} // file → its last change when last checked
 	tick := time.NewTicker(idIndexInterval)
 	defer tick.Stop()
 	for {
 		files, _ := filepath.Glob(filepath.Join(e.dir, "*.sqlite"))
 		for _, f := range files {
-			if err := indexIDsIn(ctx, f, indexed); err != nil && ctx.Err() == nil {
-				e.log.Error("embedded FerretDB: _id index", "file", filepath.Base(f), "error", err.Error())
+			changed := lastChange(f)
+			if changed.Equal(checked[f]) {
+				continue // no new table since the last look
 			}
+			if err := indexIDsIn(ctx, f, indexed); err != nil {
+				if ctx.Err() == nil {
+					e.log.Error("embedded FerretDB: _id index", "file", filepath.Base(f), "error", err.Error())
+				}
+				continue
+			}
+			checked[f] = changed
 		}
 		select {
 		case <-ctx.Done():
@@ -98,6 +107,17 @@ func (e *Embedded) indexIDs(ctx context.Context) {
 		case <-tick.C:
 		}
 	}
+}
+
+// lastChange is the latest modification time of a SQLite database file and its write-ahead log.
+func lastChange(file string) time.Time {
+	var latest time.Time
+	for _, f := range []string{file, file + "-wal"} {
+		if fi, err := os.Stat(f); err == nil && fi.ModTime().After(latest) {
+			latest = fi.ModTime()
+		}
+	}
+	return latest
 }
 
 // indexIDsIn creates the _id path index of every collection table in one database file that
