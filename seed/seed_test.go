@@ -92,11 +92,13 @@ func hasDiacritics(s string) bool {
 	return false
 }
 
-// TestNationalIDsUniqueAndValidAtScale builds registers up to the size of the scale
-// benchmarks: every national ID is unique (the nationalIds collection enforces it) and passes
-// the same birth-number check as a registration.
+// TestNationalIDsUniqueAndValidAtScale builds registers of the default size and of 20,000
+// persons (which used to fail on a repeated national ID): every national ID is unique (the
+// nationalIds collection enforces it) and passes the same birth-number check as a
+// registration. (100,000 persons are seeded by the scale benchmarks, whose seed fails on any
+// repeated national ID.)
 func TestNationalIDsUniqueAndValidAtScale(t *testing.T) {
-	for _, n := range []int{DefaultPersons, 20_000, 100_000} {
+	for _, n := range []int{DefaultPersons, 20_000} {
 		r := Build(Options{Persons: n})
 		seen := make(map[string]string, n)
 		for _, p := range r.Persons {
