@@ -207,44 +207,51 @@ func (s *Service) CorrectPerson(ctx context.Context, p *auth.Principal, id strin
 			return err
 		},
 		func(ctx context.Context, c *model.Correction) (*model.CorrectionResult, error) {
-			var released *string
 			if updated.NationalID != nil {
 				if err := s.store.ClaimNationalID(ctx, *updated.NationalID, id); err != nil {
 					return nil, err
 				}
 			}
-			person, err := s.store.UpdatePersonRecord(ctx, id, func(cur *model.Person) error {
-				if recorded(cur.Corrections, c) {
-					return store.ErrUnchanged
-				}
-				if cur.Version != version {
-					return apperr.New(apperr.Conflict, "person %s was changed since version %d (now %d); reload and retry", id, version, cur.Version).With("field", "version")
-				}
-				before := *cur
-				if before.NationalID != nil && (updated.NationalID == nil || *updated.NationalID != *before.NationalID) {
-					released = before.NationalID
-				}
-				next := updated
-				next.ID, next.Version, next.LastWrite = id, cur.Version, key
-				next.Blocked, next.Corrections = cur.Blocked, cur.Corrections
-				next.Search = register.SearchKeys(&next)
-				if err := describeChange(c, before, next); err != nil {
-					return err
-				}
-				next.Corrections = append(next.Corrections, *c)
-				*cur = next
-				return nil
-			})
+			found, err := s.store.PersonsByIDs(ctx, store.Scope{}, []string{id})
 			if err != nil {
 				return nil, err
 			}
-			if released != nil {
-				if err := s.store.ReleaseNationalID(ctx, *released, id); err != nil {
+			before := found[id]
+			if before == nil {
+				return nil, apperr.NotFoundf("no person with ID %q", id)
+			}
+			if !recorded(before.Corrections, c) {
+				if before.Version != version {
+					return nil, apperr.New(apperr.Conflict, "person %s was changed since version %d (now %d); reload and retry", id, version, before.Version).With("field", "version")
+				}
+				next := updated
+				next.ID, next.Version, next.LastWrite, next.Blocked = id, before.Version+1, key, before.Blocked
+				next.Search = register.SearchKeys(&next)
+				if err := describeChange(c, *before, next); err != nil {
 					return nil, err
 				}
+				// The correction is stored with the person, in the same write (WritePerson also
+				// moves the search keys).
+				next.Corrections = append(slices.Clone(before.Corrections), *c)
+				ok, err := s.store.WritePerson(ctx, before, next)
+				if err != nil {
+					return nil, err
+				}
+				if !ok {
+					return nil, apperr.New(apperr.Conflict, "person %s was changed at the same time; reload and retry", id).With("field", "version")
+				}
+				if before.NationalID != nil && (next.NationalID == nil || *next.NationalID != *before.NationalID) {
+					if err := s.store.ReleaseNationalID(ctx, *before.NationalID, id); err != nil {
+						return nil, err
+					}
+				}
+			}
+			person, err := s.person(ctx, id)
+			if err != nil {
+				return nil, err
 			}
 			person.Corrections = nil
-			return &model.CorrectionResult{Person: &person}, nil
+			return &model.CorrectionResult{Person: person}, nil
 		})
 }
 

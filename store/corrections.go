@@ -27,29 +27,6 @@ func (s *Store) UpdatePersonRecord(ctx context.Context, id string, mutate func(*
 		})
 }
 
-// keptPersonFields are the parts of a person's document that a replacement of its identity
-// data (ReplacePerson) carries over: its blocking and its corrections.
-type keptPersonFields struct {
-	Blocked     *model.Blocking    `bson:"blocked"`
-	Corrections []model.Correction `bson:"corrections"`
-}
-
-// keepPersonFields copies the blocking and corrections of the stored person at
-// expectedVersion into p; ok is false when the person is no longer at that version.
-func (s *Store) keepPersonFields(ctx context.Context, p *model.Person, expectedVersion int) (ok bool, err error) {
-	var kept keptPersonFields
-	err = s.db.Collection(colPersons).FindOne(ctx, bson.D{{Key: "_id", Value: p.ID}, {Key: "version", Value: expectedVersion}},
-		options.FindOne().SetProjection(bson.D{{Key: "blocked", Value: 1}, {Key: "corrections", Value: 1}})).Decode(&kept)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return false, nil
-	}
-	if err != nil {
-		return false, classify(err)
-	}
-	p.Blocked, p.Corrections = kept.Blocked, kept.Corrections
-	return true, nil
-}
-
 // Corrections returns every correction, blocking and unblocking of a person's data (identity,
 // convictions, detention), newest first. Blocked data included: only the register office and
 // auditors call it. Index: _id (three lookups).
