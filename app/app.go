@@ -153,15 +153,19 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 }
 
 func (s *Server) newVerifier(ctx context.Context) (*auth.Verifier, error) {
-	if s.cfg.Mode == Development && s.cfg.JWTPublicKeyFile == "" && s.cfg.JWTJWKSURL == "" && s.cfg.JWTHS256Secret == "" {
+	c := s.cfg
+	if c.Mode == Development && c.JWTPublicKeyFile == "" && c.JWTJWKSURL == "" && !c.JWTDiscovery && c.JWTHS256Secret == "" {
 		return auth.NewVerifier(ctx, s.DevKey.VerifierConfig())
 	}
-	vc := auth.VerifierConfig{Issuer: s.cfg.JWTIssuer, Audience: s.cfg.JWTAudience, JWKSURL: s.cfg.JWTJWKSURL, Claims: s.cfg.Claims}
-	if s.cfg.JWTHS256Secret != "" {
-		vc.HS256Secret = []byte(s.cfg.JWTHS256Secret)
+	vc := auth.VerifierConfig{Issuer: c.JWTIssuer, Audience: c.JWTAudience, JWKSURL: c.JWTJWKSURL, Discovery: c.JWTDiscovery,
+		JWKSRefreshInterval: c.JWKSRefreshInterval, JWKSMinRefreshInterval: c.JWKSMinRefreshInterval, Leeway: c.JWTLeeway,
+		Claims: c.Claims, RoleMap: c.RoleMap,
+		OnKeyError: func(err error) { s.log.Warn("token verification keys not refreshed", "error", err.Error()) }}
+	if c.JWTHS256Secret != "" {
+		vc.HS256Secret = []byte(c.JWTHS256Secret)
 	}
-	if s.cfg.JWTPublicKeyFile != "" {
-		keys, err := auth.LoadPublicKeys(s.cfg.JWTPublicKeyFile)
+	if c.JWTPublicKeyFile != "" {
+		keys, err := auth.LoadPublicKeys(c.JWTPublicKeyFile)
 		if err != nil {
 			return nil, err
 		}

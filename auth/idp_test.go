@@ -2,124 +2,29 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
 
 	"custodia/apperr"
+	"custodia/internal/testidp"
 	"custodia/model"
 )
 
-// testIDP is a local OpenID Connect provider on loopback: a discovery document, a JWKS whose
-// keys can be rotated, and counters of what was fetched. Its keys are real RSA keys.
-type testIDP struct {
-	srv       *httptest.Server
-	mu        sync.Mutex
-	keys      map[string]*rsa.PrivateKey
-	down      bool   // answer 503 everywhere
-	issuer    string // the issuer the discovery document names (default: the server's URL)
-	jwksHits  atomic.Int32
-	discovery atomic.Int32
+func idpToken(t *testing.T, idp *testidp.IDP, kid string, c jwt.MapClaims) string {
+	return idp.Token(t, kid, testAudience, c)
 }
 
-func newTestIDP(t *testing.T, kids ...string) *testIDP {
-	t.Helper()
-	idp := &testIDP{keys: map[string]*rsa.PrivateKey{}}
-	for _, kid := range kids {
-		idp.addKey(t, kid)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		idp.discovery.Add(1)
-		idp.mu.Lock()
-		down, iss := idp.down, idp.issuer
-		idp.mu.Unlock()
-		if down {
-			http.Error(w, "down", http.StatusServiceUnavailable)
-			return
-		}
-		if iss == "" {
-			iss = idp.srv.URL
-		}
-		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": iss, "jwks_uri": idp.srv.URL + "/protocol/openid-connect/certs"})
-	})
-	mux.HandleFunc("GET /protocol/openid-connect/certs", func(w http.ResponseWriter, r *http.Request) {
-		idp.jwksHits.Add(1)
-		idp.mu.Lock()
-		defer idp.mu.Unlock()
-		if idp.down {
-			http.Error(w, "down", http.StatusServiceUnavailable)
-			return
-		}
-		set := jwkset.NewMemoryStorage()
-		for kid, k := range idp.keys {
-			jwk, err := jwkset.NewJWKFromKey(k.Public(), jwkset.JWKOptions{Metadata: jwkset.JWKMetadataOptions{KID: kid, ALG: jwkset.AlgRS256, USE: jwkset.UseSig}})
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusInternalServerError)
-				return
-			}
-			_ = set.KeyWrite(r.Context(), jwk)
-		}
-		raw, _ := set.JSONPublic(r.Context())
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(raw)
-	})
-	idp.srv = httptest.NewServer(mux)
-	t.Cleanup(idp.srv.Close)
-	return idp
-}
-
-func (idp *testIDP) addKey(t *testing.T, kid string) {
-	t.Helper()
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	idp.mu.Lock()
-	idp.keys[kid] = k
-	idp.mu.Unlock()
-}
-
-func (idp *testIDP) setDown(down bool) {
-	idp.mu.Lock()
-	idp.down = down
-	idp.mu.Unlock()
-}
-
-// token signs claims (iss and aud filled in) with the key of kid; a kid the provider does not
-// publish is signed with a fresh key (a forgery).
-func (idp *testIDP) token(t *testing.T, kid string, c jwt.MapClaims) string {
-	t.Helper()
-	idp.mu.Lock()
-	k := idp.keys[kid]
-	idp.mu.Unlock()
-	if k == nil {
-		k, _ = rsa.GenerateKey(rand.Reader, 1024)
-	}
-	now := time.Now()
-	full := jwt.MapClaims{"iss": idp.srv.URL, "aud": testAudience, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
-	for name, v := range c {
-		full[name] = v
-	}
-	return sign(t, jwt.SigningMethodRS256, k, kid, full)
-}
-
-func (idp *testIDP) verifier(t *testing.T, edit func(*VerifierConfig)) *Verifier {
+func idpVerifier(t *testing.T, idp *testidp.IDP, edit func(*VerifierConfig)) *Verifier {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	cfg := VerifierConfig{Issuer: idp.srv.URL, Audience: testAudience, Discovery: true, HTTPClient: idp.srv.Client(),
+	cfg := VerifierConfig{Issuer: idp.Issuer(), Audience: testAudience, Discovery: true, HTTPClient: idp.Client(),
 		JWKSMinRefreshInterval: 200 * time.Millisecond}
 	if edit != nil {
 		edit(&cfg)
@@ -131,40 +36,26 @@ func (idp *testIDP) verifier(t *testing.T, edit func(*VerifierConfig)) *Verifier
 	return v
 }
 
-// keycloakClaims are shaped like a Keycloak access token: realm roles and client roles in
-// nested objects, lower-case role names.
 func keycloakClaims(realmRoles, clientRoles []string) jwt.MapClaims {
-	return jwt.MapClaims{
-		"sub": "f:3c1e-4a2b:jnovakova", "typ": "Bearer", "azp": "custodia-web",
-		"realm_access":    map[string]any{"roles": realmRoles},
-		"resource_access": map[string]any{"custodia": map[string]any{"roles": clientRoles}, "account": map[string]any{"roles": []string{"manage-account"}}},
-		"name":            "Jana Nováková", "preferred_username": "jnovakova", "email": "jana.novakova@soud.example",
-		"org": map[string]any{"agency": "KS-PRAHA"},
-	}
+	return testidp.KeycloakClaims("f:3c1e-4a2b:jnovakova", "KS-PRAHA", realmRoles, clientRoles)
 }
 
-// entraClaims are shaped like a Microsoft Entra ID access token: app roles in "roles", the
-// stable user ID in "oid", the sign-in name in "preferred_username", no "email".
 func entraClaims(roles []string) jwt.MapClaims {
-	return jwt.MapClaims{
-		"sub": "AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ", "oid": "00000000-0000-0000-66f3-3332eca7ea81",
-		"tid": "9122040d-6c67-4c5b-b112-36a304b66dad", "ver": "2.0", "roles": roles,
-		"name": "Petr Malý", "preferred_username": "petr.maly@policie.example", "extension_agency": "PCR-KRPA",
-	}
+	return testidp.EntraClaims("00000000-0000-0000-66f3-3332eca7ea81", "PCR-KRPA", roles)
 }
 
 func TestIdentityProviderShapes(t *testing.T) {
 	t.Parallel()
-	idp := newTestIDP(t, "kc-1")
-	keycloak := idp.verifier(t, func(c *VerifierConfig) {
+	idp := testidp.New(t, "kc-1")
+	keycloak := idpVerifier(t, idp, func(c *VerifierConfig) {
 		c.Claims = ClaimNames{Agency: "org.agency", Roles: "realm_access.roles, resource_access.custodia.roles"}
 		c.RoleMap = map[string]model.Role{"court": model.RoleCourt, "prosecutor": model.RoleProsecutor, "registrar": model.RoleRegistrar}
 	})
-	entra := idp.verifier(t, func(c *VerifierConfig) {
+	entra := idpVerifier(t, idp, func(c *VerifierConfig) {
 		c.Claims = ClaimNames{Subject: "oid", Email: "preferred_username", Agency: "extension_agency"}
 		c.RoleMap = map[string]model.Role{"Custodia.Police": model.RolePolice, "Custodia.Court": model.RoleCourt}
 	})
-	plain := idp.verifier(t, nil)
+	plain := idpVerifier(t, idp, nil)
 	cases := []struct {
 		name      string
 		v         *Verifier
@@ -207,7 +98,7 @@ func TestIdentityProviderShapes(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p, err := c.v.Authenticate(request(idp.token(t, "kc-1", c.claims), "X-Role", c.xRole))
+			p, err := c.v.Authenticate(request(idpToken(t, idp, "kc-1", c.claims), "X-Role", c.xRole))
 			if c.want == nil {
 				if err == nil || apperr.CodeOf(err) != apperr.Unauthenticated || !containsMessage(err, c.wantError) {
 					t.Fatalf("want UNAUTHENTICATED mentioning %q, got %+v, %v", c.wantError, p, err)
@@ -236,18 +127,18 @@ func containsMessage(err error, part string) bool {
 func TestKeyRotationUnderForgedKeyIDs(t *testing.T) {
 	t.Parallel()
 	const minInterval = 300 * time.Millisecond
-	idp := newTestIDP(t, "old")
-	v := idp.verifier(t, func(c *VerifierConfig) { c.JWKSMinRefreshInterval = minInterval })
+	idp := testidp.New(t, "old")
+	v := idpVerifier(t, idp, func(c *VerifierConfig) { c.JWKSMinRefreshInterval = minInterval })
 	claims := jwt.MapClaims{"sub": "u-1", "agency": "PCR", "roles": []string{"POLICE"}}
-	if _, err := v.Authenticate(request(idp.token(t, "old", claims))); err != nil {
+	if _, err := v.Authenticate(request(idpToken(t, idp, "old", claims))); err != nil {
 		t.Fatalf("token with the published key: %v", err)
 	}
 	forged := make([]string, 8)
 	for i := range forged {
-		forged[i] = idp.token(t, fmt.Sprintf("forged-%d", i), claims)
+		forged[i] = idpToken(t, idp, fmt.Sprintf("forged-%d", i), claims)
 	}
 	start := time.Now()
-	hitsBefore := idp.jwksHits.Load()
+	hitsBefore := idp.JWKSFetches.Load()
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var forgedAccepted atomic.Int32
@@ -268,9 +159,9 @@ func TestKeyRotationUnderForgedKeyIDs(t *testing.T) {
 		}()
 	}
 	time.Sleep(2 * minInterval) // the stream has used up the refresh budget
-	idp.addKey(t, "new")
+	idp.AddKey(t, "new")
 	rotated := time.Now()
-	newToken := idp.token(t, "new", claims)
+	newToken := idpToken(t, idp, "new", claims)
 	var pickedUp time.Duration
 	for deadline := time.Now().Add(10 * minInterval); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if _, err := v.Authenticate(request(newToken)); err == nil {
@@ -282,7 +173,7 @@ func TestKeyRotationUnderForgedKeyIDs(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	elapsed := time.Since(start)
-	hits := int(idp.jwksHits.Load() - hitsBefore)
+	hits := int(idp.JWKSFetches.Load() - hitsBefore)
 	if pickedUp == 0 {
 		t.Fatalf("the rotated-in key was not picked up within %s under forged key IDs", 10*minInterval)
 	}
@@ -302,16 +193,14 @@ func TestKeyRotationUnderForgedKeyIDs(t *testing.T) {
 // the next fetch.
 func TestWithdrawnKeyIsRefused(t *testing.T) {
 	t.Parallel()
-	idp := newTestIDP(t, "a", "b")
-	v := idp.verifier(t, func(c *VerifierConfig) { c.JWKSRefreshInterval = 100 * time.Millisecond })
+	idp := testidp.New(t, "a", "b")
+	v := idpVerifier(t, idp, func(c *VerifierConfig) { c.JWKSRefreshInterval = 100 * time.Millisecond })
 	claims := jwt.MapClaims{"sub": "u-1", "agency": "PCR", "roles": []string{"POLICE"}}
-	tokenA := idp.token(t, "a", claims)
+	tokenA := idpToken(t, idp, "a", claims)
 	if _, err := v.Authenticate(request(tokenA)); err != nil {
 		t.Fatal(err)
 	}
-	idp.mu.Lock()
-	delete(idp.keys, "a")
-	idp.mu.Unlock()
+	idp.RemoveKey("a")
 	deadline := time.Now().Add(3 * time.Second)
 	for ; time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if _, err := v.Authenticate(request(tokenA)); err != nil {
@@ -329,16 +218,16 @@ func TestReadinessFollowsTheKeySet(t *testing.T) {
 	claims := jwt.MapClaims{"sub": "u-1", "agency": "PCR", "roles": []string{"POLICE"}}
 	t.Run("provider down at start, then up", func(t *testing.T) {
 		t.Parallel()
-		idp := newTestIDP(t, "k")
-		idp.setDown(true)
-		v := idp.verifier(t, nil)
+		idp := testidp.New(t, "k")
+		idp.SetDown(true)
+		v := idpVerifier(t, idp, nil)
 		if err := v.Ready(); err == nil {
 			t.Fatal("ready without any key")
 		}
-		if _, err := v.Authenticate(request(idp.token(t, "k", claims))); err == nil {
+		if _, err := v.Authenticate(request(idpToken(t, idp, "k", claims))); err == nil {
 			t.Fatal("a token accepted without any key")
 		}
-		idp.setDown(false)
+		idp.SetDown(false)
 		deadline := time.Now().Add(3 * time.Second)
 		for v.Ready() != nil && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
@@ -346,32 +235,32 @@ func TestReadinessFollowsTheKeySet(t *testing.T) {
 		if err := v.Ready(); err != nil {
 			t.Fatalf("still not ready after the provider came back: %v", err)
 		}
-		if _, err := v.Authenticate(request(idp.token(t, "k", claims))); err != nil {
+		if _, err := v.Authenticate(request(idpToken(t, idp, "k", claims))); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("discovery names another issuer", func(t *testing.T) {
 		t.Parallel()
-		idp := newTestIDP(t, "k")
-		idp.issuer = "https://evil.example"
-		v := idp.verifier(t, nil)
+		idp := testidp.New(t, "k")
+		idp.ClaimIssuer("https://evil.example")
+		v := idpVerifier(t, idp, nil)
 		if err := v.Ready(); err == nil || !strings.Contains(err.Error(), "names issuer") {
 			t.Fatalf("want not ready because of the issuer, got %v", err)
 		}
 	})
 	t.Run("a JWKS URL without discovery", func(t *testing.T) {
 		t.Parallel()
-		idp := newTestIDP(t, "k")
-		v := idp.verifier(t, func(c *VerifierConfig) {
-			c.Discovery, c.JWKSURL = false, idp.srv.URL+"/protocol/openid-connect/certs"
+		idp := testidp.New(t, "k")
+		v := idpVerifier(t, idp, func(c *VerifierConfig) {
+			c.Discovery, c.JWKSURL = false, idp.Issuer()+testidp.JWKSPath
 		})
 		if err := v.Ready(); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := v.Authenticate(request(idp.token(t, "k", claims))); err != nil {
+		if _, err := v.Authenticate(request(idpToken(t, idp, "k", claims))); err != nil {
 			t.Fatal(err)
 		}
-		if n := idp.discovery.Load(); n != 0 {
+		if n := idp.DiscoveryFetches.Load(); n != 0 {
 			t.Errorf("discovery fetched %d times though a JWKS URL is configured", n)
 		}
 	})
@@ -379,15 +268,15 @@ func TestReadinessFollowsTheKeySet(t *testing.T) {
 
 func TestConfigurableLeeway(t *testing.T) {
 	t.Parallel()
-	idp := newTestIDP(t, "k")
+	idp := testidp.New(t, "k")
 	expired90s := jwt.MapClaims{"sub": "u-1", "agency": "PCR", "roles": []string{"POLICE"}, "exp": time.Now().Add(-90 * time.Second).Unix()}
 	cases := []struct {
 		leeway time.Duration
 		ok     bool
 	}{{0, false}, {2 * time.Minute, true}, {time.Minute, false}}
 	for _, c := range cases {
-		v := idp.verifier(t, func(cfg *VerifierConfig) { cfg.Leeway = c.leeway })
-		if _, err := v.Authenticate(request(idp.token(t, "k", expired90s))); (err == nil) != c.ok {
+		v := idpVerifier(t, idp, func(cfg *VerifierConfig) { cfg.Leeway = c.leeway })
+		if _, err := v.Authenticate(request(idpToken(t, idp, "k", expired90s))); (err == nil) != c.ok {
 			t.Errorf("leeway %s, token expired 90 s ago: accepted=%v, want %v (%v)", c.leeway, err == nil, c.ok, err)
 		}
 	}

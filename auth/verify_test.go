@@ -212,4 +212,3 @@ func TestRoleSelection(t *testing.T) {
 		t.Errorf("a single role as a string: %+v %v", p, err)
 	}
 }
-
