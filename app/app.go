@@ -30,6 +30,7 @@ type Server struct {
 	limits    Limits
 	allowList *allowList
 
+	tracerProvider  trace.TracerProvider
 	tracer          trace.Tracer
 	shutdownTracing func(context.Context) error
 	Store           *store.Store
@@ -56,6 +57,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	log = withTraceIDs(log)
 	s := &Server{cfg: cfg, log: log, Metrics: metrics.New(), limits: withDefaults(cfg.Limits)}
 	ok := false
 	defer func() {

@@ -91,7 +91,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if r.URL.Path == "/healthz" || r.URL.Path == "/metrics" {
 			return
 		}
-		s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+		s.log.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
 			"duration_ms", time.Since(start).Milliseconds(), "request_id", requestIDFrom(r.Context()))
 	})
 }
@@ -126,7 +126,7 @@ func (s *Server) checkGrant(next http.Handler) http.Handler {
 		}
 		if err := s.Grants.Check(r.Context(), p); err != nil {
 			if code := apperr.CodeOf(err); code == apperr.ServiceUnavailable || code == apperr.Internal {
-				s.log.Error("grant check failed", "request_id", requestIDFrom(r.Context()), "error", err.Error())
+				s.log.ErrorContext(r.Context(), "grant check failed", "request_id", requestIDFrom(r.Context()), "error", err.Error())
 				writeError(w, http.StatusServiceUnavailable, apperr.Unavailable(err))
 				return
 			}

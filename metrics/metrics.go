@@ -58,6 +58,7 @@ func New() *Metrics {
 	})
 	m.Registry.MustRegister(m.DBCommands, m.RequestDuration, m.Errors, m.Denials, m.GrantLookups, m.AuditFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.Registry.MustRegister(buildInfoGauge())
 	return m
 }
 
