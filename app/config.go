@@ -194,6 +194,12 @@ func (c Config) Validate() error {
 		if len(missing) > 0 {
 			return fmt.Errorf("production mode needs %s", strings.Join(missing, ", "))
 		}
+		if c.JWTJWKSURL != "" && !auth.SecureURL(c.JWTJWKSURL) {
+			return fmt.Errorf("production mode needs an https JWT_JWKS_URL (plain http only to a loopback address)")
+		}
+		if c.JWTDiscovery && c.JWTJWKSURL == "" && !auth.SecureURL(c.JWTIssuer) {
+			return fmt.Errorf("production mode needs an https JWT_ISSUER for OIDC discovery (plain http only to a loopback address)")
+		}
 		if c.JWTIssuer == auth.DevIssuer {
 			return fmt.Errorf("production mode refuses the development token issuer %q", auth.DevIssuer)
 		}

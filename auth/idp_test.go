@@ -340,3 +340,21 @@ func TestParseRoleMap(t *testing.T) {
 		}
 	}
 }
+
+func TestSecureURL(t *testing.T) {
+	t.Parallel()
+	for u, want := range map[string]bool{
+		"https://idp.justice.example/certs": true,
+		"http://127.0.0.1:8081/certs":       true,
+		"http://localhost/certs":            true,
+		"http://[::1]:9000/certs":           true,
+		"http://idp.justice.example/certs":  false,
+		"http://127.0.0.1.evil.example/":    false,
+		"ftp://idp.justice.example/":        false,
+		"idp.justice.example":               false,
+	} {
+		if got := SecureURL(u); got != want {
+			t.Errorf("SecureURL(%q) = %v, want %v", u, got, want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -222,6 +223,9 @@ func (s *jwksSource) discoverJWKSURL(ctx context.Context) (string, error) {
 	if err := checkHTTPURL(doc.JWKSURI); err != nil {
 		return "", fmt.Errorf("OIDC discovery %s: jwks_uri: %w", u, err)
 	}
+	if strings.HasPrefix(s.issuer, "https://") && !strings.HasPrefix(doc.JWKSURI, "https://") {
+		return "", fmt.Errorf("OIDC discovery %s: jwks_uri %q is not https", u, doc.JWKSURI)
+	}
 	return doc.JWKSURI, nil
 }
 
@@ -234,6 +238,21 @@ func checkHTTPURL(s string) error {
 		return fmt.Errorf("%q is not an http(s) URL", s)
 	}
 	return nil
+}
+
+// SecureURL reports whether keys fetched from u cannot be altered on the way: https, or
+// http to a loopback address (a provider or proxy on the same host).
+func SecureURL(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil || p.Host == "" {
+		return false
+	}
+	if p.Scheme == "https" {
+		return true
+	}
+	host := p.Hostname()
+	ip := net.ParseIP(host)
+	return p.Scheme == "http" && (host == "localhost" || (ip != nil && ip.IsLoopback()))
 }
 
 // ready says whether at least one verification key is held; if not, why.
