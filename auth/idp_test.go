@@ -358,3 +358,19 @@ func TestSecureURL(t *testing.T) {
 		}
 	}
 }
+
+// TestEncryptionKeysDoNotVerify: a key the provider publishes for encryption ("use": "enc")
+// is not a signing key.
+func TestEncryptionKeysDoNotVerify(t *testing.T) {
+	t.Parallel()
+	idp := testidp.New(t, "sig")
+	idp.AddEncryptionKey(t, "enc")
+	v := idpVerifier(t, idp, nil)
+	claims := jwt.MapClaims{"sub": "u-1", "agency": "PCR", "roles": []string{"POLICE"}}
+	if _, err := v.Authenticate(request(idpToken(t, idp, "sig", claims))); err != nil {
+		t.Fatalf("signing key: %v", err)
+	}
+	if _, err := v.Authenticate(request(idpToken(t, idp, "enc", claims))); err == nil {
+		t.Fatal("a token signed with an encryption key was accepted")
+	}
+}

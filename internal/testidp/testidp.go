@@ -26,6 +26,7 @@ type IDP struct {
 	srv  *httptest.Server
 	mu   sync.Mutex
 	keys map[string]*rsa.PrivateKey
+	enc  map[string]bool // key IDs published with "use": "enc"
 	down bool
 	// claimedIssuer, if set, is the issuer the discovery document names instead of the URL.
 	claimedIssuer string
@@ -36,7 +37,7 @@ type IDP struct {
 // New starts a provider publishing a fresh key for each key ID; it stops with the test.
 func New(t testing.TB, kids ...string) *IDP {
 	t.Helper()
-	idp := &IDP{keys: map[string]*rsa.PrivateKey{}}
+	idp := &IDP{keys: map[string]*rsa.PrivateKey{}, enc: map[string]bool{}}
 	for _, kid := range kids {
 		idp.AddKey(t, kid)
 	}
@@ -66,7 +67,11 @@ func New(t testing.TB, kids ...string) *IDP {
 		}
 		set := jwkset.NewMemoryStorage()
 		for kid, k := range idp.keys {
-			jwk, err := jwkset.NewJWKFromKey(k.Public(), jwkset.JWKOptions{Metadata: jwkset.JWKMetadataOptions{KID: kid, ALG: jwkset.AlgRS256, USE: jwkset.UseSig}})
+			meta := jwkset.JWKMetadataOptions{KID: kid, ALG: jwkset.AlgRS256, USE: jwkset.UseSig}
+			if idp.enc[kid] {
+				meta.USE = jwkset.UseEnc
+			}
+			jwk, err := jwkset.NewJWKFromKey(k.Public(), jwkset.JWKOptions{Metadata: meta})
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusInternalServerError)
 				return
@@ -97,6 +102,16 @@ func (idp *IDP) AddKey(t testing.TB, kid string) {
 	}
 	idp.mu.Lock()
 	idp.keys[kid] = k
+	idp.mu.Unlock()
+}
+
+// AddEncryptionKey publishes a fresh RSA key under kid marked "use": "enc" (Keycloak
+// publishes such keys beside its signing keys); tokens signed with it must not verify.
+func (idp *IDP) AddEncryptionKey(t testing.TB, kid string) {
+	t.Helper()
+	idp.AddKey(t, kid)
+	idp.mu.Lock()
+	idp.enc[kid] = true
 	idp.mu.Unlock()
 }
 
