@@ -186,6 +186,9 @@ func (s *Server) Close() {
 	if s.shutdownTracing != nil {
 		_ = s.shutdownTracing(context.Background())
 	}
+	if s.verifier != nil {
+		s.verifier.Close()
+	}
 	if s.Trail != nil {
 		s.Trail.Close()
 	}

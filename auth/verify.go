@@ -60,6 +60,7 @@ const MaxLeeway = 5 * time.Minute
 type Verifier struct {
 	cfg     VerifierConfig
 	jwks    *jwksSource
+	stop    context.CancelFunc
 	claims  *claimReader
 	parser  *jwt.Parser
 	methods []string
@@ -93,8 +94,10 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
 		v.methods = append(v.methods, "HS256")
 	}
 	if cfg.JWKSURL != "" || cfg.Discovery {
+		ctx, v.stop = context.WithCancel(ctx)
 		if v.jwks, err = newJWKSSource(ctx, jwksOptions{URL: cfg.JWKSURL, Issuer: cfg.Issuer, Discover: cfg.JWKSURL == "",
 			Client: cfg.HTTPClient, Interval: cfg.JWKSRefreshInterval, MinInterval: cfg.JWKSMinRefreshInterval, OnError: cfg.OnKeyError}); err != nil {
+			v.stop()
 			return nil, err
 		}
 	}
@@ -107,6 +110,14 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
 		jwt.WithLeeway(cfg.Leeway),
 	)
 	return v, nil
+}
+
+// Close stops refreshing the remote key set (if any). The verifier keeps verifying with the
+// keys it holds.
+func (v *Verifier) Close() {
+	if v.stop != nil {
+		v.stop()
+	}
 }
 
 // Ready reports whether the verifier holds a key to verify tokens with: always with a key
