@@ -177,8 +177,10 @@ func TestKeyRotationUnderForgedKeyIDs(t *testing.T) {
 	if pickedUp == 0 {
 		t.Fatalf("the rotated-in key was not picked up within %s under forged key IDs", 10*minInterval)
 	}
-	if pickedUp > 2*minInterval {
-		t.Errorf("the rotated-in key took %s to be picked up; want at most %s", pickedUp, 2*minInterval)
+	// At most one interval until the next allowed fetch, plus the fetch and the polling, on a
+	// busy machine.
+	if pickedUp > 4*minInterval {
+		t.Errorf("the rotated-in key took %s to be picked up; want at most %s", pickedUp, 4*minInterval)
 	}
 	if limit := int(elapsed/minInterval) + 1; hits > limit {
 		t.Errorf("%d key-set fetches in %s; at most one per %s (%d) allowed", hits, elapsed.Round(time.Millisecond), minInterval, limit)
