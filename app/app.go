@@ -173,7 +173,17 @@ func (s *Server) newVerifier(ctx context.Context) (*auth.Verifier, error) {
 		}
 		vc.PublicKeys = keys
 	}
-	return auth.NewVerifier(ctx, vc)
+	v, err := auth.NewVerifier(ctx, vc)
+	if err != nil {
+		return nil, err
+	}
+	keySource := c.JWTJWKSURL
+	if keySource == "" && c.JWTDiscovery {
+		keySource = "OIDC discovery from " + c.JWTIssuer
+	}
+	s.log.Info("token verification", "issuer", c.JWTIssuer, "audience", c.JWTAudience, "jwks", keySource,
+		"key_file", c.JWTPublicKeyFile, "role_claims", vc.Claims.Roles, "role_map_values", len(c.RoleMap), "keys_held", v.Ready() == nil)
+	return v, nil
 }
 
 // Handler is the server's HTTP handler (all endpoints).

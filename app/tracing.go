@@ -149,7 +149,10 @@ func (t traceOperations) InterceptResponse(ctx context.Context, next graphql.Res
 
 // dbSpans turns the driver's command events into spans, children of the span in the
 // command's context (the GraphQL operation's, or the grant check's). They carry the command
-// and collection names only: never the command's body, filter or values.
+// and collection names only: never the command's body, filter or values. (The contrib
+// instrumentation for driver v2, go.opentelemetry.io/contrib/instrumentation/
+// go.mongodb.org/mongo-driver/v2/mongo/otelmongo, is not obtainable from the module proxy at
+// any version compatible with otel v1.36.0.)
 type dbSpans struct {
 	tracer trace.Tracer
 	open   sync.Map // driver request ID → span
