@@ -69,7 +69,15 @@ func TestTracingNeverRecordsVariables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var got struct {
+		Data   map[string]any     `json:"data"`
+		Errors []testenv.GQLError `json:"errors"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&got)
 	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || len(got.Errors) > 0 || got.Data["personByNationalId"] == nil {
+		t.Fatalf("the lookup by GET: %d %v %+v", resp.StatusCode, err, got)
+	}
 	names := map[string]bool{}
 	for _, s := range rec.Ended() {
 		names[s.Name()] = true
