@@ -247,6 +247,15 @@ func withDefaults(l Limits) Limits {
 	if l.RootFields == 0 {
 		l.RootFields = d.RootFields
 	}
+	if l.Tokens == 0 {
+		l.Tokens = d.Tokens
+	}
+	if l.Width == 0 {
+		l.Width = d.Width
+	}
+	if l.Operations == 0 {
+		l.Operations = d.Operations
+	}
 	if l.BodyBytes == 0 {
 		l.BodyBytes = d.BodyBytes
 	}

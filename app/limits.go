@@ -16,22 +16,32 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/parser"
+	"github.com/vektah/gqlparser/v2/validator"
+	"github.com/vektah/gqlparser/v2/validator/rules"
 	"golang.org/x/time/rate"
 
 	"custodia/apperr"
 	"custodia/auth"
-	"custodia/graph"
-	"custodia/model"
+	"custodia/selection"
 )
 
 // Limits bound what one request may cost (DESIGN §9, issue "abuse limits"). Every refusal is
 // an error with a stable code: COMPLEXITY_LIMIT_EXCEEDED for the shape and size of a request,
 // RATE_LIMITED (HTTP 429) for too many requests, SERVICE_UNAVAILABLE for a timeout.
 type Limits struct {
-	Complexity    int
-	Depth         int
-	Aliases       int
-	RootFields    int
+	Complexity int
+	Depth      int
+	Aliases    int
+	RootFields int
+	// Tokens bounds the lexical tokens of a document (gqlparser's token limit): parsing stops
+	// there.
+	Tokens int
+	// Width bounds the fields one selection set collects at its own level (through its
+	// fragments): validation compares them pairwise.
+	Width int
+	// Operations bounds the operations in one document (validation walks each of them).
+	Operations    int
 	BodyBytes     int64
 	Timeout       time.Duration
 	RatePerSec    float64
@@ -41,94 +51,166 @@ type Limits struct {
 }
 
 // DefaultLimits suit the demo register and the frontends of DESIGN §1: a page of 50 persons
-// with every relation fits well within them.
-var DefaultLimits = Limits{Complexity: 30000, Depth: 12, Aliases: 30, RootFields: 10, BodyBytes: 1 << 20,
-	Timeout: 15 * time.Second, RatePerSec: 20, RateBurst: 40}
+// with every relation, and GraphiQL's introspection query, fit well within them.
+var DefaultLimits = Limits{Complexity: 30000, Depth: 12, Aliases: 30, RootFields: 10, Tokens: 5000, Width: 100, Operations: 20,
+	BodyBytes: 1 << 20, Timeout: 15 * time.Second, RatePerSec: 20, RateBurst: 40}
 
-// complexityOf estimates list sizes for the complexity limit: a list costs its element's
-// complexity times its (maximum or typical) length.
-func complexityOf() graph.ComplexityRoot {
-	var c graph.ComplexityRoot
-	page := func(first *int, def int) int {
-		if first != nil && *first > 0 {
-			return *first
-		}
-		return def
+// listLengths are the expected lengths of list fields for the complexity limit: a list costs its
+// element's complexity times its length — the page size the query asks for, or a typical
+// length.
+func listLengths() map[string]selection.Multiplier {
+	page := func(n int) selection.Multiplier { return selection.Multiplier{Length: n, PageArg: "first"} }
+	fixed := func(n int) selection.Multiplier { return selection.Multiplier{Length: n} }
+	return map[string]selection.Multiplier{
+		"Query.searchPersons":      page(20),
+		"Query.accessGrants":       page(20),
+		"Query.auditTrail":         page(50),
+		"Query.prisons":            fixed(40),
+		"Query.disclosures":        fixed(50),
+		"Query.myAccessGrants":     fixed(5),
+		"Query.recipientsToNotify": fixed(10),
+		"Person.convictions":       fixed(5),
+		"Person.detentionHistory":  fixed(5),
+		"Person.previousNames":     fixed(2),
+		"Conviction.offences":      fixed(3),
+		"Conviction.sentences":     fixed(3),
 	}
-	c.Query.SearchPersons = func(child int, _ model.PersonSearchInput, first *int, _ *string, _ model.PurposeInput) int {
-		return 1 + child*page(first, 20)
-	}
-	c.Query.AccessGrants = func(child int, _ *model.AccessGrantFilter, first *int, _ *string) int {
-		return 1 + child*page(first, 20)
-	}
-	c.Query.AuditTrail = func(child int, _ *model.AuditFilter, first *int, _ *string) int { return 1 + child*page(first, 50) }
-	c.Query.Prisons = func(child int, _ *model.PrisonKind) int { return 1 + child*40 }
-	c.Query.Disclosures = func(child int, _ string) int { return 1 + child*50 }
-	c.Query.MyAccessGrants = func(child int) int { return 1 + child*5 }
-	c.Query.RecipientsToNotify = func(child int, _ string, _ model.DateTime) int { return 1 + child*10 }
-	c.Person.Convictions = func(child int, _ *bool) int { return 1 + child*5 }
-	c.Person.DetentionHistory = func(child int) int { return 1 + child*5 }
-	c.Person.PreviousNames = func(child int) int { return 1 + child*2 }
-	c.Conviction.Offences = func(child int) int { return 1 + child*3 }
-	c.Conviction.Sentences = func(child int) int { return 1 + child*3 }
-	return c
 }
 
-// shapeLimits refuses operations that are too deep, use too many aliases or ask for too many
-// root fields, before execution. Introspection subtrees are not counted.
-type shapeLimits struct{ limits Limits }
-
-var _ graphql.OperationContextMutator = shapeLimits{}
-
-func (shapeLimits) ExtensionName() string                          { return "ShapeLimits" }
-func (shapeLimits) Validate(schema graphql.ExecutableSchema) error { return nil }
-
-func (l shapeLimits) MutateOperationContext(ctx context.Context, rc *graphql.OperationContext) *gqlerror.Error {
-	depth, aliases, roots := measure(rc.Operation.SelectionSet, 1, map[string]bool{})
-	var problem string
-	switch {
-	case depth > l.limits.Depth:
-		problem = fmt.Sprintf("the operation is %d levels deep; the limit is %d", depth, l.limits.Depth)
-	case aliases > l.limits.Aliases:
-		problem = fmt.Sprintf("the operation uses %d aliases; the limit is %d", aliases, l.limits.Aliases)
-	case roots > l.limits.RootFields:
-		problem = fmt.Sprintf("the operation asks for %d root fields; the limit is %d", roots, l.limits.RootFields)
-	default:
-		return nil
+// introspectionCosts are the complexity of the introspection root fields: the size of what
+// they can answer, whatever the selection (validation bounds the nesting of introspection
+// lists). __schema costs an estimate of the full introspection answer — about 5 values per
+// type, 10 per field, 8 per argument or input field, 4 per enum value — and __type the answer
+// for the largest type; so GraphiQL's introspection fits, and many aliased copies do not.
+func introspectionCosts(schema *ast.Schema) map[string]int {
+	total, largest := 0, 0
+	for _, t := range schema.Types {
+		size := 5 + 4*len(t.EnumValues)
+		for _, f := range t.Fields {
+			if t.Kind == ast.InputObject {
+				size += 8
+				continue
+			}
+			size += 10 + 8*len(f.Arguments)
+		}
+		total += size
+		largest = max(largest, size)
 	}
-	e := apperr.New(apperr.ComplexityLimitExceeded, "%s", problem)
+	return map[string]int{"Query.__schema": total, "Query.__type": largest}
+}
+
+// refuseOperation checks the measure of the operation about to run (with this request's
+// variables) against the limits.
+func (l Limits) refuseOperation(m selection.Measure) *gqlerror.Error {
+	switch {
+	case m.Depth > l.Depth:
+		return tooComplex("the operation is %d levels deep; the limit is %d", m.Depth, l.Depth)
+	case m.Aliases > l.Aliases:
+		return tooComplex("the operation uses %d aliases; the limit is %d", m.Aliases, l.Aliases)
+	case m.Fields > l.RootFields:
+		return tooComplex("the operation asks for %d root fields; the limit is %d", m.Fields, l.RootFields)
+	case m.Complexity > l.Complexity:
+		return tooComplex("operation has complexity %d, which exceeds the limit of %d", m.Complexity, l.Complexity)
+	}
+	return nil
+}
+
+// refuseDocument checks a whole parsed document, before validation: every operation and every
+// fragment definition within the operation limits, the operations together within the
+// complexity limit, no selection set wider than the width limit.
+func (l Limits) refuseDocument(d selection.Document) *gqlerror.Error {
+	switch {
+	case d.Operations > l.Operations:
+		return tooComplex("the document holds %d operations; the limit is %d", d.Operations, l.Operations)
+	case d.Widest > l.Width:
+		return tooComplex("a selection set of the document selects %d fields; the limit is %d", d.Widest, l.Width)
+	case d.TotalComplexity > l.Complexity && d.Operations > 1:
+		return tooComplex("the document's operations have complexity %d together, which exceeds the limit of %d", d.TotalComplexity, l.Complexity)
+	}
+	return l.refuseOperation(d.Worst)
+}
+
+func tooComplex(format string, args ...any) *gqlerror.Error {
+	e := apperr.New(apperr.ComplexityLimitExceeded, format, args...)
 	return &gqlerror.Error{Message: e.Message, Err: e}
 }
 
-// measure returns the depth, the number of aliases and the number of fields at this level.
-func measure(set ast.SelectionSet, level int, seen map[string]bool) (depth, aliases, fields int) {
-	depth = level - 1
-	for _, sel := range set {
-		var d, a, f int
-		switch s := sel.(type) {
-		case *ast.Field:
-			if strings.HasPrefix(s.Name, "__") {
-				continue
-			}
-			f = 1
-			if s.Alias != "" && s.Alias != s.Name {
-				a = 1
-			}
-			cd, ca, _ := measure(s.SelectionSet, level+1, seen)
-			d, a = max(level, cd), a+ca
-		case *ast.InlineFragment:
-			d, a, f = measure(s.SelectionSet, level, seen)
-		case *ast.FragmentSpread:
-			if s.Definition == nil || seen[s.Name] {
-				continue
-			}
-			seen[s.Name] = true
-			d, a, f = measure(s.Definition.SelectionSet, level, seen)
-			delete(seen, s.Name)
-		}
-		depth, aliases, fields = max(depth, d), aliases+a, fields+f
+// boundDocument is the first step of every operation, before gqlgen parses and validates it:
+// it parses the text with the token limit, measures the whole document in one linear walk
+// (package selection, fragments memoised) and refuses it with COMPLEXITY_LIMIT_EXCEEDED when
+// it is over a limit, so validation — quadratic for some shapes — only ever sees bounded
+// documents. A document it accepts it validates and hands to gqlgen through the shared query
+// cache, so it is parsed and validated once. A request whose time is up is refused between
+// steps.
+type boundDocument struct {
+	limits Limits
+	schema *ast.Schema
+	costs  costs
+	cache  graphql.Cache[*ast.QueryDocument]
+}
+
+// costs are the complexity estimates the walker applies (listLengths, introspectionCosts).
+type costs struct {
+	lists map[string]selection.Multiplier
+	fixed map[string]int
+}
+
+func newCosts(schema *ast.Schema) costs {
+	return costs{lists: listLengths(), fixed: introspectionCosts(schema)}
+}
+
+var _ graphql.OperationParameterMutator = boundDocument{}
+
+func (boundDocument) ExtensionName() string                          { return "BoundDocument" }
+func (boundDocument) Validate(schema graphql.ExecutableSchema) error { return nil }
+
+func (b boundDocument) MutateOperationParameters(ctx context.Context, params *graphql.RawParams) *gqlerror.Error {
+	if err := timedOut(ctx); err != nil {
+		return err
 	}
-	return depth, aliases, fields
+	if _, ok := b.cache.Get(ctx, params.Query); ok {
+		return nil // validated before; this request's variables are measured after coercion
+	}
+	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: params.Query}, b.limits.Tokens)
+	if err != nil {
+		if strings.HasPrefix(err.Error(), "exceeded token limit") {
+			return tooComplex("the document has more than %d tokens; the limit is %d", b.limits.Tokens, b.limits.Tokens)
+		}
+		return nil // gqlgen reports the syntax error (parsing again stops at the same token limit)
+	}
+	w := selection.Walker{Schema: b.schema, Lists: b.costs.lists, Fixed: b.costs.fixed, Vars: params.Variables}
+	if refused := b.limits.refuseDocument(w.Document(doc)); refused != nil {
+		return refused
+	}
+	if err := timedOut(ctx); err != nil {
+		return err
+	}
+	if len(doc.Operations) > 0 && len(validator.ValidateWithRules(b.schema, doc, validationRules())) == 0 {
+		b.cache.Add(ctx, params.Query, doc)
+	}
+	// An invalid document is left to gqlgen, which validates it again and reports every error
+	// (roleMessages then rewords them for the caller's role).
+	return timedOut(ctx)
+}
+
+// validationRules are gqlgen's default validation rules with suggestions off (the executor's
+// own choice under SetDisableSuggestion(true)).
+func validationRules() *rules.Rules {
+	r := rules.NewDefaultRules()
+	r.RemoveRule("FieldsOnCorrectType")
+	r.AddRule(rules.FieldsOnCorrectTypeRuleWithoutSuggestions.Name, rules.FieldsOnCorrectTypeRuleWithoutSuggestions.RuleFunc)
+	r.RemoveRule("ScalarLeafs")
+	r.AddRule(rules.ScalarLeafsRuleWithoutSuggestions.Name, rules.ScalarLeafsRuleWithoutSuggestions.RuleFunc)
+	return r
+}
+
+// timedOut refuses a request whose REQUEST_TIMEOUT has passed (or whose client has gone).
+func timedOut(ctx context.Context) *gqlerror.Error {
+	if ctx.Err() == nil {
+		return nil
+	}
+	e := apperr.New(apperr.ServiceUnavailable, "the request took longer than the server allows; retry shortly")
+	return &gqlerror.Error{Message: e.Message, Err: e}
 }
 
 // allowList accepts only operations from a file of persisted operations (production option):
