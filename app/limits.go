@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -41,7 +42,10 @@ type Limits struct {
 	// fragments): validation compares them pairwise.
 	Width int
 	// Operations bounds the operations in one document (validation walks each of them).
-	Operations    int
+	Operations int
+	// Spreads bounds the fragment spreads in one document (validation compares the fragments
+	// a selection set reaches pairwise).
+	Spreads       int
 	BodyBytes     int64
 	Timeout       time.Duration
 	RatePerSec    float64
@@ -52,7 +56,7 @@ type Limits struct {
 
 // DefaultLimits suit the demo register and the frontends of DESIGN §1: a page of 50 persons
 // with every relation, and GraphiQL's introspection query, fit well within them.
-var DefaultLimits = Limits{Complexity: 30000, Depth: 12, Aliases: 30, RootFields: 10, Tokens: 5000, Width: 100, Operations: 20,
+var DefaultLimits = Limits{Complexity: 30000, Depth: 12, Aliases: 30, RootFields: 10, Tokens: 5000, Width: 100, Operations: 20, Spreads: 50,
 	BodyBytes: 1 << 20, Timeout: 15 * time.Second, RatePerSec: 20, RateBurst: 40}
 
 // listLengths are the expected lengths of list fields for the complexity limit: a list costs its
@@ -122,6 +126,8 @@ func (l Limits) refuseDocument(d selection.Document) *gqlerror.Error {
 	switch {
 	case d.Operations > l.Operations:
 		return tooComplex("the document holds %d operations; the limit is %d", d.Operations, l.Operations)
+	case d.Spreads > l.Spreads:
+		return tooComplex("the document has %d fragment spreads; the limit is %d", d.Spreads, l.Spreads)
 	case d.Widest > l.Width:
 		return tooComplex("a selection set of the document selects %d fields; the limit is %d", d.Widest, l.Width)
 	case d.TotalComplexity > l.Complexity && d.Operations > 1:
@@ -173,8 +179,9 @@ func (b boundDocument) MutateOperationParameters(ctx context.Context, params *gr
 	}
 	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: params.Query}, b.limits.Tokens)
 	if err != nil {
-		if strings.HasPrefix(err.Error(), "exceeded token limit") {
-			return tooComplex("the document has more than %d tokens; the limit is %d", b.limits.Tokens, b.limits.Tokens)
+		var gqlErr *gqlerror.Error
+		if errors.As(err, &gqlErr) && (strings.HasPrefix(gqlErr.Message, "exceeded token limit") || strings.HasPrefix(gqlErr.Message, "exceeded maximum nesting depth")) {
+			return tooComplex("the document is too large or too deeply nested (at most %d tokens, %d levels)", b.limits.Tokens, parser.MaxNestingDepth)
 		}
 		return nil // gqlgen reports the syntax error (parsing again stops at the same token limit)
 	}

@@ -24,7 +24,7 @@ import (
 //     (policy.SchemaFor), and those errors are returned instead: their wording, and their
 //     "Did you mean …?" suggestions, can only draw on what the role may see.
 //   - Every other message about the request (variable coercion, parse errors, bad input) has
-//     the hidden names the caller did not type replaced (policy.Redact).
+//     the hidden names the caller did not type replaced (policy.Redactor).
 type roleMessages struct {
 	policy  *policy.Policy
 	tokens  int
@@ -49,9 +49,10 @@ func (m roleMessages) InterceptResponse(ctx context.Context, next graphql.Respon
 	if oc.Doc == nil && hasCode(resp.Errors, string(errcode.ValidationFailed), string(apperr.PurposeRequired)) {
 		resp.Errors = m.revalidate(ctx, m.policy.SchemaFor(p.Role), oc.RawQuery, resp.Errors)
 	}
+	redact := m.policy.Redactor(p.Role, oc.RawQuery)
 	for _, e := range resp.Errors {
 		if hasCode(gqlerror.List{e}, string(errcode.ValidationFailed), string(errcode.ParseFailed), string(apperr.PurposeRequired), string(apperr.BadUserInput)) {
-			e.Message = m.policy.Redact(p.Role, e.Message, oc.RawQuery)
+			e.Message = redact(e.Message)
 		}
 	}
 	return resp

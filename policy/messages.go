@@ -52,28 +52,36 @@ func (p *Policy) HiddenNames(role model.Role) []string {
 	return out
 }
 
-// Redact replaces, in a message meant for a caller with role, every name hidden from the role
-// that the caller did not write themselves in typed (their operation text) by Hidden. Names are
-// matched as whole GraphQL names.
-func (p *Policy) Redact(role model.Role, message, typed string) string {
+// Redactor returns a function that replaces, in a message meant for a caller with role, every
+// name hidden from the role that the caller did not write themselves in typed (their operation
+// text) by Hidden. Names are matched as whole GraphQL names; typed is read once, however many
+// messages are redacted.
+func (p *Policy) Redactor(role model.Role, typed string) func(message string) string {
 	hidden := p.hidden[role]
 	if hidden == nil {
 		hidden = p.hiddenNames(role)
 	}
-	wrote := map[string]bool{}
-	splitNames(typed, func(part string, name bool) {
-		if name {
-			wrote[part] = true
-		}
-	})
-	var b strings.Builder
-	splitNames(message, func(part string, name bool) {
-		if name && hidden[part] && !wrote[part] {
-			part = Hidden
-		}
-		b.WriteString(part)
-	})
-	return b.String()
+	var wrote map[string]bool
+	return func(message string) string {
+		var b strings.Builder
+		splitNames(message, func(part string, name bool) {
+			if name && hidden[part] {
+				if wrote == nil {
+					wrote = map[string]bool{}
+					splitNames(typed, func(part string, name bool) {
+						if name {
+							wrote[part] = true
+						}
+					})
+				}
+				if !wrote[part] {
+					part = Hidden
+				}
+			}
+			b.WriteString(part)
+		})
+		return b.String()
+	}
 }
 
 // splitNames cuts text into GraphQL names and what lies between them, in order.

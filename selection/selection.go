@@ -95,6 +95,7 @@ type Walker struct {
 
 	memo      map[string]*fragmentMeasure
 	widest    int
+	spreads   int
 	level     int  // fields above the set being walked
 	operation bool // the walk started at an operation
 }
@@ -135,6 +136,7 @@ func (w *Walker) collect(parent *ast.Definition, set ast.SelectionSet, spread *m
 		case *ast.InlineFragment:
 			s = w.collect(w.typeCondition(parent, x.TypeCondition), x.SelectionSet, spread)
 		case *ast.FragmentSpread:
+			w.spreads = add(w.spreads, 1)
 			if *spread == nil {
 				*spread = map[string]bool{}
 			}
@@ -316,6 +318,9 @@ type Document struct {
 	Widest int
 	// Operations counts the operations.
 	Operations int
+	// Spreads counts the fragment spreads written in the document: validation compares the
+	// fragments each selection set reaches, in time quadratic in them.
+	Spreads int
 }
 
 // Document measures a parsed (not necessarily validated) document in one linear walk. The
@@ -343,6 +348,6 @@ func (w *Walker) Document(doc *ast.QueryDocument) Document {
 		m.Fields = 0 // a fragment's own level is not an operation's root
 		worst(m)
 	}
-	d.Widest = w.widest
+	d.Widest, d.Spreads = w.widest, w.spreads
 	return d
 }

@@ -1,0 +1,63 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"custodia/graph"
+)
+
+// BenchmarkBoundDocument measures the step that bounds a document before validation (parse
+// with the token limit, one memoised walk, validation of what passes) on its own, without the
+// HTTP transport's JSON decoding: doubled fragment spreads (2^levels paths), up to the most
+// spreads the limit allows, and the largest document of distinct fragments and fields.
+func BenchmarkBoundDocument(b *testing.B) {
+	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
+	for _, levels := range []int{6, 12, 24} {
+		var q strings.Builder
+		q.WriteString("query { ...F0 }\n")
+		for i := 0; i < levels; i++ {
+			fmt.Fprintf(&q, "fragment F%d on Query { ...F%d ...F%d }\n", i, i+1, i+1)
+		}
+		fmt.Fprintf(&q, "fragment F%d on Query { prisons { id } }", levels)
+		b.Run(fmt.Sprintf("doubled_spreads_%d_levels_%dB", levels, q.Len()), func(b *testing.B) {
+			for b.Loop() {
+				bd := boundDocument{limits: DefaultLimits, schema: schema, costs: newCosts(schema), cache: lru.New[*ast.QueryDocument](10)}
+				if err := bd.MutateOperationParameters(context.Background(), &graphql.RawParams{Query: q.String()}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	// Every limit just met: 50 fragments spread once each from the operation, each selecting
+	// prisons with 99 aliased fields of different names (validation compares every pair).
+	var q strings.Builder
+	q.WriteString("query {")
+	for i := 0; i < 10; i++ {
+		fmt.Fprintf(&q, " ...F%d", i)
+	}
+	q.WriteString(" }\n")
+	for i := 0; i < 50; i++ {
+		fmt.Fprintf(&q, "fragment F%d on Query { p%d: prisons { ", i, i)
+		for j := 0; j < 8; j++ {
+			fmt.Fprintf(&q, "id name ")
+		}
+		if i+1 < 50 && i >= 9 {
+			fmt.Fprintf(&q, "} ...F%d }\n", i+1)
+		} else {
+			q.WriteString("} }\n")
+		}
+	}
+	b.Run(fmt.Sprintf("limits_just_met_%dB", q.Len()), func(b *testing.B) {
+		for b.Loop() {
+			bd := boundDocument{limits: DefaultLimits, schema: schema, costs: newCosts(schema), cache: lru.New[*ast.QueryDocument](10)}
+			_ = bd.MutateOperationParameters(context.Background(), &graphql.RawParams{Query: q.String()})
+		}
+	})
+}
