@@ -155,3 +155,72 @@ func cpuTime(b *testing.B) time.Duration {
 	}
 	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
 }
+
+// graphiQLIntrospection is the introspection query of current GraphiQL (graphql-js
+// getIntrospectionQuery with descriptions, repeatable directives and deprecated arguments).
+const graphiQLIntrospection = `query IntrospectionQuery {
+  __schema {
+    description queryType { name kind } mutationType { name kind } subscriptionType { name kind }
+    types { ...FullType }
+    directives { name description isRepeatable locations args(includeDeprecated: true) { ...InputValue } }
+  }
+}
+fragment FullType on __Type {
+  kind name description specifiedByURL
+  fields(includeDeprecated: true) { name description args(includeDeprecated: true) { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
+  inputFields(includeDeprecated: true) { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue isDeprecated deprecationReason }
+fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } } } }`
+
+// fragmentPage is the page of 50 persons with every relation, written with fragments the way a
+// frontend composes them, in a document that also holds GraphiQL's introspection.
+const fragmentPage = `query Page($first: Int, $copy: Boolean) {
+  searchPersons(filter: {familyName: "zkusebni", dateOfBirth: "1985-05-05"}, first: $first, purpose: {caseReference: "4 T 1/2026", reason: CRIMINAL_PROCEEDINGS}) {
+    edges { cursor node { ...Identity ...Detention convictions(includeExpunged: $copy) { ...ConvictionCard } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+fragment Identity on Person { id givenNames familyName birthFamilyName dateOfBirth sex nationalities nationalId residence { ...Place } }
+fragment Place on Address { street city postalCode country }
+fragment PrisonCard on Prison { id name address { ...Place } }
+fragment Detention on Person {
+  detentionStatus { deprivedOfLiberty kind since prison { ...PrisonCard } responsibleAuthority { name } }
+  detentionHistory { id kind start end prison { ...PrisonCard } sentence { id kind } }
+}
+fragment ConvictionCard on Conviction { id court caseReference decisionDate expunged
+  offences { legalProvision category } sentences { id kind status durationMonths } rehabilitation { earliestDate rule } }
+` + graphiQLIntrospection
+
+// TestLegitimateLargeOperationsPass: the bounds leave ordinary large work alone — the page of 50
+// persons with every relation (inline and through fragments, in a document with several
+// operations) and GraphiQL's introspection.
+func TestLegitimateLargeOperationsPass(t *testing.T) {
+	t.Parallel()
+	reg := crowdRegister(50)
+	env := testenv.New(t, testenv.Options{Register: &reg})
+	token := env.Token(model.RoleCourt)
+	for _, c := range []struct {
+		name, query, operation string
+		vars                   map[string]any
+	}{
+		{"page of 50", benchPage, "", map[string]any{"first": 50, "copy": true}},
+		{"page of 50 through fragments", fragmentPage, "Page", map[string]any{"first": 50, "copy": true}},
+		{"GraphiQL introspection", fragmentPage, "IntrospectionQuery", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := env.DoOperation(token, c.query, c.operation, c.vars)
+			if len(r.Errors) > 0 || r.Data == nil {
+				t.Fatalf("refused: %.500s", r.Raw)
+			}
+			if c.operation != "IntrospectionQuery" {
+				if edges, _ := testenv.Path(r.Data, "searchPersons", "edges").([]any); len(edges) != 50 {
+					t.Errorf("%d persons, want 50", len(edges))
+				}
+			}
+		})
+	}
+}
