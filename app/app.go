@@ -253,6 +253,9 @@ func withDefaults(l Limits) Limits {
 	if l.Width == 0 {
 		l.Width = d.Width
 	}
+	if l.Overlaps == 0 {
+		l.Overlaps = d.Overlaps
+	}
 	if l.Spreads == 0 {
 		l.Spreads = d.Spreads
 	}

@@ -19,7 +19,7 @@ import (
 // spreads the limit allows, and the largest document of distinct fragments and fields.
 func BenchmarkBoundDocument(b *testing.B) {
 	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
-	for _, levels := range []int{6, 12, 24} {
+	for _, levels := range []int{8, 16, 31} {
 		var q strings.Builder
 		q.WriteString("query { ...F0 }\n")
 		for i := 0; i < levels; i++ {

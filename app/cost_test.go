@@ -44,9 +44,12 @@ var worstShapes = []worstShape{
 		return "{ prisons { id } }" + strings.Repeat(" ", size-20), nil
 	}},
 	{"issue's doubled fragment spreads", "COMPLEXITY_LIMIT_EXCEEDED", "GRANT_REQUIRED", func(size int) (string, map[string]any) {
-		// 25 levels of fragment Fi on Query { ...Fi+1 ...Fi+1 } (2^25 paths), then as many more
-		// levels as fit: a valid operation, cheap once fragments are memoised.
-		levels := max(25, size/50)
+		// 25 levels of fragment Fi on Query { ...Fi+1 ...Fi+1 } (2^25 paths, 1.1 kB): a valid
+		// operation, cheap once fragments are memoised; at the larger sizes as many levels as fit.
+		levels := 25
+		if size >= 64<<10 {
+			levels = size / 50
+		}
 		return "query { ...F0 }\n" + repeat(levels, "\n", func(i int) string {
 			return fmt.Sprintf("fragment F%d on Query { ...F%d ...F%d }", i, i+1, i+1)
 		}) + fmt.Sprintf("\nfragment F%d on Query { prisons { id } }", levels), nil
@@ -63,6 +66,23 @@ var worstShapes = []worstShape{
 	}},
 	{"repeated fields under the token limit", "COMPLEXITY_LIMIT_EXCEEDED", "", func(size int) (string, map[string]any) {
 		return "{ prisons { " + strings.Repeat("id ", 4000) + "} }" + strings.Repeat(" ", size), nil
+	}},
+	{"repeated nested fields", "COMPLEXITY_LIMIT_EXCEEDED", "", func(size int) (string, map[string]any) {
+		// A binary tree of ofType selections 9 levels deep: 2^9 same-named leaves to compare.
+		var tree func(depth int) string
+		tree = func(depth int) string {
+			if depth == 0 {
+				return "name"
+			}
+			sub := tree(depth - 1)
+			return "ofType { " + sub + " } ofType { " + sub + " }"
+		}
+		q := `{ __type(name: "Person") { ` + tree(9) + ` } }`
+		return q + strings.Repeat(" ", max(0, size-len(q))), nil
+	}},
+	{"same-named fields with wide selections", "COMPLEXITY_LIMIT_EXCEEDED", "", func(size int) (string, map[string]any) {
+		q := `{ person(id: "x", purpose: {caseReference: "a", reason: SUPERVISION}) { ` + strings.Repeat("residence { "+strings.Repeat("city ", 99)+"} ", 40) + `} }`
+		return q + strings.Repeat(" ", max(0, size-len(q))), nil
 	}},
 	{"deep nesting", "COMPLEXITY_LIMIT_EXCEEDED", "", func(size int) (string, map[string]any) {
 		n := size / 14

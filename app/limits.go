@@ -43,6 +43,9 @@ type Limits struct {
 	Width int
 	// Operations bounds the operations in one document (validation walks each of them).
 	Operations int
+	// Overlaps bounds the pairs of same-named fields validation compares
+	// (selection.Walker.Overlaps).
+	Overlaps int
 	// Spreads bounds the fragment spreads in one document (validation compares the fragments
 	// a selection set reaches pairwise).
 	Spreads       int
@@ -56,7 +59,7 @@ type Limits struct {
 
 // DefaultLimits suit the demo register and the frontends of DESIGN §1: a page of 50 persons
 // with every relation, and GraphiQL's introspection query, fit well within them.
-var DefaultLimits = Limits{Complexity: 30000, Depth: 12, Aliases: 30, RootFields: 10, Tokens: 5000, Width: 100, Operations: 20, Spreads: 50,
+var DefaultLimits = Limits{Complexity: 30000, Depth: 12, Aliases: 30, RootFields: 10, Tokens: 5000, Width: 100, Operations: 20, Spreads: 64, Overlaps: 1000,
 	BodyBytes: 1 << 20, Timeout: 15 * time.Second, RatePerSec: 20, RateBurst: 40}
 
 // listLengths are the expected lengths of list fields for the complexity limit: a list costs its
@@ -128,6 +131,8 @@ func (l Limits) refuseDocument(d selection.Document) *gqlerror.Error {
 		return tooComplex("the document holds %d operations; the limit is %d", d.Operations, l.Operations)
 	case d.Spreads > l.Spreads:
 		return tooComplex("the document has %d fragment spreads; the limit is %d", d.Spreads, l.Spreads)
+	case d.Overlaps > l.Overlaps:
+		return tooComplex("the document repeats fields too often: validation would compare more than %d pairs of them", l.Overlaps)
 	case d.Widest > l.Width:
 		return tooComplex("a selection set of the document selects %d fields; the limit is %d", d.Widest, l.Width)
 	case d.TotalComplexity > l.Complexity && d.Operations > 1:
@@ -186,7 +191,9 @@ func (b boundDocument) MutateOperationParameters(ctx context.Context, params *gr
 		return nil // gqlgen reports the syntax error (parsing again stops at the same token limit)
 	}
 	w := selection.Walker{Schema: b.schema, Lists: b.costs.lists, Fixed: b.costs.fixed, Vars: params.Variables}
-	if refused := b.limits.refuseDocument(w.Document(doc)); refused != nil {
+	// The overlap count expands fragments; its budget is the complexity limit, which bounds
+	// the expanded size of any document that is not refused anyway.
+	if refused := b.limits.refuseDocument(w.Document(doc, b.limits.Complexity, b.limits.Overlaps)); refused != nil {
 		return refused
 	}
 	if err := timedOut(ctx); err != nil {

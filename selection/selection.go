@@ -321,11 +321,15 @@ type Document struct {
 	// Spreads counts the fragment spreads written in the document: validation compares the
 	// fragments each selection set reaches, in time quadratic in them.
 	Spreads int
+	// Overlaps is the largest Overlaps of the document's operations (counted only when
+	// Document is given a node budget).
+	Overlaps int
 }
 
 // Document measures a parsed (not necessarily validated) document in one linear walk. The
-// walker's Doc is set to doc.
-func (w *Walker) Document(doc *ast.QueryDocument) Document {
+// walker's Doc is set to doc. With a positive nodeBudget it also counts Overlaps, within that
+// budget and pairLimit.
+func (w *Walker) Document(doc *ast.QueryDocument, nodeBudget, pairLimit int) Document {
 	w.Doc = doc
 	var d Document
 	worst := func(m Measure) {
@@ -339,6 +343,9 @@ func (w *Walker) Document(doc *ast.QueryDocument) Document {
 		worst(m)
 		d.TotalComplexity = add(d.TotalComplexity, m.Complexity)
 		d.Operations++
+		if nodeBudget > 0 {
+			d.Overlaps = max(d.Overlaps, w.Overlaps(op, nodeBudget, pairLimit))
+		}
 	}
 	for _, f := range doc.Fragments {
 		m := w.fragment(f.Name, f)
@@ -350,4 +357,97 @@ func (w *Walker) Document(doc *ast.QueryDocument) Document {
 	}
 	d.Widest, d.Spreads = w.widest, w.spreads
 	return d
+}
+
+// Overlaps counts the pairs of fields that validation's OverlappingFieldsCanBeMerged rule
+// compares in an operation: fields with the same response name at the same place of the
+// merged response (through fragments and inline fragments), at every level. The rule's time
+// grows with this number — quadratic in repeated fields, exponential in repeated nested ones —
+// so a document is refused on it before validation. The count expands fragments where they
+// are spread (as the rule does) and stops early, returning a number above both limits, once it
+// has met more than nodeBudget fields or more than pairLimit pairs; it is therefore bounded by
+// the budget whatever the document.
+func (w *Walker) Overlaps(op *ast.OperationDefinition, nodeBudget, pairLimit int) int {
+	o := overlaps{w: w, budget: nodeBudget, limit: pairLimit}
+	o.group([]ast.SelectionSet{op.SelectionSet})
+	return o.pairs
+}
+
+type overlaps struct {
+	w             *Walker
+	budget, limit int
+	pairs         int
+}
+
+func (o *overlaps) over() bool { return o.budget < 0 || o.pairs > o.limit }
+
+// group counts the pairs among the fields that the sets, merged, select; then recurses into the
+// merged children of each response name.
+func (o *overlaps) group(sets []ast.SelectionSet) {
+	var keys []string
+	children := map[string][]ast.SelectionSet{}
+	counts := map[string]int{}
+	for _, set := range sets {
+		o.collect(set, map[string]bool{}, func(f *ast.Field) {
+			key := f.Alias
+			if key == "" {
+				key = f.Name
+			}
+			if counts[key] == 0 {
+				keys = append(keys, key)
+			}
+			counts[key]++
+			if len(f.SelectionSet) > 0 {
+				children[key] = append(children[key], f.SelectionSet)
+			}
+		})
+		if o.over() {
+			o.pairs = Saturated
+			return
+		}
+	}
+	for _, key := range keys {
+		n := counts[key]
+		o.pairs = add(o.pairs, n*(n-1)/2)
+		if o.over() {
+			o.pairs = Saturated
+			return
+		}
+	}
+	for _, key := range keys {
+		if len(children[key]) > 0 {
+			o.group(children[key])
+			if o.over() {
+				return
+			}
+		}
+	}
+}
+
+// collect calls fn for every field a set collects at its own level; a fragment spread twice in
+// one set is collected once.
+func (o *overlaps) collect(set ast.SelectionSet, spread map[string]bool, fn func(*ast.Field)) {
+	for _, sel := range set {
+		if o.budget--; o.budget < 0 {
+			return
+		}
+		switch x := sel.(type) {
+		case *ast.Field:
+			fn(x)
+		case *ast.InlineFragment:
+			o.collect(x.SelectionSet, spread, fn)
+		case *ast.FragmentSpread:
+			if spread[x.Name] {
+				continue
+			}
+			spread[x.Name] = true
+			def := x.Definition
+			if def == nil && o.w.Doc != nil {
+				def = o.w.Doc.Fragments.ForName(x.Name)
+			}
+			if def != nil {
+				o.collect(def.SelectionSet, spread, fn)
+			}
+		}
+	}
 }

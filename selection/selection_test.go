@@ -121,7 +121,7 @@ func TestDocumentIsLinear(t *testing.T) {
 	}
 	visits := 0
 	w := selection.Walker{Schema: schema(t), Lists: lists, Visit: func(selection.Field) { visits++ }}
-	d := w.Document(doc)
+	d := w.Document(doc, 0, 0)
 	want := selection.Document{Worst: selection.Measure{Depth: 3, Aliases: 3, Fields: 1, Complexity: 1 + 20*(1+5)},
 		TotalComplexity: 1 + 20*(1+5) + 2, Widest: 3, Operations: 2, Spreads: 2*levels + 1}
 	if d != want {
@@ -129,5 +129,36 @@ func TestDocumentIsLinear(t *testing.T) {
 	}
 	if visits != 3+2+3 {
 		t.Errorf("%d field visits, want 8", visits)
+	}
+}
+
+// TestOverlaps counts the same-named field pairs validation compares, and stops at its budget.
+func TestOverlaps(t *testing.T) {
+	s := schema(t)
+	cases := []struct {
+		name          string
+		query         string
+		budget, limit int
+		want          int
+	}{
+		{"distinct fields", `{ person(id: 1) { id name friends { id } } }`, 100, 100, 0},
+		{"a field twice", `{ person(id: 1) { id id } }`, 100, 100, 1},
+		{"merged children", `{ person(id: 1) { friends { id } friends { id name } } }`, 100, 100, 1 + 1},
+		{"through a fragment", `{ person(id: 1) { id ...F } } fragment F on Person { id }`, 100, 100, 1},
+		{"fragment spread twice counts once", `{ person(id: 1) { ...F ...F } } fragment F on Person { id }`, 100, 100, 0},
+		{"over the pair limit", `{ person(id: 1) { id id id id } }`, 100, 5, selection.Saturated},
+		{"over the node budget", `{ person(id: 1) { id name } }`, 2, 100, selection.Saturated},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			doc, err := parser.ParseQuery(&ast.Source{Input: c.query})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := selection.Walker{Schema: s, Doc: doc}
+			if got := w.Overlaps(doc.Operations[0], c.budget, c.limit); got != c.want {
+				t.Errorf("overlaps %d, want %d", got, c.want)
+			}
+		})
 	}
 }
