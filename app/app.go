@@ -253,6 +253,9 @@ func withDefaults(l Limits) Limits {
 	if l.Width == 0 {
 		l.Width = d.Width
 	}
+	if l.Variables == 0 {
+		l.Variables = d.Variables
+	}
 	if l.Overlaps == 0 {
 		l.Overlaps = d.Overlaps
 	}

@@ -101,11 +101,22 @@ var worstShapes = []worstShape{
 		return `{ searchPersons(filter: {familyName: "x", givenNames: "y", ` + repeat(size/13, ", ", func(i int) string { return fmt.Sprintf("f%d: [1]", i) }) +
 			`}, purpose: {caseReference: "a", reason: SUPERVISION}) { pageInfo { hasNextPage } } }`, nil
 	}},
+	{"wide input object under the token limit", "COMPLEXITY_LIMIT_EXCEEDED", "", func(size int) (string, map[string]any) {
+		q := `{ searchPersons(filter: {familyName: "x", ` + repeat(1600, ", ", func(i int) string { return fmt.Sprintf("f%d: 1", i) }) +
+			`}, purpose: {caseReference: "a", reason: SUPERVISION}) { pageInfo { hasNextPage } } }`
+		return q + strings.Repeat(" ", max(0, size-len(q))), nil
+	}},
 	{"huge argument string", "GRANT_REQUIRED", "", func(size int) (string, map[string]any) {
 		return `{ person(id: "` + strings.Repeat("x", size-100) + `", purpose: {caseReference: "a", reason: SUPERVISION}) { id } }`, nil
 	}},
 	{"many variables", "COMPLEXITY_LIMIT_EXCEEDED", "GRAPHQL_VALIDATION_FAILED", func(size int) (string, map[string]any) {
 		return "query(" + repeat(size/15, ", ", func(i int) string { return fmt.Sprintf("$v%d: Int", i) }) + ") { prisons { id } }", nil
+	}},
+	{"many variables, all used", "COMPLEXITY_LIMIT_EXCEEDED", "", func(size int) (string, map[string]any) {
+		n := 600
+		q := "mutation(" + repeat(n, ", ", func(i int) string { return fmt.Sprintf("$v%d: ID", i) }) + `) { activateAccessGrant(id: "x", input: {caseload: [` +
+			repeat(n, ", ", func(i int) string { return fmt.Sprintf("$v%d", i) }) + "]}) { id } }"
+		return q + strings.Repeat(" ", max(0, size-len(q))), nil
 	}},
 	{"many operations", "COMPLEXITY_LIMIT_EXCEEDED", "", func(size int) (string, map[string]any) {
 		return repeat(size/32, "\n", func(i int) string { return fmt.Sprintf("query Q%d { prisons { id } }", i) }), nil

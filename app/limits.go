@@ -39,10 +39,13 @@ type Limits struct {
 	// there.
 	Tokens int
 	// Width bounds the fields one selection set collects at its own level (through its
-	// fragments): validation compares them pairwise.
+	// fragments), and the fields of one input object literal: validation compares them
+	// pairwise.
 	Width int
 	// Operations bounds the operations in one document (validation walks each of them).
 	Operations int
+	// Variables bounds the variables one operation defines (validation is quadratic in them).
+	Variables int
 	// Overlaps bounds the pairs of same-named fields validation compares
 	// (selection.Walker.Overlaps).
 	Overlaps int
@@ -59,7 +62,7 @@ type Limits struct {
 
 // DefaultLimits suit the demo register and the frontends of DESIGN §1: a page of 50 persons
 // with every relation, and GraphiQL's introspection query, fit well within them.
-var DefaultLimits = Limits{Complexity: 30000, Depth: 12, Aliases: 30, RootFields: 10, Tokens: 5000, Width: 100, Operations: 20, Spreads: 64, Overlaps: 1000,
+var DefaultLimits = Limits{Complexity: 30000, Depth: 12, Aliases: 30, RootFields: 10, Tokens: 5000, Width: 100, Operations: 20, Spreads: 64, Overlaps: 1000, Variables: 50,
 	BodyBytes: 1 << 20, Timeout: 15 * time.Second, RatePerSec: 20, RateBurst: 40}
 
 // listLengths are the expected lengths of list fields for the complexity limit: a list costs its
@@ -131,10 +134,14 @@ func (l Limits) refuseDocument(d selection.Document) *gqlerror.Error {
 		return tooComplex("the document holds %d operations; the limit is %d", d.Operations, l.Operations)
 	case d.Spreads > l.Spreads:
 		return tooComplex("the document has %d fragment spreads; the limit is %d", d.Spreads, l.Spreads)
+	case d.Variables > l.Variables:
+		return tooComplex("an operation defines %d variables; the limit is %d", d.Variables, l.Variables)
 	case d.Overlaps > l.Overlaps:
 		return tooComplex("the document repeats fields too often: validation would compare more than %d pairs of them", l.Overlaps)
 	case d.Widest > l.Width:
 		return tooComplex("a selection set of the document selects %d fields; the limit is %d", d.Widest, l.Width)
+	case d.WidestObject > l.Width:
+		return tooComplex("an input object of the document has %d fields; the limit is %d", d.WidestObject, l.Width)
 	case d.TotalComplexity > l.Complexity && d.Operations > 1:
 		return tooComplex("the document's operations have complexity %d together, which exceeds the limit of %d", d.TotalComplexity, l.Complexity)
 	}

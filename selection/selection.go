@@ -93,11 +93,12 @@ type Walker struct {
 	// define (validation refuses such documents; the policy check fails closed on them).
 	MissingFragment func(name string)
 
-	memo      map[string]*fragmentMeasure
-	widest    int
-	spreads   int
-	level     int  // fields above the set being walked
-	operation bool // the walk started at an operation
+	memo        map[string]*fragmentMeasure
+	widest      int
+	objectWidth int
+	spreads     int
+	level       int  // fields above the set being walked
+	operation   bool // the walk started at an operation
 }
 
 type fragmentMeasure struct {
@@ -165,6 +166,14 @@ func (w *Walker) field(parent *ast.Definition, node *ast.Field) Measure {
 	if w.Visit != nil {
 		w.Visit(f)
 	}
+	for _, a := range node.Arguments {
+		w.widestObject(a.Value)
+	}
+	for _, d := range node.Directives {
+		for _, a := range d.Arguments {
+			w.widestObject(a.Value)
+		}
+	}
 	var child *ast.Definition
 	if f.Def != nil && w.Schema != nil {
 		child = w.Schema.Types[f.Def.Type.Name()]
@@ -183,6 +192,20 @@ func (w *Walker) field(parent *ast.Definition, node *ast.Field) Measure {
 		m.Depth = sub.Depth + 1
 	}
 	return m
+}
+
+// widestObject records the largest number of fields of one input object literal within v:
+// validation checks an object's fields against each other.
+func (w *Walker) widestObject(v *ast.Value) {
+	if v == nil {
+		return
+	}
+	if v.Kind == ast.ObjectValue {
+		w.objectWidth = max(w.objectWidth, len(v.Children))
+	}
+	for _, c := range v.Children {
+		w.widestObject(c.Value)
+	}
 }
 
 // fragment measures a named fragment once; def may be nil before validation.
@@ -316,11 +339,17 @@ type Document struct {
 	TotalComplexity int
 	// Widest is the most fields one selection set collects at its own level.
 	Widest int
+	// WidestObject is the most fields one input object literal of the document has
+	// (arguments and variable defaults).
+	WidestObject int
 	// Operations counts the operations.
 	Operations int
 	// Spreads counts the fragment spreads written in the document: validation compares the
 	// fragments each selection set reaches, in time quadratic in them.
 	Spreads int
+	// Variables is the largest number of variables one operation defines (validation matches
+	// every use against every definition).
+	Variables int
 	// Overlaps is the largest Overlaps of the document's operations (counted only when
 	// Document is given a node budget).
 	Overlaps int
@@ -343,6 +372,10 @@ func (w *Walker) Document(doc *ast.QueryDocument, nodeBudget, pairLimit int) Doc
 		worst(m)
 		d.TotalComplexity = add(d.TotalComplexity, m.Complexity)
 		d.Operations++
+		d.Variables = max(d.Variables, len(op.VariableDefinitions))
+		for _, v := range op.VariableDefinitions {
+			w.widestObject(v.DefaultValue)
+		}
 		if nodeBudget > 0 {
 			d.Overlaps = max(d.Overlaps, w.Overlaps(op, nodeBudget, pairLimit))
 		}
@@ -355,7 +388,7 @@ func (w *Walker) Document(doc *ast.QueryDocument, nodeBudget, pairLimit int) Doc
 		m.Fields = 0 // a fragment's own level is not an operation's root
 		worst(m)
 	}
-	d.Widest, d.Spreads = w.widest, w.spreads
+	d.Widest, d.WidestObject, d.Spreads = w.widest, w.objectWidth, w.spreads
 	return d
 }
 
