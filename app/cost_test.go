@@ -65,10 +65,11 @@ var worstShapes = []worstShape{
 		return "{ prisons { " + strings.Repeat("id ", size/3) + "} }", nil
 	}},
 	{"repeated fields under the token limit", "COMPLEXITY_LIMIT_EXCEEDED", "", func(size int) (string, map[string]any) {
-		return "{ prisons { " + strings.Repeat("id ", 4000) + "} }" + strings.Repeat(" ", size), nil
+		q := "{ prisons { " + strings.Repeat("id ", 1990) + "} }"
+		return q + strings.Repeat(" ", max(0, size-len(q))), nil
 	}},
 	{"repeated nested fields", "COMPLEXITY_LIMIT_EXCEEDED", "", func(size int) (string, map[string]any) {
-		// A binary tree of ofType selections 9 levels deep: 2^9 same-named leaves to compare.
+		// A binary tree of ofType selections 8 levels deep: 2^8 same-named leaves to compare.
 		var tree func(depth int) string
 		tree = func(depth int) string {
 			if depth == 0 {
@@ -77,11 +78,11 @@ var worstShapes = []worstShape{
 			sub := tree(depth - 1)
 			return "ofType { " + sub + " } ofType { " + sub + " }"
 		}
-		q := `{ __type(name: "Person") { ` + tree(9) + ` } }`
+		q := `{ __type(name: "Person") { ` + tree(8) + ` } }`
 		return q + strings.Repeat(" ", max(0, size-len(q))), nil
 	}},
 	{"same-named fields with wide selections", "COMPLEXITY_LIMIT_EXCEEDED", "", func(size int) (string, map[string]any) {
-		q := `{ person(id: "x", purpose: {caseReference: "a", reason: SUPERVISION}) { ` + strings.Repeat("residence { "+strings.Repeat("city ", 99)+"} ", 40) + `} }`
+		q := `{ person(id: "x", purpose: {caseReference: "a", reason: SUPERVISION}) { ` + strings.Repeat("residence { "+strings.Repeat("city ", 99)+"} ", 19) + `} }`
 		return q + strings.Repeat(" ", max(0, size-len(q))), nil
 	}},
 	{"deep nesting", "COMPLEXITY_LIMIT_EXCEEDED", "", func(size int) (string, map[string]any) {
@@ -102,7 +103,7 @@ var worstShapes = []worstShape{
 			`}, purpose: {caseReference: "a", reason: SUPERVISION}) { pageInfo { hasNextPage } } }`, nil
 	}},
 	{"wide input object under the token limit", "COMPLEXITY_LIMIT_EXCEEDED", "", func(size int) (string, map[string]any) {
-		q := `{ searchPersons(filter: {familyName: "x", ` + repeat(1600, ", ", func(i int) string { return fmt.Sprintf("f%d: 1", i) }) +
+		q := `{ searchPersons(filter: {familyName: "x", ` + repeat(600, ", ", func(i int) string { return fmt.Sprintf("f%d: 1", i) }) +
 			`}, purpose: {caseReference: "a", reason: SUPERVISION}) { pageInfo { hasNextPage } } }`
 		return q + strings.Repeat(" ", max(0, size-len(q))), nil
 	}},
@@ -113,7 +114,7 @@ var worstShapes = []worstShape{
 		return "query(" + repeat(size/15, ", ", func(i int) string { return fmt.Sprintf("$v%d: Int", i) }) + ") { prisons { id } }", nil
 	}},
 	{"many variables, all used", "COMPLEXITY_LIMIT_EXCEEDED", "", func(size int) (string, map[string]any) {
-		n := 600
+		n := 300
 		q := "mutation(" + repeat(n, ", ", func(i int) string { return fmt.Sprintf("$v%d: ID", i) }) + `) { activateAccessGrant(id: "x", input: {caseload: [` +
 			repeat(n, ", ", func(i int) string { return fmt.Sprintf("$v%d", i) }) + "]}) { id } }"
 		return q + strings.Repeat(" ", max(0, size-len(q))), nil

@@ -62,7 +62,7 @@ type Limits struct {
 
 // DefaultLimits suit the demo register and the frontends of DESIGN §1: a page of 50 persons
 // with every relation, and GraphiQL's introspection query, fit well within them.
-var DefaultLimits = Limits{Complexity: 30000, Depth: 12, Aliases: 30, RootFields: 10, Tokens: 5000, Width: 100, Operations: 20, Spreads: 64, Overlaps: 1000, Variables: 50,
+var DefaultLimits = Limits{Complexity: 30000, Depth: 12, Aliases: 30, RootFields: 10, Tokens: 2000, Width: 100, Operations: 20, Spreads: 64, Overlaps: 1000, Variables: 50,
 	BodyBytes: 1 << 20, Timeout: 15 * time.Second, RatePerSec: 20, RateBurst: 40}
 
 // listLengths are the expected lengths of list fields for the complexity limit: a list costs its
@@ -136,8 +136,6 @@ func (l Limits) refuseDocument(d selection.Document) *gqlerror.Error {
 		return tooComplex("the document has %d fragment spreads; the limit is %d", d.Spreads, l.Spreads)
 	case d.Variables > l.Variables:
 		return tooComplex("an operation defines %d variables; the limit is %d", d.Variables, l.Variables)
-	case d.Overlaps > l.Overlaps:
-		return tooComplex("the document repeats fields too often: validation would compare more than %d pairs of them", l.Overlaps)
 	case d.Widest > l.Width:
 		return tooComplex("a selection set of the document selects %d fields; the limit is %d", d.Widest, l.Width)
 	case d.WidestObject > l.Width:
@@ -198,10 +196,15 @@ func (b boundDocument) MutateOperationParameters(ctx context.Context, params *gr
 		return nil // gqlgen reports the syntax error (parsing again stops at the same token limit)
 	}
 	w := selection.Walker{Schema: b.schema, Lists: b.costs.lists, Fixed: b.costs.fixed, Vars: params.Variables}
-	// The overlap count expands fragments; its budget is the complexity limit, which bounds
-	// the expanded size of any document that is not refused anyway.
-	if refused := b.limits.refuseDocument(w.Document(doc, b.limits.Complexity, b.limits.Overlaps)); refused != nil {
+	if refused := b.limits.refuseDocument(w.Document(doc)); refused != nil {
 		return refused
+	}
+	// Counting overlaps expands fragments, so it comes last, within a budget: the complexity
+	// limit, which bounds the expanded size of any document not refused above.
+	for _, op := range doc.Operations {
+		if w.Overlaps(op, b.limits.Complexity, b.limits.Overlaps) > b.limits.Overlaps {
+			return tooComplex("the document repeats fields too often: validation would compare more than %d pairs of them", b.limits.Overlaps)
+		}
 	}
 	if err := timedOut(ctx); err != nil {
 		return err

@@ -350,15 +350,11 @@ type Document struct {
 	// Variables is the largest number of variables one operation defines (validation matches
 	// every use against every definition).
 	Variables int
-	// Overlaps is the largest Overlaps of the document's operations (counted only when
-	// Document is given a node budget).
-	Overlaps int
 }
 
 // Document measures a parsed (not necessarily validated) document in one linear walk. The
-// walker's Doc is set to doc. With a positive nodeBudget it also counts Overlaps, within that
-// budget and pairLimit.
-func (w *Walker) Document(doc *ast.QueryDocument, nodeBudget, pairLimit int) Document {
+// walker's Doc is set to doc.
+func (w *Walker) Document(doc *ast.QueryDocument) Document {
 	w.Doc = doc
 	var d Document
 	worst := func(m Measure) {
@@ -375,9 +371,6 @@ func (w *Walker) Document(doc *ast.QueryDocument, nodeBudget, pairLimit int) Doc
 		d.Variables = max(d.Variables, len(op.VariableDefinitions))
 		for _, v := range op.VariableDefinitions {
 			w.widestObject(v.DefaultValue)
-		}
-		if nodeBudget > 0 {
-			d.Overlaps = max(d.Overlaps, w.Overlaps(op, nodeBudget, pairLimit))
 		}
 	}
 	for _, f := range doc.Fragments {

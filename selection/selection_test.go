@@ -121,7 +121,7 @@ func TestDocumentIsLinear(t *testing.T) {
 	}
 	visits := 0
 	w := selection.Walker{Schema: schema(t), Lists: lists, Visit: func(selection.Field) { visits++ }}
-	d := w.Document(doc, 0, 0)
+	d := w.Document(doc)
 	want := selection.Document{Worst: selection.Measure{Depth: 3, Aliases: 3, Fields: 1, Complexity: 1 + 20*(1+5)},
 		TotalComplexity: 1 + 20*(1+5) + 2, Widest: 3, Operations: 2, Spreads: 2*levels + 1}
 	if d != want {
