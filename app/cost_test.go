@@ -279,3 +279,17 @@ func BenchmarkRefusalStep(b *testing.B) {
 		}
 	}
 }
+
+// TestAliasedIntrospectionIsCounted: introspection counts under the complexity limit — one
+// copy of the schema passes, eight aliased copies (under the alias limit) do not.
+func TestAliasedIntrospectionIsCounted(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{Persons: 5})
+	one := "{ s0: __schema { types { name } } }"
+	eight := "{ " + repeat(8, " ", func(i int) string { return fmt.Sprintf("s%d: __schema { types { name } }", i) }) + " }"
+	env.MustData(model.RolePolice, one, nil)
+	r := env.As(model.RolePolice, eight, nil)
+	if r.Data != nil || len(r.Errors) != 1 || r.Errors[0].Code() != "COMPLEXITY_LIMIT_EXCEEDED" || !strings.Contains(r.Errors[0].Message, "complexity") {
+		t.Fatalf("eight aliased __schema: want COMPLEXITY_LIMIT_EXCEEDED, got %.300s", r.Raw)
+	}
+}
