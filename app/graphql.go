@@ -54,13 +54,13 @@ func (s *Server) graphqlHandler() *handler.Server {
 		h.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	}
 	// Before parsing and validation (after the allow-list or APQ has supplied the text).
-	h.Use(boundDocument{limits: s.limits, schema: es.Schema(), costs: costs, cache: cache})
+	h.Use(boundDocument{limits: s.limits, schema: es.Schema(), costs: costs, cache: cache, policy: s.Policy})
 	h.Use(operationGate{limits: s.limits, schema: es.Schema(), costs: costs, policy: s.Policy, metrics: s.Metrics})
 	h.Use(requestMetrics{metrics: s.Metrics})
 	h.Use(traceOperations{tracer: s.tracer})
 	h.Use(auditOperations{trail: s.Trail, metrics: s.Metrics, log: s.log})
 	present := apperr.Presenter(s.log, requestIDFrom)
-	h.Use(roleMessages{policy: s.Policy, tokens: s.limits.Tokens, present: present})
+	h.Use(roleMessages{policy: s.Policy, present: present})
 	h.AroundFields(roleIntrospection(s.Policy))
 	h.SetErrorPresenter(present)
 	h.SetRecoverFunc(func(ctx context.Context, v any) error {

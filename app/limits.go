@@ -24,6 +24,7 @@ import (
 
 	"custodia/apperr"
 	"custodia/auth"
+	"custodia/policy"
 	"custodia/selection"
 )
 
@@ -156,13 +157,15 @@ func tooComplex(format string, args ...any) *gqlerror.Error {
 // (package selection, fragments memoised) and refuses it with COMPLEXITY_LIMIT_EXCEEDED when
 // it is over a limit, so validation — quadratic for some shapes — only ever sees bounded
 // documents. A document it accepts it validates and hands to gqlgen through the shared query
-// cache, so it is parsed and validated once. A request whose time is up is refused between
-// steps.
+// cache, so it is parsed and validated once; an invalid one it refuses with the validation
+// errors of the caller's role schema (invalidForRole). A request whose time is up is refused
+// between steps.
 type boundDocument struct {
 	limits Limits
 	schema *ast.Schema
 	costs  costs
 	cache  graphql.Cache[*ast.QueryDocument]
+	policy *policy.Policy
 }
 
 // costs are the complexity estimates the walker applies (listLengths, introspectionCosts).
@@ -209,11 +212,13 @@ func (b boundDocument) MutateOperationParameters(ctx context.Context, params *gr
 	if err := timedOut(ctx); err != nil {
 		return err
 	}
-	if len(doc.Operations) > 0 && len(validator.ValidateWithRules(b.schema, doc, validationRules())) == 0 {
-		b.cache.Add(ctx, params.Query, doc)
+	if len(doc.Operations) == 0 {
+		return nil // gqlgen reports "no operation provided"
 	}
-	// An invalid document is left to gqlgen, which validates it again and reports every error
-	// (roleMessages then rewords them for the caller's role).
+	if errs := validator.ValidateWithRules(b.schema, doc, validationRules()); len(errs) > 0 {
+		return invalidForRole(ctx, b.policy, params.Query, b.limits.Tokens, errs)
+	}
+	b.cache.Add(ctx, params.Query, doc)
 	return timedOut(ctx)
 }
 

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -21,13 +22,13 @@ import (
 // enum value the role may not see, unless the caller wrote it.
 //
 //   - An operation that fails validation is validated again against the role's schema
-//     (policy.SchemaFor), and those errors are returned instead: their wording, and their
-//     "Did you mean …?" suggestions, can only draw on what the role may see.
+//     (policy.SchemaFor) by boundDocument, which returns those errors instead, wrapped in one
+//     error (an operation parameter mutator returns one): this interceptor unwraps them. Their
+//     wording, and their "Did you mean …?" suggestions, can only draw on what the role may see.
 //   - Every other message about the request (variable coercion, parse errors, bad input) has
 //     the hidden names the caller did not type replaced (policy.Redactor).
 type roleMessages struct {
 	policy  *policy.Policy
-	tokens  int
 	present graphql.ErrorPresenterFunc
 }
 
@@ -46,46 +47,59 @@ func (m roleMessages) InterceptResponse(ctx context.Context, next graphql.Respon
 		return resp
 	}
 	oc := graphql.GetOperationContext(ctx)
-	if oc.Doc == nil && hasCode(resp.Errors, string(errcode.ValidationFailed), string(apperr.PurposeRequired)) {
-		resp.Errors = m.revalidate(ctx, m.policy.SchemaFor(p.Role), oc.RawQuery, resp.Errors)
+	var out gqlerror.List
+	for _, e := range resp.Errors {
+		var invalid validationErrors
+		if errors.As(e.Err, &invalid) {
+			for _, v := range invalid {
+				out = append(out, m.present(ctx, v))
+			}
+			continue
+		}
+		out = append(out, e)
 	}
+	resp.Errors = out
 	redact := m.policy.Redactor(p.Role, oc.RawQuery)
 	for _, e := range resp.Errors {
-		if hasCode(gqlerror.List{e}, string(errcode.ValidationFailed), string(errcode.ParseFailed), string(apperr.PurposeRequired), string(apperr.BadUserInput)) {
+		if hasCode(e, string(errcode.ValidationFailed), string(errcode.ParseFailed), string(apperr.PurposeRequired), string(apperr.BadUserInput)) {
 			e.Message = redact(e.Message)
 		}
 	}
 	return resp
 }
 
-// revalidate validates query against the role's schema, with suggestions, and returns those
-// errors presented as the executor presents its own (or the original ones if the text no
-// longer parses).
-func (m roleMessages) revalidate(ctx context.Context, schema *ast.Schema, query string, original gqlerror.List) gqlerror.List {
-	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: query}, m.tokens)
-	if err != nil {
-		return original
+// validationErrors are the validation errors of an operation for the caller's role, carried
+// from boundDocument to roleMessages inside one *gqlerror.Error.
+type validationErrors gqlerror.List
+
+func (v validationErrors) Error() string { return v[0].Message }
+
+// invalidForRole validates the document again, with suggestions, against the schema of the
+// caller's role, and returns its errors wrapped in one error (see roleMessages). If the
+// document is valid for the role's schema — only parts hidden from the role are wrong — the
+// error says just that the operation is not valid.
+func invalidForRole(ctx context.Context, pol *policy.Policy, query string, tokens int, errs gqlerror.List) *gqlerror.Error {
+	if p := auth.FromContext(ctx); p != nil {
+		if doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: query}, tokens); err == nil {
+			errs = validator.ValidateWithRules(pol.SchemaFor(p.Role), doc, rules.NewDefaultRules())
+		}
 	}
-	errs := validator.ValidateWithRules(schema, doc, rules.NewDefaultRules())
 	if len(errs) == 0 {
-		// Valid for the role's schema, invalid for the full one: only hidden parts are wrong.
 		errs = gqlerror.List{gqlerror.Errorf("the operation is not valid")}
 	}
-	out := make(gqlerror.List, 0, len(errs))
 	for _, e := range errs {
 		errcode.Set(e, errcode.ValidationFailed)
-		out = append(out, m.present(ctx, e))
 	}
-	return out
+	wrapped := &gqlerror.Error{Message: errs[0].Message, Locations: errs[0].Locations, Err: validationErrors(errs)}
+	errcode.Set(wrapped, errcode.ValidationFailed)
+	return wrapped
 }
 
-func hasCode(list gqlerror.List, codes ...string) bool {
-	for _, e := range list {
-		c, _ := e.Extensions["code"].(string)
-		for _, want := range codes {
-			if c == want {
-				return true
-			}
+func hasCode(e *gqlerror.Error, codes ...string) bool {
+	c, _ := e.Extensions["code"].(string)
+	for _, want := range codes {
+		if c == want {
+			return true
 		}
 	}
 	return false
