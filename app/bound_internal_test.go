@@ -61,3 +61,32 @@ func BenchmarkBoundDocument(b *testing.B) {
 		}
 	})
 }
+
+// TestDocumentCacheKeepsLargeDocumentsPerRequest: a large document is served to the request
+// that validated it, never to another one; small ones are shared.
+func TestDocumentCacheKeepsLargeDocumentsPerRequest(t *testing.T) {
+	c := newDocumentCache()
+	request := func() context.Context {
+		return graphql.WithOperationContext(context.Background(), &graphql.OperationContext{})
+	}
+	small, large := "{ prisons { id } }", `{ person(id: "`+strings.Repeat("x", cachedDocumentBytes)+`") { id } }`
+	doc := &ast.QueryDocument{}
+	first, second := request(), request()
+	c.Add(first, small, doc)
+	c.Add(first, large, doc)
+	for _, g := range []struct {
+		name  string
+		ctx   context.Context
+		query string
+		want  bool
+	}{
+		{"small, same request", first, small, true},
+		{"small, another request", second, small, true},
+		{"large, same request", first, large, true},
+		{"large, another request", second, large, false},
+	} {
+		if _, ok := c.Get(g.ctx, g.query); ok != g.want {
+			t.Errorf("%s: cached %v, want %v", g.name, ok, g.want)
+		}
+	}
+}

@@ -40,7 +40,7 @@ func (s *Server) graphqlHandler() *handler.Server {
 	h.AddTransport(transport.Options{})
 	h.AddTransport(transport.GET{})
 	h.AddTransport(transport.POST{})
-	cache := lru.New[*ast.QueryDocument](1000)
+	cache := newDocumentCache()
 	h.SetQueryCache(cache)
 	h.SetParserTokenLimit(s.limits.Tokens)
 	h.SetDisableSuggestion(true) // suggestions come from the caller's role schema (roleMessages)

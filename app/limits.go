@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
@@ -220,6 +221,47 @@ func (b boundDocument) MutateOperationParameters(ctx context.Context, params *gr
 	}
 	b.cache.Add(ctx, params.Query, doc)
 	return timedOut(ctx)
+}
+
+// documentCache is the query cache boundDocument and gqlgen share: validated documents of up to
+// cachedDocumentBytes are kept across requests (least recently used out), larger ones only for
+// the request that validated them — so large documents (a long string argument, say) cannot
+// fill the server's memory, and are still parsed and validated once.
+type documentCache struct{ shared graphql.Cache[*ast.QueryDocument] }
+
+const (
+	cachedDocumentBytes = 64 << 10
+	requestDocument     = "custodia.document" // Stats extension holding a large validated document
+)
+
+// requestDocumentEntry is a large validated document kept for its own request.
+type requestDocumentEntry struct {
+	query string
+	doc   *ast.QueryDocument
+}
+
+func newDocumentCache() documentCache {
+	return documentCache{shared: lru.New[*ast.QueryDocument](1000)}
+}
+
+func (c documentCache) Get(ctx context.Context, query string) (*ast.QueryDocument, bool) {
+	if doc, ok := c.shared.Get(ctx, query); ok {
+		return doc, true
+	}
+	if graphql.HasOperationContext(ctx) {
+		if e, ok := graphql.GetOperationContext(ctx).Stats.GetExtension(requestDocument).(requestDocumentEntry); ok && e.query == query {
+			return e.doc, true
+		}
+	}
+	return nil, false
+}
+
+func (c documentCache) Add(ctx context.Context, query string, doc *ast.QueryDocument) {
+	if len(query) <= cachedDocumentBytes {
+		c.shared.Add(ctx, query, doc)
+	} else if graphql.HasOperationContext(ctx) {
+		graphql.GetOperationContext(ctx).Stats.SetExtension(requestDocument, requestDocumentEntry{query: query, doc: doc})
+	}
 }
 
 // validationRules are gqlgen's default validation rules with suggestions off (the executor's
