@@ -227,7 +227,9 @@ func (b boundDocument) MutateOperationParameters(ctx context.Context, params *gr
 // cachedDocumentBytes are kept across requests (least recently used out), larger ones only for
 // the request that validated them — so large documents (a long string argument, say) cannot
 // fill the server's memory, and are still parsed and validated once.
-type documentCache struct{ shared graphql.Cache[*ast.QueryDocument] }
+type documentCache struct {
+	shared graphql.Cache[*ast.QueryDocument]
+}
 
 const (
 	cachedDocumentBytes = 64 << 10
