@@ -9,6 +9,10 @@
 // is therefore linear in the size of the document, whatever its fragment fan-out, and the
 // arithmetic saturates instead of overflowing.
 //
+// One count does expand fragments where they are spread: Overlaps, the pairs of same-named
+// fields validation compares, which depend on where fragments land. It works within a budget
+// of fields given by the caller, so it too is bounded by the document's size.
+//
 // The walk does not need a validated document: where validation has not yet attached
 // definitions to the nodes, it looks fields up by name in the schema (an unknown field costs 1
 // and its children are still counted). So the same walk bounds a document right after parsing,
@@ -112,10 +116,6 @@ func (w *Walker) Operation(op *ast.OperationDefinition) Measure {
 	defer func() { w.operation = false }()
 	return w.Set(w.rootType(op.Operation), op.SelectionSet)
 }
-
-// Widest is the largest number of fields any one selection set met so far collects at its own
-// level (through its fragments): pairwise validation rules work in time quadratic in it.
-func (w *Walker) Widest() int { return w.widest }
 
 // Set measures a selection set whose fields are selected on parent (nil if unknown).
 func (w *Walker) Set(parent *ast.Definition, set ast.SelectionSet) Measure {
