@@ -86,6 +86,7 @@ func listLengths() map[string]selection.Multiplier {
 		"Person.previousNames":     fixed(2),
 		"Conviction.offences":      fixed(3),
 		"Conviction.sentences":     fixed(3),
+		"Sentence.transitions":     fixed(4),
 	}
 }
 
