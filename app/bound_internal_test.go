@@ -90,3 +90,18 @@ func TestDocumentCacheKeepsLargeDocumentsPerRequest(t *testing.T) {
 		}
 	}
 }
+
+// TestPersistedQueriesKeepOnlySmallTexts: automatic persisted queries persist texts up to
+// cachedDocumentBytes, not larger ones.
+func TestPersistedQueriesKeepOnlySmallTexts(t *testing.T) {
+	c := newPersistedQueries()
+	ctx := context.Background()
+	c.Add(ctx, "small", "{ prisons { id } }")
+	c.Add(ctx, "large", strings.Repeat(" ", cachedDocumentBytes+1))
+	if _, ok := c.Get(ctx, "small"); !ok {
+		t.Error("a small query was not persisted")
+	}
+	if _, ok := c.Get(ctx, "large"); ok {
+		t.Error("a large query was persisted")
+	}
+}

@@ -13,7 +13,6 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -51,7 +50,7 @@ func (s *Server) graphqlHandler() *handler.Server {
 	if s.allowList != nil {
 		h.Use(*s.allowList) // only registered operations; no automatic persisting
 	} else {
-		h.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+		h.Use(extension.AutomaticPersistedQuery{Cache: newPersistedQueries()})
 	}
 	// Before parsing and validation (after the allow-list or APQ has supplied the text).
 	h.Use(boundDocument{limits: s.limits, schema: es.Schema(), costs: costs, cache: cache, policy: s.Policy})

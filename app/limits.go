@@ -267,6 +267,27 @@ func (c documentCache) Add(ctx context.Context, query string, doc *ast.QueryDocu
 	}
 }
 
+// persistedQueries is the cache of automatic persisted queries: it keeps query texts of up to
+// cachedDocumentBytes (least recently used out); larger ones are not persisted (their clients
+// send the text again), so registering large documents cannot fill the server's memory.
+type persistedQueries struct {
+	shared graphql.Cache[string]
+}
+
+func newPersistedQueries() persistedQueries {
+	return persistedQueries{shared: lru.New[string](1000)}
+}
+
+func (c persistedQueries) Get(ctx context.Context, hash string) (string, bool) {
+	return c.shared.Get(ctx, hash)
+}
+
+func (c persistedQueries) Add(ctx context.Context, hash, query string) {
+	if len(query) <= cachedDocumentBytes {
+		c.shared.Add(ctx, hash, query)
+	}
+}
+
 // validationRules are gqlgen's default validation rules with suggestions off (the executor's
 // own choice under SetDisableSuggestion(true)).
 func validationRules() *rules.Rules {
