@@ -91,10 +91,10 @@ func TestDocumentCacheKeepsLargeDocumentsPerRequest(t *testing.T) {
 	}
 }
 
-// TestPersistedQueriesKeepOnlySmallTexts: automatic persisted queries persist texts up to
+// TestPersistedTextsKeepOnlySmallOnes: automatic persisted queries persist texts up to
 // cachedDocumentBytes, not larger ones.
-func TestPersistedQueriesKeepOnlySmallTexts(t *testing.T) {
-	c := newPersistedQueries()
+func TestPersistedTextsKeepOnlySmallOnes(t *testing.T) {
+	c := newPersistedTexts()
 	ctx := context.Background()
 	c.Add(ctx, "small", "{ prisons { id } }")
 	c.Add(ctx, "large", strings.Repeat(" ", cachedDocumentBytes+1))

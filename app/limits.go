@@ -64,8 +64,14 @@ type Limits struct {
 
 // DefaultLimits suit the demo register and the frontends of DESIGN §1: a page of 50 persons
 // with every relation, and GraphiQL's introspection query, fit well within them.
+//
+// The rate limit is per subject: 20 requests a second sustained, bursts of 100. The burst is
+// sized so that no ordinary client is ever refused: a frontend page load issues a few dozen
+// operations at once (one per panel, each possibly twice with automatic persisted queries), a
+// GraphiQL session one or two per action plus its schema introspection, and the graphql-http
+// conformance audit about 70 in a row. Scripted bulk reading is still held to 20 a second.
 var DefaultLimits = Limits{Complexity: 30000, Depth: 12, Aliases: 30, RootFields: 10, Tokens: 2000, Width: 100, Operations: 20, Spreads: 64, Overlaps: 1000, Variables: 50,
-	BodyBytes: 1 << 20, Timeout: 15 * time.Second, RatePerSec: 20, RateBurst: 40}
+	BodyBytes: 1 << 20, Timeout: 15 * time.Second, RatePerSec: 20, RateBurst: 100}
 
 // listLengths are the expected lengths of list fields for the complexity limit: a list costs its
 // element's complexity times its length — the page size the query asks for, or a typical
@@ -186,7 +192,7 @@ func (boundDocument) ExtensionName() string                          { return "B
 func (boundDocument) Validate(schema graphql.ExecutableSchema) error { return nil }
 
 func (b boundDocument) MutateOperationParameters(ctx context.Context, params *graphql.RawParams) *gqlerror.Error {
-	if err := timedOut(ctx); err != nil {
+	if err := expired(ctx); err != nil {
 		return err
 	}
 	if _, ok := b.cache.Get(ctx, params.Query); ok {
@@ -211,7 +217,7 @@ func (b boundDocument) MutateOperationParameters(ctx context.Context, params *gr
 			return tooComplex("the document repeats fields too often: validation would compare more than %d pairs of them", b.limits.Overlaps)
 		}
 	}
-	if err := timedOut(ctx); err != nil {
+	if err := expired(ctx); err != nil {
 		return err
 	}
 	if len(doc.Operations) == 0 {
@@ -221,7 +227,7 @@ func (b boundDocument) MutateOperationParameters(ctx context.Context, params *gr
 		return invalidForRole(ctx, b.policy, params.Query, b.limits.Tokens, errs)
 	}
 	b.cache.Add(ctx, params.Query, doc)
-	return timedOut(ctx)
+	return expired(ctx)
 }
 
 // documentCache is the query cache boundDocument and gqlgen share: validated documents of up to
@@ -267,22 +273,22 @@ func (c documentCache) Add(ctx context.Context, query string, doc *ast.QueryDocu
 	}
 }
 
-// persistedQueries is the cache of automatic persisted queries: it keeps query texts of up to
+// persistedTexts is the cache of automatic persisted queries: it keeps query texts of up to
 // cachedDocumentBytes (least recently used out); larger ones are not persisted (their clients
 // send the text again), so registering large documents cannot fill the server's memory.
-type persistedQueries struct {
+type persistedTexts struct {
 	shared graphql.Cache[string]
 }
 
-func newPersistedQueries() persistedQueries {
-	return persistedQueries{shared: lru.New[string](1000)}
+func newPersistedTexts() persistedTexts {
+	return persistedTexts{shared: lru.New[string](1000)}
 }
 
-func (c persistedQueries) Get(ctx context.Context, hash string) (string, bool) {
+func (c persistedTexts) Get(ctx context.Context, hash string) (string, bool) {
 	return c.shared.Get(ctx, hash)
 }
 
-func (c persistedQueries) Add(ctx context.Context, hash, query string) {
+func (c persistedTexts) Add(ctx context.Context, hash, query string) {
 	if len(query) <= cachedDocumentBytes {
 		c.shared.Add(ctx, hash, query)
 	}
@@ -299,13 +305,13 @@ func validationRules() *rules.Rules {
 	return r
 }
 
-// timedOut refuses a request whose REQUEST_TIMEOUT has passed (or whose client has gone).
-func timedOut(ctx context.Context) *gqlerror.Error {
+// expired refuses, between the steps before execution, a request whose REQUEST_TIMEOUT has
+// passed (or whose client has gone).
+func expired(ctx context.Context) *gqlerror.Error {
 	if ctx.Err() == nil {
 		return nil
 	}
-	e := apperr.New(apperr.ServiceUnavailable, "the request took longer than the server allows; retry shortly")
-	return &gqlerror.Error{Message: e.Message, Err: e}
+	return asGQLError(timedOut(ctx))
 }
 
 // allowList accepts only operations from a file of persisted operations (production option):
@@ -402,18 +408,20 @@ func (s *Server) limitRate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p := auth.FromContext(r.Context()); p != nil && !rl.allow(p.Subject) {
 			w.Header().Set("Retry-After", "1")
-			writeError(w, http.StatusTooManyRequests, apperr.New(apperr.RateLimited, "too many requests: at most %g per second (bursts of %d); retry shortly", s.limits.RatePerSec, s.limits.RateBurst))
+			s.refuse(w, r, apperr.New(apperr.RateLimited, "too many requests: at most %g per second (bursts of %d); retry shortly", s.limits.RatePerSec, s.limits.RateBurst))
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// limitRequest bounds the body size and the time a request may take.
+// limitRequest bounds the body size and the time a request may take. A body announced larger
+// than the limit is refused at once; a chunked one is cut at the limit by the reader, and the
+// transport answers PAYLOAD_TOO_LARGE (HTTP 413) too.
 func (s *Server) limitRequest(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > s.limits.BodyBytes {
-			writeError(w, http.StatusRequestEntityTooLarge, apperr.New(apperr.ComplexityLimitExceeded, "the request body is larger than %d bytes", s.limits.BodyBytes))
+			s.refuse(w, r, apperr.New(apperr.PayloadTooLarge, "the request body is larger than %d bytes", s.limits.BodyBytes))
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, s.limits.BodyBytes)
