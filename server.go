@@ -2,6 +2,11 @@
 //
 //	go run .                      start the server (development mode: embedded FerretDB, demo data)
 //	go run . token -role POLICE   print a development token for the demo official of a role
+//	go run . audit keygen         make an audit log signing key (AUDIT_SIGNING_KEY_FILE)
+//	go run . audit key            print the audit log's public key, for auditors
+//	go run . audit export -o f    export the audit log with its signed checkpoints
+//	go run . audit verify -key k -checkpoint c -export f
+//	                              verify an export offline against kept checkpoints
 //
 // Configuration is read from the environment; see README.md.
 package main
@@ -28,6 +33,8 @@ func main() {
 	var err error
 	if len(os.Args) > 1 && os.Args[1] == "token" {
 		err = tokenCommand(os.Args[2:])
+	} else if len(os.Args) > 1 && os.Args[1] == "audit" {
+		err = auditCommand(os.Args[2:], os.Stdout, log)
 	} else {
 		err = serve(log)
 	}

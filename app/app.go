@@ -127,7 +127,22 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err := s.AuditStore.EnsureIndexes(ctx); err != nil {
 		return nil, fmt.Errorf("audit indexes: %w", err)
 	}
-	s.Trail = audit.NewTrail(s.AuditStore, cfg.Now)
+	keyFile := cfg.AuditSigningKeyFile
+	if keyFile == "" && cfg.Mode == Development {
+		keyFile = filepath.Join(cfg.DataDir, "audit-signing.key")
+	}
+	var auditKey *audit.Key
+	if cfg.Mode == Development {
+		auditKey, err = audit.LoadOrCreateKey(keyFile)
+	} else {
+		auditKey, err = audit.LoadKey(keyFile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("audit signing key: %w", err)
+	}
+	s.Trail = audit.NewTrail(s.AuditStore, cfg.Now, audit.Options{Key: auditKey, CheckpointEvery: cfg.AuditCheckpointEvery,
+		CheckpointInterval: cfg.AuditCheckpointInterval, WitnessDir: cfg.AuditWitnessDir, WitnessURL: cfg.AuditWitnessURL, Log: log})
+	log.Info("audit log signing key", "verifier_key", auditKey.VerifierKey)
 	if cfg.AuditRetention == 0 {
 		cfg.AuditRetention = audit.DefaultRetention
 		s.cfg.AuditRetention = cfg.AuditRetention

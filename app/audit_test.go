@@ -24,7 +24,7 @@ const trailQuery = `query Trail($f: AuditFilter, $first: Int, $after: String) {
   auditTrail(filter: $f, first: $first, after: $after) {
     edges { node { sequence time kind subject name agency role grantId operationName operationHash
       purpose { caseReference reason } coordinates personIds outcome errorCode clientAddress requestId
-      grantTransition { grantId from to reason } hash previousHash } }
+      grantTransition { grantId from to reason } hash canonical accesses { field purpose { caseReference reason } personIds } } }
     pageInfo { hasNextPage endCursor }
   }
 }`

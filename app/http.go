@@ -35,6 +35,7 @@ func (s *Server) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	mux.Handle("GET /metrics", s.Metrics.Handler())
+	mux.HandleFunc("GET /audit/checkpoint", s.auditCheckpoint)
 	if s.cfg.GraphiQL {
 		mux.Handle("GET /{$}", playground.Handler("custodia", "/query"))
 	}

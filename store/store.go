@@ -60,6 +60,8 @@ type Store struct {
 	// FerretDB v1 does not — it filters, then writes — so without them two concurrent writers
 	// of one record could both succeed. Striped, so memory stays bounded.
 	recordLocks [256]sync.Mutex
+	// auditHashes caches Merkle tree hashes of the audit log (see audit.go).
+	auditHashes hashCache
 }
 
 // lockRecord serialises this process's writers of one document until the returned unlock.
