@@ -115,6 +115,12 @@ func newChecker(key note.Verifier, minRetention time.Duration) *checker {
 // fail records the first problem found.
 func (c *checker) fail(seq int, problem string) {
 	if !c.report.Valid {
+		if c.report.FirstBrokenSequence == nil && seq > 0 {
+			// The first problem named no entry: name the first entry found broken too.
+			c.report.FirstBrokenSequence = &seq
+			more := *c.report.Problem + "; " + problem
+			c.report.Problem = &more
+		}
 		return
 	}
 	c.report.Valid = false
@@ -144,7 +150,7 @@ func (c *checker) leaf(seq int, h tlog.Hash) []tlog.Hash {
 		if int64(seq) <= c.n {
 			c.fail(seq, fmt.Sprintf("entry %d appears twice or out of order", seq))
 		} else {
-			c.fail(int(c.n+1), fmt.Sprintf("entries %d to %d are missing", c.n+1, seq-1))
+			c.fail(int(c.n+1), missing(c.n+1, int64(seq-1)))
 		}
 		c.stopped = true
 		return nil
@@ -355,7 +361,7 @@ func (t *Trail) Verify(ctx context.Context) (model.AuditChainReport, error) {
 		return c.report, err
 	}
 	if int64(head) > c.n && !c.stopped {
-		c.fail(int(c.n+1), fmt.Sprintf("entries %d to %d are missing at the end of the log", c.n+1, head))
+		c.fail(int(c.n+1), missing(c.n+1, int64(head))+" at the end of the log")
 	}
 	return c.finish(), nil
 }
@@ -461,4 +467,11 @@ func (t *Trail) Purge(ctx context.Context, retention time.Duration) (int, error)
 // ParseVerifierKey reads a public key in note form (name+hash+base64).
 func ParseVerifierKey(vkey string) (note.Verifier, error) {
 	return note.NewVerifier(strings.TrimSpace(vkey))
+}
+
+func missing(from, to int64) string {
+	if from == to {
+		return fmt.Sprintf("entry %d is missing", from)
+	}
+	return fmt.Sprintf("entries %d to %d are missing", from, to)
 }
