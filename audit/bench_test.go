@@ -91,4 +91,3 @@ func BenchmarkCheckpoint(b *testing.B) {
 		}
 	}
 }
-
