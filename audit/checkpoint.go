@@ -174,8 +174,8 @@ func (t *Trail) checkpointer() {
 	tick := time.NewTicker(t.opts.CheckpointInterval)
 	defer tick.Stop()
 	since := 0
-	sign := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	sign := func(timeout time.Duration) {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		if _, err := t.Checkpoint(ctx); err != nil {
 			t.opts.Log.Error("audit checkpoint not signed", "error", err.Error())
@@ -186,12 +186,12 @@ func (t *Trail) checkpointer() {
 		select {
 		case n := <-t.appended:
 			if since += n; since >= t.opts.CheckpointEvery {
-				sign()
+				sign(30 * time.Second)
 			}
 		case <-tick.C:
-			sign()
+			sign(30 * time.Second)
 		case <-t.stop:
-			sign()
+			sign(5 * time.Second) // shutting down: do not hold it up for long
 			return
 		}
 	}
