@@ -247,7 +247,11 @@ func (t *Trail) LatestCheckpoint(ctx context.Context) (*Checkpoint, error) {
 	if err != nil || len(notes) == 0 {
 		return nil, err
 	}
-	return OpenCheckpoint(notes[0], t.opts.Key.Verifier)
+	cp, err := OpenCheckpoint(notes[0], t.opts.Key.Verifier)
+	if err != nil {
+		return nil, fmt.Errorf("the latest stored checkpoint does not verify with this instance's key (every instance must use the same AUDIT_SIGNING_KEY_FILE): %w", err)
+	}
+	return cp, nil
 }
 
 // publish hands the checkpoint to the configured witnesses (once per size).
