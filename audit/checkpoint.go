@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -300,7 +301,7 @@ func writeWitnessFile(dir string, cp *Checkpoint) error {
 	return nil
 }
 
-// witnessCheckpoints reads the checkpoints in the witness directory (none when unset).
+// witnessCheckpoints reads the newest checkpoints in the witness directory (none when unset).
 func (t *Trail) witnessCheckpoints() ([][]byte, error) {
 	if t.opts.WitnessDir == "" {
 		return nil, nil
@@ -308,6 +309,10 @@ func (t *Trail) witnessCheckpoints() ([][]byte, error) {
 	files, err := filepath.Glob(filepath.Join(t.opts.WitnessDir, "*.checkpoint"))
 	if err != nil {
 		return nil, err
+	}
+	sort.Strings(files) // zero-padded sizes: the newest last (latest.checkpoint after them)
+	if len(files) > verifyCheckpoints {
+		files = files[len(files)-verifyCheckpoints:]
 	}
 	var out [][]byte
 	for _, f := range files {

@@ -51,8 +51,17 @@ type ExportLine struct {
 // ExportFormat names the export format in its first line.
 const ExportFormat = "custodia-audit-export/1"
 
-// Export writes the whole log as JSON lines: a header, the signed retention record and every
-// signed checkpoint the database holds, then every position in order.
+// How many of the newest stored checkpoints an export carries and Verify checks (a log signs
+// one every few seconds while it grows: years of them are millions). Each was checked for
+// consistency with its predecessor before it was signed; the auditor's own kept checkpoints
+// are what the offline verification rests on.
+const (
+	exportCheckpoints = 100
+	verifyCheckpoints = 1000
+)
+
+// Export writes the whole log as JSON lines: a header, the signed retention record and the
+// newest signed checkpoints the database holds, then every position in order.
 func (t *Trail) Export(ctx context.Context, w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
@@ -68,7 +77,7 @@ func (t *Trail) Export(ctx context.Context, w io.Writer) error {
 			return err
 		}
 	}
-	checkpoints, err := t.store.AuditCheckpoints(ctx, 0)
+	checkpoints, err := t.store.AuditCheckpoints(ctx, exportCheckpoints)
 	if err != nil {
 		return err
 	}
@@ -103,7 +112,7 @@ type checker struct {
 	hashes       []tlog.Hash // tlog storage, index = stored hash index
 	n            int64       // leaves so far
 	stopped      bool        // a gap: later leaves cannot be placed
-	retention    *retentionRecord
+	retention    *RetentionRecord
 	checkpoints  map[int64]*Checkpoint
 	report       model.AuditChainReport
 }
@@ -178,7 +187,7 @@ func (c *checker) entry(seq int, canonical []byte) []tlog.Hash {
 		c.fail(seq, fmt.Sprintf("entry %d is not a canonical entry: %v", seq, err))
 	} else if head.Sequence != seq || head.ID != store.AuditID(seq) {
 		c.fail(seq, fmt.Sprintf("the entry at position %d says it is entry %d (reordered)", seq, head.Sequence))
-	} else if c.retention != nil && seq == c.retention.through+1 && head.Time.Before(c.retention.before) {
+	} else if c.retention != nil && seq == c.retention.Through+1 && head.Time.Before(c.retention.Before) {
 		c.fail(seq, fmt.Sprintf("entry %d is older than the retention cut-off but was kept while earlier ones were removed", seq))
 	}
 	return c.leaf(seq, tlog.RecordHash(canonical))
@@ -187,7 +196,7 @@ func (c *checker) entry(seq int, canonical []byte) []tlog.Hash {
 // removed adds a position whose body retention removed.
 func (c *checker) removed(seq int, leaf []byte) []tlog.Hash {
 	c.report.RemovedByRetention++
-	if c.retention == nil || seq > c.retention.through {
+	if c.retention == nil || seq > c.retention.Through {
 		c.fail(seq, fmt.Sprintf("the body of entry %d was removed, but no signed retention record covers it", seq))
 	}
 	var h tlog.Hash
@@ -259,7 +268,7 @@ func (c *checker) finish() model.AuditChainReport {
 		} else if root, err := tlog.TreeHash(rr.TreeSize, r); rr.TreeSize > 0 && (err != nil || root != rr.Root) {
 			c.fail(0, fmt.Sprintf("the log does not match the tree of %d entries named in the signed retention record", rr.TreeSize))
 		}
-		if int64(rr.through) > c.n {
+		if int64(rr.Through) > c.n {
 			c.fail(int(c.n+1), "the retention record removed entries the log does not have")
 		}
 	}
@@ -326,7 +335,7 @@ func (t *Trail) Verify(ctx context.Context) (model.AuditChainReport, error) {
 	if retention != nil {
 		c.addRetention(retention)
 	}
-	stored, err := t.store.AuditCheckpoints(ctx, 0)
+	stored, err := t.store.AuditCheckpoints(ctx, verifyCheckpoints)
 	if err != nil {
 		return c.report, err
 	}
@@ -381,43 +390,43 @@ func sameHashes(a []tlog.Hash, b [][]byte) bool {
 // retentionHeader opens every signed retention record.
 const retentionHeader = "custodia audit retention"
 
-// retentionRecord is what a signed retention record says: entries 1..through had their bodies
-// removed because they were older than before, under a retention of Retention, when the tree
+// RetentionRecord is what a signed retention record says: entries 1..Through had their bodies
+// removed because they were older than Before, under a retention of Retention, when the tree
 // had TreeSize entries and root Root.
-type retentionRecord struct {
-	through   int
-	before    time.Time
+type RetentionRecord struct {
+	Through   int
+	Before    time.Time
 	Retention time.Duration
 	TreeSize  int64
 	Root      tlog.Hash
 }
 
-func formatRetention(origin string, r retentionRecord) string {
+func formatRetention(origin string, r RetentionRecord) string {
 	return fmt.Sprintf("%s\n%s\nremoved-through %d\nolder-than %s\nretention %s\ntree %d %s\n",
-		retentionHeader, origin, r.through, r.before.UTC().Format(time.RFC3339Nano), r.Retention, r.TreeSize, r.Root)
+		retentionHeader, origin, r.Through, r.Before.UTC().Format(time.RFC3339Nano), r.Retention, r.TreeSize, r.Root)
 }
 
 // OpenRetention verifies a signed retention record with the log's public key and parses it.
-func OpenRetention(msg []byte, v note.Verifier) (*retentionRecord, error) {
+func OpenRetention(msg []byte, v note.Verifier) (*RetentionRecord, error) {
 	n, err := note.Open(msg, note.VerifierList(v))
 	if err != nil {
 		return nil, err
 	}
-	var r retentionRecord
+	var r RetentionRecord
 	var header, origin, before, retention, root string
 	lines := strings.Split(n.Text, "\n")
 	if len(lines) != 7 {
 		return nil, errors.New("not a retention record")
 	}
 	header, origin = lines[0], lines[1]
-	_, e1 := fmt.Sscanf(lines[2], "removed-through %d", &r.through)
+	_, e1 := fmt.Sscanf(lines[2], "removed-through %d", &r.Through)
 	_, e2 := fmt.Sscanf(lines[3], "older-than %s", &before)
 	_, e3 := fmt.Sscanf(lines[4], "retention %s", &retention)
 	_, e4 := fmt.Sscanf(lines[5], "tree %d %s", &r.TreeSize, &root)
 	if header != retentionHeader || origin != v.Name() || errors.Join(e1, e2, e3, e4) != nil {
 		return nil, errors.New("not a retention record of this log")
 	}
-	if r.before, err = time.Parse(time.RFC3339Nano, before); err != nil {
+	if r.Before, err = time.Parse(time.RFC3339Nano, before); err != nil {
 		return nil, err
 	}
 	if r.Retention, err = time.ParseDuration(retention); err != nil {
@@ -453,7 +462,7 @@ func (t *Trail) Purge(ctx context.Context, retention time.Duration) (int, error)
 	if err != nil {
 		return 0, err
 	}
-	rec := retentionRecord{through: through, before: before, Retention: retention, TreeSize: int64(size), Root: root}
+	rec := RetentionRecord{Through: through, Before: before, Retention: retention, TreeSize: int64(size), Root: root}
 	msg, err := note.Sign(&note.Note{Text: formatRetention(t.opts.Key.Signer.Name(), rec)}, t.opts.Key.Signer)
 	if err != nil {
 		return 0, err
