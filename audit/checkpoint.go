@@ -213,6 +213,11 @@ func (t *Trail) Checkpoint(ctx context.Context) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The witness directory's latest counts too: checkpoints deleted from the database are
+	// not forgotten, and the next one must extend them.
+	if w := t.witnessLatest(); w != nil && (latest == nil || w.Size > latest.Size) {
+		latest = w
+	}
 	if size == 0 || (latest != nil && latest.Size >= int64(size)) {
 		return latest, t.publish(latest)
 	}
@@ -299,6 +304,23 @@ func writeWitnessFile(dir string, cp *Checkpoint) error {
 		}
 	}
 	return nil
+}
+
+// witnessLatest is the witness directory's latest checkpoint, nil when there is none or it
+// does not verify (reported by Verify).
+func (t *Trail) witnessLatest() *Checkpoint {
+	if t.opts.WitnessDir == "" {
+		return nil
+	}
+	b, err := os.ReadFile(filepath.Join(t.opts.WitnessDir, "latest.checkpoint"))
+	if err != nil {
+		return nil
+	}
+	cp, err := OpenCheckpoint(b, t.opts.Key.Verifier)
+	if err != nil {
+		return nil
+	}
+	return cp
 }
 
 // witnessCheckpoints reads the newest checkpoints in the witness directory (none when unset).
