@@ -132,6 +132,9 @@ func New(t testing.TB, opts Options) *Env {
 	}
 	// Instances sharing a database share its audit signing key, as a deployment's do.
 	cfg.AuditSigningKeyFile = AuditKeyFile(t, db)
+	// No checkpoint on a timer, so that counts of database commands stay exact; tests sign
+	// checkpoints themselves (Trail.Checkpoint) or set a cadence.
+	cfg.AuditCheckpointInterval = time.Hour
 	if opts.Mutate != nil {
 		opts.Mutate(&cfg)
 	}
