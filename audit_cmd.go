@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 
@@ -75,8 +79,22 @@ func auditKey(out io.Writer) error {
 func auditExport(args []string, out io.Writer, log *slog.Logger) error {
 	fs := flag.NewFlagSet("audit export", flag.ContinueOnError)
 	file := fs.String("o", "", "write the export to this file (default: standard output)")
+	url := fs.String("url", "", "a running server's GraphQL endpoint (e.g. http://localhost:8080/query); default: open the database directly")
+	token := fs.String("token", os.Getenv("TOKEN"), "with -url: an AUDITOR token")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	w := out
+	if *file != "" {
+		f, err := os.Create(*file)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	if *url != "" {
+		return exportOverHTTP(*url, *token, w)
 	}
 	cfg, err := app.FromEnv()
 	if err != nil {
@@ -91,16 +109,58 @@ func auditExport(args []string, out io.Writer, log *slog.Logger) error {
 	if _, err := srv.Trail.Checkpoint(ctx); err != nil {
 		return err
 	}
-	w := out
-	if *file != "" {
-		f, err := os.Create(*file)
+	return srv.Trail.Export(ctx, w)
+}
+
+// exportPageSize is how many positions one auditExport page asks for.
+var exportPageSize = 5000
+
+// exportOverHTTP pages through the auditExport query of a running server (each page is an
+// audited AUDITOR operation).
+func exportOverHTTP(url, token string, w io.Writer) error {
+	const q = `query Export($after: Int!, $first: Int!) { auditExport(afterSequence: $after, first: $first) { lines lastSequence hasMore } }`
+	bw := bufio.NewWriter(w)
+	after := 0
+	for {
+		body, _ := json.Marshal(map[string]any{"query": q, "operationName": "Export", "variables": map[string]any{"after": after, "first": exportPageSize}})
+		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		w = f
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		var r struct {
+			Data *struct {
+				AuditExport struct {
+					Lines        []string
+					LastSequence int
+					HasMore      bool
+				}
+			}
+			Errors []struct{ Message string }
+		}
+		err = json.NewDecoder(resp.Body).Decode(&r)
+		resp.Body.Close()
+		if err != nil {
+			return fmt.Errorf("export page after %d: HTTP %d: %w", after, resp.StatusCode, err)
+		}
+		if len(r.Errors) > 0 || r.Data == nil {
+			return fmt.Errorf("export page after %d: HTTP %d: %v", after, resp.StatusCode, r.Errors)
+		}
+		for _, l := range r.Data.AuditExport.Lines {
+			if _, err := bw.WriteString(l + "\n"); err != nil {
+				return err
+			}
+		}
+		if !r.Data.AuditExport.HasMore {
+			return bw.Flush()
+		}
+		after = r.Data.AuditExport.LastSequence
 	}
-	return srv.Trail.Export(ctx, w)
 }
 
 // auditVerify checks an export offline: it trusts only the public key and the checkpoints

@@ -36,14 +36,17 @@ func TestAuditVerifyCommand(t *testing.T) {
 	if err := os.WriteFile(keyFile, []byte(env.Server.Trail.Key().VerifierKey+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The export is taken from the running server, as an AUDITOR, two positions per page.
+	exportPageSize = 2
 	export := func() string {
-		var buf bytes.Buffer
-		if err := env.Server.Trail.Export(ctx, &buf); err != nil {
+		f := filepath.Join(dir, "export.jsonl")
+		var out bytes.Buffer
+		if err := auditCommand([]string{"export", "-url", env.HTTP.URL + "/query", "-token", env.Token(model.RoleAuditor), "-o", f}, &out, nil); err != nil {
 			t.Fatal(err)
 		}
-		f := filepath.Join(dir, "export.jsonl")
-		if err := os.WriteFile(f, buf.Bytes(), 0o600); err != nil {
-			t.Fatal(err)
+		b, err := os.ReadFile(f)
+		if err != nil || !strings.Contains(string(b), `"seq":3,`) {
+			t.Fatalf("export: %v %s", err, b)
 		}
 		return f
 	}

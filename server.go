@@ -4,7 +4,8 @@
 //	go run . token -role POLICE   print a development token for the demo official of a role
 //	go run . audit keygen         make an audit log signing key (AUDIT_SIGNING_KEY_FILE)
 //	go run . audit key            print the audit log's public key, for auditors
-//	go run . audit export -o f    export the audit log with its signed checkpoints
+//	go run . audit export -o f [-url u -token t]
+//	                              export the audit log with its signed checkpoints
 //	go run . audit verify -key k -checkpoint c -export f
 //	                              verify an export offline against kept checkpoints
 //

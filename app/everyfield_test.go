@@ -71,6 +71,7 @@ func TestEveryReadableFieldOfEveryType(t *testing.T) {
 		"auditCheckpoint":       `auditCheckpoint`,
 		"auditInclusionProof":   `auditInclusionProof(sequence: 1)`,
 		"auditConsistencyProof": `auditConsistencyProof(fromSize: 1)`,
+		"auditExport":           `auditExport(first: 5)`,
 		"recipientsToNotify":    `recipientsToNotify(personId: "P-000002", since: "2020-01-01T00:00:00Z")`,
 	}
 	for _, role := range model.AllRole {

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"custodia/apperr"
 	"custodia/model"
 	"custodia/store"
 )
@@ -64,43 +65,76 @@ const (
 // newest signed checkpoints the database holds, then every position in order.
 func (t *Trail) Export(ctx context.Context, w io.Writer) error {
 	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
-	if err := enc.Encode(ExportLine{Format: ExportFormat}); err != nil {
-		return err
-	}
-	_, retention, err := t.store.AuditRetention(ctx)
-	if err != nil {
-		return err
-	}
-	if retention != nil {
-		if err := enc.Encode(ExportLine{Retention: string(retention)}); err != nil {
+	after := 0
+	for {
+		page, err := t.ExportPage(ctx, after, 5000)
+		if err != nil {
 			return err
 		}
+		for _, l := range page.Lines {
+			if _, err := bw.WriteString(l + "\n"); err != nil {
+				return err
+			}
+		}
+		if !page.HasMore {
+			return bw.Flush()
+		}
+		after = page.LastSequence
 	}
-	checkpoints, err := t.store.AuditCheckpoints(ctx, exportCheckpoints)
-	if err != nil {
-		return err
+}
+
+// ExportPage is one page of the export: the positions after afterSeq (at most first), and on
+// the first page (afterSeq 0) the header, retention record and checkpoints before them.
+func (t *Trail) ExportPage(ctx context.Context, afterSeq, first int) (*model.AuditExportPage, error) {
+	if first < 1 || first > 5000 {
+		return nil, apperr.BadInput("first", "first must be between 1 and 5000")
 	}
-	for _, c := range checkpoints {
-		if err := enc.Encode(ExportLine{Checkpoint: string(c)}); err != nil {
-			return err
+	if afterSeq < 0 {
+		return nil, apperr.BadInput("afterSequence", "afterSequence must not be negative")
+	}
+	page := &model.AuditExportPage{Lines: []string{}, LastSequence: afterSeq}
+	add := func(l ExportLine) {
+		b, err := json.Marshal(l)
+		if err != nil {
+			panic(err) // plain data: cannot fail
+		}
+		page.Lines = append(page.Lines, string(b))
+	}
+	if afterSeq == 0 {
+		add(ExportLine{Format: ExportFormat})
+		_, retention, err := t.store.AuditRetention(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if retention != nil {
+			add(ExportLine{Retention: string(retention)})
+		}
+		checkpoints, err := t.store.AuditCheckpoints(ctx, exportCheckpoints)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range checkpoints {
+			add(ExportLine{Checkpoint: string(c)})
 		}
 	}
-	var werr error
-	err = t.store.AuditLeaves(ctx, 1, func(l store.AuditLeaf) bool {
+	n := 0
+	err := t.store.AuditLeaves(ctx, afterSeq+1, func(l store.AuditLeaf) bool {
+		if n == first {
+			page.HasMore = true
+			return false
+		}
 		line := ExportLine{Seq: l.Seq}
 		if l.Entry != nil {
 			line.Entry = Encode(l.Entry)
 		} else {
 			line.Removed, line.LeafHash = true, base64.StdEncoding.EncodeToString(l.Leaf)
 		}
-		werr = enc.Encode(line)
-		return werr == nil
+		add(line)
+		page.LastSequence = l.Seq
+		n++
+		return true
 	})
-	if err = errors.Join(err, werr); err != nil {
-		return err
-	}
-	return bw.Flush()
+	return page, err
 }
 
 // checker verifies a log position by position: it rebuilds the Merkle tree from the leaves

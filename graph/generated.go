@@ -142,6 +142,12 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	AuditExportPage struct {
+		HasMore      func(childComplexity int) int
+		LastSequence func(childComplexity int) int
+		Lines        func(childComplexity int) int
+	}
+
 	AuditInclusionProof struct {
 		Checkpoint func(childComplexity int) int
 		Entry      func(childComplexity int) int
@@ -339,6 +345,7 @@ type ComplexityRoot struct {
 		AccessGrants          func(childComplexity int, filter *model.AccessGrantFilter, first *int, after *string) int
 		AuditCheckpoint       func(childComplexity int) int
 		AuditConsistencyProof func(childComplexity int, fromSize int, toSize *int) int
+		AuditExport           func(childComplexity int, afterSequence *int, first *int) int
 		AuditInclusionProof   func(childComplexity int, sequence int, treeSize *int) int
 		AuditTrail            func(childComplexity int, filter *model.AuditFilter, first *int, after *string) int
 		Disclosures           func(childComplexity int, personID string) int
@@ -450,6 +457,7 @@ type QueryResolver interface {
 	AuditCheckpoint(ctx context.Context) (*model.AuditCheckpoint, error)
 	AuditInclusionProof(ctx context.Context, sequence int, treeSize *int) (*model.AuditInclusionProof, error)
 	AuditConsistencyProof(ctx context.Context, fromSize int, toSize *int) (*model.AuditConsistencyProof, error)
+	AuditExport(ctx context.Context, afterSequence *int, first *int) (*model.AuditExportPage, error)
 	RecipientsToNotify(ctx context.Context, personID string, since model.DateTime) ([]model.Recipient, error)
 }
 type SentenceResolver interface {
@@ -880,6 +888,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditEntryEdge.Node(childComplexity), true
+
+	case "AuditExportPage.hasMore":
+		if e.ComplexityRoot.AuditExportPage.HasMore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditExportPage.HasMore(childComplexity), true
+	case "AuditExportPage.lastSequence":
+		if e.ComplexityRoot.AuditExportPage.LastSequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditExportPage.LastSequence(childComplexity), true
+	case "AuditExportPage.lines":
+		if e.ComplexityRoot.AuditExportPage.Lines == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditExportPage.Lines(childComplexity), true
 
 	case "AuditInclusionProof.checkpoint":
 		if e.ComplexityRoot.AuditInclusionProof.Checkpoint == nil {
@@ -1783,6 +1810,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AuditConsistencyProof(childComplexity, args["fromSize"].(int), args["toSize"].(*int)), true
+	case "Query.auditExport":
+		if e.ComplexityRoot.Query.AuditExport == nil {
+			break
+		}
+
+		args, err := ec.field_Query_auditExport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AuditExport(childComplexity, args["afterSequence"].(*int), args["first"].(*int)), true
 	case "Query.auditInclusionProof":
 		if e.ComplexityRoot.Query.AuditInclusionProof == nil {
 			break
@@ -2699,6 +2737,13 @@ extend type Query {
   """
   auditConsistencyProof(fromSize: Int!, toSize: Int): AuditConsistencyProof!
     @access(roles: [AUDITOR])
+  """
+  One page of the audit log's export, the input of the offline verifier (` + "`" + `custodia audit export
+  -url … -token …` + "`" + ` pages through it). The first page (afterSequence 0) starts with the header,
+  the signed retention record and the newest signed checkpoints. first: 1 to 5000.
+  """
+  auditExport(afterSequence: Int = 0, first: Int = 1000): AuditExportPage!
+    @access(roles: [AUDITOR])
 }
 
 type Mutation {
@@ -2850,6 +2895,15 @@ type AuditInclusionProof @access(roles: [AUDITOR]) {
   hashes: [String!]!
   "The signed checkpoint of treeSize, when the server signed one."
   checkpoint: String
+}
+
+"A page of the audit log export."
+type AuditExportPage @access(roles: [AUDITOR]) {
+  "Lines of the export (JSON, docs/audit.md), to be written one per line."
+  lines: [String!]!
+  "The last position in this page: the next page's afterSequence."
+  lastSequence: Int!
+  hasMore: Boolean!
 }
 
 "A consistency proof (RFC 6962) between two sizes of the audit tree."
@@ -3315,6 +3369,18 @@ func (ec *executionContext) childFields_AuditEntryEdge(ctx context.Context, fiel
 		return ec.fieldContext_AuditEntryEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditEntryEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_AuditExportPage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "lines":
+		return ec.fieldContext_AuditExportPage_lines(ctx, field)
+	case "lastSequence":
+		return ec.fieldContext_AuditExportPage_lastSequence(ctx, field)
+	case "hasMore":
+		return ec.fieldContext_AuditExportPage_hasMore(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditExportPage", field.Name)
 }
 
 func (ec *executionContext) childFields_AuditInclusionProof(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4428,6 +4494,28 @@ func (ec *executionContext) field_Query_auditConsistencyProof_args(ctx context.C
 		return nil, err
 	}
 	args["toSize"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_auditExport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "afterSequence",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["afterSequence"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
 	return args, nil
 }
 
@@ -6304,6 +6392,75 @@ func (ec *executionContext) fieldContext_AuditEntryEdge_node(_ context.Context, 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _AuditExportPage_lines(ctx context.Context, field graphql.CollectedField, obj *model.AuditExportPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditExportPage_lines(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lines, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditExportPage_lines(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditExportPage", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AuditExportPage_lastSequence(ctx context.Context, field graphql.CollectedField, obj *model.AuditExportPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditExportPage_lastSequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastSequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditExportPage_lastSequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditExportPage", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _AuditExportPage_hasMore(ctx context.Context, field graphql.CollectedField, obj *model.AuditExportPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditExportPage_hasMore(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasMore, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditExportPage_hasMore(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditExportPage", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _AuditInclusionProof_sequence(ctx context.Context, field graphql.CollectedField, obj *model.AuditInclusionProof) (ret graphql.Marshaler) {
@@ -10344,6 +10501,50 @@ func (ec *executionContext) fieldContext_Query_auditConsistencyProof(ctx context
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_auditExport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_auditExport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().AuditExport(ctx, fc.Args["afterSequence"].(*int), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AuditExportPage) graphql.Marshaler {
+			return ec.marshalNAuditExportPage2ᚖcustodiaᚋmodelᚐAuditExportPage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_auditExport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditExportPage(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_auditExport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_recipientsToNotify(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14018,6 +14219,54 @@ func (ec *executionContext) _AuditEntryEdge(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var auditExportPageImplementors = []string{"AuditExportPage"}
+
+func (ec *executionContext) _AuditExportPage(ctx context.Context, sel ast.SelectionSet, obj *model.AuditExportPage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, auditExportPageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AuditExportPage")
+		case "lines":
+			out.Values[i] = ec._AuditExportPage_lines(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastSequence":
+			out.Values[i] = ec._AuditExportPage_lastSequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hasMore":
+			out.Values[i] = ec._AuditExportPage_hasMore(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var auditInclusionProofImplementors = []string{"AuditInclusionProof"}
 
 func (ec *executionContext) _AuditInclusionProof(ctx context.Context, sel ast.SelectionSet, obj *model.AuditInclusionProof) graphql.Marshaler {
@@ -16011,6 +16260,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "auditExport":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_auditExport(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "recipientsToNotify":
 			field := field
 
@@ -16906,6 +17177,16 @@ func (ec *executionContext) marshalNAuditEntryEdge2ᚕcustodiaᚋmodelᚐAuditEn
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNAuditExportPage2ᚖcustodiaᚋmodelᚐAuditExportPage(ctx context.Context, sel ast.SelectionSet, v *model.AuditExportPage) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._AuditExportPage(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNAuditInclusionProof2ᚖcustodiaᚋmodelᚐAuditInclusionProof(ctx context.Context, sel ast.SelectionSet, v *model.AuditInclusionProof) graphql.Marshaler {

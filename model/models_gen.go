@@ -98,6 +98,15 @@ type AuditEntryEdge struct {
 	Node   AuditEntry `json:"node"`
 }
 
+// A page of the audit log export.
+type AuditExportPage struct {
+	// Lines of the export (JSON, docs/audit.md), to be written one per line.
+	Lines []string `json:"lines"`
+	// The last position in this page: the next page's afterSequence.
+	LastSequence int  `json:"lastSequence"`
+	HasMore      bool `json:"hasMore"`
+}
+
 type AuditFilter struct {
 	// Entries that returned data about this person.
 	PersonID *string   `json:"personId,omitempty"`

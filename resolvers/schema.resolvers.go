@@ -414,6 +414,11 @@ func (r *queryResolver) AuditConsistencyProof(ctx context.Context, fromSize int,
 	return r.Trail.ConsistencyProof(ctx, fromSize, deref0(toSize))
 }
 
+// AuditExport is the resolver for the auditExport field.
+func (r *queryResolver) AuditExport(ctx context.Context, afterSequence *int, first *int) (*model.AuditExportPage, error) {
+	return r.Trail.ExportPage(ctx, deref0(afterSequence), deref0(first))
+}
+
 // RecipientsToNotify is the resolver for the recipientsToNotify field.
 func (r *queryResolver) RecipientsToNotify(ctx context.Context, personID string, since model.DateTime) ([]model.Recipient, error) {
 	return r.Trail.Recipients(ctx, personID, time.Time(since))
