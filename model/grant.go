@@ -34,18 +34,21 @@ type AccessGrant struct {
 // every other field (package audit); a field added here is covered without further work, and
 // a test fails when a field is left out of the encoding.
 type AuditEntry struct {
-	ID            string        `bson:"_id" json:"id"`
-	Sequence      int           `bson:"seq" json:"sequence"`
-	Time          time.Time     `bson:"time" json:"time"`
-	Kind          AuditKind     `bson:"kind" json:"kind"`
-	Subject       *string       `bson:"subject,omitempty" json:"subject"`
-	Name          *string       `bson:"name,omitempty" json:"name"`
-	Agency        *string       `bson:"agency,omitempty" json:"agency"`
-	Role          *Role         `bson:"role,omitempty" json:"role"`
-	GrantID       *string       `bson:"grantId,omitempty" json:"grantId"`
-	OperationName *string       `bson:"operationName,omitempty" json:"operationName"`
-	OperationHash *string       `bson:"operationHash,omitempty" json:"operationHash"`
-	Purpose       *AuditPurpose `bson:"purpose,omitempty" json:"purpose"`
+	ID       string    `bson:"_id" json:"id"`
+	Sequence int       `bson:"seq" json:"sequence"`
+	Time     time.Time `bson:"time" json:"time"`
+	Kind     AuditKind `bson:"kind" json:"kind"`
+	Subject  *string   `bson:"subject,omitempty" json:"subject"`
+	// SubjectVerified is false when Subject is what a refused token claimed (never trusted),
+	// or there is none.
+	SubjectVerified bool          `bson:"subjectVerified,omitempty" json:"subjectVerified,omitempty"`
+	Name            *string       `bson:"name,omitempty" json:"name"`
+	Agency          *string       `bson:"agency,omitempty" json:"agency"`
+	Role            *Role         `bson:"role,omitempty" json:"role"`
+	GrantID         *string       `bson:"grantId,omitempty" json:"grantId"`
+	OperationName   *string       `bson:"operationName,omitempty" json:"operationName"`
+	OperationHash   *string       `bson:"operationHash,omitempty" json:"operationHash"`
+	Purpose         *AuditPurpose `bson:"purpose,omitempty" json:"purpose"`
 	// Accesses are the operation's root fields, each with its own purpose and the persons it
 	// returned (DESIGN §6: two accesses with two purposes are two disclosures).
 	Accesses        []AuditAccess    `bson:"accesses,omitempty" json:"accesses"`
