@@ -469,11 +469,17 @@ func TestAuditCheckpointsWitnessesAndProofs(t *testing.T) {
 	if _, err := audit.OpenCheckpoint([]byte(body), key); err != nil {
 		t.Fatalf("the public checkpoint does not verify: %v", err)
 	}
-	mu.Lock()
-	if len(posted) == 0 || posted[0] != string(first.Note) {
-		t.Errorf("the witness URL did not receive the checkpoint: %q", posted)
+	received := func() []string { // the URL is posted to after the directory is written
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string{}, posted...)
 	}
-	mu.Unlock()
+	for len(received()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := received(); len(got) == 0 || got[0] != string(first.Note) {
+		t.Errorf("the witness URL did not receive the checkpoint: %q", got)
+	}
 
 	for i := 0; i < 4; i++ {
 		env.MustData(model.RoleCourt, read, vars)
