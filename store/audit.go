@@ -102,7 +102,7 @@ func (s *Store) AuditHashReader(ctx context.Context) tlog.HashReader {
 }
 
 // readAuditHashes resolves stored hash indexes from overlay (hashes computed but not yet
-// written), the cache, then the database (one query for all that remain).
+// written), the cache, then the database (the entries that hold them, by _id).
 func (s *Store) readAuditHashes(ctx context.Context, indexes []int64, overlay map[int64]tlog.Hash) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
 	missing := map[int][]int{} // seq -> positions in out
@@ -130,8 +130,8 @@ func (s *Store) readAuditHashes(ctx context.Context, indexes []int64, overlay ma
 		Seq  int      `bson:"seq"`
 		Tree [][]byte `bson:"tree"`
 	}
-	docs, err := findAll[treeOnly](ctx, s.db.Collection(colAudit), bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}},
-		options.Find().SetProjection(bson.D{{Key: "seq", Value: 1}, {Key: "tree", Value: 1}}))
+	docs, err := findByIDs[treeOnly](ctx, s, s.db.Collection(colAudit), ids,
+		options.FindOne().SetProjection(bson.D{{Key: "seq", Value: 1}, {Key: "tree", Value: 1}}))
 	if err != nil {
 		return nil, err
 	}
