@@ -253,12 +253,14 @@ func (r *Record) SetPurpose(field string, p model.PurposeInput) {
 	r.access(field).purpose = &model.AuditPurpose{CaseReference: p.CaseReference, Reason: p.Reason}
 }
 
-// AddPersons notes persons whose data a root field (by response key) returns.
-func (r *Record) AddPersons(field string, ids ...string) {
+// AddPersons notes persons whose data a root field (by response key) returns. (At least one
+// ID is required, so that a call naming only the person does not compile.)
+func (r *Record) AddPersons(field, id string, more ...string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	a := r.access(field)
-	for _, id := range ids {
+	a.persons[id] = true
+	for _, id := range more {
 		a.persons[id] = true
 	}
 }

@@ -57,7 +57,7 @@ func rootPerson(ctx context.Context, id string) (*model.Person, error) {
 	if p == nil {
 		return nil, apperr.NotFoundf("no person with ID %q", id)
 	}
-	audit.RecordFrom(ctx).AddPersons(p.ID)
+	audit.RecordFrom(ctx).AddPersons(rootField(ctx), p.ID)
 	return p, l.PrefetchPersons(ctx, []*model.Person{p}, loaders.SelectionBelow(ctx))
 }
 
