@@ -275,6 +275,24 @@ func withDefaults(l Limits) Limits {
 	if l.RootFields == 0 {
 		l.RootFields = d.RootFields
 	}
+	if l.Tokens == 0 {
+		l.Tokens = d.Tokens
+	}
+	if l.Width == 0 {
+		l.Width = d.Width
+	}
+	if l.Variables == 0 {
+		l.Variables = d.Variables
+	}
+	if l.Overlaps == 0 {
+		l.Overlaps = d.Overlaps
+	}
+	if l.Spreads == 0 {
+		l.Spreads = d.Spreads
+	}
+	if l.Operations == 0 {
+		l.Operations = d.Operations
+	}
 	if l.BodyBytes == 0 {
 		l.BodyBytes = d.BodyBytes
 	}

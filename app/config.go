@@ -135,7 +135,8 @@ func FromEnv() (Config, error) {
 	for _, v := range []struct {
 		name string
 		dst  *int
-	}{{"COMPLEXITY_LIMIT", &l.Complexity}, {"DEPTH_LIMIT", &l.Depth}, {"ALIAS_LIMIT", &l.Aliases}, {"ROOT_FIELD_LIMIT", &l.RootFields}, {"RATE_LIMIT_BURST", &l.RateBurst}} {
+	}{{"COMPLEXITY_LIMIT", &l.Complexity}, {"DEPTH_LIMIT", &l.Depth}, {"ALIAS_LIMIT", &l.Aliases}, {"ROOT_FIELD_LIMIT", &l.RootFields},
+		{"TOKEN_LIMIT", &l.Tokens}, {"SELECTION_WIDTH_LIMIT", &l.Width}, {"OPERATION_LIMIT", &l.Operations}, {"FRAGMENT_SPREAD_LIMIT", &l.Spreads}, {"OVERLAP_LIMIT", &l.Overlaps}, {"VARIABLE_LIMIT", &l.Variables}, {"RATE_LIMIT_BURST", &l.RateBurst}} {
 		if *v.dst, err = envInt(v.name, *v.dst); err != nil {
 			return c, err
 		}
