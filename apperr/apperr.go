@@ -28,6 +28,8 @@ const (
 	ServiceUnavailable      Code = "SERVICE_UNAVAILABLE"
 	// RateLimited (HTTP 429) is the one code beyond DESIGN §9: too many requests of a subject.
 	RateLimited Code = "RATE_LIMITED"
+	// TooManySubscriptions: the official holds as many open subscriptions as allowed.
+	TooManySubscriptions Code = "TOO_MANY_SUBSCRIPTIONS"
 	Internal    Code = "INTERNAL"
 )
 

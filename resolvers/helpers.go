@@ -10,6 +10,7 @@ import (
 	"custodia/loaders"
 	"custodia/model"
 	"custodia/register"
+	"custodia/watch"
 )
 
 // checkPurpose validates a person read's purpose and that the caller's grant allows it.
@@ -81,4 +82,21 @@ func writer(ctx context.Context, purpose *model.PurposeInput, personID string) (
 		audit.RecordFrom(ctx).AddPersons(personID)
 	}
 	return principal(ctx)
+}
+
+// watch opens a subscription to the persons' events for the caller, with the purpose the
+// caller's grant must allow (checked again at every delivery by package watch).
+func (r *Resolver) watch(ctx context.Context, op string, persons []string, purpose model.PurposeInput, after *string) (<-chan *model.PersonEvent, error) {
+	if err := checkPurpose(ctx, &purpose); err != nil {
+		return nil, err
+	}
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	req := watch.Request{Operation: op, Persons: persons, Purpose: purpose, After: deref(after)}
+	if r.Connection != nil {
+		req.RequestID, req.Client = r.Connection(ctx)
+	}
+	return r.Watches.Open(ctx, p, req)
 }

@@ -6,12 +6,14 @@
 package resolvers
 
 import (
+	"context"
 	"time"
 
 	"custodia/audit"
 	"custodia/grants"
 	"custodia/maintenance"
 	"custodia/store"
+	"custodia/watch"
 )
 
 // Resolver is the root resolver; one per server, shared by all requests.
@@ -20,6 +22,10 @@ type Resolver struct {
 	Grants      *grants.Service
 	Trail       *audit.Trail
 	Maintenance *maintenance.Service
+	// Watches opens subscriptions (package watch).
+	Watches *watch.Service
+	// Connection gives the request ID and client address of a request, for the audit trail.
+	Connection func(ctx context.Context) (requestID, client string)
 	// Now is the clock (UTC); detention status and rehabilitation are computed for its day.
 	Now func() time.Time
 }

@@ -413,6 +413,16 @@ func (r *sentenceResolver) Conviction(ctx context.Context, obj *model.Sentence) 
 	return nil, apperr.NotFoundf("the conviction of sentence %q is not available", obj.ID)
 }
 
+// WatchPerson is the resolver for the watchPerson field.
+func (r *subscriptionResolver) WatchPerson(ctx context.Context, personID string, purpose model.PurposeInput, after *string) (<-chan *model.PersonEvent, error) {
+	return r.watch(ctx, "watchPerson", []string{personID}, purpose, after)
+}
+
+// WatchPersons is the resolver for the watchPersons field.
+func (r *subscriptionResolver) WatchPersons(ctx context.Context, personIds []string, purpose model.PurposeInput, after *string) (<-chan *model.PersonEvent, error) {
+	return r.watch(ctx, "watchPersons", personIds, purpose, after)
+}
+
 // Conviction returns graph.ConvictionResolver implementation.
 func (r *Resolver) Conviction() graph.ConvictionResolver { return &convictionResolver{r} }
 
@@ -438,6 +448,9 @@ func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
 // Sentence returns graph.SentenceResolver implementation.
 func (r *Resolver) Sentence() graph.SentenceResolver { return &sentenceResolver{r} }
 
+// Subscription returns graph.SubscriptionResolver implementation.
+func (r *Resolver) Subscription() graph.SubscriptionResolver { return &subscriptionResolver{r} }
+
 type (
 	convictionResolver      struct{ *Resolver }
 	detentionPeriodResolver struct{ *Resolver }
@@ -446,4 +459,5 @@ type (
 	personResolver          struct{ *Resolver }
 	queryResolver           struct{ *Resolver }
 	sentenceResolver        struct{ *Resolver }
+	subscriptionResolver    struct{ *Resolver }
 )
