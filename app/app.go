@@ -10,8 +10,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"go.opentelemetry.io/otel/trace"
 
+	"custodia/apperr"
 	"custodia/audit"
 	"custodia/auth"
 	"custodia/grants"
@@ -21,6 +23,7 @@ import (
 	"custodia/policy"
 	"custodia/seed"
 	"custodia/store"
+	"custodia/watch"
 )
 
 // Server is one custodia instance: its database connection, verifier, policy and handler.
@@ -45,6 +48,13 @@ type Server struct {
 	// AuditStore holds the audit trail: the register's store unless configured apart.
 	AuditStore *store.Store
 	handler    http.Handler
+	// Watches serves subscriptions (package watch).
+	Watches *watch.Service
+	// audit appends the entries of operations and refused requests, remembering failures for
+	// /readyz.
+	audit *auditAppender
+	// presenter turns every error a caller sees into a GraphQL error with a stable code.
+	presenter graphql.ErrorPresenterFunc
 }
 
 // New starts everything the server needs: in development mode without MONGODB_URI the embedded
@@ -88,10 +98,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s.Store = st
 	log.Info("database connected", "database", cfg.MongoDatabase, "transactions", st.SupportsTransactions())
-	if err := st.EnsureIndexes(ctx); err != nil {
-		return nil, fmt.Errorf("create indexes: %w", err)
-	}
 	if cfg.Mode == Development {
+		// Seeding first: an instance seeding an empty database clears and indexes it, and one
+		// starting beside it must not create indexes meanwhile (store.SeedOnce).
 		seeded, err := seed.IfEmpty(ctx, st, seed.Options{Persons: cfg.DemoPersons})
 		if err != nil {
 			return nil, err
@@ -108,6 +117,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		if s.DevKey, err = auth.LoadOrCreateDevKey(cfg.DataDir); err != nil {
 			return nil, fmt.Errorf("development signing key: %w", err)
 		}
+	}
+	if err := st.EnsureIndexes(ctx); err != nil {
+		return nil, fmt.Errorf("create indexes: %w", err)
 	}
 	if s.verifier, err = s.newVerifier(ctx); err != nil {
 		return nil, err
@@ -132,6 +144,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("audit indexes: %w", err)
 	}
 	s.Trail = audit.NewTrail(s.AuditStore, cfg.Now)
+	s.audit = &auditAppender{trail: s.Trail}
+	s.presenter = apperr.Presenter(log, requestIDFrom)
 	if cfg.AuditRetention == 0 {
 		cfg.AuditRetention = audit.DefaultRetention
 		s.cfg.AuditRetention = cfg.AuditRetention
@@ -151,6 +165,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s.Grants = grants.NewService(st, s.Trail, cfg.Now, cfg.GrantCacheTTL)
 	s.Grants.OnLookup = s.Metrics.GrantLookup
+	s.Watches = watch.NewService(watch.NewHub(st, cfg.Watch), st, s.Grants, s.Policy, s.Trail)
 	s.handler = s.routes()
 	ok = true
 	return s, nil
@@ -181,6 +196,9 @@ func (s *Server) mongoURI(Config) string { return s.uri }
 
 // Close releases the database and stops the embedded FerretDB.
 func (s *Server) Close() {
+	if s.Watches != nil {
+		s.Watches.Hub.Close(nil)
+	}
 	if s.shutdownTracing != nil {
 		_ = s.shutdownTracing(context.Background())
 	}
@@ -219,7 +237,8 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 	}
-	s.log.Info("shutting down: finishing in-flight requests")
+	s.log.Info("shutting down: ending subscriptions, finishing in-flight requests")
+	s.Watches.Hub.Close(nil) // every subscription ends with SERVICE_UNAVAILABLE, reason SHUTDOWN
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -4,6 +4,8 @@
 package app
 
 import (
+	"custodia/watch"
+
 	"fmt"
 	"os"
 	"strconv"
@@ -45,6 +47,8 @@ type Config struct {
 	AuditMongoURI  string
 	AuditDatabase  string
 	AuditRetention time.Duration
+	// Watch tunes subscriptions: polling of the event log, retention, per-official bounds.
+	Watch watch.Config
 	// GrantCacheTTL bounds how long a revocation on another instance may go unnoticed.
 	GrantCacheTTL time.Duration
 	// Limits bound what one request may cost; zero fields take DefaultLimits.

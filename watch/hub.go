@@ -35,12 +35,14 @@ type Config struct {
 	Retention time.Duration
 	// PerSubject bounds the open subscriptions of one official (default 16).
 	PerSubject int
+	// Recheck is how often an idle subscription checks the caller's grant again (default 5s).
+	Recheck time.Duration
 	// Buffer is how many events may wait for a slow subscriber before it is ended (default 256).
 	Buffer int
 }
 
 // DefaultConfig is the configuration used for zero fields.
-var DefaultConfig = Config{Poll: 200 * time.Millisecond, Lookback: 3 * time.Second, Retention: 7 * 24 * time.Hour, PerSubject: 16, Buffer: 256}
+var DefaultConfig = Config{Poll: 200 * time.Millisecond, Lookback: 3 * time.Second, Retention: 7 * 24 * time.Hour, PerSubject: 16, Buffer: 256, Recheck: 5 * time.Second}
 
 func (c Config) withDefaults() Config {
 	d := DefaultConfig
@@ -55,6 +57,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PerSubject <= 0 {
 		c.PerSubject = d.PerSubject
+	}
+	if c.Recheck <= 0 {
+		c.Recheck = d.Recheck
 	}
 	if c.Buffer <= 0 {
 		c.Buffer = d.Buffer

@@ -127,10 +127,17 @@ func (s *Service) deliver(ctx context.Context, p *auth.Principal, req Request, p
 			break
 		}
 	}
+	recheck := time.NewTicker(s.Hub.cfg.Recheck)
+	defer recheck.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-recheck.C: // a grant ended meanwhile ends the subscription even without events
+			if err := s.current(ctx, p, req); err != nil {
+				s.end(ctx, out, err)
+				return
+			}
 		case err := <-sub.Ended():
 			s.end(ctx, out, err)
 			return
@@ -153,18 +160,11 @@ func (s *Service) end(ctx context.Context, out chan<- *model.PersonEvent, reason
 // subscription; false skips the event unseen (a kind the role may not read, a person no
 // longer in the caseload). A delivered event is audited first (fail closed).
 func (s *Service) authorise(ctx context.Context, p *auth.Principal, req Request, e model.PersonEvent) (bool, error) {
-	now := *p
-	now.Grant, now.GrantErr = nil, nil
-	if err := s.grants.Check(ctx, &now); err != nil {
-		if c := apperr.CodeOf(err); c == apperr.Internal || c == apperr.ServiceUnavailable {
-			return false, apperr.Unavailable(err)
-		}
+	now, err := s.principalNow(ctx, p, req)
+	if err != nil {
 		return false, err
 	}
-	if err := grants.CheckPurpose(&now, req.Purpose.Reason); err != nil {
-		return false, err
-	}
-	if scope := grants.Scope(&now); scope.Restricted && !slices.Contains(scope.Caseload, e.PersonID) {
+	if scope := grants.Scope(now); scope.Restricted && !slices.Contains(scope.Caseload, e.PersonID) {
 		return false, nil
 	}
 	field, ok := model.EventReferenceField[e.Kind]
@@ -174,7 +174,7 @@ func (s *Service) authorise(ctx context.Context, p *auth.Principal, req Request,
 	entry := &model.AuditEntry{Kind: model.AuditKindOperation, Outcome: model.AuditOutcomeAllowed,
 		OperationName: &req.Operation, Purpose: &model.AuditPurpose{CaseReference: req.Purpose.CaseReference, Reason: req.Purpose.Reason},
 		Coordinates: []string{"Subscription." + req.Operation, "PersonEvent." + field}, PersonIDs: []string{e.PersonID}}
-	grants.Actor(&now, entry)
+	grants.Actor(now, entry)
 	if req.RequestID != "" {
 		entry.RequestID = &req.RequestID
 	}
@@ -187,4 +187,27 @@ func (s *Service) authorise(ctx context.Context, p *auth.Principal, req Request,
 		return false, apperr.New(apperr.ServiceUnavailable, "the delivery could not be recorded in the audit trail, so the subscription ends; resubscribe shortly with after set to the last event ID received")
 	}
 	return true, nil
+}
+
+// principalNow is the caller with the grant the database holds now (through the grant
+// service's short cache): an error if it is no longer active or no longer allows the purpose.
+func (s *Service) principalNow(ctx context.Context, p *auth.Principal, req Request) (*auth.Principal, error) {
+	now := *p
+	now.Grant, now.GrantErr = nil, nil
+	if err := s.grants.Check(ctx, &now); err != nil {
+		if c := apperr.CodeOf(err); c == apperr.Internal || c == apperr.ServiceUnavailable {
+			return nil, apperr.Unavailable(err)
+		}
+		return nil, err
+	}
+	if err := grants.CheckPurpose(&now, req.Purpose.Reason); err != nil {
+		return nil, err
+	}
+	return &now, nil
+}
+
+// current checks the caller's grant without an event (see principalNow).
+func (s *Service) current(ctx context.Context, p *auth.Principal, req Request) error {
+	_, err := s.principalNow(ctx, p, req)
+	return err
 }
