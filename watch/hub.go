@@ -182,6 +182,7 @@ func (h *Hub) poll() {
 	defer close(h.done)
 	t := time.NewTicker(h.cfg.Poll)
 	defer t.Stop()
+	var purged time.Time
 	for {
 		select {
 		case <-h.stop:
@@ -189,6 +190,13 @@ func (h *Hub) poll() {
 		case <-t.C:
 		}
 		h.readLog()
+		if time.Since(purged) > time.Hour { // retention: events older than it cannot be resumed
+			ctx, cancel := contextWithTimeout(time.Minute)
+			if _, err := h.store.PurgeEvents(ctx, time.Now().Add(-h.cfg.Retention)); err == nil {
+				purged = time.Now()
+			}
+			cancel()
+		}
 	}
 }
 

@@ -3,7 +3,10 @@ package watch
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"custodia/apperr"
 	"custodia/audit"
@@ -28,6 +31,8 @@ type Service struct {
 	grants *grants.Service
 	policy *policy.Policy
 	trail  *audit.Trail
+
+	lookups singleflight.Group
 }
 
 // NewService makes the service over a hub.
@@ -151,7 +156,7 @@ func (s *Service) deliver(ctx context.Context, p *auth.Principal, req Request, p
 
 func (s *Service) end(ctx context.Context, out chan<- *model.PersonEvent, reason error) {
 	select {
-	case out <- &model.PersonEvent{End: reason}:
+	case out <- &model.PersonEvent{End: reason, OccurredAt: time.Now().UTC()}:
 	case <-ctx.Done():
 	}
 }
@@ -192,14 +197,19 @@ func (s *Service) authorise(ctx context.Context, p *auth.Principal, req Request,
 // principalNow is the caller with the grant the database holds now (through the grant
 // service's short cache): an error if it is no longer active or no longer allows the purpose.
 func (s *Service) principalNow(ctx context.Context, p *auth.Principal, req Request) (*auth.Principal, error) {
-	now := *p
-	now.Grant, now.GrantErr = nil, nil
-	if err := s.grants.Check(ctx, &now); err != nil {
+	// Deliveries of one event to many subscriptions of one official share one lookup.
+	v, err, _ := s.lookups.Do(strings.Join([]string{p.Subject, string(p.Role), p.Agency, p.Name, p.Username, p.Email}, "\x00"), func() (any, error) {
+		now := *p
+		now.Grant, now.GrantErr = nil, nil
+		return &now, s.grants.Check(context.WithoutCancel(ctx), &now)
+	})
+	if err != nil {
 		if c := apperr.CodeOf(err); c == apperr.Internal || c == apperr.ServiceUnavailable {
 			return nil, apperr.Unavailable(err)
 		}
 		return nil, err
 	}
+	now := *v.(*auth.Principal)
 	if err := grants.CheckPurpose(&now, req.Purpose.Reason); err != nil {
 		return nil, err
 	}

@@ -65,7 +65,7 @@ func (s *Stream) Close() { s.cancel() }
 
 func newStream(t testing.TB) (*Stream, context.Context) {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Stream{t: t, msgs: make(chan StreamMessage, 1024), cancel: cancel}
+	s := &Stream{t: t, msgs: make(chan StreamMessage, 64), cancel: cancel}
 	t.Cleanup(cancel)
 	return s, ctx
 }
