@@ -49,7 +49,8 @@ type Server struct {
 	AuditStore *store.Store
 	handler    http.Handler
 	// Watches serves subscriptions (package watch).
-	Watches *watch.Service
+	Watches   *watch.Service
+	callbacks *watch.Callbacks
 	// audit appends the entries of operations and refused requests, remembering failures for
 	// /readyz.
 	audit *auditAppender
@@ -166,6 +167,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	s.Grants = grants.NewService(st, s.Trail, cfg.Now, cfg.GrantCacheTTL)
 	s.Grants.OnLookup = s.Metrics.GrantLookup
 	s.Watches = watch.NewService(watch.NewHub(st, cfg.Watch), st, s.Grants, s.Policy, s.Trail)
+	s.callbacks = s.Watches.StartCallbacks(cfg.Watch.CallbackClient)
 	s.handler = s.routes()
 	ok = true
 	return s, nil
@@ -198,6 +200,9 @@ func (s *Server) mongoURI(Config) string { return s.uri }
 func (s *Server) Close() {
 	if s.Watches != nil {
 		s.Watches.Hub.Close(nil)
+	}
+	if s.callbacks != nil {
+		s.callbacks.Close()
 	}
 	if s.shutdownTracing != nil {
 		_ = s.shutdownTracing(context.Background())

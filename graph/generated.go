@@ -183,6 +183,15 @@ type ComplexityRoot struct {
 		Time          func(childComplexity int) int
 	}
 
+	EventCallback struct {
+		Agency    func(childComplexity int) int
+		ID        func(childComplexity int) int
+		PersonIDs func(childComplexity int) int
+		Role      func(childComplexity int) int
+		Secret    func(childComplexity int) int
+		URL       func(childComplexity int) int
+	}
+
 	Expungement struct {
 		CaseReference func(childComplexity int) int
 		Court         func(childComplexity int) int
@@ -209,22 +218,23 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		ActivateAccessGrant  func(childComplexity int, id string, input model.ActivateAccessGrantInput) int
-		AdmitToDetention     func(childComplexity int, personID string, input model.AdmissionInput, idempotencyKey string, purpose model.PurposeInput) int
-		ApproveAccessRequest func(childComplexity int, id string) int
-		ReconfirmAccessGrant func(childComplexity int, id string) int
-		RecordConviction     func(childComplexity int, personID string, input model.ConvictionInput, idempotencyKey string, purpose model.PurposeInput) int
-		RecordExpungement    func(childComplexity int, personID string, convictionID string, expungedOn model.Date, earlyDecision *model.CourtDecisionInput, idempotencyKey string, purpose model.PurposeInput) int
-		RecordSentenceStatus func(childComplexity int, personID string, sentenceID string, input model.SentenceStatusInput, idempotencyKey string, purpose model.PurposeInput) int
-		RegisterPerson       func(childComplexity int, input model.PersonInput, idempotencyKey string, purpose model.PurposeInput) int
-		RejectAccessRequest  func(childComplexity int, id string, reason string) int
-		ReleaseFromDetention func(childComplexity int, personID string, input model.ReleaseInput, idempotencyKey string, purpose model.PurposeInput) int
-		RequestAccess        func(childComplexity int, input model.RequestAccessInput) int
-		RevokeAccessGrant    func(childComplexity int, id string, reason string) int
-		SuspendAccessGrant   func(childComplexity int, id string, reason string) int
-		TransferDetention    func(childComplexity int, personID string, input model.TransferInput, idempotencyKey string, purpose model.PurposeInput) int
-		UpdatePerson         func(childComplexity int, id string, version int, input model.PersonInput, idempotencyKey string, purpose model.PurposeInput) int
-		UpsertPrison         func(childComplexity int, input model.PrisonInput, idempotencyKey string) int
+		ActivateAccessGrant   func(childComplexity int, id string, input model.ActivateAccessGrantInput) int
+		AdmitToDetention      func(childComplexity int, personID string, input model.AdmissionInput, idempotencyKey string, purpose model.PurposeInput) int
+		ApproveAccessRequest  func(childComplexity int, id string) int
+		ReconfirmAccessGrant  func(childComplexity int, id string) int
+		RecordConviction      func(childComplexity int, personID string, input model.ConvictionInput, idempotencyKey string, purpose model.PurposeInput) int
+		RecordExpungement     func(childComplexity int, personID string, convictionID string, expungedOn model.Date, earlyDecision *model.CourtDecisionInput, idempotencyKey string, purpose model.PurposeInput) int
+		RecordSentenceStatus  func(childComplexity int, personID string, sentenceID string, input model.SentenceStatusInput, idempotencyKey string, purpose model.PurposeInput) int
+		RegisterEventCallback func(childComplexity int, input model.EventCallbackInput) int
+		RegisterPerson        func(childComplexity int, input model.PersonInput, idempotencyKey string, purpose model.PurposeInput) int
+		RejectAccessRequest   func(childComplexity int, id string, reason string) int
+		ReleaseFromDetention  func(childComplexity int, personID string, input model.ReleaseInput, idempotencyKey string, purpose model.PurposeInput) int
+		RequestAccess         func(childComplexity int, input model.RequestAccessInput) int
+		RevokeAccessGrant     func(childComplexity int, id string, reason string) int
+		SuspendAccessGrant    func(childComplexity int, id string, reason string) int
+		TransferDetention     func(childComplexity int, personID string, input model.TransferInput, idempotencyKey string, purpose model.PurposeInput) int
+		UpdatePerson          func(childComplexity int, id string, version int, input model.PersonInput, idempotencyKey string, purpose model.PurposeInput) int
+		UpsertPrison          func(childComplexity int, input model.PrisonInput, idempotencyKey string) int
 	}
 
 	Offence struct {
@@ -405,6 +415,7 @@ type MutationResolver interface {
 	TransferDetention(ctx context.Context, personID string, input model.TransferInput, idempotencyKey string, purpose model.PurposeInput) (*model.DetentionPeriod, error)
 	ReleaseFromDetention(ctx context.Context, personID string, input model.ReleaseInput, idempotencyKey string, purpose model.PurposeInput) (*model.DetentionPeriod, error)
 	UpsertPrison(ctx context.Context, input model.PrisonInput, idempotencyKey string) (*model.Prison, error)
+	RegisterEventCallback(ctx context.Context, input model.EventCallbackInput) (*model.EventCallback, error)
 }
 type PersonResolver interface {
 	DetentionStatus(ctx context.Context, obj *model.Person) (*model.DetentionStatus, error)
@@ -1036,6 +1047,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Disclosure.Time(childComplexity), true
 
+	case "EventCallback.agency":
+		if e.ComplexityRoot.EventCallback.Agency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventCallback.Agency(childComplexity), true
+	case "EventCallback.id":
+		if e.ComplexityRoot.EventCallback.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventCallback.ID(childComplexity), true
+	case "EventCallback.personIds":
+		if e.ComplexityRoot.EventCallback.PersonIDs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventCallback.PersonIDs(childComplexity), true
+	case "EventCallback.role":
+		if e.ComplexityRoot.EventCallback.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventCallback.Role(childComplexity), true
+	case "EventCallback.secret":
+		if e.ComplexityRoot.EventCallback.Secret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventCallback.Secret(childComplexity), true
+	case "EventCallback.url":
+		if e.ComplexityRoot.EventCallback.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventCallback.URL(childComplexity), true
+
 	case "Expungement.caseReference":
 		if e.ComplexityRoot.Expungement.CaseReference == nil {
 			break
@@ -1195,6 +1243,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RecordSentenceStatus(childComplexity, args["personId"].(string), args["sentenceId"].(string), args["input"].(model.SentenceStatusInput), args["idempotencyKey"].(string), args["purpose"].(model.PurposeInput)), true
+	case "Mutation.registerEventCallback":
+		if e.ComplexityRoot.Mutation.RegisterEventCallback == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_registerEventCallback_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RegisterEventCallback(childComplexity, args["input"].(model.EventCallbackInput)), true
 	case "Mutation.registerPerson":
 		if e.ComplexityRoot.Mutation.RegisterPerson == nil {
 			break
@@ -1963,6 +2022,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputAuthorityInput,
 		ec.unmarshalInputConvictionInput,
 		ec.unmarshalInputCourtDecisionInput,
+		ec.unmarshalInputEventCallbackInput,
 		ec.unmarshalInputMoneyInput,
 		ec.unmarshalInputOffenceInput,
 		ec.unmarshalInputPersonInput,
@@ -3005,6 +3065,41 @@ type Subscription {
   watchPersons(personIds: [ID!]!, purpose: PurposeInput!, after: ID): PersonEvent
     @access(roles: [COURT, PROSECUTOR, POLICE, REINTEGRATION, PRISON_SERVICE, REGISTRAR])
 }
+
+"An agency system's HTTPS endpoint to which custodia posts thin, signed events (see docs/watches.md)."
+input EventCallbackInput {
+  "The receiving agency."
+  agency: String!
+  "The role the agency acts in: its ` + "`" + `@access` + "`" + ` on ` + "`" + `PersonEvent` + "`" + ` decides which kinds it receives."
+  role: Role!
+  "Where events are posted; https only."
+  url: String!
+  "The persons whose events the agency receives (at most 200)."
+  personIds: [ID!]!
+  "The agency's purpose, recorded with every delivery in the audit trail."
+  purpose: PurposeInput!
+}
+
+"A registered agency callback."
+type EventCallback @access(roles: [REGISTRAR]) {
+  id: ID!
+  agency: String!
+  role: Role!
+  url: String!
+  personIds: [ID!]!
+  "The HMAC-SHA256 key of the ` + "`" + `Custodia-Signature` + "`" + ` header; shown only in ` + "`" + `registerEventCallback` + "`" + `'s answer."
+  secret: String
+}
+
+extend type Mutation {
+  """
+  Register an agency's HTTPS callback. Events about the persons (from now on) are posted to it
+  thin — ` + "`" + `{"id","kind","personId"}` + "`" + `, no personal data — signed with the returned secret, retried
+  with backoff until the receiver answers 2xx; each delivery is audited as a disclosure to the
+  agency with its purpose. The receiver reads details through ` + "`" + `/query` + "`" + ` with its own token.
+  """
+  registerEventCallback(input: EventCallbackInput!): EventCallback! @access(roles: [REGISTRAR])
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -3291,6 +3386,24 @@ func (ec *executionContext) childFields_Disclosure(ctx context.Context, field gr
 		return ec.fieldContext_Disclosure_operationName(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Disclosure", field.Name)
+}
+
+func (ec *executionContext) childFields_EventCallback(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_EventCallback_id(ctx, field)
+	case "agency":
+		return ec.fieldContext_EventCallback_agency(ctx, field)
+	case "role":
+		return ec.fieldContext_EventCallback_role(ctx, field)
+	case "url":
+		return ec.fieldContext_EventCallback_url(ctx, field)
+	case "personIds":
+		return ec.fieldContext_EventCallback_personIds(ctx, field)
+	case "secret":
+		return ec.fieldContext_EventCallback_secret(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EventCallback", field.Name)
 }
 
 func (ec *executionContext) childFields_Expungement(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3928,6 +4041,20 @@ func (ec *executionContext) field_Mutation_recordSentenceStatus_args(ctx context
 		return nil, err
 	}
 	args["purpose"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_registerEventCallback_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.EventCallbackInput, error) {
+			return ec.unmarshalNEventCallbackInput2custodiaᚋmodelᚐEventCallbackInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -6918,6 +7045,144 @@ func (ec *executionContext) fieldContext_Disclosure_operationName(_ context.Cont
 	return graphql.NewScalarFieldContext("Disclosure", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _EventCallback_id(ctx context.Context, field graphql.CollectedField, obj *model.EventCallback) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventCallback_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventCallback_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventCallback", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _EventCallback_agency(ctx context.Context, field graphql.CollectedField, obj *model.EventCallback) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventCallback_agency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Agency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventCallback_agency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventCallback", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EventCallback_role(ctx context.Context, field graphql.CollectedField, obj *model.EventCallback) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventCallback_role(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Role, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Role) graphql.Marshaler {
+			return ec.marshalNRole2custodiaᚋmodelᚐRole(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventCallback_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventCallback", field, false, false, errors.New("field of type Role does not have child fields"))
+}
+
+func (ec *executionContext) _EventCallback_url(ctx context.Context, field graphql.CollectedField, obj *model.EventCallback) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventCallback_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventCallback_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventCallback", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EventCallback_personIds(ctx context.Context, field graphql.CollectedField, obj *model.EventCallback) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventCallback_personIds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PersonIDs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNID2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventCallback_personIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventCallback", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _EventCallback_secret(ctx context.Context, field graphql.CollectedField, obj *model.EventCallback) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventCallback_secret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Secret, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EventCallback_secret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventCallback", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _Expungement_on(ctx context.Context, field graphql.CollectedField, obj *model.Expungement) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7915,6 +8180,50 @@ func (ec *executionContext) fieldContext_Mutation_upsertPrison(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_upsertPrison_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_registerEventCallback(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_registerEventCallback(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RegisterEventCallback(ctx, fc.Args["input"].(model.EventCallbackInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EventCallback) graphql.Marshaler {
+			return ec.marshalNEventCallback2ᚖcustodiaᚋmodelᚐEventCallback(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_registerEventCallback(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EventCallback(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_registerEventCallback_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -12071,6 +12380,64 @@ func (ec *executionContext) unmarshalInputCourtDecisionInput(ctx context.Context
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputEventCallbackInput(ctx context.Context, obj any) (model.EventCallbackInput, error) {
+	var it model.EventCallbackInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"agency", "role", "url", "personIds", "purpose"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "agency":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("agency"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Agency = data
+		case "role":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
+			data, err := ec.unmarshalNRole2custodiaᚋmodelᚐRole(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Role = data
+		case "url":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("url"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.URL = data
+		case "personIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("personIds"))
+			data, err := ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PersonIds = data
+		case "purpose":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("purpose"))
+			data, err := ec.unmarshalNPurposeInput2custodiaᚋmodelᚐPurposeInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Purpose = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputMoneyInput(ctx context.Context, obj any) (model.MoneyInput, error) {
 	var it model.MoneyInput
 	if obj == nil {
@@ -13919,6 +14286,69 @@ func (ec *executionContext) _Disclosure(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var eventCallbackImplementors = []string{"EventCallback"}
+
+func (ec *executionContext) _EventCallback(ctx context.Context, sel ast.SelectionSet, obj *model.EventCallback) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, eventCallbackImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EventCallback")
+		case "id":
+			out.Values[i] = ec._EventCallback_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "agency":
+			out.Values[i] = ec._EventCallback_agency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "role":
+			out.Values[i] = ec._EventCallback_role(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "url":
+			out.Values[i] = ec._EventCallback_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "personIds":
+			out.Values[i] = ec._EventCallback_personIds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "secret":
+			out.Values[i] = ec._EventCallback_secret(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var expungementImplementors = []string{"Expungement"}
 
 func (ec *executionContext) _Expungement(ctx context.Context, sel ast.SelectionSet, obj *model.Expungement) graphql.Marshaler {
@@ -14244,6 +14674,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "upsertPrison":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_upsertPrison(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "registerEventCallback":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_registerEventCallback(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -16314,6 +16751,21 @@ func (ec *executionContext) marshalNDisclosure2ᚕcustodiaᚋmodelᚐDisclosure�
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNEventCallback2ᚖcustodiaᚋmodelᚐEventCallback(ctx context.Context, sel ast.SelectionSet, v *model.EventCallback) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._EventCallback(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNEventCallbackInput2custodiaᚋmodelᚐEventCallbackInput(ctx context.Context, v any) (model.EventCallbackInput, error) {
+	res, err := ec.unmarshalInputEventCallbackInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNGrantIdentity2custodiaᚋmodelᚐGrantIdentity(ctx context.Context, sel ast.SelectionSet, v model.GrantIdentity) graphql.Marshaler {

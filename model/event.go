@@ -69,3 +69,23 @@ var EventReferenceField = map[PersonEventKind]string{
 	PersonEventKindExpunged:               "expungedConvictionId",
 	PersonEventKindCorrected:              "correctedRecordId",
 }
+
+// EventCallback is an agency's registered HTTPS callback and its delivery state.
+type EventCallback struct {
+	ID        string       `bson:"_id" json:"id"`
+	Agency    string       `bson:"agency" json:"agency"`
+	Role      Role         `bson:"role" json:"role"`
+	URL       string       `bson:"url" json:"url"`
+	PersonIDs []string     `bson:"personIds" json:"personIds"`
+	Purpose   AuditPurpose `bson:"purpose" json:"-"`
+	// Secret is the HMAC-SHA256 key; returned to the caller only when registered.
+	Secret *string `bson:"secret" json:"secret"`
+	// Cursor is the ID of the last event handled (delivered or not for this agency).
+	Cursor string `bson:"cursor" json:"-"`
+	// Attempts counts failed deliveries of the event after Cursor; NextAttempt is when to retry.
+	Attempts    int       `bson:"attempts" json:"-"`
+	NextAttempt time.Time `bson:"nextAttempt" json:"-"`
+	// LeaseUntil and LeaseOwner let one instance at a time deliver.
+	LeaseUntil time.Time `bson:"leaseUntil" json:"-"`
+	LeaseOwner string    `bson:"leaseOwner" json:"-"`
+}

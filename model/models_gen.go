@@ -102,6 +102,20 @@ type CourtDecisionInput struct {
 	CaseReference string `json:"caseReference"`
 }
 
+// An agency system's HTTPS endpoint to which custodia posts thin, signed events (see docs/watches.md).
+type EventCallbackInput struct {
+	// The receiving agency.
+	Agency string `json:"agency"`
+	// The role the agency acts in: its `@access` on `PersonEvent` decides which kinds it receives.
+	Role Role `json:"role"`
+	// Where events are posted; https only.
+	URL string `json:"url"`
+	// The persons whose events the agency receives (at most 200).
+	PersonIds []string `json:"personIds"`
+	// The agency's purpose, recorded with every delivery in the audit trail.
+	Purpose PurposeInput `json:"purpose"`
+}
+
 type MoneyInput struct {
 	Amount   string `json:"amount"`
 	Currency string `json:"currency"`

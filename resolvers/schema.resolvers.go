@@ -209,6 +209,15 @@ func (r *mutationResolver) UpsertPrison(ctx context.Context, input model.PrisonI
 	return r.Maintenance.UpsertPrison(ctx, p, input, idempotencyKey)
 }
 
+// RegisterEventCallback is the resolver for the registerEventCallback field.
+func (r *mutationResolver) RegisterEventCallback(ctx context.Context, input model.EventCallbackInput) (*model.EventCallback, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Watches.RegisterCallback(ctx, p, input)
+}
+
 // DetentionStatus is the resolver for the detentionStatus field.
 func (r *personResolver) DetentionStatus(ctx context.Context, obj *model.Person) (*model.DetentionStatus, error) {
 	rec, err := loaders.For(ctx).Detention.Load(ctx, obj.ID)

@@ -116,3 +116,47 @@ func (s *Store) PurgeEvents(ctx context.Context, before time.Time) (int, error) 
 	}
 	return int(res.DeletedCount), nil
 }
+
+// colCallbacks holds agency callbacks (few documents, read whole by the deliverer).
+const colCallbacks = "eventCallbacks"
+
+// InsertCallback stores a new callback.
+func (s *Store) InsertCallback(ctx context.Context, c model.EventCallback) error {
+	_, err := s.db.Collection(colCallbacks).InsertOne(ctx, c)
+	return classify(err)
+}
+
+// Callbacks lists every registered callback. The collection holds one document per agency
+// endpoint, so this is a scan of a handful of documents, not of the register.
+func (s *Store) Callbacks(ctx context.Context) ([]model.EventCallback, error) {
+	cur, err := s.db.Collection(colCallbacks).Find(ctx, bson.D{})
+	if err != nil {
+		return nil, classify(err)
+	}
+	var out []model.EventCallback
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, classify(err)
+	}
+	return out, nil
+}
+
+// LeaseCallback takes the callback for owner until `until` if no other owner holds it now; it
+// reports whether owner holds it. Index: _id. On FerretDB v1 two instances racing for one
+// lease can both win (the filter and the write are not atomic): a receiver may see an event
+// twice and deduplicates by its ID.
+func (s *Store) LeaseCallback(ctx context.Context, id, owner string, now, until time.Time) (bool, error) {
+	res, err := s.db.Collection(colCallbacks).UpdateOne(ctx, bson.D{{Key: "_id", Value: id},
+		{Key: "$or", Value: bson.A{bson.D{{Key: "leaseUntil", Value: bson.D{{Key: "$lt", Value: now}}}}, bson.D{{Key: "leaseOwner", Value: owner}}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "leaseUntil", Value: until}, {Key: "leaseOwner", Value: owner}}}})
+	if err != nil {
+		return false, classify(err)
+	}
+	return res.MatchedCount == 1, nil
+}
+
+// SaveCallbackProgress records the delivery state of a callback. Index: _id.
+func (s *Store) SaveCallbackProgress(ctx context.Context, id, cursor string, attempts int, next time.Time) error {
+	_, err := s.db.Collection(colCallbacks).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "cursor", Value: cursor}, {Key: "attempts", Value: attempts}, {Key: "nextAttempt", Value: next}}}})
+	return classify(err)
+}

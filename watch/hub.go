@@ -15,6 +15,7 @@
 package watch
 
 import (
+	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -37,6 +38,12 @@ type Config struct {
 	PerSubject int
 	// Recheck is how often an idle subscription checks the caller's grant again (default 5s).
 	Recheck time.Duration
+	// CallbackBackoff is the first retry delay of a failed callback delivery, doubled per
+	// failure up to 10 minutes (default 5s).
+	CallbackBackoff time.Duration
+	// CallbackClient posts to agency callbacks (nil: a client with a 10 s timeout); tests use
+	// it to trust a local TLS server.
+	CallbackClient *http.Client `json:"-"`
 	// Buffer is how many events may wait for a slow subscriber before it is ended (default 256).
 	Buffer int
 }
@@ -60,6 +67,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Recheck <= 0 {
 		c.Recheck = d.Recheck
+	}
+	if c.CallbackBackoff <= 0 {
+		c.CallbackBackoff = 5 * time.Second
 	}
 	if c.Buffer <= 0 {
 		c.Buffer = d.Buffer
