@@ -12,6 +12,7 @@ import (
 	"custodia/audit"
 	"custodia/grants"
 	"custodia/maintenance"
+	"custodia/policy"
 	"custodia/store"
 	"custodia/watch"
 )
@@ -26,6 +27,9 @@ type Resolver struct {
 	Watches *watch.Service
 	// Connection gives the request ID and client address of a request, for the audit trail.
 	Connection func(ctx context.Context) (requestID, client string)
+	// Policy is the access policy of the schema; a search matches a person's birth and
+	// previous names only for roles it lets read them.
+	Policy *policy.Policy
 	// Now is the clock (UTC); detention status and rehabilitation are computed for its day.
 	Now func() time.Time
 }

@@ -321,22 +321,6 @@ func (e *Env) Post(token string, payload map[string]any) Response {
 	return e.post(token, payload)
 }
 
-// DataAs decodes a response's data into a typed value, failing the test on errors in the
-// response or on a shape that does not decode.
-func DataAs[T any](t testing.TB, r Response) T {
-	t.Helper()
-	var out struct {
-		Data T `json:"data"`
-	}
-	if len(r.Errors) > 0 {
-		t.Fatalf("unexpected errors (HTTP %d): %s", r.Status, r.Raw)
-	}
-	if err := json.Unmarshal([]byte(r.Raw), &out); err != nil {
-		t.Fatalf("decode %s: %v", r.Raw, err)
-	}
-	return out.Data
-}
-
 // HTTPResponse is a raw /query answer: status, headers and the decoded GraphQL errors.
 type HTTPResponse struct {
 	Status int
@@ -430,23 +414,32 @@ func (e *Env) AuditEntries(subject string) []AuditEntry {
 	r := e.As(model.RoleAuditor, `query($f: AuditFilter) { auditTrail(filter: $f, first: 50) { edges { node {
 	  sequence kind subject subjectVerified role operationName outcome errorCode requestId personIds } } } }`,
 		map[string]any{"f": map[string]any{"subject": subject}})
-	if len(r.Errors) > 0 {
-		e.T.Fatalf("audit trail: %s", r.Raw)
-	}
-	var out struct {
+	out := DataAs[struct {
 		AuditTrail struct {
 			Edges []struct {
 				Node AuditEntry `json:"node"`
 			} `json:"edges"`
 		} `json:"auditTrail"`
-	}
-	raw, _ := json.Marshal(r.Data)
-	if err := json.Unmarshal(raw, &out); err != nil {
-		e.T.Fatalf("audit trail: %v", err)
-	}
+	}](e.T, r)
 	entries := make([]AuditEntry, len(out.AuditTrail.Edges))
 	for i, edge := range out.AuditTrail.Edges {
 		entries[i] = edge.Node
 	}
 	return entries
+}
+
+// DataAs decodes a response's data into a typed value, failing the test on errors in the
+// response or on a shape that does not decode.
+func DataAs[T any](t testing.TB, r Response) T {
+	t.Helper()
+	var out struct {
+		Data T `json:"data"`
+	}
+	if len(r.Errors) > 0 {
+		t.Fatalf("unexpected errors (HTTP %d): %s", r.Status, r.Raw)
+	}
+	if err := json.Unmarshal([]byte(r.Raw), &out); err != nil {
+		t.Fatalf("decode %s: %v", r.Raw, err)
+	}
+	return out.Data
 }
