@@ -20,6 +20,7 @@ import (
 	"custodia/auth"
 	"custodia/grants"
 	"custodia/loaders"
+	"custodia/model"
 )
 
 // isStream reports whether r opens a subscription stream: a websocket upgrade
@@ -76,7 +77,7 @@ func (s *Server) websocketTransport() transport.Websocket {
 			}
 			p, err := s.verifier.Authenticate(r)
 			if err != nil {
-				s.auditRefusedStream(ctx, nil, err)
+				s.auditRefusedStream(ctx, claimedSubject(r), err)
 				return ctx, nil, err
 			}
 			if err := s.Grants.Check(ctx, p); err != nil {
@@ -92,9 +93,18 @@ func (s *Server) websocketTransport() transport.Websocket {
 	}
 }
 
-// auditRefusedStream records a websocket connection refused at connection_init.
-func (s *Server) auditRefusedStream(ctx context.Context, p *auth.Principal, err error) {
-	s.log.InfoContext(ctx, "subscription connection refused", "request_id", requestIDFrom(ctx), "code", apperr.CodeOf(err))
+// auditRefusedStream records a websocket connection refused at connection_init, with the
+// subject its token claimed (unverified), like every refused request.
+func (s *Server) auditRefusedStream(ctx context.Context, claimed string, err error) {
+	e := &model.AuditEntry{Kind: model.AuditKindOperation}
+	if claimed != "" {
+		e.Subject = &claimed
+	}
+	stampOutcome(ctx, e, apperr.CodeOf(err))
+	if auditErr := s.audit.Append(ctx, e); auditErr != nil {
+		s.Metrics.AuditFailures.Inc()
+		s.log.ErrorContext(ctx, "audit entry of a refused subscription connection not written", "request_id", requestIDFrom(ctx), "error", causeOf(auditErr))
+	}
 }
 
 // sseTransport is gqlgen's Server-Sent Events transport behind custodia's request decoding:

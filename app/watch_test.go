@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"custodia/app"
+	"custodia/auth"
 	"custodia/internal/testenv"
 	"custodia/model"
 	"custodia/seed"
@@ -183,6 +184,17 @@ func TestWatchRefusals(t *testing.T) {
 			})
 		}
 	}
+	t.Run("a bad token in connection_init is refused and audited", func(t *testing.T) {
+		forged := env.ForeignToken(auth.Identity{Subject: "ws-forger", Name: "X", Agency: "Policie České republiky", Roles: []model.Role{model.RolePolice}})
+		m := env.SubscribeWS(forged, watchPerson, map[string]any{"id": seed.NamedNovak, "p": testenv.Purpose(model.RolePolice)}).Next(5 * time.Second)
+		if !m.Done {
+			t.Fatalf("a forged token's subscription was not refused: %+v %s", m, m.Data)
+		}
+		entries := env.AuditEntries("ws-forger")
+		if len(entries) != 1 || entries[0].Outcome != "DENIED" || entries[0].ErrorCode == nil || *entries[0].ErrorCode != "UNAUTHENTICATED" || entries[0].SubjectVerified {
+			t.Fatalf("audit of the refused connection: %+v", entries)
+		}
+	})
 	t.Run("subscriptions per official are bounded", func(t *testing.T) {
 		token := env.Token(model.RoleProsecutor)
 		vars := map[string]any{"id": seed.NamedNovak, "p": testenv.Purpose(model.RoleProsecutor)}
