@@ -51,6 +51,8 @@ type Server struct {
 	// Watches serves subscriptions (package watch).
 	Watches   *watch.Service
 	callbacks *watch.Callbacks
+	// background is the store connection of the watches' background work.
+	background *store.Store
 	// audit appends the entries of operations and refused requests, remembering failures for
 	// /readyz.
 	audit *auditAppender
@@ -164,7 +166,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s.Grants = grants.NewService(st, s.Trail, cfg.Now, cfg.GrantCacheTTL)
 	s.Grants.OnLookup = s.Metrics.GrantLookup
-	s.Watches = watch.NewService(watch.NewHub(st, cfg.Watch), st, s.Grants, s.Policy, s.Trail)
+	// Background event work (polling the log, agency callbacks) has a connection of its own,
+	// apart from the requests' (and their per-request command counts).
+	if s.background, err = store.Open(ctx, store.Config{URI: s.uri, Database: cfg.MongoDatabase, Timeout: cfg.DBTimeout}); err != nil {
+		return nil, err
+	}
+	s.Watches = watch.NewService(watch.NewHub(s.background, cfg.Watch), st, s.Grants, s.Policy, s.Trail)
 	s.callbacks = s.Watches.StartCallbacks(cfg.Watch.CallbackClient)
 	s.handler = s.routes()
 	ok = true
@@ -201,6 +208,9 @@ func (s *Server) Close() {
 	}
 	if s.callbacks != nil {
 		s.callbacks.Close()
+	}
+	if s.background != nil {
+		_ = s.background.Close(context.Background())
 	}
 	if s.shutdownTracing != nil {
 		_ = s.shutdownTracing(context.Background())

@@ -138,12 +138,12 @@ func (c *Callbacks) run() {
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		list, err := c.svc.store.Callbacks(ctx)
+		list, err := c.svc.Hub.store.Callbacks(ctx)
 		for _, cb := range list {
 			if err != nil || time.Now().Before(cb.NextAttempt) {
 				continue
 			}
-			if ok, err := c.svc.store.LeaseCallback(ctx, cb.ID, c.owner, time.Now(), time.Now().Add(30*time.Second)); err != nil || !ok {
+			if ok, err := c.svc.Hub.store.LeaseCallback(ctx, cb.ID, c.owner, time.Now(), time.Now().Add(30*time.Second)); err != nil || !ok {
 				continue
 			}
 			c.deliver(ctx, cb)
@@ -154,7 +154,7 @@ func (c *Callbacks) run() {
 
 // deliver sends the callback's pending events in order until one fails.
 func (c *Callbacks) deliver(ctx context.Context, cb model.EventCallback) {
-	list, err := c.svc.store.EventsAfter(ctx, cb.Cursor, 100)
+	list, err := c.svc.Hub.store.EventsAfter(ctx, cb.Cursor, 100)
 	if err != nil {
 		return
 	}
@@ -165,14 +165,14 @@ func (c *Callbacks) deliver(ctx context.Context, cb model.EventCallback) {
 			if err := c.post(ctx, cb, e, field); err != nil {
 				attempts++
 				backoff := min(c.base<<min(attempts-1, 20), 10*time.Minute)
-				_ = c.svc.store.SaveCallbackProgress(ctx, cb.ID, cursor, attempts, time.Now().Add(backoff))
+				_ = c.svc.Hub.store.SaveCallbackProgress(ctx, cb.ID, cursor, attempts, time.Now().Add(backoff))
 				return
 			}
 		}
 		cursor, attempts = e.Key, 0
 	}
 	if cursor != cb.Cursor || attempts != cb.Attempts {
-		_ = c.svc.store.SaveCallbackProgress(ctx, cb.ID, cursor, 0, time.Time{})
+		_ = c.svc.Hub.store.SaveCallbackProgress(ctx, cb.ID, cursor, 0, time.Time{})
 	}
 }
 
