@@ -13,6 +13,7 @@ import (
 	"custodia/internal/testenv"
 	"custodia/model"
 	"custodia/seed"
+	"custodia/store"
 )
 
 const watchPerson = `subscription($id: ID!, $p: PurposeInput!, $after: ID) {
@@ -213,7 +214,8 @@ func TestWatchRefusals(t *testing.T) {
 
 // TestWatchExpungementOnlyToCopyReaders: POLICE (extract) and COURT (copy) watch one person; a
 // conviction is recorded and expunged, then the person is admitted. COURT receives all three;
-// POLICE receives the conviction and the admission, never the expungement.
+// POLICE receives the conviction (while in the extract) and the admission, never the
+// expungement — and, resuming from before, not even the conviction any more.
 func TestWatchExpungementOnlyToCopyReaders(t *testing.T) {
 	t.Parallel()
 	env := testenv.New(t, testenv.Options{})
@@ -227,6 +229,11 @@ func TestWatchExpungementOnlyToCopyReaders(t *testing.T) {
 	cid := write(t, env, model.RoleCourt, `mutation($pid: ID!, $in: ConvictionInput!, $k: String!, $p: PurposeInput!) {
 	  recordConviction(personId: $pid, input: $in, idempotencyKey: $k, purpose: $p) { id } }`, "recordConviction",
 		map[string]any{"pid": person, "in": conviction, "k": "watch-conviction", "p": testenv.Purpose(model.RoleCourt)})
+	// POLICE is told of the conviction while it is in the extract.
+	recorded := event(t, police.Next(5*time.Second))
+	if recorded.Kind != "CONVICTION_RECORDED" {
+		t.Fatalf("POLICE received %+v", recorded)
+	}
 	write(t, env, model.RoleCourt, `mutation($pid: ID!, $id: ID!, $k: String!, $p: PurposeInput!) {
 	  recordExpungement(personId: $pid, convictionId: $id, expungedOn: "2026-10-01", idempotencyKey: $k, purpose: $p) { id } }`, "recordExpungement",
 		map[string]any{"pid": person, "id": cid, "k": "watch-expunge", "p": testenv.Purpose(model.RoleCourt)})
@@ -242,11 +249,22 @@ func TestWatchExpungementOnlyToCopyReaders(t *testing.T) {
 	if k := got(court, 3); !slices.Equal(k, []string{"CONVICTION_RECORDED", "EXPUNGED", "ADMITTED"}) {
 		t.Fatalf("COURT received %v", k)
 	}
-	if k := got(police, 2); !slices.Equal(k, []string{"CONVICTION_RECORDED", "ADMITTED"}) {
+	if k := got(police, 1); !slices.Equal(k, []string{"ADMITTED"}) {
 		t.Fatalf("POLICE received %v", k)
 	}
 	if m, quiet := police.Quiet(500 * time.Millisecond); !quiet {
 		t.Fatalf("POLICE received more: %+v %s", m, m.Data)
+	}
+	// Resuming from before the conviction, POLICE is not told of the now expunged conviction
+	// either; COURT, resuming likewise, is told of all three.
+	resume := func(role model.Role, query string) *testenv.Stream {
+		return env.SubscribeWS(env.Token(role), query, map[string]any{"id": person, "p": testenv.Purpose(role), "after": store.EventIDAt(time.Now().Add(-time.Minute)) + "00000000"})
+	}
+	if k := got(resume(model.RolePolice, watchPerson), 1); !slices.Equal(k, []string{"ADMITTED"}) {
+		t.Fatalf("POLICE resumed with %v", k)
+	}
+	if k := got(resume(model.RoleCourt, watchCourt), 3); !slices.Equal(k, []string{"CONVICTION_RECORDED", "EXPUNGED", "ADMITTED"}) {
+		t.Fatalf("COURT resumed with %v", k)
 	}
 }
 

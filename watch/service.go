@@ -176,6 +176,12 @@ func (s *Service) authorise(ctx context.Context, p *auth.Principal, req Request,
 	if !ok || !s.policy.Allows(now.Role, "PersonEvent."+field) {
 		return false, nil
 	}
+	// Who may not read expunged records is not told of anything about one (DESIGN §4).
+	if !s.policy.Allows(now.Role, "PersonEvent.expungedConvictionId") {
+		if in, err := s.inExtract(ctx, e); err != nil || !in {
+			return false, err
+		}
+	}
 	entry := &model.AuditEntry{Kind: model.AuditKindOperation, Outcome: model.AuditOutcomeAllowed,
 		OperationName: &req.Operation, Purpose: &model.AuditPurpose{CaseReference: req.Purpose.CaseReference, Reason: req.Purpose.Reason},
 		Coordinates: []string{"Subscription." + req.Operation, "PersonEvent." + field}, PersonIDs: []string{e.PersonID}}
@@ -220,4 +226,37 @@ func (s *Service) principalNow(ctx context.Context, p *auth.Principal, req Reque
 func (s *Service) current(ctx context.Context, p *auth.Principal, req Request) error {
 	_, err := s.principalNow(ctx, p, req)
 	return err
+}
+
+// inExtract reports whether the event's record is, now, part of the person's extract: not a
+// conviction (or a sentence of one) that is expunged or deemed not convicted, nor a detention
+// period executing such a sentence. Deliveries of one event share one lookup.
+func (s *Service) inExtract(ctx context.Context, e model.PersonEvent) (bool, error) {
+	v, err, _ := s.lookups.Do("extract\x00"+e.Key, func() (any, error) {
+		ctx := context.WithoutCancel(ctx)
+		switch e.Kind {
+		case model.PersonEventKindConvictionRecorded, model.PersonEventKindSentenceStatusChanged:
+			found, err := s.store.ConvictionsByPersonIDs(ctx, []string{e.PersonID}, false)
+			if err != nil {
+				return false, err
+			}
+			for _, c := range found[e.PersonID] {
+				if c.ID == e.EntityID || slices.ContainsFunc(c.Sentences, func(x model.Sentence) bool { return x.ID == e.EntityID }) {
+					return true, nil
+				}
+			}
+			return false, nil
+		case model.PersonEventKindAdmitted, model.PersonEventKindTransferred, model.PersonEventKindReleased, model.PersonEventKindExpectedReleaseChanged:
+			found, err := s.store.DetentionsByPersonIDs(ctx, []string{e.PersonID}, false)
+			if err != nil || found[e.PersonID] == nil {
+				return false, err
+			}
+			return slices.ContainsFunc(found[e.PersonID].Periods, func(x model.DetentionPeriod) bool { return x.ID == e.EntityID }), nil
+		}
+		return false, nil // other kinds are for readers of the copy only
+	})
+	if err != nil {
+		return false, apperr.Unavailable(err)
+	}
+	return v.(bool), nil
 }
