@@ -36,7 +36,7 @@ func (s *Server) graphqlHandler() *handler.Server {
 	writes := maintenance.New(s.Store, s.Trail, s.cfg.Now)
 	writes.OnEvent = s.Watches.Hub.Publish // this instance's watchers hear of its writes at once
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Store: s.Store, Grants: s.Grants, Trail: s.Trail,
-		Maintenance: writes, Watches: s.Watches, Connection: connectionOf, Policy: s.Policy, Now: s.cfg.Now}, Complexity: complexityOf()})
+		Maintenance: writes, Watches: s.Watches, Connection: connectionOf, Refused: s.auditRefusedSubscription, Policy: s.Policy, Now: s.cfg.Now}, Complexity: complexityOf()})
 	h := handler.New(es)
 	h.AddTransport(s.websocketTransport())
 	h.AddTransport(sseTransport{s: s, sse: transport.SSE{KeepAlivePingInterval: 15 * time.Second}})

@@ -142,3 +142,17 @@ func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 // connectionOf is the request ID and client address of the request (or websocket connection)
 // ctx belongs to, for the audit entries of deliveries.
 func connectionOf(ctx context.Context) (string, string) { return requestIDFrom(ctx), clientFrom(ctx) }
+
+// auditRefusedSubscription records a subscription refused when it was opened (NOT_FOUND,
+// FORBIDDEN, TOO_MANY_SUBSCRIPTIONS…), with the persons and purpose it named.
+func (s *Server) auditRefusedSubscription(ctx context.Context, operation string, err error) {
+	e := &model.AuditEntry{Kind: model.AuditKindOperation, OperationName: &operation}
+	grants.Actor(auth.FromContext(ctx), e)
+	audit.RecordFrom(ctx).Fill(e)
+	e.PersonIDs = nil // named, not disclosed
+	stampOutcome(ctx, e, apperr.CodeOf(err))
+	if auditErr := s.audit.Append(context.WithoutCancel(ctx), e); auditErr != nil {
+		s.Metrics.AuditFailures.Inc()
+		s.log.ErrorContext(ctx, "audit entry of a refused subscription not written", "request_id", requestIDFrom(ctx), "error", causeOf(auditErr))
+	}
+}

@@ -185,6 +185,17 @@ func TestWatchRefusals(t *testing.T) {
 			})
 		}
 	}
+	t.Run("refusals are audited", func(t *testing.T) {
+		found := 0
+		for _, e := range env.AuditEntries("demo-reintegration") {
+			if e.OperationName != nil && *e.OperationName == "watchPerson" && e.ErrorCode != nil && *e.ErrorCode == "NOT_FOUND" && e.Outcome == "FAILED" && len(e.PersonIDs) == 0 {
+				found++
+			}
+		}
+		if found != len(transports) {
+			t.Fatalf("expected %d audited NOT_FOUND watchPerson refusals of REINTEGRATION, found %d", len(transports), found)
+		}
+	})
 	t.Run("a bad token in connection_init is refused and audited", func(t *testing.T) {
 		forged := env.ForeignToken(auth.Identity{Subject: "ws-forger", Name: "X", Agency: "Policie České republiky", Roles: []model.Role{model.RolePolice}})
 		m := env.SubscribeWS(forged, watchPerson, map[string]any{"id": seed.NamedNovak, "p": testenv.Purpose(model.RolePolice)}).Next(5 * time.Second)

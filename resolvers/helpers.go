@@ -91,7 +91,12 @@ func writer(ctx context.Context, purpose *model.PurposeInput, personID string) (
 
 // watch opens a subscription to the persons' events for the caller, with the purpose the
 // caller's grant must allow (checked again at every delivery by package watch).
-func (r *Resolver) watch(ctx context.Context, op string, persons []string, purpose model.PurposeInput, after *string) (<-chan *model.PersonEvent, error) {
+func (r *Resolver) watch(ctx context.Context, op string, persons []string, purpose model.PurposeInput, after *string) (ch <-chan *model.PersonEvent, err error) {
+	defer func() {
+		if err != nil && r.Refused != nil {
+			r.Refused(ctx, op, err)
+		}
+	}()
 	if err := checkPurpose(ctx, &purpose); err != nil {
 		return nil, err
 	}

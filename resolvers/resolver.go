@@ -25,6 +25,9 @@ type Resolver struct {
 	Maintenance *maintenance.Service
 	// Watches opens subscriptions (package watch).
 	Watches *watch.Service
+	// Refused records a subscription refused when it is opened (gqlgen sends such an answer
+	// past the response interceptors, so the audit extension does not see it).
+	Refused func(ctx context.Context, operation string, err error)
 	// Connection gives the request ID and client address of a request, for the audit trail.
 	Connection func(ctx context.Context) (requestID, client string)
 	// Policy is the access policy of the schema; a search matches a person's birth and
