@@ -14,7 +14,9 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"custodia/audit"
 	"custodia/auth"
+	"custodia/model"
 	"custodia/seed"
 )
 
@@ -40,8 +42,17 @@ type Config struct {
 	JWTPublicKeyFile string
 	JWTJWKSURL       string
 	JWTHS256Secret   string
-	Claims           auth.ClaimNames
-	DBTimeout        time.Duration
+	// JWTDiscovery finds the JWKS URL in JWT_ISSUER's OpenID Connect discovery document.
+	JWTDiscovery bool
+	// JWTLeeway is the clock skew tolerated on exp/nbf/iat (0: 30 s).
+	JWTLeeway time.Duration
+	// JWKSRefreshInterval and JWKSMinRefreshInterval: see auth.VerifierConfig (0: defaults).
+	JWKSRefreshInterval, JWKSMinRefreshInterval time.Duration
+	// Claims are the claim paths of the identity; RoleMap maps the identity provider's role
+	// values to custodia roles (nil: values are custodia role names).
+	Claims    auth.ClaimNames
+	RoleMap   map[string]model.Role
+	DBTimeout time.Duration
 	// BatchLoads overrides how batched loads reach the database ("in" or "point-lookups";
 	// default: detected from the server, see store.Store.BatchLoads). For measurements.
 	BatchLoads string
@@ -52,6 +63,18 @@ type Config struct {
 	AuditRetention time.Duration
 	// Watch tunes subscriptions: polling of the event log, retention, per-official bounds.
 	Watch watch.Config
+	// AuditSigningKeyFile holds the Ed25519 key (note form) that signs the audit log's
+	// checkpoints; every instance of one deployment uses the same key. Required in production;
+	// in development it defaults to DATA_DIR/audit-signing.key, created when missing.
+	AuditSigningKeyFile string
+	// AuditCheckpointEvery / AuditCheckpointInterval: a checkpoint is signed once this many
+	// entries were appended, and at least this often while the log grows (0 = defaults).
+	AuditCheckpointEvery    int
+	AuditCheckpointInterval time.Duration
+	// AuditWitnessDir / AuditWitnessURL receive every signed checkpoint (a directory outside
+	// the database, an HTTP endpoint that is POSTed the note).
+	AuditWitnessDir string
+	AuditWitnessURL string
 	// GrantCacheTTL bounds how long a revocation on another instance may go unnoticed.
 	GrantCacheTTL time.Duration
 	// Limits bound what one request may cost; zero fields take DefaultLimits.
@@ -86,6 +109,7 @@ func FromEnv() (Config, error) {
 		JWTJWKSURL:       os.Getenv("JWT_JWKS_URL"),
 		JWTHS256Secret:   os.Getenv("JWT_HS256_SECRET"),
 		Claims: auth.ClaimNames{
+			Subject:  env("JWT_CLAIM_SUBJECT", auth.DefaultClaimNames.Subject),
 			Name:     env("JWT_CLAIM_NAME", auth.DefaultClaimNames.Name),
 			Username: env("JWT_CLAIM_USERNAME", auth.DefaultClaimNames.Username),
 			Email:    env("JWT_CLAIM_EMAIL", auth.DefaultClaimNames.Email),
@@ -95,6 +119,25 @@ func FromEnv() (Config, error) {
 		},
 	}
 	var err error
+	if c.RoleMap, err = auth.ParseRoleMap(os.Getenv("JWT_ROLE_MAP")); err != nil {
+		return c, fmt.Errorf("JWT_ROLE_MAP: %w", err)
+	}
+	if c.JWTDiscovery, err = strconv.ParseBool(env("JWT_OIDC_DISCOVERY", "false")); err != nil {
+		return c, fmt.Errorf("JWT_OIDC_DISCOVERY must be true or false")
+	}
+	for _, d := range []struct {
+		name, def string
+		dst       *time.Duration
+		max       time.Duration
+	}{
+		{"JWT_LEEWAY", "30s", &c.JWTLeeway, auth.MaxLeeway},
+		{"JWT_JWKS_REFRESH_INTERVAL", auth.DefaultJWKSRefreshInterval.String(), &c.JWKSRefreshInterval, 24 * time.Hour},
+		{"JWT_JWKS_MIN_REFRESH_INTERVAL", auth.DefaultJWKSMinRefreshInterval.String(), &c.JWKSMinRefreshInterval, 5 * time.Minute},
+	} {
+		if *d.dst, err = time.ParseDuration(env(d.name, d.def)); err != nil || *d.dst < 0 || *d.dst > d.max {
+			return c, fmt.Errorf("%s must be a duration between 0s and %s", d.name, d.max)
+		}
+	}
 	if c.DemoPersons, err = strconv.Atoi(env("DEMO_PERSONS", strconv.Itoa(seed.DefaultPersons))); err != nil || c.DemoPersons < 5 {
 		return c, fmt.Errorf("DEMO_PERSONS must be a whole number of at least 5")
 	}
@@ -113,11 +156,21 @@ func FromEnv() (Config, error) {
 	}
 	c.AuditRetention = time.Duration(retentionDays) * 24 * time.Hour
 	c.AuditMongoURI = os.Getenv("AUDIT_MONGODB_URI")
+	c.AuditSigningKeyFile = os.Getenv("AUDIT_SIGNING_KEY_FILE")
+	c.AuditWitnessDir = os.Getenv("AUDIT_WITNESS_DIR")
+	c.AuditWitnessURL = os.Getenv("AUDIT_WITNESS_URL")
+	if c.AuditCheckpointEvery, err = envInt("AUDIT_CHECKPOINT_EVERY", 1000); err != nil || c.AuditCheckpointEvery < 1 {
+		return c, fmt.Errorf("AUDIT_CHECKPOINT_EVERY must be a whole number of entries, at least 1")
+	}
+	if c.AuditCheckpointInterval, err = time.ParseDuration(env("AUDIT_CHECKPOINT_INTERVAL", "10s")); err != nil || c.AuditCheckpointInterval < time.Second {
+		return c, fmt.Errorf("AUDIT_CHECKPOINT_INTERVAL must be a duration of at least 1s, such as 10s")
+	}
 	l := DefaultLimits
 	for _, v := range []struct {
 		name string
 		dst  *int
-	}{{"COMPLEXITY_LIMIT", &l.Complexity}, {"DEPTH_LIMIT", &l.Depth}, {"ALIAS_LIMIT", &l.Aliases}, {"ROOT_FIELD_LIMIT", &l.RootFields}, {"RATE_LIMIT_BURST", &l.RateBurst}} {
+	}{{"COMPLEXITY_LIMIT", &l.Complexity}, {"DEPTH_LIMIT", &l.Depth}, {"ALIAS_LIMIT", &l.Aliases}, {"ROOT_FIELD_LIMIT", &l.RootFields},
+		{"TOKEN_LIMIT", &l.Tokens}, {"SELECTION_WIDTH_LIMIT", &l.Width}, {"OPERATION_LIMIT", &l.Operations}, {"FRAGMENT_SPREAD_LIMIT", &l.Spreads}, {"OVERLAP_LIMIT", &l.Overlaps}, {"VARIABLE_LIMIT", &l.Variables}, {"RATE_LIMIT_BURST", &l.RateBurst}} {
 		if *v.dst, err = envInt(v.name, *v.dst); err != nil {
 			return c, err
 		}
@@ -166,8 +219,8 @@ func (c Config) Validate() error {
 		if c.MongoURI == "" {
 			missing = append(missing, "MONGODB_URI")
 		}
-		if c.JWTPublicKeyFile == "" && c.JWTJWKSURL == "" && c.JWTHS256Secret == "" {
-			missing = append(missing, "JWT_PUBLIC_KEY_FILE or JWT_JWKS_URL")
+		if c.JWTPublicKeyFile == "" && c.JWTJWKSURL == "" && !c.JWTDiscovery && c.JWTHS256Secret == "" {
+			missing = append(missing, "JWT_PUBLIC_KEY_FILE or JWT_JWKS_URL or JWT_OIDC_DISCOVERY")
 		}
 		if c.JWTIssuer == "" {
 			missing = append(missing, "JWT_ISSUER")
@@ -175,8 +228,20 @@ func (c Config) Validate() error {
 		if c.JWTAudience == "" {
 			missing = append(missing, "JWT_AUDIENCE")
 		}
+		if c.AuditSigningKeyFile == "" {
+			missing = append(missing, "AUDIT_SIGNING_KEY_FILE")
+		}
 		if len(missing) > 0 {
 			return fmt.Errorf("production mode needs %s", strings.Join(missing, ", "))
+		}
+		if c.JWTJWKSURL != "" && !auth.SecureURL(c.JWTJWKSURL) {
+			return fmt.Errorf("production mode needs an https JWT_JWKS_URL (plain http only to a loopback address)")
+		}
+		if c.JWTDiscovery && c.JWTJWKSURL == "" && !auth.SecureURL(c.JWTIssuer) {
+			return fmt.Errorf("production mode needs an https JWT_ISSUER for OIDC discovery (plain http only to a loopback address)")
+		}
+		if c.AuditRetention != 0 && c.AuditRetention < audit.DefaultRetention {
+			return fmt.Errorf("production mode refuses an audit retention under three years (AUDIT_RETENTION_DAYS must be at least 1095)")
 		}
 		if c.JWTIssuer == auth.DevIssuer {
 			return fmt.Errorf("production mode refuses the development token issuer %q", auth.DevIssuer)

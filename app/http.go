@@ -35,6 +35,7 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.Handle("GET /metrics", s.Metrics.Handler())
+	mux.HandleFunc("GET /audit/checkpoint", s.auditCheckpoint)
 	if s.cfg.GraphiQL {
 		mux.Handle("GET /{$}", playground.Handler("custodia", "/query"))
 	}
@@ -76,6 +77,10 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.Store.Ping(ctx); err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
+		return
+	}
+	if err := s.verifier.Ready(); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "no token verification key"})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
@@ -162,7 +167,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if r.URL.Path == "/healthz" || r.URL.Path == "/metrics" {
 			return
 		}
-		s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "code", info.code,
+		s.log.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "code", info.code,
 			"duration_ms", time.Since(start).Milliseconds(), "request_id", requestIDFrom(r.Context()))
 	})
 }

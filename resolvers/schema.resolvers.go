@@ -20,6 +20,11 @@ import (
 	"time"
 )
 
+// Canonical is the resolver for the canonical field.
+func (r *auditEntryResolver) Canonical(ctx context.Context, obj *model.AuditEntry) (string, error) {
+	return string(audit.Encode(obj)), nil
+}
+
 // Person is the resolver for the person field.
 func (r *convictionResolver) Person(ctx context.Context, obj *model.Conviction) (*model.Person, error) {
 	return loadPerson(ctx, obj.PersonID)
@@ -307,7 +312,7 @@ func (r *queryResolver) SearchPersons(ctx context.Context, filter model.PersonSe
 	page := make([]*model.Person, len(persons))
 	for i := range persons {
 		page[i] = &persons[i]
-		audit.RecordFrom(ctx).AddPersons(persons[i].ID)
+		audit.RecordFrom(ctx).AddPersons(rootField(ctx), persons[i].ID)
 		conn.Edges[i] = model.PersonEdge{Cursor: register.EncodeCursor(persons[i].Search.Order), Node: persons[i]}
 	}
 	if err := loaders.For(ctx).PrefetchPersons(ctx, page, loaders.SelectionBelow(ctx)); err != nil {
@@ -405,6 +410,26 @@ func (r *queryResolver) VerifyAuditChain(ctx context.Context) (*model.AuditChain
 	return &report, err
 }
 
+// AuditCheckpoint is the resolver for the auditCheckpoint field.
+func (r *queryResolver) AuditCheckpoint(ctx context.Context) (*model.AuditCheckpoint, error) {
+	return r.Trail.LatestCheckpointModel(ctx)
+}
+
+// AuditInclusionProof is the resolver for the auditInclusionProof field.
+func (r *queryResolver) AuditInclusionProof(ctx context.Context, sequence int, treeSize *int) (*model.AuditInclusionProof, error) {
+	return r.Trail.InclusionProof(ctx, sequence, deref0(treeSize))
+}
+
+// AuditConsistencyProof is the resolver for the auditConsistencyProof field.
+func (r *queryResolver) AuditConsistencyProof(ctx context.Context, fromSize int, toSize *int) (*model.AuditConsistencyProof, error) {
+	return r.Trail.ConsistencyProof(ctx, fromSize, deref0(toSize))
+}
+
+// AuditExport is the resolver for the auditExport field.
+func (r *queryResolver) AuditExport(ctx context.Context, afterSequence *int, first *int) (*model.AuditExportPage, error) {
+	return r.Trail.ExportPage(ctx, deref0(afterSequence), deref0(first))
+}
+
 // RecipientsToNotify is the resolver for the recipientsToNotify field.
 func (r *queryResolver) RecipientsToNotify(ctx context.Context, personID string, since model.DateTime) ([]model.Recipient, error) {
 	return r.Trail.Recipients(ctx, personID, time.Time(since))
@@ -433,6 +458,9 @@ func (r *subscriptionResolver) WatchPerson(ctx context.Context, personID string,
 func (r *subscriptionResolver) WatchPersons(ctx context.Context, personIds []string, purpose model.PurposeInput, after *string) (<-chan *model.PersonEvent, error) {
 	return r.watch(ctx, "watchPersons", personIds, purpose, after)
 }
+
+// AuditEntry returns graph.AuditEntryResolver implementation.
+func (r *Resolver) AuditEntry() graph.AuditEntryResolver { return &auditEntryResolver{r} }
 
 // Conviction returns graph.ConvictionResolver implementation.
 func (r *Resolver) Conviction() graph.ConvictionResolver { return &convictionResolver{r} }
@@ -463,6 +491,7 @@ func (r *Resolver) Sentence() graph.SentenceResolver { return &sentenceResolver{
 func (r *Resolver) Subscription() graph.SubscriptionResolver { return &subscriptionResolver{r} }
 
 type (
+	auditEntryResolver      struct{ *Resolver }
 	convictionResolver      struct{ *Resolver }
 	detentionPeriodResolver struct{ *Resolver }
 	detentionStatusResolver struct{ *Resolver }
