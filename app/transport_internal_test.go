@@ -11,10 +11,10 @@ import (
 )
 
 // BenchmarkDecodeBody measures what reading a POST body costs before GraphQL sees it, for the
-// worst bodies within the default 1 MiB limit (DESIGN §9: refusing a request costs at most a
+// worst bodies within the default 64 KiB limit (DESIGN §9: refusing a request costs at most a
 // few milliseconds of CPU).
 func BenchmarkDecodeBody(b *testing.B) {
-	const size = 1 << 20
+	const size = 64 << 10
 	pad := func(prefix, unit, suffix string) []byte {
 		n := (size - len(prefix) - len(suffix)) / len(unit)
 		return []byte(prefix + strings.Repeat(unit, n) + suffix)
@@ -42,7 +42,7 @@ func BenchmarkDecodeBody(b *testing.B) {
 // BenchmarkDecodeBodyGqlgenBaseline decodes the same bodies as gqlgen's POST transport did
 // (json.Decoder with UseNumber into graphql.RawParams), for comparison.
 func BenchmarkDecodeBodyGqlgenBaseline(b *testing.B) {
-	const size = 1 << 20
+	const size = 64 << 10
 	pad := func(prefix, unit, suffix string) []byte {
 		n := (size - len(prefix) - len(suffix)) / len(unit)
 		return []byte(prefix + strings.Repeat(unit, n) + suffix)
