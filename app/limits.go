@@ -54,8 +54,8 @@ type Limits struct {
 	// Spreads bounds the fragment spreads in one document (validation compares the fragments
 	// a selection set reaches pairwise).
 	Spreads int
-	// BodyBytes bounds a request body (HTTP 413 beyond it). 64 KiB is about twenty times the
-	// largest legitimate request (GraphiQL's introspection with a page of 50 persons, ~3 kB;
+	// BodyBytes bounds a request body (HTTP 413 beyond it). 64 KiB is about thirty times the
+	// largest legitimate request (GraphiQL's introspection with a page of 50 persons, ~2 kB;
 	// the token limit keeps any operation text small) and keeps decoding the worst body within
 	// it to a fraction of the 5 ms refusal budget (docs/performance.md).
 	BodyBytes     int64

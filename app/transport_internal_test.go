@@ -23,11 +23,11 @@ func BenchmarkDecodeBody(b *testing.B) {
 		name string
 		body []byte
 	}{
-		{"1MiB string query", pad(`{"query":"`, "a", `"}`)},
-		{"1MiB variables, many keys", pad(`{"query":"{ a }","variables":{`, `"k":1,`, `"z":1}}`)},
-		{"1MiB nested arrays (malformed)", pad(`{"query":"{ a }","variables":{"v":`, "[", "")},
-		{"1MiB malformed at the end", pad(`{"query":"{ a }","variables":{"v":"`, "x", `"`)},
-		{"1MiB batch", pad(`[`, `{"query":"{ a }"},`, `{}]`)},
+		{"64KiB string query", pad(`{"query":"`, "a", `"}`)},
+		{"64KiB variables, many keys", pad(`{"query":"{ a }","variables":{`, `"k":1,`, `"z":1}}`)},
+		{"64KiB nested arrays (malformed)", pad(`{"query":"{ a }","variables":{"v":`, "[", "")},
+		{"64KiB malformed at the end", pad(`{"query":"{ a }","variables":{"v":"`, "x", `"`)},
+		{"64KiB batch", pad(`[`, `{"query":"{ a }"},`, `{}]`)},
 	}
 	for _, c := range bodies {
 		b.Run(c.name, func(b *testing.B) {
@@ -51,8 +51,8 @@ func BenchmarkDecodeBodyGqlgenBaseline(b *testing.B) {
 		name string
 		body []byte
 	}{
-		{"1MiB string query", pad(`{"query":"`, "a", `"}`)},
-		{"1MiB variables, many keys", pad(`{"query":"{ a }","variables":{`, `"k":1,`, `"z":1}}`)},
+		{"64KiB string query", pad(`{"query":"`, "a", `"}`)},
+		{"64KiB variables, many keys", pad(`{"query":"{ a }","variables":{`, `"k":1,`, `"z":1}}`)},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
