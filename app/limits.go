@@ -448,7 +448,7 @@ func (s *Server) cors(next http.Handler) http.Handler {
 			h := w.Header()
 			h.Set("Access-Control-Allow-Origin", origin)
 			h.Add("Vary", "Origin")
-			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Role, X-Request-ID")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Role, X-Request-ID, traceparent, tracestate")
 			h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
 			h.Set("Access-Control-Expose-Headers", "X-Request-ID, Retry-After")
 			h.Set("Access-Control-Max-Age", "600")
