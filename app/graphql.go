@@ -101,7 +101,7 @@ func (g operationGate) MutateOperationContext(ctx context.Context, rc *graphql.O
 		e := apperr.New(apperr.Unauthenticated, "authentication required")
 		return &gqlerror.Error{Message: e.Message, Err: e}
 	}
-	check := g.policy.NewChecker(p.Role, rc.Variables)
+	check := g.policy.NewChecker(p.Role, rc.Doc, rc.Variables)
 	var roots []string
 	w := selection.Walker{Schema: g.schema, Doc: rc.Doc, Lists: g.costs.lists, Fixed: g.costs.fixed, Vars: rc.Variables, MissingFragment: check.MissingFragment,
 		Visit: func(f selection.Field) {
