@@ -87,3 +87,9 @@ require (
 )
 
 tool github.com/99designs/gqlgen
+
+// npm's install folders are not Go code (some packages ship .go files).
+ignore (
+	./examples/node_modules
+	./web/node_modules
+)

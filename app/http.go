@@ -11,13 +11,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/playground"
-
 	"custodia/apperr"
 	"custodia/audit"
 	"custodia/auth"
 	"custodia/grants"
 	"custodia/loaders"
+	"custodia/web"
 )
 
 func (s *Server) routes() http.Handler {
@@ -36,7 +35,14 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	if s.cfg.GraphiQL {
-		mux.Handle("GET /{$}", playground.Handler("custodia", "/query"))
+		mux.Handle("GET /{$}", s.graphiqlPage())
+		mux.Handle("GET "+web.AssetsPrefix+"{file}", web.Assets())
+	}
+	if s.devSignIn() {
+		mux.Handle("GET "+devSignInPath, s.devOfficials())
+	}
+	if s.cfg.Introspection {
+		mux.Handle("GET "+schemaSDLPath, s.limitRequest(s.authenticate(s.limitRate(s.schemaSDL()))))
 	}
 	return s.requestID(s.traceRequests(s.accessLog(s.cors(mux))))
 }
