@@ -1,14 +1,8 @@
 package app_test
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"testing"
 
@@ -18,26 +12,11 @@ import (
 	"custodia/web"
 )
 
-// productionEnv is a test server in production mode (identity-provider key, no demo data, no
-// development key), adjusted by mutate.
+// productionEnv is a test server in production mode, adjusted by mutate.
 func productionEnv(t *testing.T, mutate func(*app.Config)) *testenv.Env {
 	t.Helper()
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, _ := x509.MarshalPKIXPublicKey(pub)
-	keyFile := filepath.Join(t.TempDir(), "idp.pem")
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return testenv.New(t, testenv.Options{Persons: 5, Mutate: func(c *app.Config) {
-		c.Mode, c.JWTPublicKeyFile, c.JWTIssuer, c.JWTAudience = app.Production, keyFile, "https://idp.justice.example", "custodia"
-		c.GraphiQL, c.Introspection = false, false
-		if mutate != nil {
-			mutate(c)
-		}
-	}})
+	env, _ := testenv.NewProduction(t, testenv.Options{Persons: 5, Mutate: mutate})
+	return env
 }
 
 var pageConfig = regexp.MustCompile(`<script id="custodia-config" type="application/json">(.*?)</script>`)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"custodia/app"
 	"custodia/internal/testenv"
 	"custodia/model"
 )
@@ -18,7 +19,8 @@ import (
 // TestGraphiQLInARealBrowser drives Debian's Chromium (playwright-core, e2e/graphiql.e2e.mjs)
 // against the real server with the network closed: the page renders from the binary alone, a
 // query runs for two roles signed in with the development picker, and the docs show each role
-// exactly the Query fields the policy gives it. Screenshots go to $CUSTODIA_SCREENSHOTS (default
+// exactly the Query fields the policy gives it; a production server's page has no sign-in
+// picker and never writes the header editor to localStorage. Screenshots go to $CUSTODIA_SCREENSHOTS (default
 // a folder under the system temp directory; the test logs it).
 //
 // It needs node, chromium and `npm ci` in web/ (.ci/run installs all three). Without them it
@@ -37,6 +39,7 @@ func TestGraphiQLInARealBrowser(t *testing.T) {
 		t.Skip(msg)
 	}
 	env := testenv.New(t, testenv.Options{Persons: 20})
+	production, _ := testenv.NewProduction(t, testenv.Options{Persons: 5, Mutate: func(c *app.Config) { c.GraphiQL = true }})
 
 	type expectation struct {
 		Role        model.Role `json:"role"`
@@ -69,7 +72,7 @@ func TestGraphiQLInARealBrowser(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, filepath.Join("e2e", "graphiql.e2e.mjs"))
 	cmd.Env = append(os.Environ(), "CUSTODIA_URL="+env.HTTP.URL, "SCREENSHOT_DIR="+shots,
-		"EXPECT="+string(expectJSON), "CHROMIUM="+chromium)
+		"EXPECT="+string(expectJSON), "CHROMIUM="+chromium, "PRODUCTION_URL="+production.HTTP.URL)
 	out, err := cmd.CombinedOutput()
 	t.Logf("browser test output:\n%s", out)
 	if err != nil {

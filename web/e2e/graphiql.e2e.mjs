@@ -6,10 +6,12 @@
 //   SCREENSHOT_DIR   where to write screenshots (printed)
 //   EXPECT           JSON: [{role, queryFields: [...]}] — each role's Query fields per the policy
 //   CHROMIUM         the browser binary (default /usr/bin/chromium)
+//   PRODUCTION_URL   optional: a production-mode server with GraphiQL enabled
 //
 // It checks that the page renders from the binary alone (any request leaving loopback is
 // blocked and fails the test), that a query runs for two roles signed in with the development
-// picker, and that the documentation shows each role exactly its own Query fields.
+// picker, and that the documentation shows each role exactly its own Query fields. In
+// production mode there is no picker and the header editor is never written to localStorage.
 import { chromium } from 'playwright-core';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +21,7 @@ const base = process.env.CUSTODIA_URL;
 const shots = process.env.SCREENSHOT_DIR || mkdtempSync(join(tmpdir(), 'custodia-screenshots-'));
 const expect = JSON.parse(process.env.EXPECT || '[]');
 const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+const productionURL = process.env.PRODUCTION_URL || '';
 if (!base || expect.length < 2) {
   console.error('CUSTODIA_URL and EXPECT (two roles or more) are required');
   process.exit(2);
@@ -155,6 +158,32 @@ try {
   const afterEdit = await docsQueryFields(first.queryFields);
   check(afterEdit === sorted(first.queryFields), `editing the header to a ${first.role} token shows ${first.role}'s docs again`);
   await page.screenshot({ path: join(shots, `graphiql-edited-${first.role}.png`) });
+  const devStorage = await page.evaluate(() => JSON.stringify({ ...localStorage }));
+  check(devStorage.includes('Bearer ey'), 'development: the header editor is kept in localStorage');
+
+  if (productionURL) {
+    const prod = await context.newPage();
+    await prod.goto(productionURL + '/', { waitUntil: 'load' });
+    await prod.locator('.graphiql-container').waitFor({ timeout: 20000 });
+    check((await prod.getByTestId('sign-in').count()) === 0, 'production: no sign-in picker');
+    const marker = 'production-token-must-not-persist';
+    const headerEditors = () =>
+      prod.evaluate(() => [...document.querySelectorAll('.graphiql-editor-tool .CodeMirror')].map((e) => e.CodeMirror.getValue()).join('\n'));
+    await prod.evaluate((token) => {
+      const editor = [...document.querySelectorAll('.graphiql-editor-tool .CodeMirror')].find((e) => /Authorization/.test(e.CodeMirror.getValue()));
+      editor.CodeMirror.setValue(JSON.stringify({ Authorization: `Bearer ${token}` }, null, 2));
+    }, marker);
+    check((await headerEditors()).includes(marker), 'production: the header editor takes a token');
+    await prod.waitForTimeout(1000); // GraphiQL stores its state debounced
+    const stored = await prod.evaluate(() => JSON.stringify({ ...localStorage }));
+    check(stored.length > 2 && !stored.includes(marker), 'production: the header is not in localStorage (the rest of the state is)');
+    await prod.reload({ waitUntil: 'load' });
+    await prod.locator('.graphiql-container').waitFor({ timeout: 20000 });
+    check(!(await headerEditors()).includes(marker), 'production: the header is gone after a reload');
+    await prod.screenshot({ path: join(shots, 'graphiql-production.png') });
+    await prod.close();
+  }
+
   check(new Set(Object.values(seen)).size === roles.length, `the docs differ by role (${roles.join(', ')})`);
   check(blocked.length === probes, `the page made no request outside loopback${blocked.length > probes ? `: ${blocked.slice(probes).join(', ')}` : ''}`);
   const unexpected = pageErrors.filter((e) => !e.includes('unpkg.com'));

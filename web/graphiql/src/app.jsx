@@ -33,7 +33,7 @@ query Me {
  * The Authorization value of a header editor's text: '' when there is none, null when the text
  * is not (yet) valid JSON — then the current schema stays.
  */
-export function authorizationOf(text) {
+function authorizationOf(text) {
   let headers;
   try {
     headers = JSON.parse(text || '{}');
@@ -42,7 +42,8 @@ export function authorizationOf(text) {
   }
   if (headers === null || typeof headers !== 'object') return null;
   for (const [name, value] of Object.entries(headers)) {
-    if (name.toLowerCase() === 'authorization') return String(value);
+    // "Bearer " without a token (the default header) counts as none.
+    if (name.toLowerCase() === 'authorization') return /^\s*bearer\s*$/i.test(String(value)) ? '' : String(value);
   }
   return '';
 }
