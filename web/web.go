@@ -6,6 +6,7 @@ package web
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -14,6 +15,8 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -45,10 +48,24 @@ type asset struct {
 	body        []byte
 	etag        string
 	contentType string
+	gzipOnce    sync.Once
+	gzipped     []byte // body compressed on first request that accepts gzip
 }
 
-var assets = func() map[string]asset {
-	out := map[string]asset{}
+// gzipBody is the asset gzip-compressed (computed once).
+func (a *asset) gzipBody() []byte {
+	a.gzipOnce.Do(func() {
+		var b bytes.Buffer
+		w, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+		_, _ = w.Write(a.body)
+		_ = w.Close()
+		a.gzipped = b.Bytes()
+	})
+	return a.gzipped
+}
+
+var assets = func() map[string]*asset {
+	out := map[string]*asset{}
 	types := map[string]string{".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".txt": "text/plain; charset=utf-8"}
 	err := fs.WalkDir(dist, "graphiql/dist", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -59,7 +76,7 @@ var assets = func() map[string]asset {
 			return err
 		}
 		sum := sha256.Sum256(body)
-		out[path.Base(p)] = asset{body: body, etag: hex.EncodeToString(sum[:8]), contentType: types[path.Ext(p)]}
+		out[path.Base(p)] = &asset{body: body, etag: hex.EncodeToString(sum[:8]), contentType: types[path.Ext(p)]}
 		return nil
 	})
 	if err != nil {
@@ -103,7 +120,18 @@ func GraphiQL(cfg PageConfig) http.Handler {
 	})
 }
 
-// Assets serves the page's embedded files under AssetsPrefix (GET /graphiql/{file}).
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		coding, q, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(coding), "gzip") && strings.ReplaceAll(q, " ", "") != "q=0" {
+			return true
+		}
+	}
+	return false
+}
+
+// Assets serves the page's embedded files under AssetsPrefix (GET /graphiql/{file}),
+// gzip-compressed for clients that accept it.
 func Assets() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a, ok := assets[path.Base(r.URL.Path)]
@@ -114,8 +142,14 @@ func Assets() http.Handler {
 		h := w.Header()
 		h.Set("Content-Type", a.contentType)
 		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("ETag", `"`+a.etag+`"`)
 		h.Set("Cache-Control", "public, max-age=86400")
-		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+		h.Add("Vary", "Accept-Encoding")
+		body, etag := a.body, a.etag
+		if acceptsGzip(r) {
+			body, etag = a.gzipBody(), a.etag+"-gz"
+			h.Set("Content-Encoding", "gzip")
+		}
+		h.Set("ETag", `"`+etag+`"`)
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
 	})
 }

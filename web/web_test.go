@@ -1,6 +1,9 @@
 package web_test
 
 import (
+	"bytes"
+	"compress/gzip"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -78,4 +81,39 @@ func TestAssetsRevalidate(t *testing.T) {
 	if resp.StatusCode != http.StatusNotModified {
 		t.Errorf("If-None-Match %s: got %d, want 304", etag, resp.StatusCode)
 	}
+}
+
+// TestAssetsAreCompressed: a client accepting gzip gets the asset compressed (much smaller,
+// decompressing to the same bytes); one that does not gets it as is.
+func TestAssetsAreCompressed(t *testing.T) {
+	env := testenv.New(t, testenv.Options{Persons: 5})
+	fetch := func(encoding string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, env.HTTP.URL+web.AssetsPrefix+"graphiql.js", nil)
+		req.Header.Set("Accept-Encoding", encoding) // set by hand: the transport then leaves the body alone
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	plainResp, plain := fetch("identity")
+	gzResp, gz := fetch("br, gzip;q=0.8")
+	if plainResp.Header.Get("Content-Encoding") != "" || gzResp.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("Content-Encoding: identity → %q, gzip → %q", plainResp.Header.Get("Content-Encoding"), gzResp.Header.Get("Content-Encoding"))
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unzipped, err := io.ReadAll(zr)
+	if err != nil || !bytes.Equal(unzipped, plain) {
+		t.Fatalf("the gzipped asset does not decompress to the asset (%v)", err)
+	}
+	if len(gz)*2 > len(plain) || plainResp.Header.Get("ETag") == gzResp.Header.Get("ETag") {
+		t.Errorf("gzip: %d of %d bytes; ETags %s / %s must differ", len(gz), len(plain), plainResp.Header.Get("ETag"), gzResp.Header.Get("ETag"))
+	}
+	t.Logf("graphiql.js: %d bytes, %d gzipped", len(plain), len(gz))
 }
