@@ -157,6 +157,7 @@ try {
   }, official.token);
   const afterEdit = await docsQueryFields(first.queryFields);
   check(afterEdit === sorted(first.queryFields), `editing the header to a ${first.role} token shows ${first.role}'s docs again`);
+  check((await picker.inputValue()) === '', 'the picker no longer names an official once the header is edited by hand');
   await page.screenshot({ path: join(shots, `graphiql-edited-${first.role}.png`) });
   const devStorage = await page.evaluate(() => JSON.stringify({ ...localStorage }));
   check(devStorage.includes('Bearer ey'), 'development: the header editor is kept in localStorage');

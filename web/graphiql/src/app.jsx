@@ -81,8 +81,11 @@ function makeFetcher(authorization) {
   };
 }
 
-/** The development-only sign-in picker: demo officials and their tokens, minted by the server. */
-function SignIn({ onSignIn }) {
+/**
+ * The development-only sign-in picker: demo officials and their tokens, minted by the server.
+ * It shows the official whose token is in the header, or none when the header was edited.
+ */
+function SignIn({ authorization, onSignIn }) {
   const [officials, setOfficials] = useState([]);
   const [error, setError] = useState('');
   useEffect(() => {
@@ -91,6 +94,7 @@ function SignIn({ onSignIn }) {
       .then((body) => setOfficials(body.officials))
       .catch((e) => setError(`demo officials unavailable: ${e.message}`));
   }, []);
+  const selected = officials.find((o) => `Bearer ${o.token}` === authorization)?.role ?? '';
   const choose = (event) => {
     const official = officials.find((o) => o.role === event.target.value);
     if (official) onSignIn(official);
@@ -99,7 +103,7 @@ function SignIn({ onSignIn }) {
     <div className="custodia-signin">
       <label>
         Sign in as a demo official <em>(development only)</em>{' '}
-        <select data-testid="sign-in" defaultValue="" onChange={choose}>
+        <select data-testid="sign-in" value={selected} onChange={choose}>
           <option value="" disabled>
             choose a role…
           </option>
@@ -146,7 +150,7 @@ function App() {
   }, []);
   return (
     <>
-      {config.devSignIn && <SignIn onSignIn={signIn} />}
+      {config.devSignIn && <SignIn authorization={authorization} onSignIn={signIn} />}
       <GraphiQL
         fetcher={fetcher}
         // Without a token there is nothing to introspect (null: GraphiQL does not try).
