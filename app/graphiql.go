@@ -2,8 +2,10 @@ package app
 
 import (
 	"net/http"
+	"net/url"
 	"time"
 
+	"custodia/apperr"
 	"custodia/seed"
 	"custodia/web"
 )
@@ -30,6 +32,21 @@ func (s *Server) graphiqlPage() http.Handler {
 	return web.GraphiQL(cfg)
 }
 
+// sameOrigin reports whether a browser request comes from the server's own pages (requests
+// without the browser's Sec-Fetch-Site and Origin headers, e.g. curl, are not cross-site).
+func sameOrigin(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		return false
+	}
+	if origin := r.Header.Get("Origin"); origin != "" {
+		u, err := url.Parse(origin)
+		if err != nil || u.Host != r.Host {
+			return false
+		}
+	}
+	return true
+}
+
 // DevOfficial is one entry of the development sign-in list.
 type DevOfficial struct {
 	Role    string `json:"role"`
@@ -40,9 +57,15 @@ type DevOfficial struct {
 }
 
 // devOfficials answers GET /dev/officials with every demo official and a token for each,
-// signed with the development key (valid 8 hours, like `go run . token`).
+// signed with the development key (valid 8 hours, like `go run . token`). Only the GraphiQL page
+// itself may ask: a request from another site (which development's permissive CORS would let
+// read the answer) is refused, so a web page a developer visits cannot mint tokens.
 func (s *Server) devOfficials() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !sameOrigin(r) {
+			writeError(w, http.StatusForbidden, apperr.New(apperr.Forbidden, "demo tokens are only given to this server's own GraphiQL page"))
+			return
+		}
 		list := make([]DevOfficial, 0, len(seed.Officials))
 		for _, o := range seed.Officials {
 			token, err := s.DevKey.Sign(o.Identity, 8*time.Hour)

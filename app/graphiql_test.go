@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"regexp"
+	"strings"
 	"testing"
 
 	"custodia/app"
@@ -104,6 +105,48 @@ func TestDevSignInTokensWorkForEveryRole(t *testing.T) {
 		_ = json.Unmarshal(raw, &me)
 		if r.Status != http.StatusOK || len(r.Errors) > 0 || me.Role != o.Role || me.Subject != o.Subject {
 			t.Errorf("%s: token not accepted as %s/%s: %s", o.Role, o.Subject, o.Role, r.Raw)
+		}
+	}
+}
+
+// TestDevSignInOnlyForTheServersOwnPage: a browser request from another site (development's
+// CORS would let it read the answer) gets no demo tokens; the page itself and curl do.
+func TestDevSignInOnlyForTheServersOwnPage(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{Persons: 5})
+	host := strings.TrimPrefix(env.HTTP.URL, "http://")
+	cases := []struct {
+		name    string
+		headers map[string]string
+		want    int
+	}{
+		{"curl", nil, http.StatusOK},
+		{"the GraphiQL page", map[string]string{"Sec-Fetch-Site": "same-origin"}, http.StatusOK},
+		{"the GraphiQL page, with Origin", map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": "http://" + host}, http.StatusOK},
+		{"another site", map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}, http.StatusForbidden},
+		{"another site, old browser", map[string]string{"Origin": "https://evil.example"}, http.StatusForbidden},
+		{"a sibling site", map[string]string{"Sec-Fetch-Site": "same-site"}, http.StatusForbidden},
+	}
+	for _, c := range cases {
+		req, _ := http.NewRequest(http.MethodGet, env.HTTP.URL+"/dev/officials", nil)
+		for k, v := range c.headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Officials []app.DevOfficial  `json:"officials"`
+			Errors    []testenv.GQLError `json:"errors"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("%s: got %d, want %d", c.name, resp.StatusCode, c.want)
+		}
+		if c.want == http.StatusForbidden && (len(body.Officials) > 0 || len(body.Errors) != 1 || body.Errors[0].Code() != "FORBIDDEN") {
+			t.Errorf("%s: want FORBIDDEN and no tokens, got %+v", c.name, body)
 		}
 	}
 }

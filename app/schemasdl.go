@@ -26,6 +26,10 @@ func (s *Server) schemaSDL() http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := auth.FromContext(r.Context())
+		if p == nil {
+			writeError(w, http.StatusUnauthorized, apperr.New(apperr.Unauthenticated, "authentication required"))
+			return
+		}
 		body, ok := sdl[p.Role]
 		if !ok {
 			writeError(w, http.StatusForbidden, apperr.New(apperr.Forbidden, "no schema for role %q", p.Role))
