@@ -159,6 +159,14 @@ try {
   check(afterEdit === sorted(first.queryFields), `editing the header to a ${first.role} token shows ${first.role}'s docs again`);
   check((await picker.inputValue()) === '', 'the picker no longer names an official once the header is edited by hand');
   await page.screenshot({ path: join(shots, `graphiql-edited-${first.role}.png`) });
+  // Dialogs work under the page's Content-Security-Policy (they lock scrolling with injected styles).
+  await page.getByRole('button', { name: 'Open short keys dialog' }).click();
+  await page.getByRole('dialog').waitFor({ timeout: 5000 });
+  await page.screenshot({ path: join(shots, 'graphiql-dialog.png') });
+  await page.keyboard.press('Escape');
+  await page.getByRole('dialog').waitFor({ state: 'detached', timeout: 5000 });
+  check(true, 'the short keys dialog opens and closes');
+
   const devStorage = await page.evaluate(() => JSON.stringify({ ...localStorage }));
   check(devStorage.includes('Bearer ey'), 'development: the header editor is kept in localStorage');
 
