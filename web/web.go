@@ -37,7 +37,8 @@ type PageConfig struct {
 }
 
 // ContentSecurityPolicy is sent with the page: scripts, styles and connections only to the
-// page's own origin (CodeMirror sets inline styles; fonts and icons are data: URLs).
+// page's own origin. Styles need 'unsafe-inline' (GraphiQL's dialogs inject style elements, as
+// the browser test shows); fonts and icons are data: URLs.
 const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
 	"img-src 'self' data:; font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
