@@ -17,6 +17,7 @@ import (
 	"custodia/grants"
 	"custodia/graph"
 	"custodia/metrics"
+	"custodia/model"
 	"custodia/policy"
 	"custodia/seed"
 	"custodia/store"
@@ -55,6 +56,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.TimeZone != nil {
+		model.SetRegisterZone(cfg.TimeZone)
 	}
 	s := &Server{cfg: cfg, log: log, Metrics: metrics.New(), limits: withDefaults(cfg.Limits)}
 	ok := false

@@ -57,6 +57,9 @@ type Config struct {
 	// TracerProvider, if set, receives the spans (tests); otherwise OTLP when
 	// OTEL_EXPORTER_OTLP_ENDPOINT is set, else none.
 	TracerProvider trace.TracerProvider
+	// TimeZone is the register's time zone (REGISTER_TIME_ZONE, default Europe/Prague): its
+	// calendar day is "today" wherever a date is compared.
+	TimeZone *time.Location
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -86,6 +89,9 @@ func FromEnv() (Config, error) {
 	var err error
 	if c.DemoPersons, err = strconv.Atoi(env("DEMO_PERSONS", strconv.Itoa(seed.DefaultPersons))); err != nil || c.DemoPersons < 5 {
 		return c, fmt.Errorf("DEMO_PERSONS must be a whole number of at least 5")
+	}
+	if c.TimeZone, err = time.LoadLocation(env("REGISTER_TIME_ZONE", "Europe/Prague")); err != nil {
+		return c, fmt.Errorf("REGISTER_TIME_ZONE: %w", err)
 	}
 	if c.DBTimeout, err = time.ParseDuration(env("DB_TIMEOUT", "3s")); err != nil {
 		return c, fmt.Errorf("DB_TIMEOUT: %w", err)

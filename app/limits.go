@@ -67,7 +67,8 @@ func complexityOf() graph.ComplexityRoot {
 	c.Query.MyAccessGrants = func(child int) int { return 1 + child*5 }
 	c.Query.RecipientsToNotify = func(child int, _ string, _ model.DateTime) int { return 1 + child*10 }
 	c.Person.Convictions = func(child int, _ *bool) int { return 1 + child*5 }
-	c.Person.DetentionHistory = func(child int) int { return 1 + child*5 }
+	c.Person.DetentionHistory = func(child int, _ *bool) int { return 1 + child*5 }
+	c.Sentence.Transitions = func(child int) int { return 1 + child*4 }
 	c.Person.PreviousNames = func(child int) int { return 1 + child*2 }
 	c.Conviction.Offences = func(child int) int { return 1 + child*3 }
 	c.Conviction.Sentences = func(child int) int { return 1 + child*3 }

@@ -76,7 +76,7 @@ func NewService(s *store.Store, trail *audit.Trail, now func() time.Time, ttl ti
 	return &Service{store: s, trail: trail, now: now, ttl: ttl, cache: map[cacheKey]cachedGrants{}}
 }
 
-func (s *Service) today() model.Date { return model.DateOf(s.now().UTC()) }
+func (s *Service) today() model.Date { return model.Today(s.now()) }
 
 // grantsFor reads a principal's grants through the cache.
 func (s *Service) grantsFor(ctx context.Context, k cacheKey) ([]model.AccessGrant, error) {

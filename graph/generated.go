@@ -128,17 +128,27 @@ type ComplexityRoot struct {
 	}
 
 	Conviction struct {
-		CaseReference  func(childComplexity int) int
-		Court          func(childComplexity int) int
-		DecisionDate   func(childComplexity int) int
-		Expunged       func(childComplexity int) int
-		ExpungedOn     func(childComplexity int) int
-		FinalDate      func(childComplexity int) int
-		ID             func(childComplexity int) int
-		Offences       func(childComplexity int) int
-		Person         func(childComplexity int) int
-		Rehabilitation func(childComplexity int) int
-		Sentences      func(childComplexity int) int
+		CaseReference            func(childComplexity int) int
+		Court                    func(childComplexity int) int
+		CourtCountry             func(childComplexity int) int
+		DecisionDate             func(childComplexity int) int
+		DeemedNotConvicted       func(childComplexity int) int
+		DeemedNotConvictedOn     func(childComplexity int) int
+		DeemedNotConvictedReason func(childComplexity int) int
+		Expunged                 func(childComplexity int) int
+		ExpungedOn               func(childComplexity int) int
+		Expungement              func(childComplexity int) int
+		FinalDate                func(childComplexity int) int
+		ID                       func(childComplexity int) int
+		Offences                 func(childComplexity int) int
+		Person                   func(childComplexity int) int
+		Rehabilitation           func(childComplexity int) int
+		Sentences                func(childComplexity int) int
+	}
+
+	CourtDecision struct {
+		CaseReference func(childComplexity int) int
+		Court         func(childComplexity int) int
 	}
 
 	DetentionPeriod struct {
@@ -171,6 +181,13 @@ type ComplexityRoot struct {
 		Time          func(childComplexity int) int
 	}
 
+	Expungement struct {
+		CaseReference func(childComplexity int) int
+		Court         func(childComplexity int) int
+		Early         func(childComplexity int) int
+		On            func(childComplexity int) int
+	}
+
 	GrantIdentity struct {
 		Email    func(childComplexity int) int
 		Name     func(childComplexity int) int
@@ -195,7 +212,8 @@ type ComplexityRoot struct {
 		ApproveAccessRequest func(childComplexity int, id string) int
 		ReconfirmAccessGrant func(childComplexity int, id string) int
 		RecordConviction     func(childComplexity int, personID string, input model.ConvictionInput, idempotencyKey string, purpose model.PurposeInput) int
-		RecordExpungement    func(childComplexity int, personID string, convictionID string, expungedOn model.Date, idempotencyKey string, purpose model.PurposeInput) int
+		RecordExpungement    func(childComplexity int, personID string, convictionID string, expungedOn model.Date, earlyDecision *model.CourtDecisionInput, idempotencyKey string, purpose model.PurposeInput) int
+		RecordSentenceStatus func(childComplexity int, personID string, sentenceID string, input model.SentenceStatusInput, idempotencyKey string, purpose model.PurposeInput) int
 		RegisterPerson       func(childComplexity int, input model.PersonInput, idempotencyKey string, purpose model.PurposeInput) int
 		RejectAccessRequest  func(childComplexity int, id string, reason string) int
 		ReleaseFromDetention func(childComplexity int, personID string, input model.ReleaseInput, idempotencyKey string, purpose model.PurposeInput) int
@@ -226,7 +244,7 @@ type ComplexityRoot struct {
 		BirthFamilyName  func(childComplexity int) int
 		Convictions      func(childComplexity int, includeExpunged *bool) int
 		DateOfBirth      func(childComplexity int) int
-		DetentionHistory func(childComplexity int) int
+		DetentionHistory func(childComplexity int, includeExpunged *bool) int
 		DetentionStatus  func(childComplexity int) int
 		FamilyName       func(childComplexity int) int
 		GivenNames       func(childComplexity int) int
@@ -310,16 +328,27 @@ type ComplexityRoot struct {
 	}
 
 	Sentence struct {
-		Amount          func(childComplexity int) int
-		Conviction      func(childComplexity int) int
-		DurationMonths  func(childComplexity int) int
-		EndDate         func(childComplexity int) int
-		ID              func(childComplexity int) int
-		Kind            func(childComplexity int) int
-		ProbationMonths func(childComplexity int) int
-		StartDate       func(childComplexity int) int
-		Status          func(childComplexity int) int
-		Suspended       func(childComplexity int) int
+		Amount                  func(childComplexity int) int
+		ConditionallyReleasedOn func(childComplexity int) int
+		Conviction              func(childComplexity int) int
+		DurationMonths          func(childComplexity int) int
+		EndDate                 func(childComplexity int) int
+		ID                      func(childComplexity int) int
+		Kind                    func(childComplexity int) int
+		Life                    func(childComplexity int) int
+		ProbationMonths         func(childComplexity int) int
+		ServedMonths            func(childComplexity int) int
+		StartDate               func(childComplexity int) int
+		Status                  func(childComplexity int) int
+		Suspended               func(childComplexity int) int
+		Transitions             func(childComplexity int) int
+		Version                 func(childComplexity int) int
+	}
+
+	SentenceTransition struct {
+		Decision func(childComplexity int) int
+		On       func(childComplexity int) int
+		Status   func(childComplexity int) int
 	}
 }
 
@@ -351,7 +380,8 @@ type MutationResolver interface {
 	RegisterPerson(ctx context.Context, input model.PersonInput, idempotencyKey string, purpose model.PurposeInput) (*model.Person, error)
 	UpdatePerson(ctx context.Context, id string, version int, input model.PersonInput, idempotencyKey string, purpose model.PurposeInput) (*model.Person, error)
 	RecordConviction(ctx context.Context, personID string, input model.ConvictionInput, idempotencyKey string, purpose model.PurposeInput) (*model.Conviction, error)
-	RecordExpungement(ctx context.Context, personID string, convictionID string, expungedOn model.Date, idempotencyKey string, purpose model.PurposeInput) (*model.Conviction, error)
+	RecordExpungement(ctx context.Context, personID string, convictionID string, expungedOn model.Date, earlyDecision *model.CourtDecisionInput, idempotencyKey string, purpose model.PurposeInput) (*model.Conviction, error)
+	RecordSentenceStatus(ctx context.Context, personID string, sentenceID string, input model.SentenceStatusInput, idempotencyKey string, purpose model.PurposeInput) (*model.Sentence, error)
 	AdmitToDetention(ctx context.Context, personID string, input model.AdmissionInput, idempotencyKey string, purpose model.PurposeInput) (*model.DetentionPeriod, error)
 	TransferDetention(ctx context.Context, personID string, input model.TransferInput, idempotencyKey string, purpose model.PurposeInput) (*model.DetentionPeriod, error)
 	ReleaseFromDetention(ctx context.Context, personID string, input model.ReleaseInput, idempotencyKey string, purpose model.PurposeInput) (*model.DetentionPeriod, error)
@@ -359,7 +389,7 @@ type MutationResolver interface {
 }
 type PersonResolver interface {
 	DetentionStatus(ctx context.Context, obj *model.Person) (*model.DetentionStatus, error)
-	DetentionHistory(ctx context.Context, obj *model.Person) ([]model.DetentionPeriod, error)
+	DetentionHistory(ctx context.Context, obj *model.Person, includeExpunged *bool) ([]model.DetentionPeriod, error)
 	Convictions(ctx context.Context, obj *model.Person, includeExpunged *bool) ([]model.Conviction, error)
 }
 type QueryResolver interface {
@@ -750,12 +780,36 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Conviction.Court(childComplexity), true
+	case "Conviction.courtCountry":
+		if e.ComplexityRoot.Conviction.CourtCountry == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conviction.CourtCountry(childComplexity), true
 	case "Conviction.decisionDate":
 		if e.ComplexityRoot.Conviction.DecisionDate == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Conviction.DecisionDate(childComplexity), true
+	case "Conviction.deemedNotConvicted":
+		if e.ComplexityRoot.Conviction.DeemedNotConvicted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conviction.DeemedNotConvicted(childComplexity), true
+	case "Conviction.deemedNotConvictedOn":
+		if e.ComplexityRoot.Conviction.DeemedNotConvictedOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conviction.DeemedNotConvictedOn(childComplexity), true
+	case "Conviction.deemedNotConvictedReason":
+		if e.ComplexityRoot.Conviction.DeemedNotConvictedReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conviction.DeemedNotConvictedReason(childComplexity), true
 	case "Conviction.expunged":
 		if e.ComplexityRoot.Conviction.Expunged == nil {
 			break
@@ -768,6 +822,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Conviction.ExpungedOn(childComplexity), true
+	case "Conviction.expungement":
+		if e.ComplexityRoot.Conviction.Expungement == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conviction.Expungement(childComplexity), true
 	case "Conviction.finalDate":
 		if e.ComplexityRoot.Conviction.FinalDate == nil {
 			break
@@ -804,6 +864,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Conviction.Sentences(childComplexity), true
+
+	case "CourtDecision.caseReference":
+		if e.ComplexityRoot.CourtDecision.CaseReference == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CourtDecision.CaseReference(childComplexity), true
+	case "CourtDecision.court":
+		if e.ComplexityRoot.CourtDecision.Court == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CourtDecision.Court(childComplexity), true
 
 	case "DetentionPeriod.end":
 		if e.ComplexityRoot.DetentionPeriod.End == nil {
@@ -934,6 +1007,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Disclosure.Time(childComplexity), true
 
+	case "Expungement.caseReference":
+		if e.ComplexityRoot.Expungement.CaseReference == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Expungement.CaseReference(childComplexity), true
+	case "Expungement.court":
+		if e.ComplexityRoot.Expungement.Court == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Expungement.Court(childComplexity), true
+	case "Expungement.early":
+		if e.ComplexityRoot.Expungement.Early == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Expungement.Early(childComplexity), true
+	case "Expungement.on":
+		if e.ComplexityRoot.Expungement.On == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Expungement.On(childComplexity), true
+
 	case "GrantIdentity.email":
 		if e.ComplexityRoot.GrantIdentity.Email == nil {
 			break
@@ -1056,7 +1154,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.RecordExpungement(childComplexity, args["personId"].(string), args["convictionId"].(string), args["expungedOn"].(model.Date), args["idempotencyKey"].(string), args["purpose"].(model.PurposeInput)), true
+		return e.ComplexityRoot.Mutation.RecordExpungement(childComplexity, args["personId"].(string), args["convictionId"].(string), args["expungedOn"].(model.Date), args["earlyDecision"].(*model.CourtDecisionInput), args["idempotencyKey"].(string), args["purpose"].(model.PurposeInput)), true
+	case "Mutation.recordSentenceStatus":
+		if e.ComplexityRoot.Mutation.RecordSentenceStatus == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_recordSentenceStatus_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RecordSentenceStatus(childComplexity, args["personId"].(string), args["sentenceId"].(string), args["input"].(model.SentenceStatusInput), args["idempotencyKey"].(string), args["purpose"].(model.PurposeInput)), true
 	case "Mutation.registerPerson":
 		if e.ComplexityRoot.Mutation.RegisterPerson == nil {
 			break
@@ -1241,7 +1350,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Person.DetentionHistory(childComplexity), true
+		args, err := ec.field_Person_detentionHistory_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Person.DetentionHistory(childComplexity, args["includeExpunged"].(*bool)), true
 	case "Person.detentionStatus":
 		if e.ComplexityRoot.Person.DetentionStatus == nil {
 			break
@@ -1622,6 +1736,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Sentence.Amount(childComplexity), true
+	case "Sentence.conditionallyReleasedOn":
+		if e.ComplexityRoot.Sentence.ConditionallyReleasedOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Sentence.ConditionallyReleasedOn(childComplexity), true
 	case "Sentence.conviction":
 		if e.ComplexityRoot.Sentence.Conviction == nil {
 			break
@@ -1652,12 +1772,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Sentence.Kind(childComplexity), true
+	case "Sentence.life":
+		if e.ComplexityRoot.Sentence.Life == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Sentence.Life(childComplexity), true
 	case "Sentence.probationMonths":
 		if e.ComplexityRoot.Sentence.ProbationMonths == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Sentence.ProbationMonths(childComplexity), true
+	case "Sentence.servedMonths":
+		if e.ComplexityRoot.Sentence.ServedMonths == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Sentence.ServedMonths(childComplexity), true
 	case "Sentence.startDate":
 		if e.ComplexityRoot.Sentence.StartDate == nil {
 			break
@@ -1676,6 +1808,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Sentence.Suspended(childComplexity), true
+	case "Sentence.transitions":
+		if e.ComplexityRoot.Sentence.Transitions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Sentence.Transitions(childComplexity), true
+	case "Sentence.version":
+		if e.ComplexityRoot.Sentence.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Sentence.Version(childComplexity), true
+
+	case "SentenceTransition.decision":
+		if e.ComplexityRoot.SentenceTransition.Decision == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SentenceTransition.Decision(childComplexity), true
+	case "SentenceTransition.on":
+		if e.ComplexityRoot.SentenceTransition.On == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SentenceTransition.On(childComplexity), true
+	case "SentenceTransition.status":
+		if e.ComplexityRoot.SentenceTransition.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SentenceTransition.Status(childComplexity), true
 
 	}
 	return 0, false
@@ -1692,6 +1855,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputAuditFilter,
 		ec.unmarshalInputAuthorityInput,
 		ec.unmarshalInputConvictionInput,
+		ec.unmarshalInputCourtDecisionInput,
 		ec.unmarshalInputMoneyInput,
 		ec.unmarshalInputOffenceInput,
 		ec.unmarshalInputPersonInput,
@@ -1703,6 +1867,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputReleaseInput,
 		ec.unmarshalInputRequestAccessInput,
 		ec.unmarshalInputSentenceInput,
+		ec.unmarshalInputSentenceStatusInput,
 		ec.unmarshalInputTransferInput,
 	)
 	first := true
@@ -1902,11 +2067,18 @@ type Person @access(roles: [COURT, PROSECUTOR, POLICE, REINTEGRATION, PRISON_SER
   residence: Address @access(roles: [COURT, PROSECUTOR, POLICE, REINTEGRATION, REGISTRAR])
   "Whether the person is deprived of liberty today, and where."
   detentionStatus: DetentionStatus!
-  "Every detention period, newest first."
-  detentionHistory: [DetentionPeriod!]! @access(roles: [COURT, PROSECUTOR, POLICE, PRISON_SERVICE, REGISTRAR])
   """
-  Convictions, newest decision first. By default the extract: expunged convictions are left out.
-  ` + "`" + `includeExpunged: true` + "`" + ` gives the full copy, for the roles that may read it.
+  Every detention period, newest first. By default the extract: a period that executed a
+  sentence of an expunged or deemed-not-convicted conviction is left out. ` + "`" + `includeExpunged: true` + "`" + `
+  gives every period, for the roles that may read the full copy.
+  """
+  detentionHistory(
+    includeExpunged: Boolean = false @access(roles: [COURT, PROSECUTOR, REGISTRAR])
+  ): [DetentionPeriod!]! @access(roles: [COURT, PROSECUTOR, POLICE, PRISON_SERVICE, REGISTRAR])
+  """
+  Convictions, newest decision first. By default the extract: expunged and deemed-not-convicted
+  convictions are left out. ` + "`" + `includeExpunged: true` + "`" + ` gives the full copy, for the roles that may
+  read it.
   """
   convictions(
     includeExpunged: Boolean = false @access(roles: [COURT, PROSECUTOR, REGISTRAR])
@@ -1977,7 +2149,10 @@ type DetentionPeriod @access(roles: [COURT, PROSECUTOR, POLICE, PRISON_SERVICE, 
   end: Date
   prison: Prison!
   responsibleAuthority: Authority
-  "The sentence the period executes (imprisonment)."
+  """
+  The sentence the period executes (imprisonment). A period of the extract never leads to a
+  sentence of an expunged or deemed-not-convicted conviction.
+  """
   sentence: Sentence
   expectedRelease: Date
   releaseReason: ReleaseReason
@@ -2035,16 +2210,46 @@ type Conviction @access(roles: [COURT, PROSECUTOR, POLICE, REINTEGRATION, REGIST
   person: Person!
   "The court that decided."
   court: String!
+  "ISO 3166-1 alpha-2 code of the state whose court decided (` + "`" + `CZ` + "`" + ` unless recorded otherwise)."
+  courtCountry: String!
   caseReference: String!
   decisionDate: Date!
   "The day the decision took legal effect."
   finalDate: Date!
   offences: [Offence!]!
   sentences: [Sentence!]!
+  "Whether a court expunged the conviction (recorded by recordExpungement)."
   expunged: Boolean!
   expungedOn: Date
-  "When the conviction is expunged by law, and by which rule (DESIGN §7)."
+  "The court decision that expunged the conviction; ` + "`" + `early` + "`" + ` for an expungement under §105(3)."
+  expungement: Expungement
+  """
+  Whether the person is regarded as never convicted by law, without a court decision: community
+  service or an activity ban executed, a fine for a negligent offence paid, or a suspended
+  sentence whose probation the court found completed. Such a conviction, like an expunged one,
+  is only in the full copy.
+  """
+  deemedNotConvicted: Boolean!
+  "The day the conviction became deemed not convicted."
+  deemedNotConvictedOn: Date
+  "Why the conviction is deemed not convicted."
+  deemedNotConvictedReason: String
+  """
+  The earliest day a court may expunge the conviction on application (Czech Criminal Code §105),
+  with the paragraph that gave it, or why it cannot be computed yet (DESIGN §7).
+  """
   rehabilitation: Rehabilitation @access(roles: [COURT, PROSECUTOR, REGISTRAR])
+}
+
+"A court decision that expunged a conviction."
+type Expungement @access(roles: [COURT, PROSECUTOR, POLICE, REINTEGRATION, REGISTRAR]) {
+  on: Date!
+  "True for an early expungement under §105(3), before the waiting period ended."
+  early: Boolean!
+  "The deciding court, where recorded."
+  court: String
+  "The decision's case reference, where recorded."
+  caseReference: String
 }
 
 "One offence of a conviction."
@@ -2079,11 +2284,39 @@ type Sentence @access(roles: [COURT, PROSECUTOR, POLICE, REINTEGRATION, PRISON_S
   durationMonths: Int
   "Fines: the amount."
   amount: Money
+  "Exceptional imprisonment for life (no durationMonths)."
+  life: Boolean!
   suspended: Boolean!
+  "The probation period of a suspended sentence or of a conditional release."
   probationMonths: Int
+  "When execution (or the probation of a suspended sentence) started."
   startDate: Date
+  "When the sentence ended: executed, pardoned, time-barred, otherwise ended, or the day of a conditional release."
   endDate: Date
   status: SentenceStatus!
+  "Months actually served before a conditional release (§105(4))."
+  servedMonths: Int
+  "The day of a conditional release, if there was one."
+  conditionallyReleasedOn: Date
+  "Every status the sentence went through, oldest first, with its date."
+  transitions: [SentenceTransition!]!
+  "Optimistic-concurrency version: pass it to recordSentenceStatus; a stale version is CONFLICT."
+  version: Int!
+}
+
+"One step of a sentence's lifecycle (DESIGN §7a)."
+type SentenceTransition @access(roles: [COURT, PROSECUTOR, POLICE, REINTEGRATION, PRISON_SERVICE, REGISTRAR]) {
+  status: SentenceStatus!
+  "The day the sentence entered the status."
+  on: Date!
+  "The court decision behind the step (conditional release, probation result, pardon …), where recorded."
+  decision: CourtDecision
+}
+
+"A decision of a court (or, for a pardon, of the head of state) named by a lifecycle write."
+type CourtDecision @access(roles: [COURT, PROSECUTOR, POLICE, REINTEGRATION, PRISON_SERVICE, REGISTRAR]) {
+  court: String!
+  caseReference: String!
 }
 
 "An amount of money."
@@ -2111,22 +2344,37 @@ enum SentenceKind {
   PROTECTIVE_MEASURE
 }
 
+"Where a sentence is in its lifecycle (DESIGN §3, §7a)."
 enum SentenceStatus {
+  "Imposed, execution not started (an unpaid fine, a sentence not yet begun)."
   PENDING
+  "Being executed (in prison, community service under way, a ban running)."
   BEING_SERVED
+  "A suspended sentence in its probation period."
+  IN_PROBATION
+  "Executed."
   SERVED
+  "The court found the probation (of a suspended sentence or a conditional release) completed."
+  PROBATION_COMPLETED
   PARDONED
   TIME_BARRED
+  "Released on parole before the end; in probation until the court decides on it."
   CONDITIONALLY_RELEASED
+  "Ended otherwise (e.g. death, waiver of execution)."
+  ENDED_OTHERWISE
 }
 
-"When a conviction is expunged by law (DESIGN §7)."
+"""
+The earliest day a court may expunge a conviction on application (Czech Criminal Code §105,
+DESIGN §7). It is not an expungement: only a court decision, recorded by recordExpungement,
+expunges.
+"""
 type Rehabilitation @access(roles: [COURT, PROSECUTOR, REGISTRAR]) {
-  "The earliest day the conviction counts as expunged; null while it cannot be computed yet."
+  "The earliest day a court may expunge; null while it cannot be computed (see blockedBy)."
   earliestDate: Date
-  "The rule that produced the date, e.g. ` + "`" + `§105(1)(c) imprisonment over 1 year: 5 years` + "`" + `."
+  "The paragraph that produced the date, e.g. ` + "`" + `§105(1)(c) imprisonment over 1 year: 5 years from 2019-06-30` + "`" + `."
   rule: String!
-  "What prevents expungement now, if anything (e.g. a pending protective measure)."
+  "Why no date can be given now, if so (a sentence being served, a pending protective measure, a foreign court …)."
   blockedBy: String
 }
 
@@ -2394,9 +2642,26 @@ extend type Mutation {
   "Record a final conviction with its offences and sentences."
   recordConviction(personId: ID!, input: ConvictionInput!, idempotencyKey: String!, purpose: PurposeInput!): Conviction!
     @access(roles: [COURT, REGISTRAR])
-  "Record that a conviction is expunged; it then leaves the extract."
-  recordExpungement(personId: ID!, convictionId: ID!, expungedOn: Date!, idempotencyKey: String!, purpose: PurposeInput!): Conviction!
+  """
+  Record a court's expungement of a conviction; it then leaves the extract, with the detention
+  periods that executed its sentences. Refused (CONFLICT, naming the reason) while a sentence is
+  pending or being served, a protective measure is neither executed nor ended, a fine is unpaid,
+  or the waiting period of §105 is not over on ` + "`" + `expungedOn` + "`" + ` — unless ` + "`" + `earlyDecision` + "`" + ` names the
+  court decision of an early expungement under §105(3), which still needs every sentence
+  executed, pardoned or time-barred.
+  """
+  recordExpungement(personId: ID!, convictionId: ID!, expungedOn: Date!, earlyDecision: CourtDecisionInput, idempotencyKey: String!, purpose: PurposeInput!): Conviction!
     @access(roles: [COURT, REGISTRAR])
+  """
+  Move a sentence through its lifecycle (DESIGN §7a). The prison service records the start and
+  the end (BEING_SERVED, SERVED) of custodial sentences (imprisonment, protective measures); courts
+  record everything else — the start and end of other sentences, probation (IN_PROBATION,
+  PROBATION_COMPLETED, back to PENDING when it failed), conditional release, pardon, time bar,
+  other ends; the register office may record any step. An illegal step is CONFLICT naming the
+  state and the rule; ` + "`" + `version` + "`" + ` must be the sentence's current version.
+  """
+  recordSentenceStatus(personId: ID!, sentenceId: ID!, input: SentenceStatusInput!, idempotencyKey: String!, purpose: PurposeInput!): Sentence!
+    @access(roles: [COURT, PRISON_SERVICE, REGISTRAR])
   "Admit a person who is not deprived of liberty now (else CONFLICT)."
   admitToDetention(personId: ID!, input: AdmissionInput!, idempotencyKey: String!, purpose: PurposeInput!): DetentionPeriod!
     @access(roles: [PRISON_SERVICE])
@@ -2462,6 +2727,8 @@ input MoneyInput {
 
 input SentenceInput {
   kind: SentenceKind!
+  "EXCEPTIONAL_IMPRISONMENT for life: no durationMonths."
+  life: Boolean
   durationMonths: Int
   amount: MoneyInput
   probationMonths: Int
@@ -2474,11 +2741,34 @@ input SentenceInput {
 
 input ConvictionInput {
   court: String!
+  "ISO 3166-1 alpha-2 code of the court's state; default ` + "`" + `CZ` + "`" + `."
+  courtCountry: String
   caseReference: String!
   decisionDate: Date!
   finalDate: Date!
   offences: [OffenceInput!]!
   sentences: [SentenceInput!]!
+}
+
+"A court decision named by a write."
+input CourtDecisionInput {
+  court: String!
+  caseReference: String!
+}
+
+"One lifecycle step of a sentence."
+input SentenceStatusInput {
+  "The sentence's current version (else CONFLICT)."
+  version: Int!
+  status: SentenceStatus!
+  "The day the sentence entered the status (not in the future)."
+  on: Date!
+  "The decision behind the step; required for CONDITIONALLY_RELEASED, PROBATION_COMPLETED and PARDONED."
+  decision: CourtDecisionInput
+  "CONDITIONALLY_RELEASED: months actually served (default: whole months from startDate to the release)."
+  servedMonths: Int
+  "CONDITIONALLY_RELEASED: the probation period in months."
+  probationMonths: Int
 }
 
 input AuthorityInput {
@@ -2704,6 +2994,8 @@ func (ec *executionContext) childFields_Conviction(ctx context.Context, field gr
 		return ec.fieldContext_Conviction_person(ctx, field)
 	case "court":
 		return ec.fieldContext_Conviction_court(ctx, field)
+	case "courtCountry":
+		return ec.fieldContext_Conviction_courtCountry(ctx, field)
 	case "caseReference":
 		return ec.fieldContext_Conviction_caseReference(ctx, field)
 	case "decisionDate":
@@ -2718,10 +3010,28 @@ func (ec *executionContext) childFields_Conviction(ctx context.Context, field gr
 		return ec.fieldContext_Conviction_expunged(ctx, field)
 	case "expungedOn":
 		return ec.fieldContext_Conviction_expungedOn(ctx, field)
+	case "expungement":
+		return ec.fieldContext_Conviction_expungement(ctx, field)
+	case "deemedNotConvicted":
+		return ec.fieldContext_Conviction_deemedNotConvicted(ctx, field)
+	case "deemedNotConvictedOn":
+		return ec.fieldContext_Conviction_deemedNotConvictedOn(ctx, field)
+	case "deemedNotConvictedReason":
+		return ec.fieldContext_Conviction_deemedNotConvictedReason(ctx, field)
 	case "rehabilitation":
 		return ec.fieldContext_Conviction_rehabilitation(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Conviction", field.Name)
+}
+
+func (ec *executionContext) childFields_CourtDecision(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "court":
+		return ec.fieldContext_CourtDecision_court(ctx, field)
+	case "caseReference":
+		return ec.fieldContext_CourtDecision_caseReference(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CourtDecision", field.Name)
 }
 
 func (ec *executionContext) childFields_DetentionPeriod(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2782,6 +3092,20 @@ func (ec *executionContext) childFields_Disclosure(ctx context.Context, field gr
 		return ec.fieldContext_Disclosure_operationName(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Disclosure", field.Name)
+}
+
+func (ec *executionContext) childFields_Expungement(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "on":
+		return ec.fieldContext_Expungement_on(ctx, field)
+	case "early":
+		return ec.fieldContext_Expungement_early(ctx, field)
+	case "court":
+		return ec.fieldContext_Expungement_court(ctx, field)
+	case "caseReference":
+		return ec.fieldContext_Expungement_caseReference(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Expungement", field.Name)
 }
 
 func (ec *executionContext) childFields_GrantIdentity(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3006,6 +3330,8 @@ func (ec *executionContext) childFields_Sentence(ctx context.Context, field grap
 		return ec.fieldContext_Sentence_durationMonths(ctx, field)
 	case "amount":
 		return ec.fieldContext_Sentence_amount(ctx, field)
+	case "life":
+		return ec.fieldContext_Sentence_life(ctx, field)
 	case "suspended":
 		return ec.fieldContext_Sentence_suspended(ctx, field)
 	case "probationMonths":
@@ -3016,8 +3342,28 @@ func (ec *executionContext) childFields_Sentence(ctx context.Context, field grap
 		return ec.fieldContext_Sentence_endDate(ctx, field)
 	case "status":
 		return ec.fieldContext_Sentence_status(ctx, field)
+	case "servedMonths":
+		return ec.fieldContext_Sentence_servedMonths(ctx, field)
+	case "conditionallyReleasedOn":
+		return ec.fieldContext_Sentence_conditionallyReleasedOn(ctx, field)
+	case "transitions":
+		return ec.fieldContext_Sentence_transitions(ctx, field)
+	case "version":
+		return ec.fieldContext_Sentence_version(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Sentence", field.Name)
+}
+
+func (ec *executionContext) childFields_SentenceTransition(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "status":
+		return ec.fieldContext_SentenceTransition_status(ctx, field)
+	case "on":
+		return ec.fieldContext_SentenceTransition_on(ctx, field)
+	case "decision":
+		return ec.fieldContext_SentenceTransition_decision(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SentenceTransition", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3289,6 +3635,60 @@ func (ec *executionContext) field_Mutation_recordExpungement_args(ctx context.Co
 		return nil, err
 	}
 	args["expungedOn"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "earlyDecision",
+		func(ctx context.Context, v any) (*model.CourtDecisionInput, error) {
+			return ec.unmarshalOCourtDecisionInput2ᚖcustodiaᚋmodelᚐCourtDecisionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["earlyDecision"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["idempotencyKey"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "purpose",
+		func(ctx context.Context, v any) (model.PurposeInput, error) {
+			return ec.unmarshalNPurposeInput2custodiaᚋmodelᚐPurposeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["purpose"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_recordSentenceStatus_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "personId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["personId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "sentenceId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sentenceId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SentenceStatusInput, error) {
+			return ec.unmarshalNSentenceStatusInput2custodiaᚋmodelᚐSentenceStatusInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg2
 	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
 		func(ctx context.Context, v any) (string, error) {
 			return ec.unmarshalNString2string(ctx, v)
@@ -3563,6 +3963,20 @@ func (ec *executionContext) field_Mutation_upsertPrison_args(ctx context.Context
 }
 
 func (ec *executionContext) field_Person_convictions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "includeExpunged",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeExpunged"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Person_detentionHistory_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "includeExpunged",
@@ -5280,6 +5694,29 @@ func (ec *executionContext) fieldContext_Conviction_court(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Conviction", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _Conviction_courtCountry(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Conviction_courtCountry(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CourtCountry, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Conviction_courtCountry(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Conviction", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _Conviction_caseReference(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5459,6 +5896,107 @@ func (ec *executionContext) fieldContext_Conviction_expungedOn(_ context.Context
 	return graphql.NewScalarFieldContext("Conviction", field, false, false, errors.New("field of type Date does not have child fields"))
 }
 
+func (ec *executionContext) _Conviction_expungement(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Conviction_expungement(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Expungement, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Expungement) graphql.Marshaler {
+			return ec.marshalOExpungement2ᚖcustodiaᚋmodelᚐExpungement(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Conviction_expungement(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Conviction",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Expungement(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Conviction_deemedNotConvicted(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Conviction_deemedNotConvicted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeemedNotConvicted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Conviction_deemedNotConvicted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Conviction", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Conviction_deemedNotConvictedOn(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Conviction_deemedNotConvictedOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeemedNotConvictedOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Date) graphql.Marshaler {
+			return ec.marshalODate2ᚖcustodiaᚋmodelᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Conviction_deemedNotConvictedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Conviction", field, false, false, errors.New("field of type Date does not have child fields"))
+}
+
+func (ec *executionContext) _Conviction_deemedNotConvictedReason(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Conviction_deemedNotConvictedReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeemedNotConvictedReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Conviction_deemedNotConvictedReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Conviction", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _Conviction_rehabilitation(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5489,6 +6027,52 @@ func (ec *executionContext) fieldContext_Conviction_rehabilitation(_ context.Con
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _CourtDecision_court(ctx context.Context, field graphql.CollectedField, obj *model.CourtDecision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CourtDecision_court(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Court, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CourtDecision_court(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CourtDecision", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CourtDecision_caseReference(ctx context.Context, field graphql.CollectedField, obj *model.CourtDecision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CourtDecision_caseReference(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CaseReference, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CourtDecision_caseReference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CourtDecision", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _DetentionPeriod_id(ctx context.Context, field graphql.CollectedField, obj *model.DetentionPeriod) (ret graphql.Marshaler) {
@@ -6026,6 +6610,98 @@ func (ec *executionContext) _Disclosure_operationName(ctx context.Context, field
 }
 func (ec *executionContext) fieldContext_Disclosure_operationName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Disclosure", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Expungement_on(ctx context.Context, field graphql.CollectedField, obj *model.Expungement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Expungement_on(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.On, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Date) graphql.Marshaler {
+			return ec.marshalNDate2custodiaᚋmodelᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Expungement_on(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Expungement", field, false, false, errors.New("field of type Date does not have child fields"))
+}
+
+func (ec *executionContext) _Expungement_early(ctx context.Context, field graphql.CollectedField, obj *model.Expungement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Expungement_early(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Early, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Expungement_early(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Expungement", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Expungement_court(ctx context.Context, field graphql.CollectedField, obj *model.Expungement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Expungement_court(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Court, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Expungement_court(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Expungement", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Expungement_caseReference(ctx context.Context, field graphql.CollectedField, obj *model.Expungement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Expungement_caseReference(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CaseReference, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Expungement_caseReference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Expungement", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _GrantIdentity_name(ctx context.Context, field graphql.CollectedField, obj *model.GrantIdentity) (ret graphql.Marshaler) {
@@ -6685,7 +7361,7 @@ func (ec *executionContext) _Mutation_recordExpungement(ctx context.Context, fie
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().RecordExpungement(ctx, fc.Args["personId"].(string), fc.Args["convictionId"].(string), fc.Args["expungedOn"].(model.Date), fc.Args["idempotencyKey"].(string), fc.Args["purpose"].(model.PurposeInput))
+			return ec.Resolvers.Mutation().RecordExpungement(ctx, fc.Args["personId"].(string), fc.Args["convictionId"].(string), fc.Args["expungedOn"].(model.Date), fc.Args["earlyDecision"].(*model.CourtDecisionInput), fc.Args["idempotencyKey"].(string), fc.Args["purpose"].(model.PurposeInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Conviction) graphql.Marshaler {
@@ -6713,6 +7389,50 @@ func (ec *executionContext) fieldContext_Mutation_recordExpungement(ctx context.
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_recordExpungement_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_recordSentenceStatus(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_recordSentenceStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RecordSentenceStatus(ctx, fc.Args["personId"].(string), fc.Args["sentenceId"].(string), fc.Args["input"].(model.SentenceStatusInput), fc.Args["idempotencyKey"].(string), fc.Args["purpose"].(model.PurposeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Sentence) graphql.Marshaler {
+			return ec.marshalNSentence2ᚖcustodiaᚋmodelᚐSentence(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_recordSentenceStatus(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Sentence(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_recordSentenceStatus_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -7423,7 +8143,8 @@ func (ec *executionContext) _Person_detentionHistory(ctx context.Context, field 
 			return ec.fieldContext_Person_detentionHistory(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Person().DetentionHistory(ctx, obj)
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Person().DetentionHistory(ctx, obj, fc.Args["includeExpunged"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []model.DetentionPeriod) graphql.Marshaler {
@@ -7433,7 +8154,7 @@ func (ec *executionContext) _Person_detentionHistory(ctx context.Context, field 
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Person_detentionHistory(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Person_detentionHistory(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Person",
 		Field:      field,
@@ -7442,6 +8163,17 @@ func (ec *executionContext) fieldContext_Person_detentionHistory(_ context.Conte
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_DetentionPeriod(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Person_detentionHistory_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -8940,6 +9672,29 @@ func (ec *executionContext) fieldContext_Sentence_amount(_ context.Context, fiel
 	return fc, nil
 }
 
+func (ec *executionContext) _Sentence_life(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Sentence_life(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Life, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Sentence_life(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Sentence", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
 func (ec *executionContext) _Sentence_suspended(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9053,6 +9808,185 @@ func (ec *executionContext) _Sentence_status(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_Sentence_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Sentence", field, false, false, errors.New("field of type SentenceStatus does not have child fields"))
+}
+
+func (ec *executionContext) _Sentence_servedMonths(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Sentence_servedMonths(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ServedMonths, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Sentence_servedMonths(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Sentence", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Sentence_conditionallyReleasedOn(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Sentence_conditionallyReleasedOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConditionallyReleasedOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Date) graphql.Marshaler {
+			return ec.marshalODate2ᚖcustodiaᚋmodelᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Sentence_conditionallyReleasedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Sentence", field, false, false, errors.New("field of type Date does not have child fields"))
+}
+
+func (ec *executionContext) _Sentence_transitions(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Sentence_transitions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Transitions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.SentenceTransition) graphql.Marshaler {
+			return ec.marshalNSentenceTransition2ᚕcustodiaᚋmodelᚐSentenceTransitionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Sentence_transitions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Sentence",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SentenceTransition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Sentence_version(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Sentence_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Sentence_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Sentence", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _SentenceTransition_status(ctx context.Context, field graphql.CollectedField, obj *model.SentenceTransition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SentenceTransition_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.SentenceStatus) graphql.Marshaler {
+			return ec.marshalNSentenceStatus2custodiaᚋmodelᚐSentenceStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SentenceTransition_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SentenceTransition", field, false, false, errors.New("field of type SentenceStatus does not have child fields"))
+}
+
+func (ec *executionContext) _SentenceTransition_on(ctx context.Context, field graphql.CollectedField, obj *model.SentenceTransition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SentenceTransition_on(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.On, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Date) graphql.Marshaler {
+			return ec.marshalNDate2custodiaᚋmodelᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SentenceTransition_on(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SentenceTransition", field, false, false, errors.New("field of type Date does not have child fields"))
+}
+
+func (ec *executionContext) _SentenceTransition_decision(ctx context.Context, field graphql.CollectedField, obj *model.SentenceTransition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SentenceTransition_decision(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Decision, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CourtDecision) graphql.Marshaler {
+			return ec.marshalOCourtDecision2ᚖcustodiaᚋmodelᚐCourtDecision(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SentenceTransition_decision(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SentenceTransition",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CourtDecision(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -10438,7 +11372,7 @@ func (ec *executionContext) unmarshalInputConvictionInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"court", "caseReference", "decisionDate", "finalDate", "offences", "sentences"}
+	fieldsInOrder := [...]string{"court", "courtCountry", "caseReference", "decisionDate", "finalDate", "offences", "sentences"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -10452,6 +11386,13 @@ func (ec *executionContext) unmarshalInputConvictionInput(ctx context.Context, o
 				return it, err
 			}
 			it.Court = data
+		case "courtCountry":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("courtCountry"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CourtCountry = data
 		case "caseReference":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("caseReference"))
 			data, err := ec.unmarshalNString2string(ctx, v)
@@ -10487,6 +11428,43 @@ func (ec *executionContext) unmarshalInputConvictionInput(ctx context.Context, o
 				return it, err
 			}
 			it.Sentences = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputCourtDecisionInput(ctx context.Context, obj any) (model.CourtDecisionInput, error) {
+	var it model.CourtDecisionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"court", "caseReference"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "court":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("court"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Court = data
+		case "caseReference":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("caseReference"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CaseReference = data
 		}
 	}
 	return it, nil
@@ -11020,7 +11998,7 @@ func (ec *executionContext) unmarshalInputSentenceInput(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"kind", "durationMonths", "amount", "probationMonths", "startDate", "endDate", "status", "servedMonths"}
+	fieldsInOrder := [...]string{"kind", "life", "durationMonths", "amount", "probationMonths", "startDate", "endDate", "status", "servedMonths"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -11034,6 +12012,13 @@ func (ec *executionContext) unmarshalInputSentenceInput(ctx context.Context, obj
 				return it, err
 			}
 			it.Kind = data
+		case "life":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("life"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Life = data
 		case "durationMonths":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("durationMonths"))
 			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
@@ -11083,6 +12068,71 @@ func (ec *executionContext) unmarshalInputSentenceInput(ctx context.Context, obj
 				return it, err
 			}
 			it.ServedMonths = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputSentenceStatusInput(ctx context.Context, obj any) (model.SentenceStatusInput, error) {
+	var it model.SentenceStatusInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"version", "status", "on", "decision", "servedMonths", "probationMonths"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "version":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("version"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Version = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalNSentenceStatus2custodiaᚋmodelᚐSentenceStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "on":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("on"))
+			data, err := ec.unmarshalNDate2custodiaᚋmodelᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.On = data
+		case "decision":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decision"))
+			data, err := ec.unmarshalOCourtDecisionInput2ᚖcustodiaᚋmodelᚐCourtDecisionInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Decision = data
+		case "servedMonths":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("servedMonths"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ServedMonths = data
+		case "probationMonths":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("probationMonths"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProbationMonths = data
 		}
 	}
 	return it, nil
@@ -11798,6 +12848,11 @@ func (ec *executionContext) _Conviction(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "courtCountry":
+			out.Values[i] = ec._Conviction_courtCountry(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "caseReference":
 			out.Values[i] = ec._Conviction_caseReference(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -11830,6 +12885,26 @@ func (ec *executionContext) _Conviction(ctx context.Context, sel ast.SelectionSe
 			}
 		case "expungedOn":
 			out.Values[i] = ec._Conviction_expungedOn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "expungement":
+			out.Values[i] = ec._Conviction_expungement(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deemedNotConvicted":
+			out.Values[i] = ec._Conviction_deemedNotConvicted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deemedNotConvictedOn":
+			out.Values[i] = ec._Conviction_deemedNotConvictedOn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deemedNotConvictedReason":
+			out.Values[i] = ec._Conviction_deemedNotConvictedReason(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -11871,6 +12946,49 @@ func (ec *executionContext) _Conviction(ctx context.Context, sel ast.SelectionSe
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var courtDecisionImplementors = []string{"CourtDecision"}
+
+func (ec *executionContext) _CourtDecision(ctx context.Context, sel ast.SelectionSet, obj *model.CourtDecision) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, courtDecisionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CourtDecision")
+		case "court":
+			out.Values[i] = ec._CourtDecision_court(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "caseReference":
+			out.Values[i] = ec._CourtDecision_caseReference(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -12195,6 +13313,59 @@ func (ec *executionContext) _Disclosure(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var expungementImplementors = []string{"Expungement"}
+
+func (ec *executionContext) _Expungement(ctx context.Context, sel ast.SelectionSet, obj *model.Expungement) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, expungementImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Expungement")
+		case "on":
+			out.Values[i] = ec._Expungement_on(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "early":
+			out.Values[i] = ec._Expungement_early(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "court":
+			out.Values[i] = ec._Expungement_court(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "caseReference":
+			out.Values[i] = ec._Expungement_caseReference(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var grantIdentityImplementors = []string{"GrantIdentity"}
 
 func (ec *executionContext) _GrantIdentity(ctx context.Context, sel ast.SelectionSet, obj *model.GrantIdentity) graphql.Marshaler {
@@ -12432,6 +13603,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "recordExpungement":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_recordExpungement(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "recordSentenceStatus":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_recordSentenceStatus(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -13606,6 +14784,11 @@ func (ec *executionContext) _Sentence(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "life":
+			out.Values[i] = ec._Sentence_life(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "suspended":
 			out.Values[i] = ec._Sentence_suspended(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -13630,6 +14813,74 @@ func (ec *executionContext) _Sentence(ctx context.Context, sel ast.SelectionSet,
 			out.Values[i] = ec._Sentence_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "servedMonths":
+			out.Values[i] = ec._Sentence_servedMonths(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "conditionallyReleasedOn":
+			out.Values[i] = ec._Sentence_conditionallyReleasedOn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "transitions":
+			out.Values[i] = ec._Sentence_transitions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "version":
+			out.Values[i] = ec._Sentence_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var sentenceTransitionImplementors = []string{"SentenceTransition"}
+
+func (ec *executionContext) _SentenceTransition(ctx context.Context, sel ast.SelectionSet, obj *model.SentenceTransition) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sentenceTransitionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SentenceTransition")
+		case "status":
+			out.Values[i] = ec._SentenceTransition_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "on":
+			out.Values[i] = ec._SentenceTransition_on(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "decision":
+			out.Values[i] = ec._SentenceTransition_decision(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -14776,6 +16027,16 @@ func (ec *executionContext) marshalNSentence2ᚕcustodiaᚋmodelᚐSentenceᚄ(c
 	return ret
 }
 
+func (ec *executionContext) marshalNSentence2ᚖcustodiaᚋmodelᚐSentence(ctx context.Context, sel ast.SelectionSet, v *model.Sentence) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Sentence(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNSentenceInput2custodiaᚋmodelᚐSentenceInput(ctx context.Context, v any) (model.SentenceInput, error) {
 	res, err := ec.unmarshalInputSentenceInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -14813,6 +16074,31 @@ func (ec *executionContext) unmarshalNSentenceStatus2custodiaᚋmodelᚐSentence
 
 func (ec *executionContext) marshalNSentenceStatus2custodiaᚋmodelᚐSentenceStatus(ctx context.Context, sel ast.SelectionSet, v model.SentenceStatus) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNSentenceStatusInput2custodiaᚋmodelᚐSentenceStatusInput(ctx context.Context, v any) (model.SentenceStatusInput, error) {
+	res, err := ec.unmarshalInputSentenceStatusInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSentenceTransition2custodiaᚋmodelᚐSentenceTransition(ctx context.Context, sel ast.SelectionSet, v model.SentenceTransition) graphql.Marshaler {
+	return ec._SentenceTransition(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNSentenceTransition2ᚕcustodiaᚋmodelᚐSentenceTransitionᚄ(ctx context.Context, sel ast.SelectionSet, v []model.SentenceTransition) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSentenceTransition2custodiaᚋmodelᚐSentenceTransition(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNSex2custodiaᚋmodelᚐSex(ctx context.Context, v any) (model.Sex, error) {
@@ -15090,6 +16376,21 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) marshalOCourtDecision2ᚖcustodiaᚋmodelᚐCourtDecision(ctx context.Context, sel ast.SelectionSet, v *model.CourtDecision) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CourtDecision(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOCourtDecisionInput2ᚖcustodiaᚋmodelᚐCourtDecisionInput(ctx context.Context, v any) (*model.CourtDecisionInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputCourtDecisionInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalODate2ᚖcustodiaᚋmodelᚐDate(ctx context.Context, v any) (*model.Date, error) {
 	if v == nil {
 		return nil, nil
@@ -15136,6 +16437,13 @@ func (ec *executionContext) marshalODetentionKind2ᚖcustodiaᚋmodelᚐDetentio
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalOExpungement2ᚖcustodiaᚋmodelᚐExpungement(ctx context.Context, sel ast.SelectionSet, v *model.Expungement) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Expungement(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOGrantStatus2ᚖcustodiaᚋmodelᚐGrantStatus(ctx context.Context, v any) (*model.GrantStatus, error) {

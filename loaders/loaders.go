@@ -26,6 +26,7 @@ type Loaders struct {
 
 	Person            *dataloadgen.Loader[string, *model.Person]
 	Detention         *dataloadgen.Loader[string, *model.DetentionRecord]
+	DetentionCopy     *dataloadgen.Loader[string, *model.DetentionRecord]
 	ConvictionExtract *dataloadgen.Loader[string, []model.Conviction]
 	ConvictionCopy    *dataloadgen.Loader[string, []model.Conviction]
 	Prison            *dataloadgen.Loader[string, *model.Prison]
@@ -37,7 +38,8 @@ func New(s *store.Store, scope store.Scope) *Loaders {
 	opt := dataloadgen.WithWait(batchWait)
 	l := &Loaders{store: s, scope: scope}
 	l.Person = dataloadgen.NewLoader(byKey(l.fetchPersons), opt)
-	l.Detention = dataloadgen.NewLoader(byKey(s.DetentionsByPersonIDs), opt)
+	l.Detention = dataloadgen.NewLoader(byKey(l.fetchDetentions(false)), opt)
+	l.DetentionCopy = dataloadgen.NewLoader(byKey(l.fetchDetentions(true)), opt)
 	l.ConvictionExtract = dataloadgen.NewLoader(byKey(l.fetchConvictions(false)), opt)
 	l.ConvictionCopy = dataloadgen.NewLoader(byKey(l.fetchConvictions(true)), opt)
 	l.Prison = dataloadgen.NewLoader(byKey(s.PrisonsByIDs), opt)
@@ -52,6 +54,22 @@ func (l *Loaders) fetchConvictions(includeExpunged bool) func(context.Context, [
 	return func(ctx context.Context, ids []string) (map[string][]model.Conviction, error) {
 		return l.store.ConvictionsByPersonIDs(ctx, ids, includeExpunged)
 	}
+}
+
+func (l *Loaders) fetchDetentions(copy bool) func(context.Context, []string) (map[string]*model.DetentionRecord, error) {
+	return func(ctx context.Context, ids []string) (map[string]*model.DetentionRecord, error) {
+		return l.store.DetentionsByPersonIDs(ctx, ids, copy)
+	}
+}
+
+// Detentions is the person's detention record as the extract shows it, or with every period
+// when copy is set (the caller has checked that the role may read the full copy); nil when the
+// person was never detained.
+func (l *Loaders) Detentions(ctx context.Context, personID string, copy bool) (*model.DetentionRecord, error) {
+	if copy {
+		return l.DetentionCopy.Load(ctx, personID)
+	}
+	return l.Detention.Load(ctx, personID)
 }
 
 // Convictions is the person's extract, or the full copy when copy is set (the caller has

@@ -84,7 +84,7 @@ func (l *Loaders) PrefetchPersons(ctx context.Context, persons []*model.Person, 
 	var prisonIDs []string
 	if want.Detentions {
 		g.Go(func() error {
-			found, err := l.store.DetentionsByPersonIDs(ctx, ids)
+			found, err := l.store.DetentionsByPersonIDs(ctx, ids, false)
 			if err != nil {
 				return err
 			}

@@ -3,9 +3,13 @@
 // (PRISON_SERVICE), prisons (PRISON_SERVICE, REGISTRAR) — so that nothing is lost or doubled
 // without relying on transactions (DESIGN §8):
 //
+//   - every write runs through Perform, the one implementation of the write protocol
+//     (validate → claim the idempotency key → check → audit → apply → record the answer), so
+//     no mutation can get the order wrong;
 //   - every write carries an idempotency key; the key's record fixes the ID of the entity the
 //     write creates or changes before anything is written, so a retry — also after a crash
-//     half-way — completes the same write or returns its result, and writes nothing new;
+//     half-way — completes the same write, and a retry of a completed write returns the
+//     answer it gave the first time, byte for byte, and writes nothing new;
 //   - mutable records carry a version; a stale version is CONFLICT, and concurrent writers of
 //     one record are serialised by compare-and-set (two admissions at once: one succeeds);
 //   - every write is first recorded in the audit trail (fail closed), then applied;
@@ -19,18 +23,13 @@ package maintenance
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"regexp"
-	"slices"
 	"time"
 
 	"custodia/apperr"
 	"custodia/audit"
 	"custodia/auth"
-	"custodia/grants"
 	"custodia/model"
 	"custodia/register"
 	"custodia/store"
@@ -51,52 +50,7 @@ func New(s *store.Store, trail *audit.Trail, now func() time.Time) *Service {
 	return &Service{store: s, trail: trail, now: now}
 }
 
-func (s *Service) today() model.Date { return model.DateOf(s.now().UTC()) }
-
-var keyPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,100}$`)
-
-// write is one write in progress.
-type write struct {
-	idem  store.Idempotency
-	fresh bool
-}
-
-// begin validates the key, claims it for this mutation and input, and audits the write before
-// it is applied. proposedID is the entity ID to use if the key is new.
-func (s *Service) begin(ctx context.Context, p *auth.Principal, mutation, key string, args any, proposedID, personID string) (write, error) {
-	if !keyPattern.MatchString(key) {
-		return write{}, apperr.BadInput("idempotencyKey", "idempotencyKey must be 8 to 100 letters, digits or ._:- (a UUID is a good choice)")
-	}
-	raw, err := json.Marshal(args)
-	if err != nil {
-		return write{}, err
-	}
-	sum := sha256.Sum256(append([]byte(mutation+"\x00"), raw...))
-	idem, err := s.store.ClaimIdempotency(ctx, p.Subject, key, mutation, hex.EncodeToString(sum[:]), proposedID)
-	if err != nil {
-		return write{}, err
-	}
-	if idem.Done {
-		return write{idem: idem}, nil
-	}
-	e := &model.AuditEntry{Kind: model.AuditKindWrite, Outcome: model.AuditOutcomeAllowed,
-		Write: &model.Write{Mutation: mutation, PersonID: personID, EntityID: idem.EntityID}}
-	grants.Actor(p, e)
-	if personID != "" {
-		e.PersonIDs = []string{personID}
-	}
-	if err := s.trail.Append(ctx, e); err != nil {
-		return write{}, err
-	}
-	return write{idem: idem, fresh: true}, nil
-}
-
-func (s *Service) done(ctx context.Context, w write) error {
-	if !w.fresh {
-		return nil
-	}
-	return s.store.MarkIdempotencyDone(ctx, w.idem.ID)
-}
+func (s *Service) today() model.Date { return model.Today(s.now()) }
 
 func newID(prefix string) string {
 	var b [6]byte
@@ -120,125 +74,125 @@ func (s *Service) person(ctx context.Context, id string) (*model.Person, error) 
 // is written: a crash in between leaves a reservation without a person, which reads as "no
 // such person" and is taken over by the retry (or by a later registration).
 func (s *Service) RegisterPerson(ctx context.Context, p *auth.Principal, in model.PersonInput, key string) (*model.Person, error) {
-	person, err := register.NewPerson(in, s.today())
-	if err != nil {
-		return nil, err
-	}
-	w, err := s.begin(ctx, p, "registerPerson", key, in, newID("P-"), "")
-	if err != nil {
-		return nil, err
-	}
-	if !w.fresh {
-		return s.person(ctx, w.idem.EntityID)
-	}
-	person.ID, person.Version, person.LastWrite = w.idem.EntityID, 1, key
-	person.Search = register.SearchKeys(&person)
-	err = s.store.InTransaction(ctx, func(ctx context.Context) error {
-		if person.NationalID != nil {
-			if err := s.store.ClaimNationalID(ctx, *person.NationalID, person.ID); err != nil {
-				return err
+	var person model.Person
+	return Perform(ctx, s, p, Mutation[model.Person]{
+		Name: "registerPerson", Key: key, Args: in,
+		Validate: func() (err error) {
+			person, err = register.NewPerson(in, s.today())
+			return err
+		},
+		ProposeID: freshID("P-"),
+		Apply: func(ctx context.Context, id string) (*model.Person, error) {
+			person.ID, person.Version, person.LastWrite = id, 1, key
+			person.Search = register.SearchKeys(&person)
+			err := s.store.InTransaction(ctx, func(ctx context.Context) error {
+				if person.NationalID != nil {
+					if err := s.store.ClaimNationalID(ctx, *person.NationalID, person.ID); err != nil {
+						return err
+					}
+				}
+				return s.store.InsertPerson(ctx, person)
+			})
+			if err != nil {
+				return nil, err
 			}
-		}
-		return s.store.InsertPerson(ctx, person)
+			return s.person(ctx, person.ID)
+		},
 	})
-	if err != nil {
-		return nil, err
-	}
-	if err := s.done(ctx, w); err != nil {
-		return nil, err
-	}
-	return s.person(ctx, person.ID)
 }
 
 // UpdatePerson replaces a person's identity data at the given version. A new national ID is
 // reserved before the person changes and the old one released after.
 func (s *Service) UpdatePerson(ctx context.Context, p *auth.Principal, id string, version int, in model.PersonInput, key string) (*model.Person, error) {
-	updated, err := register.NewPerson(in, s.today())
-	if err != nil {
-		return nil, err
-	}
-	w, err := s.begin(ctx, p, "updatePerson", key, struct {
-		ID      string
-		Version int
-		In      model.PersonInput
-	}{id, version, in}, id, id)
-	if err != nil {
-		return nil, err
-	}
-	current, err := s.person(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if !w.fresh || current.LastWrite == key {
-		_ = s.done(ctx, write{idem: w.idem, fresh: true})
-		return current, nil // a retry of an update that was applied
-	}
-	if current.Version != version {
-		return nil, apperr.New(apperr.Conflict, "person %s was changed since version %d (now %d); reload and retry", id, version, current.Version).With("field", "version")
-	}
-	updated.ID, updated.Version, updated.LastWrite = id, version+1, key
-	updated.Search = register.SearchKeys(&updated)
-	err = s.store.InTransaction(ctx, func(ctx context.Context) error {
-		if updated.NationalID != nil {
-			if err := s.store.ClaimNationalID(ctx, *updated.NationalID, id); err != nil {
+	var updated model.Person
+	return Perform(ctx, s, p, Mutation[model.Person]{
+		Name: "updatePerson", Key: key, PersonID: id,
+		Args: struct {
+			ID      string
+			Version int
+			In      model.PersonInput
+		}{id, version, in},
+		Validate: func() (err error) {
+			updated, err = register.NewPerson(in, s.today())
+			return err
+		},
+		ProposeID: fixedID(id),
+		Check: func(ctx context.Context, _ string) error {
+			current, err := s.person(ctx, id)
+			if err != nil {
 				return err
 			}
-		}
-		ok, err := s.store.ReplacePerson(ctx, updated, version)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return apperr.New(apperr.Conflict, "person %s was changed at the same time; reload and retry", id).With("field", "version")
-		}
-		if current.NationalID != nil && (updated.NationalID == nil || *updated.NationalID != *current.NationalID) {
-			return s.store.ReleaseNationalID(ctx, *current.NationalID, id)
-		}
-		return nil
+			if current.LastWrite != key && current.Version != version {
+				return apperr.New(apperr.Conflict, "person %s was changed since version %d (now %d); reload and retry", id, version, current.Version).With("field", "version")
+			}
+			return nil
+		},
+		Apply: func(ctx context.Context, _ string) (*model.Person, error) {
+			current, err := s.person(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			if current.LastWrite == key {
+				return current, nil // applied before a crash: the retry completes it
+			}
+			updated.ID, updated.Version, updated.LastWrite = id, version+1, key
+			updated.Search = register.SearchKeys(&updated)
+			err = s.store.InTransaction(ctx, func(ctx context.Context) error {
+				if updated.NationalID != nil {
+					if err := s.store.ClaimNationalID(ctx, *updated.NationalID, id); err != nil {
+						return err
+					}
+				}
+				ok, err := s.store.ReplacePerson(ctx, updated, version)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					return apperr.New(apperr.Conflict, "person %s was changed at the same time; reload and retry", id).With("field", "version")
+				}
+				if current.NationalID != nil && (updated.NationalID == nil || *updated.NationalID != *current.NationalID) {
+					return s.store.ReleaseNationalID(ctx, *current.NationalID, id)
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+			return s.person(ctx, id)
+		},
 	})
-	if err != nil {
-		return nil, err
-	}
-	if err := s.done(ctx, w); err != nil {
-		return nil, err
-	}
-	return s.person(ctx, id)
 }
 
 // RecordConviction adds a conviction to a person's record (one atomic document update).
 func (s *Service) RecordConviction(ctx context.Context, p *auth.Principal, personID string, in model.ConvictionInput, key string) (*model.Conviction, error) {
-	c, err := register.NewConviction(in, s.today())
-	if err != nil {
-		return nil, err
-	}
-	if _, err := s.person(ctx, personID); err != nil {
-		return nil, err
-	}
-	w, err := s.begin(ctx, p, "recordConviction", key, struct {
-		PersonID string
-		In       model.ConvictionInput
-	}{personID, in}, newID("C-"), personID)
-	if err != nil {
-		return nil, err
-	}
-	c.ID = w.idem.EntityID
-	for i := range c.Sentences {
-		c.Sentences[i].ID = fmt.Sprintf("S%s-%d", c.ID[1:], i+1)
-	}
-	rec, err := s.store.UpdateCriminalRecord(ctx, personID, func(r *model.CriminalRecord) error {
-		if findConviction(r, c.ID) != nil {
-			return store.ErrUnchanged // a retry: already recorded
-		}
-		r.Convictions = append(r.Convictions, c)
-		return nil
+	var c model.Conviction
+	return Perform(ctx, s, p, Mutation[model.Conviction]{
+		Name: "recordConviction", Key: key, PersonID: personID,
+		Args: onPerson(personID, in),
+		Validate: func() (err error) {
+			c, err = register.NewConviction(in, s.today())
+			return err
+		},
+		ProposeID: freshID("C-"),
+		Check:     func(ctx context.Context, _ string) error { _, err := s.person(ctx, personID); return err },
+		Apply: func(ctx context.Context, id string) (*model.Conviction, error) {
+			c.ID = id
+			for i := range c.Sentences {
+				c.Sentences[i].ID = fmt.Sprintf("S%s-%d", c.ID[1:], i+1)
+			}
+			// A conviction recorded with its sentences already executed may be deemed not
+			// convicted from the start: changeRecord files it in the copy only.
+			var out model.Conviction
+			err := s.changeRecord(ctx, personID, nil, func(r *model.CriminalRecord) error {
+				if findConviction(r, c.ID) != nil {
+					return store.ErrUnchanged // a retry: already recorded
+				}
+				r.Convictions = append(r.Convictions, c)
+				return nil
+			}, func(r *model.CriminalRecord) { out = *findConviction(r, c.ID) })
+			return &out, err
+		},
 	})
-	if err != nil {
-		return nil, err
-	}
-	if err := s.done(ctx, w); err != nil {
-		return nil, err
-	}
-	return findConviction(&rec, c.ID), nil
 }
 
 func findConviction(r *model.CriminalRecord, id string) *model.Conviction {
@@ -250,44 +204,6 @@ func findConviction(r *model.CriminalRecord, id string) *model.Conviction {
 		}
 	}
 	return nil
-}
-
-// RecordExpungement moves a conviction from the extract to the expunged part of the record.
-func (s *Service) RecordExpungement(ctx context.Context, p *auth.Principal, personID, convictionID string, on model.Date, key string) (*model.Conviction, error) {
-	if on.After(s.today()) {
-		return nil, apperr.BadInput("expungedOn", "expungedOn (%s) cannot be in the future", on)
-	}
-	w, err := s.begin(ctx, p, "recordExpungement", key, []string{personID, convictionID, string(on)}, convictionID, personID)
-	if err != nil {
-		return nil, err
-	}
-	rec, err := s.store.UpdateCriminalRecord(ctx, personID, func(r *model.CriminalRecord) error {
-		i := slices.IndexFunc(r.Convictions, func(c model.Conviction) bool { return c.ID == convictionID })
-		if i < 0 {
-			if c := findConviction(r, convictionID); c != nil {
-				if c.ExpungedOn != nil && *c.ExpungedOn == on {
-					return store.ErrUnchanged // this expungement was recorded (a retry)
-				}
-				return apperr.New(apperr.Conflict, "conviction %s is already expunged (on %s)", convictionID, c.ExpungedOn)
-			}
-			return apperr.NotFoundf("no conviction %q of person %q", convictionID, personID)
-		}
-		c := r.Convictions[i]
-		if on.Before(c.FinalDate) {
-			return apperr.BadInput("expungedOn", "expungedOn (%s) cannot be before the conviction became final (%s)", on, c.FinalDate)
-		}
-		c.Expunged, c.ExpungedOn = true, &on
-		r.Convictions = slices.Delete(r.Convictions, i, i+1)
-		r.ExpungedConvictions = append(r.ExpungedConvictions, c)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := s.done(ctx, w); err != nil {
-		return nil, err
-	}
-	return findConviction(&rec, convictionID), nil
 }
 
 func (s *Service) prison(ctx context.Context, field, id string) (*model.Prison, error) {
@@ -303,55 +219,63 @@ func (s *Service) prison(ctx context.Context, field, id string) (*model.Prison, 
 
 // AdmitToDetention opens a detention period for a person who is not deprived of liberty now.
 func (s *Service) AdmitToDetention(ctx context.Context, p *auth.Principal, personID string, in model.AdmissionInput, key string) (*model.DetentionPeriod, error) {
-	if _, err := s.person(ctx, personID); err != nil {
-		return nil, err
-	}
-	prison, err := s.prison(ctx, "input.prisonId", in.PrisonID)
-	if err != nil {
-		return nil, err
-	}
-	if !register.PrisonAccepts(prison.Kind, in.Kind) {
-		return nil, apperr.BadInput("input.prisonId", "a %s cannot hold %s", prison.Kind, in.Kind)
-	}
-	name, err := nonEmpty("input.responsibleAuthority.name", in.ResponsibleAuthority.Name)
-	if err != nil {
-		return nil, err
-	}
-	period := model.DetentionPeriod{Kind: in.Kind, Start: in.Start, PrisonID: in.PrisonID, SentenceID: in.SentenceID, ExpectedRelease: in.ExpectedRelease,
-		ResponsibleAuthority: &model.Authority{Kind: in.ResponsibleAuthority.Kind, Name: name, CaseReference: in.ResponsibleAuthority.CaseReference}}
-	if in.SentenceID != nil {
-		if err := s.checkSentence(ctx, personID, *in.SentenceID); err != nil {
-			return nil, err
-		}
-	} else if in.Kind == model.DetentionKindImprisonment {
-		return nil, apperr.BadInput("input.sentenceId", "an IMPRISONMENT admission names the sentence it executes")
-	}
-	w, err := s.begin(ctx, p, "admitToDetention", key, struct {
-		PersonID string
-		In       model.AdmissionInput
-	}{personID, in}, newID("D-"), personID)
-	if err != nil {
-		return nil, err
-	}
-	period.ID = w.idem.EntityID
-	today := s.today()
-	rec, err := s.store.UpdateDetentionRecord(ctx, personID, func(r *model.DetentionRecord) error {
-		if findPeriod(r, period.ID) != nil {
-			return store.ErrUnchanged // a retry: already admitted
-		}
-		if err := register.Admit(r.Periods, period, today); err != nil {
-			return err
-		}
-		r.Periods = append(r.Periods, period)
-		return nil
+	var period model.DetentionPeriod
+	return Perform(ctx, s, p, Mutation[model.DetentionPeriod]{
+		Name: "admitToDetention", Key: key, PersonID: personID,
+		Args: onPerson(personID, in),
+		Validate: func() error {
+			name, err := nonEmpty("input.responsibleAuthority.name", in.ResponsibleAuthority.Name)
+			if err != nil {
+				return err
+			}
+			if in.SentenceID == nil && in.Kind == model.DetentionKindImprisonment {
+				return apperr.BadInput("input.sentenceId", "an IMPRISONMENT admission names the sentence it executes")
+			}
+			period = model.DetentionPeriod{Kind: in.Kind, Start: in.Start, PrisonID: in.PrisonID, SentenceID: in.SentenceID, ExpectedRelease: in.ExpectedRelease,
+				ResponsibleAuthority: &model.Authority{Kind: in.ResponsibleAuthority.Kind, Name: name, CaseReference: in.ResponsibleAuthority.CaseReference}}
+			return nil
+		},
+		ProposeID: freshID("D-"),
+		Check: func(ctx context.Context, _ string) error {
+			if _, err := s.person(ctx, personID); err != nil {
+				return err
+			}
+			prison, err := s.prison(ctx, "input.prisonId", in.PrisonID)
+			if err != nil {
+				return err
+			}
+			if !register.PrisonAccepts(prison.Kind, in.Kind) {
+				return apperr.BadInput("input.prisonId", "a %s cannot hold %s", prison.Kind, in.Kind)
+			}
+			if in.SentenceID != nil {
+				return s.checkExecution(ctx, personID, *in.SentenceID, model.SentenceStatusBeingServed, in.Start)
+			}
+			return nil
+		},
+		Apply: func(ctx context.Context, id string) (*model.DetentionPeriod, error) {
+			period.ID = id
+			today := s.today()
+			rec, err := s.store.UpdateDetentionRecord(ctx, personID, func(r *model.DetentionRecord) error {
+				if findPeriod(r, period.ID) != nil {
+					return store.ErrUnchanged // a retry: already admitted
+				}
+				if err := register.Admit(r.Periods, period, today); err != nil {
+					return err
+				}
+				r.Periods = append(r.Periods, period)
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+			if in.SentenceID != nil { // the period first, then its sentence (DESIGN §7a)
+				if err := s.executeSentence(ctx, personID, *in.SentenceID, model.SentenceStatusBeingServed, in.Start); err != nil {
+					return nil, err
+				}
+			}
+			return findPeriod(&rec, period.ID), nil
+		},
 	})
-	if err != nil {
-		return nil, err
-	}
-	if err := s.done(ctx, w); err != nil {
-		return nil, err
-	}
-	return findPeriod(&rec, period.ID), nil
 }
 
 func nonEmpty(field, v string) (string, error) {
@@ -361,19 +285,19 @@ func nonEmpty(field, v string) (string, error) {
 	return v, nil
 }
 
-func (s *Service) checkSentence(ctx context.Context, personID, sentenceID string) error {
-	convictions, err := s.store.ConvictionsByPersonIDs(ctx, []string{personID}, false)
-	if err != nil {
-		return err
+// executedBy is the sentence a release as SENTENCE_SERVED of the period ends ("" for none).
+func (s *Service) executedBy(ctx context.Context, personID, periodID string, reason model.ReleaseReason) (string, error) {
+	if reason != model.ReleaseReasonSentenceServed {
+		return "", nil
 	}
-	for _, c := range convictions[personID] {
-		for _, sen := range c.Sentences {
-			if sen.ID == sentenceID {
-				return nil
-			}
-		}
+	found, err := s.store.DetentionsByPersonIDs(ctx, []string{personID}, false)
+	if err != nil || found[personID] == nil {
+		return "", err
 	}
-	return apperr.BadInput("input.sentenceId", "person %s has no unexpunged sentence %q", personID, sentenceID)
+	if q := findPeriod(found[personID], periodID); q != nil && q.SentenceID != nil {
+		return *q.SentenceID, nil
+	}
+	return "", nil
 }
 
 func findPeriod(r *model.DetentionRecord, id string) *model.DetentionPeriod {
@@ -388,153 +312,180 @@ func findPeriod(r *model.DetentionRecord, id string) *model.DetentionPeriod {
 // TransferDetention ends the open period on the day and opens the next one in another prison
 // the same day (one atomic document update).
 func (s *Service) TransferDetention(ctx context.Context, p *auth.Principal, personID string, in model.TransferInput, key string) (*model.DetentionPeriod, error) {
-	if _, err := s.person(ctx, personID); err != nil {
-		return nil, err
-	}
-	prison, err := s.prison(ctx, "input.toPrisonId", in.ToPrisonID)
-	if err != nil {
-		return nil, err
-	}
-	w, err := s.begin(ctx, p, "transferDetention", key, struct {
-		PersonID string
-		In       model.TransferInput
-	}{personID, in}, newID("D-"), personID)
-	if err != nil {
-		return nil, err
-	}
-	today := s.today()
-	rec, err := s.store.UpdateDetentionRecord(ctx, personID, func(r *model.DetentionRecord) error {
-		if findPeriod(r, w.idem.EntityID) != nil {
-			return store.ErrUnchanged
-		}
-		open, err := register.OpenPeriod(r.Periods, "transfer")
-		if err != nil {
+	var prison *model.Prison
+	return Perform(ctx, s, p, Mutation[model.DetentionPeriod]{
+		Name: "transferDetention", Key: key, PersonID: personID,
+		Args:      onPerson(personID, in),
+		ProposeID: freshID("D-"),
+		Check: func(ctx context.Context, _ string) (err error) {
+			if _, err := s.person(ctx, personID); err != nil {
+				return err
+			}
+			prison, err = s.prison(ctx, "input.toPrisonId", in.ToPrisonID)
 			return err
-		}
-		if err := register.EndPeriod(open, in.Date, today); err != nil {
-			return err
-		}
-		if open.PrisonID == in.ToPrisonID {
-			return apperr.BadInput("input.toPrisonId", "the person is already in %s", in.ToPrisonID)
-		}
-		if !register.PrisonAccepts(prison.Kind, open.Kind) {
-			return apperr.BadInput("input.toPrisonId", "a %s cannot hold %s", prison.Kind, open.Kind)
-		}
-		next := *open
-		next.ID, next.Start, next.PrisonID, next.End, next.ReleaseReason = w.idem.EntityID, in.Date, in.ToPrisonID, nil, nil
-		end, reason := in.Date, model.ReleaseReasonTransfer
-		open.End, open.ReleaseReason = &end, &reason
-		r.Periods = append(r.Periods, next)
-		return nil
+		},
+		Apply: func(ctx context.Context, id string) (*model.DetentionPeriod, error) {
+			today := s.today()
+			rec, err := s.store.UpdateDetentionRecord(ctx, personID, func(r *model.DetentionRecord) error {
+				if findPeriod(r, id) != nil {
+					return store.ErrUnchanged
+				}
+				open, err := register.OpenPeriod(r.Periods, "transfer")
+				if err != nil {
+					return err
+				}
+				if err := register.EndPeriod(open, in.Date, today); err != nil {
+					return err
+				}
+				if open.PrisonID == in.ToPrisonID {
+					return apperr.BadInput("input.toPrisonId", "the person is already in %s", in.ToPrisonID)
+				}
+				if !register.PrisonAccepts(prison.Kind, open.Kind) {
+					return apperr.BadInput("input.toPrisonId", "a %s cannot hold %s", prison.Kind, open.Kind)
+				}
+				next := *open
+				next.ID, next.Start, next.PrisonID, next.End, next.ReleaseReason = id, in.Date, in.ToPrisonID, nil, nil
+				end, reason := in.Date, model.ReleaseReasonTransfer
+				open.End, open.ReleaseReason = &end, &reason
+				r.Periods = append(r.Periods, next)
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+			return findPeriod(&rec, id), nil
+		},
 	})
-	if err != nil {
-		return nil, err
-	}
-	if err := s.done(ctx, w); err != nil {
-		return nil, err
-	}
-	return findPeriod(&rec, w.idem.EntityID), nil
 }
 
-// ReleaseFromDetention ends the open period.
+// ReleaseFromDetention ends the open period. The period a release ends is the one open when
+// the release is first requested; the key's record fixes it, so a retry recognises its own
+// release.
 func (s *Service) ReleaseFromDetention(ctx context.Context, p *auth.Principal, personID string, in model.ReleaseInput, key string) (*model.DetentionPeriod, error) {
-	if in.Reason == model.ReleaseReasonTransfer || in.Reason == model.ReleaseReasonChangeOfTitle {
-		return nil, apperr.BadInput("input.reason", "use transferDetention for %s", in.Reason)
-	}
-	if _, err := s.person(ctx, personID); err != nil {
-		return nil, err
-	}
-	// The period a release ends is the one open now; the key's record fixes it, so a retry
-	// recognises its own release.
-	current, err := s.store.DetentionsByPersonIDs(ctx, []string{personID})
-	if err != nil {
-		return nil, err
-	}
-	openID := ""
-	if rec := current[personID]; rec != nil {
-		for _, q := range rec.Periods {
-			if q.End == nil {
-				openID = q.ID
+	return Perform(ctx, s, p, Mutation[model.DetentionPeriod]{
+		Name: "releaseFromDetention", Key: key, PersonID: personID,
+		Args: onPerson(personID, in),
+		Validate: func() error {
+			if in.Reason == model.ReleaseReasonTransfer || in.Reason == model.ReleaseReasonChangeOfTitle {
+				return apperr.BadInput("input.reason", "use transferDetention for %s", in.Reason)
 			}
-		}
-	}
-	w, err := s.begin(ctx, p, "releaseFromDetention", key, struct {
-		PersonID string
-		In       model.ReleaseInput
-	}{personID, in}, openID, personID)
-	if err != nil {
-		return nil, err
-	}
-	today := s.today()
-	released := w.idem.EntityID
-	rec, err := s.store.UpdateDetentionRecord(ctx, personID, func(r *model.DetentionRecord) error {
-		if mine := findPeriod(r, released); mine != nil && mine.End != nil && *mine.End == in.Date && mine.ReleaseReason != nil && *mine.ReleaseReason == in.Reason {
-			return store.ErrUnchanged // this release was recorded (a retry)
-		}
-		open, err := register.OpenPeriod(r.Periods, "release")
-		if err != nil {
-			return err
-		}
-		if open.ID != released {
-			return apperr.New(apperr.Conflict, "the person's detention changed since this release was first requested; reload and retry with a new idempotencyKey")
-		}
-		if err := register.EndPeriod(open, in.Date, today); err != nil {
-			return err
-		}
-		end, reason := in.Date, in.Reason
-		open.End, open.ReleaseReason = &end, &reason
-		return nil
+			return nil
+		},
+		ProposeID: func(ctx context.Context) (string, error) {
+			current, err := s.store.DetentionsByPersonIDs(ctx, []string{personID}, false)
+			if err != nil {
+				return "", err
+			}
+			openID := ""
+			if rec := current[personID]; rec != nil {
+				for _, q := range rec.Periods {
+					if q.End == nil {
+						openID = q.ID
+					}
+				}
+			}
+			return openID, nil
+		},
+		Check: func(ctx context.Context, released string) error {
+			if _, err := s.person(ctx, personID); err != nil {
+				return err
+			}
+			sentenceID, err := s.executedBy(ctx, personID, released, in.Reason)
+			if err != nil || sentenceID == "" {
+				return err
+			}
+			return s.checkExecution(ctx, personID, sentenceID, model.SentenceStatusServed, in.Date)
+		},
+		Apply: func(ctx context.Context, released string) (*model.DetentionPeriod, error) {
+			today := s.today()
+			rec, err := s.store.UpdateDetentionRecord(ctx, personID, func(r *model.DetentionRecord) error {
+				if mine := findPeriod(r, released); mine != nil && mine.End != nil && *mine.End == in.Date && mine.ReleaseReason != nil && *mine.ReleaseReason == in.Reason {
+					return store.ErrUnchanged // this release was recorded (a retry)
+				}
+				open, err := register.OpenPeriod(r.Periods, "release")
+				if err != nil {
+					return err
+				}
+				if open.ID != released {
+					return apperr.New(apperr.Conflict, "the person's detention changed since this release was first requested; reload and retry with a new idempotencyKey")
+				}
+				if err := register.EndPeriod(open, in.Date, today); err != nil {
+					return err
+				}
+				end, reason := in.Date, in.Reason
+				open.End, open.ReleaseReason = &end, &reason
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+			// A release as SENTENCE_SERVED ends the sentence too: the period first, then the
+			// sentence, so a crash in between leaves the sentence BEING_SERVED (expungement
+			// stays refused) until the retry completes it.
+			sentenceID, err := s.executedBy(ctx, personID, released, in.Reason)
+			if err == nil && sentenceID != "" {
+				err = s.executeSentence(ctx, personID, sentenceID, model.SentenceStatusServed, in.Date)
+			}
+			if err != nil {
+				return nil, err
+			}
+			return findPeriod(&rec, released), nil
+		},
 	})
-	if err != nil {
-		return nil, err
-	}
-	if err := s.done(ctx, w); err != nil {
-		return nil, err
-	}
-	return findPeriod(&rec, released), nil
 }
 
 // UpsertPrison creates a prison (no ID) or changes one at its current version.
 func (s *Service) UpsertPrison(ctx context.Context, p *auth.Principal, in model.PrisonInput, key string) (*model.Prison, error) {
-	prison, err := register.NewPrison(in)
-	if err != nil {
-		return nil, err
+	var prison model.Prison
+	load := func(ctx context.Context, id string) (*model.Prison, error) {
+		found, err := s.store.PrisonsByIDs(ctx, []string{id})
+		if err != nil {
+			return nil, err
+		}
+		if found[id] == nil {
+			return nil, apperr.NotFoundf("no prison with ID %q", id)
+		}
+		return found[id], nil
 	}
-	proposed := newID("PRS-")
+	proposed := freshID("PRS-")
 	if in.ID != nil {
-		proposed = *in.ID
-		if in.Version == nil {
-			return nil, apperr.BadInput("input.version", "changing a prison needs its current version")
-		}
+		proposed = fixedID(*in.ID)
 	}
-	w, err := s.begin(ctx, p, "upsertPrison", key, in, proposed, "")
-	if err != nil {
-		return nil, err
-	}
-	load := func() (*model.Prison, error) {
-		found, err := s.store.PrisonsByIDs(ctx, []string{w.idem.EntityID})
-		if err != nil {
-			return nil, err
-		}
-		if found[w.idem.EntityID] == nil {
-			return nil, apperr.NotFoundf("no prison with ID %q", w.idem.EntityID)
-		}
-		return found[w.idem.EntityID], nil
-	}
-	prison.ID, prison.LastWrite = w.idem.EntityID, key
-	if in.ID == nil {
-		prison.Version = 1
-		if err := s.store.InsertPrison(ctx, prison); err != nil {
-			return nil, err
-		}
-	} else {
-		current, err := load()
-		if err != nil {
-			return nil, err
-		}
-		if current.LastWrite != key {
-			if current.Version != *in.Version {
-				return nil, apperr.New(apperr.Conflict, "prison %s was changed since version %d (now %d); reload and retry", current.ID, *in.Version, current.Version).With("field", "input.version")
+	return Perform(ctx, s, p, Mutation[model.Prison]{
+		Name: "upsertPrison", Key: key, Args: in,
+		Validate: func() (err error) {
+			if in.ID != nil && in.Version == nil {
+				return apperr.BadInput("input.version", "changing a prison needs its current version")
+			}
+			prison, err = register.NewPrison(in)
+			return err
+		},
+		ProposeID: proposed,
+		Check: func(ctx context.Context, id string) error {
+			if in.ID == nil {
+				return nil
+			}
+			current, err := load(ctx, id)
+			if err != nil {
+				return err
+			}
+			if current.LastWrite != key && current.Version != *in.Version {
+				return apperr.New(apperr.Conflict, "prison %s was changed since version %d (now %d); reload and retry", current.ID, *in.Version, current.Version).With("field", "input.version")
+			}
+			return nil
+		},
+		Apply: func(ctx context.Context, id string) (*model.Prison, error) {
+			prison.ID, prison.LastWrite = id, key
+			if in.ID == nil {
+				prison.Version = 1
+				if err := s.store.InsertPrison(ctx, prison); err != nil {
+					return nil, err
+				}
+				return load(ctx, id)
+			}
+			current, err := load(ctx, id)
+			if err != nil || current.LastWrite == key {
+				return current, err // a change applied before a crash: the retry completes it
 			}
 			prison.Version = *in.Version + 1
 			ok, err := s.store.ReplacePrison(ctx, prison, *in.Version)
@@ -544,10 +495,15 @@ func (s *Service) UpsertPrison(ctx context.Context, p *auth.Principal, in model.
 			if !ok {
 				return nil, apperr.New(apperr.Conflict, "prison %s was changed at the same time; reload and retry", current.ID).With("field", "input.version")
 			}
-		}
-	}
-	if err := s.done(ctx, w); err != nil {
-		return nil, err
-	}
-	return load()
+			return load(ctx, id)
+		},
+	})
+}
+
+// onPerson is the request of a write to one person's record, as its idempotency key binds it.
+func onPerson(personID string, in any) any {
+	return struct {
+		PersonID string
+		In       any
+	}{personID, in}
 }

@@ -3,7 +3,9 @@ package model
 import (
 	"io"
 	"strconv"
+	"sync/atomic"
 	"time"
+	_ "time/tzdata" // the register's time zone must load on a machine without a zone database
 
 	"custodia/apperr"
 )
@@ -96,3 +98,26 @@ func (t *DateTime) UnmarshalGQL(v any) error {
 func (t DateTime) MarshalGQL(w io.Writer) {
 	_, _ = io.WriteString(w, strconv.Quote(time.Time(t).UTC().Format(time.RFC3339Nano)))
 }
+
+// registerZone is the register's time zone (REGISTER_TIME_ZONE, default Europe/Prague): its
+// calendar decides what "today" is wherever the register compares dates.
+var registerZone atomic.Pointer[time.Location]
+
+// SetRegisterZone sets the register's time zone (at start-up).
+func SetRegisterZone(loc *time.Location) { registerZone.Store(loc) }
+
+// RegisterZone is the register's time zone; Europe/Prague unless set otherwise.
+func RegisterZone() *time.Location {
+	if loc := registerZone.Load(); loc != nil {
+		return loc
+	}
+	loc, err := time.LoadLocation("Europe/Prague")
+	if err != nil {
+		panic(err) // embedded by time/tzdata
+	}
+	registerZone.CompareAndSwap(nil, loc)
+	return loc
+}
+
+// Today is the register's calendar day at the instant now, in its time zone (DESIGN §7).
+func Today(now time.Time) Date { return DateOf(now.In(RegisterZone())) }

@@ -86,12 +86,20 @@ type AuthorityInput struct {
 }
 
 type ConvictionInput struct {
-	Court         string          `json:"court"`
+	Court string `json:"court"`
+	// ISO 3166-1 alpha-2 code of the court's state; default `CZ`.
+	CourtCountry  *string         `json:"courtCountry,omitempty"`
 	CaseReference string          `json:"caseReference"`
 	DecisionDate  Date            `json:"decisionDate"`
 	FinalDate     Date            `json:"finalDate"`
 	Offences      []OffenceInput  `json:"offences"`
 	Sentences     []SentenceInput `json:"sentences"`
+}
+
+// A court decision named by a write.
+type CourtDecisionInput struct {
+	Court         string `json:"court"`
+	CaseReference string `json:"caseReference"`
 }
 
 type MoneyInput struct {
@@ -202,13 +210,15 @@ type PurposeInput struct {
 type Query struct {
 }
 
-// When a conviction is expunged by law (DESIGN §7).
+// The earliest day a court may expunge a conviction on application (Czech Criminal Code §105,
+// DESIGN §7). It is not an expungement: only a court decision, recorded by recordExpungement,
+// expunges.
 type Rehabilitation struct {
-	// The earliest day the conviction counts as expunged; null while it cannot be computed yet.
+	// The earliest day a court may expunge; null while it cannot be computed (see blockedBy).
 	EarliestDate *Date `json:"earliestDate,omitempty"`
-	// The rule that produced the date, e.g. `§105(1)(c) imprisonment over 1 year: 5 years`.
+	// The paragraph that produced the date, e.g. `§105(1)(c) imprisonment over 1 year: 5 years from 2019-06-30`.
 	Rule string `json:"rule"`
-	// What prevents expungement now, if anything (e.g. a pending protective measure).
+	// Why no date can be given now, if so (a sentence being served, a pending protective measure, a foreign court …).
 	BlockedBy *string `json:"blockedBy,omitempty"`
 }
 
@@ -225,7 +235,9 @@ type RequestAccessInput struct {
 }
 
 type SentenceInput struct {
-	Kind            SentenceKind   `json:"kind"`
+	Kind SentenceKind `json:"kind"`
+	// EXCEPTIONAL_IMPRISONMENT for life: no durationMonths.
+	Life            *bool          `json:"life,omitempty"`
 	DurationMonths  *int           `json:"durationMonths,omitempty"`
 	Amount          *MoneyInput    `json:"amount,omitempty"`
 	ProbationMonths *int           `json:"probationMonths,omitempty"`
@@ -234,6 +246,21 @@ type SentenceInput struct {
 	Status          SentenceStatus `json:"status"`
 	// Months actually served, for a conditional release.
 	ServedMonths *int `json:"servedMonths,omitempty"`
+}
+
+// One lifecycle step of a sentence.
+type SentenceStatusInput struct {
+	// The sentence's current version (else CONFLICT).
+	Version int            `json:"version"`
+	Status  SentenceStatus `json:"status"`
+	// The day the sentence entered the status (not in the future).
+	On Date `json:"on"`
+	// The decision behind the step; required for CONDITIONALLY_RELEASED, PROBATION_COMPLETED and PARDONED.
+	Decision *CourtDecisionInput `json:"decision,omitempty"`
+	// CONDITIONALLY_RELEASED: months actually served (default: whole months from startDate to the release).
+	ServedMonths *int `json:"servedMonths,omitempty"`
+	// CONDITIONALLY_RELEASED: the probation period in months.
+	ProbationMonths *int `json:"probationMonths,omitempty"`
 }
 
 type TransferInput struct {
@@ -998,29 +1025,43 @@ func (e SentenceKind) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// Where a sentence is in its lifecycle (DESIGN §3, §7a).
 type SentenceStatus string
 
 const (
-	SentenceStatusPending               SentenceStatus = "PENDING"
-	SentenceStatusBeingServed           SentenceStatus = "BEING_SERVED"
-	SentenceStatusServed                SentenceStatus = "SERVED"
-	SentenceStatusPardoned              SentenceStatus = "PARDONED"
-	SentenceStatusTimeBarred            SentenceStatus = "TIME_BARRED"
+	// Imposed, execution not started (an unpaid fine, a sentence not yet begun).
+	SentenceStatusPending SentenceStatus = "PENDING"
+	// Being executed (in prison, community service under way, a ban running).
+	SentenceStatusBeingServed SentenceStatus = "BEING_SERVED"
+	// A suspended sentence in its probation period.
+	SentenceStatusInProbation SentenceStatus = "IN_PROBATION"
+	// Executed.
+	SentenceStatusServed SentenceStatus = "SERVED"
+	// The court found the probation (of a suspended sentence or a conditional release) completed.
+	SentenceStatusProbationCompleted SentenceStatus = "PROBATION_COMPLETED"
+	SentenceStatusPardoned           SentenceStatus = "PARDONED"
+	SentenceStatusTimeBarred         SentenceStatus = "TIME_BARRED"
+	// Released on parole before the end; in probation until the court decides on it.
 	SentenceStatusConditionallyReleased SentenceStatus = "CONDITIONALLY_RELEASED"
+	// Ended otherwise (e.g. death, waiver of execution).
+	SentenceStatusEndedOtherwise SentenceStatus = "ENDED_OTHERWISE"
 )
 
 var AllSentenceStatus = []SentenceStatus{
 	SentenceStatusPending,
 	SentenceStatusBeingServed,
+	SentenceStatusInProbation,
 	SentenceStatusServed,
+	SentenceStatusProbationCompleted,
 	SentenceStatusPardoned,
 	SentenceStatusTimeBarred,
 	SentenceStatusConditionallyReleased,
+	SentenceStatusEndedOtherwise,
 }
 
 func (e SentenceStatus) IsValid() bool {
 	switch e {
-	case SentenceStatusPending, SentenceStatusBeingServed, SentenceStatusServed, SentenceStatusPardoned, SentenceStatusTimeBarred, SentenceStatusConditionallyReleased:
+	case SentenceStatusPending, SentenceStatusBeingServed, SentenceStatusInProbation, SentenceStatusServed, SentenceStatusProbationCompleted, SentenceStatusPardoned, SentenceStatusTimeBarred, SentenceStatusConditionallyReleased, SentenceStatusEndedOtherwise:
 		return true
 	}
 	return false

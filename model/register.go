@@ -78,17 +78,25 @@ type Authority struct {
 // "detentions", keyed by the person's ID). Keeping all periods of a person in one document
 // makes every admission, transfer and release a single atomic write, so "at most one open
 // period" holds without transactions.
+//
+// Periods that executed a sentence of an expunged or deemed-not-convicted conviction are kept
+// apart in CopyOnlyPeriods, so that the extract is a projection that leaves them in the
+// database (DESIGN §4 row rules), like CriminalRecord.ExpungedConvictions.
 type DetentionRecord struct {
-	PersonID string            `bson:"_id"`
-	Periods  []DetentionPeriod `bson:"periods"`
-	Version  int               `bson:"version"`
+	PersonID        string            `bson:"_id"`
+	Periods         []DetentionPeriod `bson:"periods"`
+	CopyOnlyPeriods []DetentionPeriod `bson:"copyOnlyPeriods,omitempty"`
+	Version         int               `bson:"version"`
 }
 
 // DetentionPeriod is one stay in one prison under one legal title.
 type DetentionPeriod struct {
 	ID string `bson:"id" json:"id"`
 	// PersonID is filled in when the period is read.
-	PersonID             string         `bson:"-" json:"-"`
+	PersonID string `bson:"-" json:"-"`
+	// FromCopy says the period was read from the full copy (CopyOnlyPeriods), so its sentence
+	// is looked up in the copy too.
+	FromCopy             bool           `bson:"-" json:"-"`
 	Kind                 DetentionKind  `bson:"kind" json:"kind"`
 	Start                Date           `bson:"start" json:"start"`
 	End                  *Date          `bson:"end,omitempty" json:"end"`
@@ -111,9 +119,10 @@ type DetentionStatus struct {
 }
 
 // CriminalRecord is everything the register holds about one person's convictions (collection
-// "records", keyed by the person's ID). Convictions in force and expunged ones are kept in
-// separate arrays, so that an extract is a projection that leaves the expunged array in the
-// database, and every conviction write is one atomic single-document update.
+// "records", keyed by the person's ID). Convictions of the extract and those only in the full
+// copy (expunged or deemed not convicted) are kept in separate arrays, so that an extract is a
+// projection that leaves the copy-only array in the database, and every conviction write is
+// one atomic single-document update.
 type CriminalRecord struct {
 	PersonID            string       `bson:"_id"`
 	Convictions         []Conviction `bson:"convictions"`
@@ -124,9 +133,11 @@ type CriminalRecord struct {
 // Conviction is a final judgment, stored inside its person's CriminalRecord with its offences
 // and sentences. PersonID is filled in when it is read.
 type Conviction struct {
-	ID            string     `bson:"id" json:"id"`
-	PersonID      string     `bson:"-" json:"-"`
-	Court         string     `bson:"court" json:"court"`
+	ID       string `bson:"id" json:"id"`
+	PersonID string `bson:"-" json:"-"`
+	Court    string `bson:"court" json:"court"`
+	// CourtCountry is the ISO 3166-1 alpha-2 code of the court's state; empty means CZ.
+	CourtCountry  string     `bson:"courtCountry,omitempty" json:"-"`
 	CaseReference string     `bson:"caseReference" json:"caseReference"`
 	DecisionDate  Date       `bson:"decisionDate" json:"decisionDate"`
 	FinalDate     Date       `bson:"finalDate" json:"finalDate"`
@@ -134,6 +145,45 @@ type Conviction struct {
 	Sentences     []Sentence `bson:"sentences" json:"sentences"`
 	Expunged      bool       `bson:"expunged" json:"expunged"`
 	ExpungedOn    *Date      `bson:"expungedOn,omitempty" json:"expungedOn"`
+	// Expungement is the court decision that expunged the conviction.
+	Expungement *Expungement `bson:"expungement,omitempty" json:"expungement"`
+	// DeemedNotConvicted is set by package register when the law regards the person as never
+	// convicted (DESIGN §7); the conviction then belongs to the full copy only.
+	DeemedNotConvicted       bool    `bson:"deemedNotConvicted,omitempty" json:"deemedNotConvicted"`
+	DeemedNotConvictedOn     *Date   `bson:"deemedNotConvictedOn,omitempty" json:"deemedNotConvictedOn"`
+	DeemedNotConvictedReason *string `bson:"deemedNotConvictedReason,omitempty" json:"deemedNotConvictedReason"`
+}
+
+// CopyOnly says the conviction belongs to the full copy only: expunged or deemed not convicted.
+func (c *Conviction) CopyOnly() bool { return c.Expunged || c.DeemedNotConvicted }
+
+// Country is the state of the deciding court (CZ when not recorded otherwise).
+func (c *Conviction) Country() string {
+	if c.CourtCountry == "" {
+		return "CZ"
+	}
+	return c.CourtCountry
+}
+
+// Expungement is the court decision that expunged a conviction.
+type Expungement struct {
+	On            Date    `bson:"on" json:"on"`
+	Early         bool    `bson:"early" json:"early"`
+	Court         *string `bson:"court,omitempty" json:"court"`
+	CaseReference *string `bson:"caseReference,omitempty" json:"caseReference"`
+}
+
+// SentenceTransition is one step of a sentence's lifecycle.
+type SentenceTransition struct {
+	Status   SentenceStatus `bson:"status" json:"status"`
+	On       Date           `bson:"on" json:"on"`
+	Decision *CourtDecision `bson:"decision,omitempty" json:"decision"`
+}
+
+// CourtDecision names a decision by its court and case reference.
+type CourtDecision struct {
+	Court         string `bson:"court" json:"court"`
+	CaseReference string `bson:"caseReference" json:"caseReference"`
 }
 
 // Offence is one offence of a conviction.
@@ -157,6 +207,7 @@ type Sentence struct {
 	// conviction is looked up in the copy too.
 	FromCopy        bool           `bson:"-" json:"-"`
 	Kind            SentenceKind   `bson:"kind" json:"kind"`
+	Life            bool           `bson:"life,omitempty" json:"life"`
 	DurationMonths  *int           `bson:"durationMonths,omitempty" json:"durationMonths"`
 	Amount          *Money         `bson:"amount,omitempty" json:"amount"`
 	Suspended       bool           `bson:"suspended" json:"suspended"`
@@ -165,8 +216,11 @@ type Sentence struct {
 	EndDate         *Date          `bson:"endDate,omitempty" json:"endDate"`
 	Status          SentenceStatus `bson:"status" json:"status"`
 	// ServedMonths is the time actually served, recorded on conditional release; it decides
-	// the rehabilitation period (DESIGN §7).
-	ServedMonths *int `bson:"servedMonths,omitempty" json:"-"`
+	// the rehabilitation period (DESIGN §7, §105(4)).
+	ServedMonths            *int                 `bson:"servedMonths,omitempty" json:"servedMonths"`
+	ConditionallyReleasedOn *Date                `bson:"conditionallyReleasedOn,omitempty" json:"conditionallyReleasedOn"`
+	Transitions             []SentenceTransition `bson:"transitions" json:"transitions"`
+	Version                 int                  `bson:"version" json:"version"`
 }
 
 // Money is an amount in a currency; Amount is a decimal string.

@@ -195,8 +195,14 @@ var offenceCategory = regexp.MustCompile(`^\d{4} \d{2}$`)
 // NewConviction validates a conviction (DESIGN §3, §7): dates in order and not in the future,
 // known codes, and each sentence kind with the fields it needs.
 func NewConviction(in model.ConvictionInput, today model.Date) (model.Conviction, error) {
-	c := model.Conviction{DecisionDate: in.DecisionDate, FinalDate: in.FinalDate}
+	c := model.Conviction{DecisionDate: in.DecisionDate, FinalDate: in.FinalDate, CourtCountry: "CZ"}
 	var err error
+	if in.CourtCountry != nil {
+		if !countryCodes[*in.CourtCountry] {
+			return c, apperr.BadInput("input.courtCountry", "courtCountry must be an ISO 3166-1 alpha-2 code such as CZ, got %q", *in.CourtCountry)
+		}
+		c.CourtCountry = *in.CourtCountry
+	}
 	if c.Court, err = text("input.court", in.Court, 200); err != nil {
 		return c, err
 	}
@@ -241,8 +247,11 @@ func NewConviction(in model.ConvictionInput, today model.Date) (model.Conviction
 		if err != nil {
 			return c, err
 		}
+		InitialTransitions(&sen, in.FinalDate)
+		sen.Version = 1
 		c.Sentences = append(c.Sentences, sen)
 	}
+	Settle(&c)
 	return c, nil
 }
 
@@ -270,7 +279,18 @@ func newSentence(field string, in model.SentenceInput, finalDate, today model.Da
 		}
 	}
 	switch in.Kind {
-	case model.SentenceKindImprisonment, model.SentenceKindExceptionalImprisonment, model.SentenceKindHouseArrest,
+	case model.SentenceKindExceptionalImprisonment:
+		if in.Life != nil && *in.Life {
+			if in.DurationMonths != nil {
+				return s, apperr.BadInput(field+".durationMonths", "a life sentence has no durationMonths")
+			}
+			s.Life = true
+			break
+		}
+		if err := need("durationMonths", in.DurationMonths != nil); err != nil {
+			return s, err
+		}
+	case model.SentenceKindImprisonment, model.SentenceKindHouseArrest,
 		model.SentenceKindCommunityService, model.SentenceKindActivityBan, model.SentenceKindResidenceBan,
 		model.SentenceKindEventBan, model.SentenceKindExpulsion:
 		if err := need("durationMonths", in.DurationMonths != nil); err != nil {
@@ -296,6 +316,16 @@ func newSentence(field string, in model.SentenceInput, finalDate, today model.Da
 		}
 		s.Amount = &model.Money{Amount: in.Amount.Amount, Currency: in.Amount.Currency}
 	}
+	if in.Life != nil && *in.Life && in.Kind != model.SentenceKindExceptionalImprisonment {
+		return s, apperr.BadInput(field+".life", "only an EXCEPTIONAL_IMPRISONMENT can be for life")
+	}
+	suspended := in.Kind == model.SentenceKindSuspendedImprisonment
+	if (in.Status == model.SentenceStatusInProbation || in.Status == model.SentenceStatusProbationCompleted) && !suspended {
+		return s, apperr.BadInput(field+".status", "%s is recorded with a conviction only for a suspended sentence; a conditional release is recorded by recordSentenceStatus", in.Status)
+	}
+	if in.Status == model.SentenceStatusConditionallyReleased && (in.ServedMonths == nil || in.ProbationMonths == nil) {
+		return s, apperr.BadInput(field+".servedMonths", "a CONDITIONALLY_RELEASED sentence needs servedMonths and probationMonths")
+	}
 	if in.Kind != model.SentenceKindFine && in.Amount != nil {
 		return s, apperr.BadInput(field+".amount", "only a FINE has an amount")
 	}
@@ -309,7 +339,8 @@ func newSentence(field string, in model.SentenceInput, finalDate, today model.Da
 		return s, apperr.BadInput(field+".endDate", "endDate cannot be before startDate")
 	}
 	switch in.Status {
-	case model.SentenceStatusServed, model.SentenceStatusPardoned, model.SentenceStatusTimeBarred, model.SentenceStatusConditionallyReleased:
+	case model.SentenceStatusServed, model.SentenceStatusPardoned, model.SentenceStatusTimeBarred, model.SentenceStatusConditionallyReleased,
+		model.SentenceStatusProbationCompleted, model.SentenceStatusEndedOtherwise:
 		if in.EndDate == nil {
 			return s, apperr.BadInput(field+".endDate", "a sentence with status %s needs endDate", in.Status)
 		}

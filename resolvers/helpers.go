@@ -54,7 +54,7 @@ func rootPerson(ctx context.Context, id string) (*model.Person, error) {
 	return p, loaders.For(ctx).PrefetchPersons(ctx, []*model.Person{p}, loaders.SelectionBelow(ctx))
 }
 
-func (r *Resolver) today() model.Date { return model.DateOf(r.Now().UTC()) }
+func (r *Resolver) today() model.Date { return model.Today(r.Now()) }
 
 // loadPrison loads one prison; an unknown ID is NOT_FOUND.
 func loadPrison(ctx context.Context, id string) (*model.Prison, error) {

@@ -41,9 +41,9 @@ func (r *detentionPeriodResolver) Sentence(ctx context.Context, obj *model.Deten
 	if obj.SentenceID == nil {
 		return nil, nil
 	}
-	// The sentence a period executes is in the person's extract; a sentence of an expunged
-	// conviction is not shown here (it belongs to the full copy only).
-	convictions, err := loaders.For(ctx).Convictions(ctx, obj.PersonID, false)
+	// A period of the extract looks its sentence up in the extract, a period of the full copy
+	// (read with includeExpunged, by a role allowed to) in the copy.
+	convictions, err := loaders.For(ctx).Convictions(ctx, obj.PersonID, obj.FromCopy)
 	if err != nil {
 		return nil, err
 	}
@@ -156,12 +156,21 @@ func (r *mutationResolver) RecordConviction(ctx context.Context, personID string
 }
 
 // RecordExpungement is the resolver for the recordExpungement field.
-func (r *mutationResolver) RecordExpungement(ctx context.Context, personID string, convictionID string, expungedOn model.Date, idempotencyKey string, purpose model.PurposeInput) (*model.Conviction, error) {
+func (r *mutationResolver) RecordExpungement(ctx context.Context, personID string, convictionID string, expungedOn model.Date, earlyDecision *model.CourtDecisionInput, idempotencyKey string, purpose model.PurposeInput) (*model.Conviction, error) {
 	p, err := writer(ctx, &purpose, personID)
 	if err != nil {
 		return nil, err
 	}
-	return r.Maintenance.RecordExpungement(ctx, p, personID, convictionID, expungedOn, idempotencyKey)
+	return r.Maintenance.RecordExpungement(ctx, p, personID, convictionID, expungedOn, earlyDecision, idempotencyKey)
+}
+
+// RecordSentenceStatus is the resolver for the recordSentenceStatus field.
+func (r *mutationResolver) RecordSentenceStatus(ctx context.Context, personID string, sentenceID string, input model.SentenceStatusInput, idempotencyKey string, purpose model.PurposeInput) (*model.Sentence, error) {
+	p, err := writer(ctx, &purpose, personID)
+	if err != nil {
+		return nil, err
+	}
+	return r.Maintenance.RecordSentenceStatus(ctx, p, personID, sentenceID, input, idempotencyKey)
 }
 
 // AdmitToDetention is the resolver for the admitToDetention field.
@@ -215,8 +224,9 @@ func (r *personResolver) DetentionStatus(ctx context.Context, obj *model.Person)
 }
 
 // DetentionHistory is the resolver for the detentionHistory field.
-func (r *personResolver) DetentionHistory(ctx context.Context, obj *model.Person) ([]model.DetentionPeriod, error) {
-	rec, err := loaders.For(ctx).Detention.Load(ctx, obj.ID)
+func (r *personResolver) DetentionHistory(ctx context.Context, obj *model.Person, includeExpunged *bool) ([]model.DetentionPeriod, error) {
+	// Policy has already refused includeExpunged: true to roles that may not read the copy.
+	rec, err := loaders.For(ctx).Detentions(ctx, obj.ID, includeExpunged != nil && *includeExpunged)
 	if err != nil || rec == nil {
 		return []model.DetentionPeriod{}, err
 	}

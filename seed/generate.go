@@ -22,6 +22,9 @@ func newGenerator() *generator {
 
 func (g *generator) add(r *store.Register, s story) {
 	finish(&s.person)
+	for i := range s.convictions {
+		lifecycle(&s.convictions[i])
+	}
 	r.Persons = append(r.Persons, s.person)
 	r.Convictions = append(r.Convictions, s.convictions...)
 	if len(s.periods) > 0 {
@@ -257,8 +260,11 @@ func (g *generator) sentence(s *story, c *model.Conviction, kind model.SentenceK
 	complete := func(end model.Date) {
 		sen.StartDate, sen.EndDate = &start, &end
 		sen.Status = model.SentenceStatusServed
-		if end.After(ReferenceDay) {
-			sen.Status = model.SentenceStatusBeingServed
+		switch {
+		case start.After(ReferenceDay): // imposed, execution not started yet
+			sen.Status, sen.StartDate, sen.EndDate = model.SentenceStatusPending, nil, nil
+		case end.After(ReferenceDay):
+			sen.Status, sen.EndDate = model.SentenceStatusBeingServed, nil
 		}
 	}
 	free := c.FinalDate
@@ -277,6 +283,8 @@ func (g *generator) sentence(s *story, c *model.Conviction, kind model.SentenceK
 		end := start.AddDate(0, *sen.DurationMonths, 0)
 		complete(end)
 		if sen.Status == model.SentenceStatusServed && *sen.DurationMonths >= 18 && g.chance(0.3) {
+			// conditional release after two thirds; lifecycle records the probation result
+			// once the probation is over
 			served := *sen.DurationMonths * 2 / 3
 			end = start.AddDate(0, served, 0)
 			sen.EndDate, sen.ServedMonths, sen.ProbationMonths = &end, &served, months(12, 60)
@@ -291,8 +299,13 @@ func (g *generator) sentence(s *story, c *model.Conviction, kind model.SentenceK
 		sen.DurationMonths, sen.Suspended, sen.ProbationMonths = months(3, 24), true, months(12, 60)
 		start = c.FinalDate
 		complete(start.AddDate(0, *sen.ProbationMonths, 0))
-		if sen.Status == model.SentenceStatusBeingServed && g.chance(0.5) {
-			g.supervised = append(g.supervised, s.person.ID)
+		if sen.Status == model.SentenceStatusBeingServed { // still in probation
+			sen.Status = model.SentenceStatusInProbation
+			if g.chance(0.5) {
+				g.supervised = append(g.supervised, s.person.ID)
+			}
+		} else { // the court found the probation completed
+			sen.Status = model.SentenceStatusProbationCompleted
 		}
 	case model.SentenceKindFine:
 		sen.Amount = &model.Money{Amount: fmt.Sprintf("%d.00", g.between(2, 200)*1000), Currency: "CZK"}
@@ -313,6 +326,9 @@ func (g *generator) sentence(s *story, c *model.Conviction, kind model.SentenceK
 		complete(start)
 	case model.SentenceKindProtectiveMeasure:
 		complete(start.AddDate(0, g.between(6, 36), 0))
+		if g.chance(0.4) { // ordered, not yet executed: blocks expungement (§105(7))
+			sen.Status, sen.StartDate, sen.EndDate = model.SentenceStatusPending, nil, nil
+		}
 	}
 	c.Sentences = append(c.Sentences, sen)
 	if free.Before(start) {
@@ -372,10 +388,52 @@ func (g *generator) imprison(s *story, c *model.Conviction, sen *model.Sentence,
 	}
 }
 
-// maybeExpunge marks most convictions whose rehabilitation date has passed as expunged.
+// maybeExpunge has a court expunge most convictions whose waiting period is over, a few weeks
+// to a year after the earliest day the law allows — never before it (register.CheckExpungement).
 func (g *generator) maybeExpunge(c *model.Conviction) {
+	lifecycle(c)
 	rehab := register.Rehabilitation(*c)
-	if rehab.EarliestDate != nil && !rehab.EarliestDate.After(ReferenceDay) && g.chance(0.6) {
-		c.Expunged, c.ExpungedOn = true, rehab.EarliestDate
+	if rehab.EarliestDate == nil || !g.chance(0.6) {
+		return
 	}
+	on := rehab.EarliestDate.AddDate(0, 0, g.between(20, 365))
+	if on.After(ReferenceDay) {
+		return
+	}
+	if _, err := register.CheckExpungement(*c, on, false); err != nil {
+		return
+	}
+	ref := fmt.Sprintf("%d Nt %d/%d", g.between(1, 60), g.between(100, 999), on.Time().Year())
+	c.Expunged, c.ExpungedOn = true, &on
+	c.Expungement = &model.Expungement{On: on, Court: &c.Court, CaseReference: &ref}
+}
+
+// lifecycle gives the sentences of a generated conviction the steps their status and dates
+// imply (once), has the court find a conditional release's probation completed when it is
+// over, and settles whether the conviction is deemed not convicted.
+func lifecycle(c *model.Conviction) {
+	if c.CourtCountry == "" {
+		c.CourtCountry = "CZ"
+	}
+	for i := range c.Sentences {
+		sen := &c.Sentences[i]
+		if sen.Transitions != nil {
+			continue
+		}
+		register.InitialTransitions(sen, c.FinalDate)
+		sen.Version = 1
+		if sen.Status != model.SentenceStatusConditionallyReleased || sen.ProbationMonths == nil {
+			continue
+		}
+		probationEnd := sen.EndDate.AddDate(0, *sen.ProbationMonths, 0)
+		if probationEnd.After(ReferenceDay) {
+			continue
+		}
+		decision := &model.CourtDecisionInput{Court: c.Court, CaseReference: fmt.Sprintf("PP %s", c.CaseReference)}
+		in := model.SentenceStatusInput{Version: sen.Version, Status: model.SentenceStatusProbationCompleted, On: probationEnd, Decision: decision}
+		if err := register.Transition(c, sen, in); err != nil {
+			panic(fmt.Sprintf("demo sentence %s: %v", sen.ID, err))
+		}
+	}
+	register.Settle(c)
 }

@@ -65,13 +65,15 @@ func namedPersons() []story {
 						Completion: model.OffenceCompletionCompleted, Participation: model.ParticipationPerpetrator, Intentional: true, CommittedOn: dp("2010-01-19")}},
 					Sentences: []model.Sentence{{ID: "S-000002-1-1", Kind: model.SentenceKindFine, Amount: &model.Money{Amount: "15000.00", Currency: "CZK"},
 						StartDate: dp("2010-05-03"), EndDate: dp("2010-06-30"), Status: model.SentenceStatusServed}},
-					Expunged: true, ExpungedOn: dp("2011-06-30")},
+					// paid 2010-06-30; §105(1)(e) one year: a court could expunge from 2011-06-30
+					Expunged: true, ExpungedOn: dp("2011-09-12"),
+					Expungement: &model.Expungement{On: d("2011-09-12"), Court: ptr("Městský soud v Brně"), CaseReference: ptr("12 Nt 301/2011")}},
 				{ID: "C-000002-2", PersonID: NamedDvorakova, Court: "Městský soud v Brně", CaseReference: "8 T 52/2024",
 					DecisionDate: d("2024-03-18"), FinalDate: d("2024-04-20"),
 					Offences: []model.Offence{{LegalProvision: "§ 209 odst. 1 TZ", Description: "podvod", Category: "0804 00",
 						Completion: model.OffenceCompletionCompleted, Participation: model.ParticipationPerpetrator, Intentional: true, CommittedOn: dp("2023-08-02")}},
 					Sentences: []model.Sentence{{ID: "S-000002-2-1", Kind: model.SentenceKindSuspendedImprisonment, DurationMonths: ptr(12),
-						Suspended: true, ProbationMonths: ptr(36), StartDate: dp("2024-04-20"), EndDate: dp("2027-04-20"), Status: model.SentenceStatusBeingServed}}},
+						Suspended: true, ProbationMonths: ptr(36), StartDate: dp("2024-04-20"), Status: model.SentenceStatusInProbation}}},
 			},
 		},
 		{
@@ -85,7 +87,7 @@ func namedPersons() []story {
 				Offences: []model.Offence{{LegalProvision: "§ 283 odst. 1 TZ", Description: "nedovolená výroba a jiné nakládání s omamnými a psychotropními látkami", Category: "0701 00",
 					Completion: model.OffenceCompletionCompleted, Participation: model.ParticipationPerpetrator, Intentional: true, CommittedOn: dp("2022-06-30")}},
 				Sentences: []model.Sentence{{ID: "S-000003-1-1", Kind: model.SentenceKindImprisonment, DurationMonths: ptr(72),
-					StartDate: dp("2023-05-10"), EndDate: dp("2029-05-10"), Status: model.SentenceStatusBeingServed}},
+					StartDate: dp("2023-05-10"), Status: model.SentenceStatusBeingServed}},
 			}},
 			periods: []model.DetentionPeriod{
 				{ID: "D-000003-1", Kind: model.DetentionKindImprisonment, Start: d("2023-05-10"), End: dp("2025-02-01"), PrisonID: "PRS-VALDICE",
@@ -119,7 +121,7 @@ func namedPersons() []story {
 				PlaceOfBirth: &model.Place{City: "Košice", Country: "SK"}, Sex: model.SexMale, Nationalities: []string{"SK"},
 				NationalID: ptr("690707/5285"), Residence: &model.Address{Street: "Štúrova 21", City: "Košice", PostalCode: "040 01", Country: "SK"}},
 			convictions: []model.Conviction{{
-				ID: "C-000005-1", PersonID: NamedHorvath, Court: "Okresný súd Košice I", CaseReference: "2 T 201/2019",
+				ID: "C-000005-1", PersonID: NamedHorvath, Court: "Okresný súd Košice I", CourtCountry: "SK", CaseReference: "2 T 201/2019",
 				DecisionDate: d("2019-06-11"), FinalDate: d("2019-07-30"),
 				Offences: []model.Offence{{LegalProvision: "§ 212 ods. 1 TZ SK", Description: "krádež", Category: "0801 00",
 					Completion: model.OffenceCompletionCompleted, Participation: model.ParticipationAccomplice, Intentional: true, CommittedOn: dp("2018-10-14")}},

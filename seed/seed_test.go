@@ -91,3 +91,92 @@ func hasDiacritics(s string) bool {
 	}
 	return false
 }
+
+// TestDemoLifecycle: the demo register moves its sentences through the lifecycle — served
+// sentences with their dates, conditional releases with the time served, completed probations,
+// pending protective measures, deemed-not-convicted convictions — and never records an
+// expungement the law would refuse on its day.
+func TestDemoLifecycle(t *testing.T) {
+	r := Build(Options{Persons: DefaultPersons})
+	count := map[string]int{}
+	for _, c := range r.Convictions {
+		if c.DeemedNotConvicted {
+			count["deemed not convicted"]++
+		}
+		if c.Expunged {
+			count["expunged"]++
+			if c.Expungement == nil || c.Expungement.CaseReference == nil || c.ExpungedOn == nil {
+				t.Errorf("%s: an expungement names its decision", c.ID)
+				continue
+			}
+			early, err := register.CheckExpungement(c, *c.ExpungedOn, false)
+			if err != nil || early {
+				t.Errorf("%s: demo expungement on %s is not lawful: %v", c.ID, *c.ExpungedOn, err)
+			}
+		}
+		for _, s := range c.Sentences {
+			if len(s.Transitions) == 0 || s.Transitions[len(s.Transitions)-1].Status != s.Status || s.Version < 1 {
+				t.Errorf("%s: the transitions must end in the status %s: %+v", s.ID, s.Status, s.Transitions)
+			}
+			switch {
+			case s.Status == model.SentenceStatusServed && s.EndDate != nil && s.StartDate != nil:
+				count["served with dates"]++
+			case s.ConditionallyReleasedOn != nil && s.ServedMonths != nil && s.Status == model.SentenceStatusConditionallyReleased:
+				count["conditionally released, in probation"]++
+			case s.ConditionallyReleasedOn != nil && s.ServedMonths != nil && s.Status == model.SentenceStatusProbationCompleted:
+				count["conditional release, probation completed"]++
+			case s.Suspended && s.Status == model.SentenceStatusProbationCompleted:
+				count["suspended, probation completed"]++
+			case s.Kind == model.SentenceKindProtectiveMeasure && !register.Executed(s.Status):
+				count["protective measure pending"]++
+			}
+		}
+	}
+	for _, what := range []string{"expunged", "deemed not convicted", "served with dates", "conditionally released, in probation",
+		"conditional release, probation completed", "suspended, probation completed", "protective measure pending"} {
+		if count[what] < 2 {
+			t.Errorf("the demo register has too few: %s (%d)", what, count[what])
+		}
+	}
+	t.Logf("%v", count)
+}
+
+// TestNamedPersonsStories: the five persons of DESIGN §10, as described there.
+func TestNamedPersonsStories(t *testing.T) {
+	r := Build(Options{Persons: 5})
+	convictions := map[string][]model.Conviction{}
+	for _, c := range r.Convictions {
+		convictions[c.PersonID] = append(convictions[c.PersonID], c)
+	}
+	periods := map[string][]model.DetentionPeriod{}
+	for _, d := range r.Detentions {
+		periods[d.PersonID] = d.Periods
+	}
+	today := ReferenceDay
+	// Novák: in custody since 2026-09-01; 4 years served 2015–2019 in two prisons, not expunged.
+	novak := convictions[NamedNovak][0]
+	if s := register.Status(periods[NamedNovak], today); !s.DeprivedOfLiberty || *s.Kind != model.DetentionKindCustody || *s.Since != "2026-09-01" {
+		t.Errorf("Novák: %+v", s)
+	}
+	if sen := novak.Sentences[0]; novak.CopyOnly() || sen.Status != model.SentenceStatusServed || *sen.StartDate != "2015-02-01" || *sen.EndDate != "2019-02-01" {
+		t.Errorf("Novák's 2015–2019 imprisonment: %+v", sen)
+	}
+	// Dvořáková: the 2010 fine expunged lawfully, the 2024 suspended sentence in probation.
+	dv := convictions[NamedDvorakova]
+	if !dv[0].Expunged || dv[1].CopyOnly() || dv[1].Sentences[0].Status != model.SentenceStatusInProbation {
+		t.Errorf("Dvořáková: %+v", dv)
+	}
+	// Svoboda: serving since 2023-05-10.
+	if sen := convictions[NamedSvoboda][0].Sentences[0]; sen.Status != model.SentenceStatusBeingServed || *sen.StartDate != "2023-05-10" {
+		t.Errorf("Svoboda: %+v", sen)
+	}
+	// Ferreira: in security detention since 2025-07-01, the protective measure not executed yet.
+	if s := register.Status(periods[NamedFerreira], today); *s.Kind != model.DetentionKindSecurityDetention || *s.Since != "2025-07-01" {
+		t.Errorf("Ferreira: %+v", s)
+	}
+	// Horváth: conditionally released 2024-03-15 after 54 months, by a Slovak court.
+	h := convictions[NamedHorvath][0]
+	if sen := h.Sentences[0]; sen.Status != model.SentenceStatusConditionallyReleased || *sen.ConditionallyReleasedOn != "2024-03-15" || *sen.ServedMonths != 54 || h.Country() != "SK" {
+		t.Errorf("Horváth: %+v", sen)
+	}
+}

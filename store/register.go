@@ -109,15 +109,35 @@ func (s *Store) PersonIDByNationalID(ctx context.Context, nationalID string) (id
 }
 
 // DetentionsByPersonIDs returns the detention records of these persons, keyed by person ID;
-// persons never detained have none. Index: _id.
-func (s *Store) DetentionsByPersonIDs(ctx context.Context, personIDs []string) (map[string]*model.DetentionRecord, error) {
-	records, err := findAll[model.DetentionRecord](ctx, s.db.Collection(colDetentions), idFilter(personIDs))
+// persons never detained have none. The extract (includeCopyOnly false) is a projection that
+// leaves the periods of expunged and deemed-not-convicted convictions in the database;
+// includeCopyOnly is set only when the caller's role may read the full copy and asked for it,
+// and then Periods holds every period. Index: _id.
+func (s *Store) DetentionsByPersonIDs(ctx context.Context, personIDs []string, includeCopyOnly bool) (map[string]*model.DetentionRecord, error) {
+	opts := options.Find()
+	if !includeCopyOnly {
+		opts.SetProjection(bson.D{{Key: "copyOnlyPeriods", Value: 0}})
+	}
+	records, err := findAll[model.DetentionRecord](ctx, s.db.Collection(colDetentions), idFilter(personIDs), opts)
 	for i := range records {
-		for j := range records[i].Periods {
-			records[i].Periods[j].PersonID = records[i].PersonID
+		r := &records[i]
+		for j := range r.CopyOnlyPeriods {
+			r.CopyOnlyPeriods[j].FromCopy = true
 		}
+		if includeCopyOnly {
+			r.Periods, r.CopyOnlyPeriods = append(r.Periods, r.CopyOnlyPeriods...), nil
+		}
+		fillPeriodOwners(r)
 	}
 	return keyed(records, func(r *model.DetentionRecord) string { return r.PersonID }), err
+}
+
+func fillPeriodOwners(r *model.DetentionRecord) {
+	for _, list := range [][]model.DetentionPeriod{r.Periods, r.CopyOnlyPeriods} {
+		for j := range list {
+			list[j].PersonID = r.PersonID
+		}
+	}
 }
 
 // ConvictionsByPersonIDs returns the convictions of these persons, newest decision first,
@@ -152,6 +172,10 @@ func (s *Store) ConvictionsByPersonIDs(ctx context.Context, personIDs []string, 
 	}
 	return out, nil
 }
+
+// inCopy says a conviction belongs to the full copy only (expunged or deemed not convicted), so that its sentences
+// look their conviction up in the copy.
+func inCopy(c *model.Conviction) bool { return c.CopyOnly() }
 
 func fillOwners(c *model.Conviction, personID string, fromCopy bool) {
 	c.PersonID = personID

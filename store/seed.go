@@ -9,6 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"custodia/model"
+	"custodia/register"
 )
 
 // Register is a whole register's documents, as the demo seed produces them. Convictions name
@@ -45,11 +46,22 @@ func (s *Store) LoadRegister(ctx context.Context, r Register, info map[string]an
 			records[c.PersonID] = rec
 			recordOrder = append(recordOrder, c.PersonID)
 		}
-		if c.Expunged {
+		if c.CopyOnly() {
 			rec.ExpungedConvictions = append(rec.ExpungedConvictions, c)
 		} else {
 			rec.Convictions = append(rec.Convictions, c)
 		}
+	}
+	hidden := map[string]bool{}
+	for _, c := range r.Convictions {
+		if c.CopyOnly() {
+			for _, sen := range c.Sentences {
+				hidden[sen.ID] = true
+			}
+		}
+	}
+	for i := range r.Detentions {
+		register.SplitPeriods(&r.Detentions[i], hidden)
 	}
 	recordDocs := make([]any, len(recordOrder))
 	for i, id := range recordOrder {

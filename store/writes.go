@@ -18,8 +18,9 @@ const colIdempotency = "idempotency"
 var ErrUnchanged = errors.New("unchanged")
 
 // Idempotency is the record of one idempotency key: which mutation with which input it was
-// first used for, and the ID of the entity that mutation creates or changes (fixed before the
-// write, so a retry after a crash writes the same entity).
+// first used for, the ID of the entity that mutation creates or changes (fixed before the
+// write, so a retry after a crash writes the same entity) and, once the write completed, the
+// answer it returned (so a retry returns that answer, not the entity's current state).
 type Idempotency struct {
 	ID        string    `bson:"_id"`
 	Mutation  string    `bson:"mutation"`
@@ -27,6 +28,10 @@ type Idempotency struct {
 	EntityID  string    `bson:"entityId"`
 	Done      bool      `bson:"done"`
 	CreatedAt time.Time `bson:"createdAt"`
+	// Owners restores the owner links a stored answer does not carry.
+	Owners AnswerOwners `bson:"owners,omitempty"`
+	// Answer is the entity the completed write returned, in the store's own encoding.
+	Answer bson.Raw `bson:"answer,omitempty"`
 }
 
 // ClaimIdempotency records the first use of a key (per subject) or returns the earlier record.
@@ -51,10 +56,59 @@ func (s *Store) ClaimIdempotency(ctx context.Context, subject, key, mutation, ar
 	return first, nil
 }
 
-// MarkIdempotencyDone notes that the write of a key completed. Index: _id.
-func (s *Store) MarkIdempotencyDone(ctx context.Context, id string) error {
-	_, err := s.db.Collection(colIdempotency).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: bson.D{{Key: "done", Value: true}}}})
-	return classify(err)
+// CompleteIdempotency records that the write of a key completed and the answer it returned
+// (a *model.Person, *model.Conviction, *model.Sentence, *model.DetentionPeriod or
+// *model.Prison), and puts into answer what a retry will read (see DecodeAnswer), so the first
+// caller and every retry get the same answer. Index: _id.
+func (s *Store) CompleteIdempotency(ctx context.Context, rec Idempotency, answer any) error {
+	raw, err := bson.Marshal(answer)
+	if err != nil {
+		return err
+	}
+	rec.Owners, rec.Answer = ownersOf(answer), raw
+	_, err = s.db.Collection(colIdempotency).UpdateOne(ctx, bson.D{{Key: "_id", Value: rec.ID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "done", Value: true}, {Key: "owners", Value: rec.Owners}, {Key: "answer", Value: bson.Raw(raw)}}}})
+	if err != nil {
+		return classify(err)
+	}
+	return DecodeAnswer(rec, answer)
+}
+
+// AnswerOwners are the links from an answer to its person and conviction, which the stored
+// form of a conviction, sentence or detention period leaves out.
+type AnswerOwners struct {
+	PersonID     string `bson:"personId,omitempty"`
+	ConvictionID string `bson:"convictionId,omitempty"`
+	FromCopy     bool   `bson:"fromCopy,omitempty"`
+}
+
+func ownersOf(answer any) AnswerOwners {
+	switch v := answer.(type) {
+	case *model.Conviction:
+		return AnswerOwners{PersonID: v.PersonID}
+	case *model.Sentence:
+		return AnswerOwners{PersonID: v.PersonID, ConvictionID: v.ConvictionID, FromCopy: v.FromCopy}
+	case *model.DetentionPeriod:
+		return AnswerOwners{PersonID: v.PersonID, FromCopy: v.FromCopy}
+	}
+	return AnswerOwners{}
+}
+
+// DecodeAnswer reads the answer a completed write recorded into out (a pointer of the type
+// given to CompleteIdempotency) and restores its owner links.
+func DecodeAnswer(rec Idempotency, out any) error {
+	if err := bson.Unmarshal(rec.Answer, out); err != nil {
+		return err
+	}
+	switch v := out.(type) {
+	case *model.Conviction:
+		fillOwners(v, rec.Owners.PersonID, inCopy(v))
+	case *model.Sentence:
+		v.PersonID, v.ConvictionID, v.FromCopy = rec.Owners.PersonID, rec.Owners.ConvictionID, rec.Owners.FromCopy
+	case *model.DetentionPeriod:
+		v.PersonID, v.FromCopy = rec.Owners.PersonID, rec.Owners.FromCopy
+	}
+	return nil
 }
 
 // InTransaction runs fn in a multi-document transaction when the server supports them
@@ -210,9 +264,10 @@ func (s *Store) UpdateDetentionRecord(ctx context.Context, personID string, muta
 			return model.DetentionRecord{PersonID: personID, Periods: []model.DetentionPeriod{}}
 		},
 		func(r *model.DetentionRecord) *int { return &r.Version }, mutate)
-	for i := range rec.Periods {
-		rec.Periods[i].PersonID = personID
+	for i := range rec.CopyOnlyPeriods {
+		rec.CopyOnlyPeriods[i].FromCopy = true
 	}
+	fillPeriodOwners(&rec)
 	return rec, err
 }
 

@@ -320,3 +320,19 @@ func (e *Env) Post(token string, payload map[string]any) Response {
 	e.T.Helper()
 	return e.post(token, payload)
 }
+
+// DataAs decodes a response's data into a typed value, failing the test on errors in the
+// response or on a shape that does not decode.
+func DataAs[T any](t testing.TB, r Response) T {
+	t.Helper()
+	var out struct {
+		Data T `json:"data"`
+	}
+	if len(r.Errors) > 0 {
+		t.Fatalf("unexpected errors (HTTP %d): %s", r.Status, r.Raw)
+	}
+	if err := json.Unmarshal([]byte(r.Raw), &out); err != nil {
+		t.Fatalf("decode %s: %v", r.Raw, err)
+	}
+	return out.Data
+}
