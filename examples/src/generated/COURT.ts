@@ -37,13 +37,24 @@ export type SentenceKind =
   | 'EXPULSION'
   | 'PROTECTIVE_MEASURE';
 
+/** Where a sentence is in its lifecycle (DESIGN §3, §7a). */
 export type SentenceStatus =
+  /** Imposed, execution not started (an unpaid fine, a sentence not yet begun). */
   | 'PENDING'
+  /** Being executed (in prison, community service under way, a ban running). */
   | 'BEING_SERVED'
+  /** A suspended sentence in its probation period. */
+  | 'IN_PROBATION'
+  /** Executed. */
   | 'SERVED'
+  /** The court found the probation (of a suspended sentence or a conditional release) completed. */
+  | 'PROBATION_COMPLETED'
   | 'PARDONED'
   | 'TIME_BARRED'
-  | 'CONDITIONALLY_RELEASED';
+  /** Released on parole before the end; in probation until the court decides on it. */
+  | 'CONDITIONALLY_RELEASED'
+  /** Ended otherwise (e.g. death, waiver of execution). */
+  | 'ENDED_OTHERWISE';
 
 export type CriminalRecordQueryVariables = Exact<{
   familyName: string;
