@@ -68,7 +68,7 @@ func TestGraphiQLInARealBrowser(t *testing.T) {
 	shots, _ = filepath.Abs(shots)
 	t.Logf("screenshots: %s", shots)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, filepath.Join("e2e", "graphiql.e2e.mjs"))
 	cmd.Env = append(os.Environ(), "CUSTODIA_URL="+env.HTTP.URL, "SCREENSHOT_DIR="+shots,

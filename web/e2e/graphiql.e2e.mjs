@@ -71,7 +71,7 @@ try {
   });
 
   await page.goto(base + '/', { waitUntil: 'load' });
-  await page.locator('.graphiql-container').waitFor({ timeout: 20000 });
+  await page.locator('.graphiql-container').waitFor({ timeout: 30000 });
   check(true, 'the page renders GraphiQL');
 
   // The guard itself works: loading from a CDN is refused (and recorded) …
@@ -85,7 +85,7 @@ try {
   const probes = blocked.length;
 
   const picker = page.getByTestId('sign-in');
-  await page.waitForFunction(() => document.querySelectorAll('[data-testid="sign-in"] option').length > 1, null, { timeout: 10000 });
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="sign-in"] option').length > 1, null, { timeout: 30000 });
 
   const docsButton = page.getByRole('button', { name: 'Show Documentation Explorer' });
   const editorValue = (selector) =>
@@ -93,19 +93,21 @@ try {
 
 
   const sorted = (fields) => [...fields].sort().join(',');
+  // A click that gives up quickly: the doc explorer re-renders (and drops the element) when the
+  // schema is refetched; the polling loops below then simply try again.
+  const tryClick = (locator) => locator.click({ timeout: 2000 }).then(() => true, () => false);
   // The Query fields the doc explorer lists, polled until they are the wanted ones (the schema
-  // is refetched asynchronously) or 15 s have passed.
+  // is refetched asynchronously) or 30 s have passed (CI machines can be slow).
   const docsQueryFields = async (queryFields) => {
     if (!(await page.locator('.graphiql-doc-explorer').isVisible())) await docsButton.click();
     const want = sorted(queryFields);
     let got = '';
-    const deadline = Date.now() + 15000;
+    const deadline = Date.now() + 30000;
     while (Date.now() < deadline) {
       const back = page.locator('.graphiql-doc-explorer-back');
-      while (await back.count()) await back.first().click();
+      for (let i = 0; i < 5 && (await back.count()); i++) await tryClick(back.first());
       const queryType = page.locator('div:has(> .graphiql-doc-explorer-root-type) > a.graphiql-doc-explorer-type-name', { hasText: /^Query$/ });
-      if (await queryType.count()) {
-        await queryType.first().click();
+      if ((await queryType.count()) && (await tryClick(queryType.first()))) {
         got = sorted(await page.locator('.graphiql-doc-explorer-field-name').allTextContents());
         if (got === want) break;
       }
@@ -121,7 +123,7 @@ try {
     await page.waitForFunction(
       () => [...document.querySelectorAll('.graphiql-editor-tool .CodeMirror')].some((e) => /Bearer ey/.test(e.CodeMirror.getValue())),
       null,
-      { timeout: 10000 },
+      { timeout: 30000 },
     );
     // Run a query as the role.
     await page.evaluate(() => {
@@ -131,7 +133,7 @@ try {
     await page.waitForFunction(
       (r) => (document.querySelector('.result-window .CodeMirror')?.CodeMirror?.getValue() ?? '').includes(`"role": "${r}"`),
       role,
-      { timeout: 15000 },
+      { timeout: 30000 },
     );
     const result = JSON.parse(await editorValue('.result-window .CodeMirror'));
     check(result.data?.me?.role === role && !result.errors, `a query runs as ${role}: ${JSON.stringify(result.data.me)}`);
@@ -161,10 +163,10 @@ try {
   await page.screenshot({ path: join(shots, `graphiql-edited-${first.role}.png`) });
   // Dialogs work under the page's Content-Security-Policy (they lock scrolling with injected styles).
   await page.getByRole('button', { name: 'Open short keys dialog' }).click();
-  await page.getByRole('dialog').waitFor({ timeout: 5000 });
+  await page.getByRole('dialog').waitFor({ timeout: 15000 });
   await page.screenshot({ path: join(shots, 'graphiql-dialog.png') });
   await page.keyboard.press('Escape');
-  await page.getByRole('dialog').waitFor({ state: 'detached', timeout: 5000 });
+  await page.getByRole('dialog').waitFor({ state: 'detached', timeout: 15000 });
   check(true, 'the short keys dialog opens and closes');
 
   const devStorage = await page.evaluate(() => JSON.stringify({ ...localStorage }));
@@ -173,7 +175,7 @@ try {
   if (productionURL) {
     const prod = await context.newPage();
     await prod.goto(productionURL + '/', { waitUntil: 'load' });
-    await prod.locator('.graphiql-container').waitFor({ timeout: 20000 });
+    await prod.locator('.graphiql-container').waitFor({ timeout: 30000 });
     check((await prod.getByTestId('sign-in').count()) === 0, 'production: no sign-in picker');
     const marker = 'production-token-must-not-persist';
     const headerEditors = () =>
@@ -187,7 +189,7 @@ try {
     const stored = await prod.evaluate(() => JSON.stringify({ ...localStorage }));
     check(stored.length > 2 && !stored.includes(marker), 'production: the header is not in localStorage (the rest of the state is)');
     await prod.reload({ waitUntil: 'load' });
-    await prod.locator('.graphiql-container').waitFor({ timeout: 20000 });
+    await prod.locator('.graphiql-container').waitFor({ timeout: 30000 });
     check(!(await headerEditors()).includes(marker), 'production: the header is gone after a reload');
     await prod.screenshot({ path: join(shots, 'graphiql-production.png') });
     await prod.close();
