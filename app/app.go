@@ -10,8 +10,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"go.opentelemetry.io/otel/trace"
 
+	"custodia/apperr"
 	"custodia/audit"
 	"custodia/auth"
 	"custodia/grants"
@@ -45,6 +47,11 @@ type Server struct {
 	// AuditStore holds the audit trail: the register's store unless configured apart.
 	AuditStore *store.Store
 	handler    http.Handler
+	// audit appends the entries of operations and refused requests, remembering failures for
+	// /readyz.
+	audit *auditAppender
+	// presenter turns every error a caller sees into a GraphQL error with a stable code.
+	presenter graphql.ErrorPresenterFunc
 }
 
 // New starts everything the server needs: in development mode without MONGODB_URI the embedded
@@ -88,10 +95,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s.Store = st
 	log.Info("database connected", "database", cfg.MongoDatabase, "transactions", st.SupportsTransactions())
-	if err := st.EnsureIndexes(ctx); err != nil {
-		return nil, fmt.Errorf("create indexes: %w", err)
-	}
 	if cfg.Mode == Development {
+		// Seeding first: an instance seeding an empty database clears and indexes it, and one
+		// starting beside it must not create indexes meanwhile (store.SeedOnce).
 		seeded, err := seed.IfEmpty(ctx, st, seed.Options{Persons: cfg.DemoPersons})
 		if err != nil {
 			return nil, err
@@ -108,6 +114,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		if s.DevKey, err = auth.LoadOrCreateDevKey(cfg.DataDir); err != nil {
 			return nil, fmt.Errorf("development signing key: %w", err)
 		}
+	}
+	if err := st.EnsureIndexes(ctx); err != nil {
+		return nil, fmt.Errorf("create indexes: %w", err)
 	}
 	if s.verifier, err = s.newVerifier(ctx); err != nil {
 		return nil, err
@@ -132,6 +141,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("audit indexes: %w", err)
 	}
 	s.Trail = audit.NewTrail(s.AuditStore, cfg.Now)
+	s.audit = &auditAppender{trail: s.Trail}
+	s.presenter = apperr.Presenter(log, requestIDFrom)
 	if cfg.AuditRetention == 0 {
 		cfg.AuditRetention = audit.DefaultRetention
 		s.cfg.AuditRetention = cfg.AuditRetention

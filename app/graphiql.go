@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
 	"custodia/apperr"
 	"custodia/seed"
 	"custodia/web"
@@ -30,6 +32,17 @@ func (s *Server) graphiqlPage() http.Handler {
 	}
 	cfg.PersistHeaders = s.cfg.Mode == Development
 	return web.GraphiQL(cfg)
+}
+
+// endpointError answers a request to an endpoint other than /query (which answers through
+// writeResponse) with a GraphQL-shaped error body, its code's HTTP status whatever the client
+// accepts, and the code for the access log and metrics.
+func (s *Server) endpointError(w http.ResponseWriter, r *http.Request, err error) {
+	gqlErr := s.presenter(r.Context(), err)
+	code := errorCode(gqlErr)
+	responseInfoFrom(r.Context()).code = string(code)
+	status, _ := StatusRule(code)
+	writeJSON(w, status, wireResponse{Errors: gqlerror.List{gqlErr}})
 }
 
 // sameOrigin reports whether a browser request comes from the server's own pages (requests
@@ -63,15 +76,14 @@ type DevOfficial struct {
 func (s *Server) devOfficials() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !sameOrigin(r) {
-			writeError(w, http.StatusForbidden, apperr.New(apperr.Forbidden, "demo tokens are only given to this server's own GraphiQL page"))
+			s.endpointError(w, r, apperr.New(apperr.Forbidden, "demo tokens are only given to this server's own GraphiQL page"))
 			return
 		}
 		list := make([]DevOfficial, 0, len(seed.Officials))
 		for _, o := range seed.Officials {
 			token, err := s.DevKey.Sign(o.Identity, 8*time.Hour)
 			if err != nil {
-				s.log.Error("development token not signed", "error", err.Error())
-				writeError(w, http.StatusInternalServerError, err)
+				s.endpointError(w, r, err) // INTERNAL: the presenter logs the cause
 				return
 			}
 			list = append(list, DevOfficial{Role: string(o.Role), Subject: o.Subject, Name: o.Name, Agency: o.Agency, Token: token})

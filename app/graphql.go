@@ -8,13 +8,11 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -36,9 +34,7 @@ func (s *Server) graphqlHandler() *handler.Server {
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Store: s.Store, Grants: s.Grants, Trail: s.Trail,
 		Maintenance: maintenance.New(s.Store, s.Trail, s.cfg.Now), Now: s.cfg.Now}, Complexity: complexityOf()})
 	h := handler.New(es)
-	h.AddTransport(transport.Options{})
-	h.AddTransport(transport.GET{})
-	h.AddTransport(transport.POST{})
+	h.AddTransport(graphqlHTTP{s: s}) // GET and POST; every error through writeResponse
 	h.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	h.SetDisableSuggestion(true) // suggestions would name fields a role may not see
 	if s.cfg.Introspection {
@@ -47,16 +43,17 @@ func (s *Server) graphqlHandler() *handler.Server {
 	if s.allowList != nil {
 		h.Use(*s.allowList) // only registered operations; no automatic persisting
 	} else {
-		h.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+		h.Use(persistedQueries{extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)}})
 	}
 	h.Use(shapeLimits{limits: s.limits})
 	h.Use(extension.FixedComplexityLimit(s.limits.Complexity))
 	h.Use(accessPolicy{policy: s.Policy, metrics: s.Metrics})
 	h.Use(requestMetrics{metrics: s.Metrics})
 	h.Use(traceOperations{tracer: s.tracer})
-	h.Use(auditOperations{trail: s.Trail, metrics: s.Metrics, log: s.log})
+	h.Use(auditOperations{trail: s.audit, metrics: s.Metrics, log: s.log})
+	h.Use(timeoutResponses{}) // innermost: the audit entry records the timeout
 	h.AroundFields(roleIntrospection(s.Policy))
-	h.SetErrorPresenter(apperr.Presenter(s.log, requestIDFrom))
+	h.SetErrorPresenter(s.presenter)
 	h.SetRecoverFunc(func(ctx context.Context, v any) error {
 		s.log.ErrorContext(ctx, "panic in resolver", "request_id", requestIDFrom(ctx), "panic", fmt.Sprint(v))
 		return errors.New("internal error")
@@ -126,8 +123,8 @@ func roleIntrospection(pol *policy.Policy) graphql.FieldMiddleware {
 	}
 }
 
-// requestMetrics records latency by operation and errors by code for every response,
-// including refused and invalid operations.
+// requestMetrics records latency by operation (errors are counted by writeResponse, which
+// sees every response).
 type requestMetrics struct{ metrics *metrics.Metrics }
 
 var _ graphql.ResponseInterceptor = requestMetrics{}
@@ -141,15 +138,6 @@ func (m requestMetrics) InterceptResponse(ctx context.Context, next graphql.Resp
 		return resp
 	}
 	oc := graphql.GetOperationContext(ctx)
-	if resp != nil {
-		for _, e := range resp.Errors {
-			code, _ := e.Extensions["code"].(string)
-			if code == "" {
-				code = "UNKNOWN"
-			}
-			m.metrics.Errors.WithLabelValues(code).Inc()
-		}
-	}
 	if !oc.Stats.OperationStart.IsZero() {
 		m.metrics.RequestDuration.WithLabelValues(m.metrics.OperationLabel(operationName(oc))).Observe(graphql.Now().Sub(oc.Stats.OperationStart).Seconds())
 	}
@@ -185,7 +173,7 @@ func grantSelfService(op *ast.OperationDefinition) bool {
 // the response leaves the server. If the entry cannot be written the caller gets
 // SERVICE_UNAVAILABLE and none of the data (fail closed).
 type auditOperations struct {
-	trail   *audit.Trail
+	trail   *auditAppender
 	metrics *metrics.Metrics
 	log     *slog.Logger
 }
@@ -212,28 +200,12 @@ func (a auditOperations) InterceptResponse(ctx context.Context, next graphql.Res
 		e.OperationHash = &hash
 	}
 	audit.RecordFrom(ctx).Fill(e)
+	var code apperr.Code
 	if len(resp.Errors) > 0 {
-		code, _ := resp.Errors[0].Extensions["code"].(string)
-		if code == "" {
-			code = string(apperr.Internal)
-		}
-		e.ErrorCode = &code
-		e.Outcome = model.AuditOutcomeFailed
-		switch apperr.Code(code) {
-		case apperr.Forbidden, apperr.Unauthenticated, apperr.GrantRequired, apperr.GrantSuspended, apperr.GrantRevoked, apperr.GrantExpired, apperr.PurposeRequired:
-			e.Outcome = model.AuditOutcomeDenied
-		}
+		code = errorCode(resp.Errors[0])
 	}
-	if id := requestIDFrom(ctx); id != "" {
-		e.RequestID = &id
-	}
-	if c := clientFrom(ctx); c != "" {
-		e.ClientAddress = &c
-	}
-	// Written even if the client has gone away: the attempt happened.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := a.trail.Append(wctx, e); err != nil {
+	stampOutcome(ctx, e, code)
+	if err := a.trail.Append(ctx, e); err != nil {
 		a.metrics.AuditFailures.Inc()
 		a.log.ErrorContext(ctx, "audit entry not written: response withheld", "request_id", requestIDFrom(ctx), "error", causeOf(err))
 		unavailable := apperr.New(apperr.ServiceUnavailable, "the request could not be recorded in the audit trail, so no data is returned; retry shortly")

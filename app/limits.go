@@ -42,8 +42,14 @@ type Limits struct {
 
 // DefaultLimits suit the demo register and the frontends of DESIGN §1: a page of 50 persons
 // with every relation fits well within them.
+//
+// The rate limit is per subject: 20 requests a second sustained, bursts of 100. The burst is
+// sized so that no ordinary client is ever refused: a frontend page load issues a few dozen
+// operations at once (one per panel, each possibly twice with automatic persisted queries), a
+// GraphiQL session one or two per action plus its schema introspection, and the graphql-http
+// conformance audit about 70 in a row. Scripted bulk reading is still held to 20 a second.
 var DefaultLimits = Limits{Complexity: 30000, Depth: 12, Aliases: 30, RootFields: 10, BodyBytes: 1 << 20,
-	Timeout: 15 * time.Second, RatePerSec: 20, RateBurst: 40}
+	Timeout: 15 * time.Second, RatePerSec: 20, RateBurst: 100}
 
 // complexityOf estimates list sizes for the complexity limit: a list costs its element's
 // complexity times its (maximum or typical) length.
@@ -226,18 +232,20 @@ func (s *Server) limitRate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p := auth.FromContext(r.Context()); p != nil && !rl.allow(p.Subject) {
 			w.Header().Set("Retry-After", "1")
-			writeError(w, http.StatusTooManyRequests, apperr.New(apperr.RateLimited, "too many requests: at most %g per second (bursts of %d); retry shortly", s.limits.RatePerSec, s.limits.RateBurst))
+			s.refuse(w, r, apperr.New(apperr.RateLimited, "too many requests: at most %g per second (bursts of %d); retry shortly", s.limits.RatePerSec, s.limits.RateBurst))
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// limitRequest bounds the body size and the time a request may take.
+// limitRequest bounds the body size and the time a request may take. A body announced larger
+// than the limit is refused at once; a chunked one is cut at the limit by the reader, and the
+// transport answers PAYLOAD_TOO_LARGE (HTTP 413) too.
 func (s *Server) limitRequest(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > s.limits.BodyBytes {
-			writeError(w, http.StatusRequestEntityTooLarge, apperr.New(apperr.ComplexityLimitExceeded, "the request body is larger than %d bytes", s.limits.BodyBytes))
+			s.refuse(w, r, apperr.New(apperr.PayloadTooLarge, "the request body is larger than %d bytes", s.limits.BodyBytes))
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, s.limits.BodyBytes)

@@ -61,7 +61,7 @@ func TestAbuseLimits(t *testing.T) {
 	var body struct{ Errors []testenv.GQLError }
 	_ = json.NewDecoder(resp.Body).Decode(&body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusRequestEntityTooLarge || len(body.Errors) != 1 || body.Errors[0].Code() != "COMPLEXITY_LIMIT_EXCEEDED" {
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || len(body.Errors) != 1 || body.Errors[0].Code() != "PAYLOAD_TOO_LARGE" {
 		t.Errorf("a 2 MiB body: HTTP %d %v", resp.StatusCode, body.Errors)
 	}
 }

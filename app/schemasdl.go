@@ -1,9 +1,7 @@
 package app
 
 import (
-	"context"
 	"net/http"
-	"time"
 
 	"custodia/apperr"
 	"custodia/auth"
@@ -27,30 +25,22 @@ func (s *Server) schemaSDL() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := auth.FromContext(r.Context())
 		if p == nil {
-			writeError(w, http.StatusUnauthorized, apperr.New(apperr.Unauthenticated, "authentication required"))
+			s.refuse(w, r, apperr.New(apperr.Unauthenticated, "authentication required"))
 			return
 		}
 		body, ok := sdl[p.Role]
 		if !ok {
-			writeError(w, http.StatusForbidden, apperr.New(apperr.Forbidden, "no schema for role %q", p.Role))
+			s.refuse(w, r, apperr.New(apperr.Forbidden, "no schema for role %q", p.Role))
 			return
 		}
 		name := "GET " + schemaSDLPath
-		e := &model.AuditEntry{Kind: model.AuditKindOperation, Outcome: model.AuditOutcomeAllowed, OperationName: &name,
-			Coordinates: []string{"Query.__schema"}}
+		e := &model.AuditEntry{Kind: model.AuditKindOperation, OperationName: &name, Coordinates: []string{"Query.__schema"}}
 		grants.Actor(p, e)
-		if id := requestIDFrom(r.Context()); id != "" {
-			e.RequestID = &id
-		}
-		if c := clientFrom(r.Context()); c != "" {
-			e.ClientAddress = &c
-		}
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
-		defer cancel()
-		if err := s.Trail.Append(ctx, e); err != nil {
+		stampOutcome(r.Context(), e, "")
+		if err := s.audit.Append(r.Context(), e); err != nil {
 			s.Metrics.AuditFailures.Inc()
-			s.log.Error("audit entry not written: schema withheld", "request_id", requestIDFrom(r.Context()), "error", causeOf(err))
-			writeError(w, http.StatusServiceUnavailable, apperr.Unavailable(err))
+			s.log.ErrorContext(r.Context(), "audit entry not written: schema withheld", "request_id", requestIDFrom(r.Context()), "error", causeOf(err))
+			s.endpointError(w, r, apperr.New(apperr.ServiceUnavailable, "the request could not be recorded in the audit trail, so no schema is returned; retry shortly"))
 			return
 		}
 		h := w.Header()

@@ -12,7 +12,8 @@ import (
 // Code is a stable, documented error code; frontends switch on it.
 type Code string
 
-// The codes of DESIGN §9. Never rename one: they are part of the API contract.
+// The codes of DESIGN §9. Never rename one: they are part of the API contract. Each code's
+// HTTP status is decided once, by the HTTP layer (package app); Codes lists them all.
 const (
 	Unauthenticated         Code = "UNAUTHENTICATED"
 	Forbidden               Code = "FORBIDDEN"
@@ -25,11 +26,54 @@ const (
 	BadUserInput            Code = "BAD_USER_INPUT"
 	Conflict                Code = "CONFLICT"
 	ComplexityLimitExceeded Code = "COMPLEXITY_LIMIT_EXCEEDED"
-	ServiceUnavailable      Code = "SERVICE_UNAVAILABLE"
-	// RateLimited (HTTP 429) is the one code beyond DESIGN §9: too many requests of a subject.
+	// RateLimited: too many requests of one subject.
 	RateLimited Code = "RATE_LIMITED"
-	Internal    Code = "INTERNAL"
+	// BadRequest: the HTTP request is not a GraphQL request custodia accepts (malformed JSON,
+	// a batch, a wrong content type, parameters of the wrong type, a bad persisted-query hash).
+	BadRequest Code = "BAD_REQUEST"
+	// MethodNotAllowed: an HTTP method other than GET and POST, or a mutation sent with GET.
+	MethodNotAllowed Code = "METHOD_NOT_ALLOWED"
+	// PayloadTooLarge: the request body is larger than the configured limit.
+	PayloadTooLarge Code = "PAYLOAD_TOO_LARGE"
+	// GraphQLParseFailed, GraphQLValidationFailed and PersistedQueryNotFound are set by gqlgen
+	// (the same strings); they are named here so that every code has one list.
+	GraphQLParseFailed      Code = "GRAPHQL_PARSE_FAILED"
+	GraphQLValidationFailed Code = "GRAPHQL_VALIDATION_FAILED"
+	PersistedQueryNotFound  Code = "PERSISTED_QUERY_NOT_FOUND"
+	ServiceUnavailable      Code = "SERVICE_UNAVAILABLE"
+	Internal                Code = "INTERNAL"
 )
+
+// CodeInfo documents one code: when a caller gets it.
+type CodeInfo struct {
+	Code Code
+	When string
+}
+
+// Codes lists every code a caller can get, in the order of the documentation (docs/errors.md
+// is generated from it and the HTTP layer's status table, and tested against both).
+var Codes = []CodeInfo{
+	{Unauthenticated, "no bearer token, a token that fails verification (signature, issuer, audience, expiry, role), or ambiguous credentials (two `Authorization` headers, a token also in the query string or a cookie)"},
+	{Forbidden, "the operation selects a schema coordinate the caller's role may not read (`extensions.deniedCoordinates` lists them), or an operation outside the production allow-list; no data"},
+	{GrantRequired, "the caller has no access grant for this subject, role and agency; only grant self-service operations run"},
+	{GrantSuspended, "the caller's grant is suspended (e.g. its identity claims changed: re-confirm it)"},
+	{GrantRevoked, "the caller's grant was revoked"},
+	{GrantExpired, "the caller's grant is past its validity end"},
+	{PurposeRequired, "a root field that reads person data was sent without `purpose`, or with a purpose the grant does not allow"},
+	{NotFound, "the record does not exist or is outside the caller's rows (REINTEGRATION caseload) — the two read alike"},
+	{BadUserInput, "an argument or input field is invalid; `extensions.field` names it"},
+	{Conflict, "a stale `version`, an idempotency key reused with other input, or a write the register's state forbids"},
+	{ComplexityLimitExceeded, "the operation is too deep, too complex, uses too many aliases or root fields"},
+	{RateLimited, "the subject sent more requests than its rate allows; retry after `Retry-After` seconds"},
+	{BadRequest, "the HTTP request is malformed: not JSON, a JSON batch (array), a `Content-Type` other than `application/json`, `query`/`operationName`/`variables`/`extensions` of the wrong type or missing, bad JSON in GET parameters, a persisted-query hash that does not match its query"},
+	{MethodNotAllowed, "an HTTP method other than GET or POST, or a mutation sent with GET (the `Allow` header says what is allowed)"},
+	{PayloadTooLarge, "the request body is larger than `MAX_BODY_BYTES`, whether announced by `Content-Length` or sent chunked"},
+	{GraphQLParseFailed, "the query text is not valid GraphQL syntax, or exceeds the parser's token limit"},
+	{GraphQLValidationFailed, "the query does not validate against the caller's schema, or its variables do not match their types"},
+	{PersistedQueryNotFound, "an automatic persisted query sent by hash only, and the server does not know the hash yet: send the query text with the hash"},
+	{ServiceUnavailable, "the database or the audit trail cannot be reached, or the request ran past `REQUEST_TIMEOUT`; no data, retry shortly (`/readyz` is 503 meanwhile)"},
+	{Internal, "a fault of the server itself; the message is hidden, the details are in the server log under `extensions.requestId`"},
+}
 
 // Error is an error whose message is safe to show to the caller. Extensions are added to the
 // GraphQL error's extensions next to "code" (e.g. the field at fault, denied coordinates).

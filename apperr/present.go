@@ -51,8 +51,7 @@ func Presenter(log *slog.Logger, requestID RequestIDFunc) graphql.ErrorPresenter
 
 func isParserCode(code string) bool {
 	switch code {
-	case "GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "PERSISTED_QUERY_NOT_FOUND", "PERSISTED_QUERY_NOT_SUPPORTED",
-		string(ComplexityLimitExceeded):
+	case string(GraphQLParseFailed), string(GraphQLValidationFailed), string(PersistedQueryNotFound), string(ComplexityLimitExceeded):
 		return true
 	}
 	return false

@@ -260,6 +260,7 @@ func Actor(p *auth.Principal, e *model.AuditEntry) {
 		return
 	}
 	e.Subject, e.Name, e.Agency, e.Role = nonEmpty(p.Subject), nonEmpty(p.Name), nonEmpty(p.Agency), &p.Role
+	e.SubjectVerified = e.Subject != nil
 	if p.Grant != nil {
 		e.GrantID = &p.Grant.ID
 	}

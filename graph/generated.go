@@ -103,6 +103,7 @@ type ComplexityRoot struct {
 		Role            func(childComplexity int) int
 		Sequence        func(childComplexity int) int
 		Subject         func(childComplexity int) int
+		SubjectVerified func(childComplexity int) int
 		Time            func(childComplexity int) int
 	}
 
@@ -703,6 +704,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditEntry.Subject(childComplexity), true
+	case "AuditEntry.subjectVerified":
+		if e.ComplexityRoot.AuditEntry.SubjectVerified == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEntry.SubjectVerified(childComplexity), true
 	case "AuditEntry.time":
 		if e.ComplexityRoot.AuditEntry.Time == nil {
 			break
@@ -2540,6 +2547,8 @@ enum AuditKind {
   GRANT_TRANSITION
   "A register write, recorded before it is applied."
   WRITE
+  "The readiness check's probe after audit appends had failed: proves appends succeed again."
+  READINESS_PROBE
 }
 
 "One entry of the append-only, hash-chained audit trail. Never holds the data itself."
@@ -2549,7 +2558,13 @@ type AuditEntry @access(roles: [AUDITOR]) {
   sequence: Int!
   time: DateTime!
   kind: AuditKind!
+  """
+  The official's subject. For a refused token it is the subject the token claimed, recorded as
+  evidence of the attempt and never trusted: then subjectVerified is false.
+  """
   subject: String
+  "True when subject comes from a verified token; false for a claimed (unverified) subject or none."
+  subjectVerified: Boolean!
   name: String
   agency: String
   role: Role
@@ -2908,6 +2923,8 @@ func (ec *executionContext) childFields_AuditEntry(ctx context.Context, field gr
 		return ec.fieldContext_AuditEntry_kind(ctx, field)
 	case "subject":
 		return ec.fieldContext_AuditEntry_subject(ctx, field)
+	case "subjectVerified":
+		return ec.fieldContext_AuditEntry_subjectVerified(ctx, field)
 	case "name":
 		return ec.fieldContext_AuditEntry_name(ctx, field)
 	case "agency":
@@ -4994,6 +5011,29 @@ func (ec *executionContext) _AuditEntry_subject(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_AuditEntry_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AuditEntry_subjectVerified(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEntry_subjectVerified(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SubjectVerified, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEntry_subjectVerified(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _AuditEntry_name(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -12508,6 +12548,11 @@ func (ec *executionContext) _AuditEntry(ctx context.Context, sel ast.SelectionSe
 		case "subject":
 			out.Values[i] = ec._AuditEntry_subject(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "subjectVerified":
+			out.Values[i] = ec._AuditEntry_subjectVerified(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "name":

@@ -8,6 +8,7 @@ import (
 	"context"
 	"net/http"
 	"regexp"
+	"strconv"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +27,7 @@ type Metrics struct {
 	DBCommands      *prometheus.CounterVec
 	RequestDuration *prometheus.HistogramVec
 	Errors          *prometheus.CounterVec
+	Responses       *prometheus.CounterVec
 	Denials         *prometheus.CounterVec
 	GrantLookups    *prometheus.CounterVec
 	AuditFailures   prometheus.Counter
@@ -45,8 +47,11 @@ func New() *Metrics {
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 	}, []string{"operation"})
 	m.Errors = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "custodia_errors_total", Help: "GraphQL errors returned, by extensions.code.",
+		Name: "custodia_errors_total", Help: "Errors returned by /query, by extensions.code (every error of every response, refusals before GraphQL included).",
 	}, []string{"code"})
+	m.Responses = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "custodia_http_responses_total", Help: "HTTP responses by status and the extensions.code of their first error (\"none\" without error); refusals before GraphQL included.",
+	}, []string{"status", "code"})
 	m.Denials = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "custodia_authorization_denials_total", Help: "Operations refused before execution, by role.",
 	}, []string{"role"})
@@ -56,7 +61,7 @@ func New() *Metrics {
 	m.AuditFailures = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "custodia_audit_failures_total", Help: "Audit entries that could not be written (the caller got SERVICE_UNAVAILABLE and no data).",
 	})
-	m.Registry.MustRegister(m.DBCommands, m.RequestDuration, m.Errors, m.Denials, m.GrantLookups, m.AuditFailures,
+	m.Registry.MustRegister(m.DBCommands, m.RequestDuration, m.Errors, m.Responses, m.Denials, m.GrantLookups, m.AuditFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -95,4 +100,13 @@ func (m *Metrics) GrantLookup(cacheHit bool) {
 	} else {
 		m.GrantLookups.WithLabelValues("miss").Inc()
 	}
+}
+
+// Response counts one HTTP response by status and error code ("" is counted as "none"). The
+// code comes from the server's own fixed set, so the label stays bounded.
+func (m *Metrics) Response(status int, code string) {
+	if code == "" {
+		code = "none"
+	}
+	m.Responses.WithLabelValues(strconv.Itoa(status), code).Inc()
 }

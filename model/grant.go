@@ -37,6 +37,7 @@ type AuditEntry struct {
 	Time            time.Time        `bson:"time" json:"time"`
 	Kind            AuditKind        `bson:"kind" json:"kind"`
 	Subject         *string          `bson:"subject,omitempty" json:"subject"`
+	SubjectVerified bool             `bson:"subjectVerified,omitempty" json:"subjectVerified,omitempty"` // false: Subject is what a refused token claimed (never trusted), or there is none
 	Name            *string          `bson:"name,omitempty" json:"name"`
 	Agency          *string          `bson:"agency,omitempty" json:"agency"`
 	Role            *Role            `bson:"role,omitempty" json:"role"`

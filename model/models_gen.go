@@ -277,17 +277,20 @@ const (
 	AuditKindGrantTransition AuditKind = "GRANT_TRANSITION"
 	// A register write, recorded before it is applied.
 	AuditKindWrite AuditKind = "WRITE"
+	// The readiness check's probe after audit appends had failed: proves appends succeed again.
+	AuditKindReadinessProbe AuditKind = "READINESS_PROBE"
 )
 
 var AllAuditKind = []AuditKind{
 	AuditKindOperation,
 	AuditKindGrantTransition,
 	AuditKindWrite,
+	AuditKindReadinessProbe,
 }
 
 func (e AuditKind) IsValid() bool {
 	switch e {
-	case AuditKindOperation, AuditKindGrantTransition, AuditKindWrite:
+	case AuditKindOperation, AuditKindGrantTransition, AuditKindWrite, AuditKindReadinessProbe:
 		return true
 	}
 	return false

@@ -105,23 +105,16 @@ func demoGrant(o Official, caseload []string) model.AccessGrant {
 }
 
 // IfEmpty seeds the database unless a completed seed is already there; an interrupted seed is
-// dropped and redone. It reports whether it seeded.
+// cleared and redone. Of several instances starting on one empty database, one seeds and the
+// others wait for it (store.SeedOnce). It reports whether this instance seeded.
 func IfEmpty(ctx context.Context, s *store.Store, opts Options) (bool, error) {
-	done, err := s.Seeded(ctx)
-	if err != nil || done {
-		return false, err
-	}
-	if err := s.DropDatabase(ctx); err != nil {
-		return false, err
-	}
-	if err := s.EnsureIndexes(ctx); err != nil {
-		return false, err
-	}
-	r := Build(opts)
-	if err := s.LoadRegister(ctx, r, map[string]any{"persons": len(r.Persons), "referenceDay": string(ReferenceDay)}); err != nil {
-		return false, fmt.Errorf("seed demo register: %w", err)
-	}
-	return true, nil
+	return s.SeedOnce(ctx, func(ctx context.Context) error {
+		r := Build(opts)
+		if err := s.LoadRegister(ctx, r, map[string]any{"persons": len(r.Persons), "referenceDay": string(ReferenceDay)}); err != nil {
+			return fmt.Errorf("seed demo register: %w", err)
+		}
+		return nil
+	})
 }
 
 // finish fills the derived fields of a person.

@@ -22,7 +22,125 @@ type Register struct {
 	Grants      []model.AccessGrant
 }
 
-const seedMarkerID = "demo-seed"
+const (
+	seedMarkerID = "demo-seed"
+	// seedClaimID is the document an instance inserts to become the one that seeds; its beat
+	// counter is its heartbeat while it seeds.
+	seedClaimID = "demo-seed-claim"
+)
+
+// Seed-claim timing: the seeding instance beats every seedBeat; a waiting instance takes
+// over a claim whose beat has not moved for seedStale (its owner died mid-seed).
+var (
+	seedBeat  = time.Second
+	seedStale = 15 * time.Second
+	seedPoll  = 200 * time.Millisecond
+)
+
+// SeedOnce makes sure exactly one of the instances starting on this database at the same time
+// seeds it: the first to insert the seed claim clears whatever an interrupted seed left
+// (every collection but the claim), creates the indexes and runs load, which must end with
+// LoadRegister's completion marker; the others wait for that marker — or take over a claim
+// whose owner stopped beating. It reports whether this instance seeded. Without a
+// multi-document transaction (FerretDB v1), the claim's _id is the lock.
+func (s *Store) SeedOnce(ctx context.Context, load func(context.Context) error) (bool, error) {
+	meta := s.db.Collection(colMeta)
+	var lastBeat int64 = -1
+	lastChange := time.Now()
+	for {
+		if done, err := s.Seeded(ctx); err != nil || done {
+			return false, err
+		}
+		_, err := meta.InsertOne(ctx, bson.D{{Key: "_id", Value: seedClaimID}, {Key: "beat", Value: int64(0)}})
+		if err == nil {
+			// The previous holder may have completed the seed and released the claim since
+			// we looked: its marker is written before its release, so look again.
+			if done, err := s.Seeded(ctx); err != nil || done {
+				_, relErr := meta.DeleteOne(context.WithoutCancel(ctx), bson.D{{Key: "_id", Value: seedClaimID}})
+				return false, errors.Join(err, classify(relErr))
+			}
+			return true, s.seedClaimed(ctx, load)
+		}
+		if !mongo.IsDuplicateKeyError(err) {
+			return false, classify(err)
+		}
+		var claim struct {
+			Beat int64 `bson:"beat"`
+		}
+		switch err := meta.FindOne(ctx, bson.D{{Key: "_id", Value: seedClaimID}}).Decode(&claim); {
+		case errors.Is(err, mongo.ErrNoDocuments):
+			continue // released or taken over meanwhile: try again
+		case err != nil:
+			return false, classify(err)
+		}
+		if claim.Beat != lastBeat {
+			lastBeat, lastChange = claim.Beat, time.Now()
+		} else if time.Since(lastChange) > seedStale {
+			// Its owner stopped beating: remove exactly the claim we saw, then race for a new one.
+			if _, err := meta.DeleteOne(ctx, bson.D{{Key: "_id", Value: seedClaimID}, {Key: "beat", Value: claim.Beat}}); err != nil {
+				return false, classify(err)
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return false, classify(ctx.Err())
+		case <-time.After(seedPoll):
+		}
+	}
+}
+
+// seedClaimed seeds under a claim this instance holds, beating while it works, and releases
+// the claim at the end (after the completion marker, or on failure so another may retry).
+func (s *Store) seedClaimed(ctx context.Context, load func(context.Context) error) error {
+	meta := s.db.Collection(colMeta)
+	stop := make(chan struct{})
+	beating := make(chan struct{})
+	go func() {
+		defer close(beating)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(seedBeat):
+				_, _ = meta.UpdateOne(ctx, bson.D{{Key: "_id", Value: seedClaimID}}, bson.D{{Key: "$inc", Value: bson.D{{Key: "beat", Value: 1}}}})
+			}
+		}
+	}()
+	err := s.clearForSeed(ctx)
+	if err == nil {
+		err = s.EnsureIndexes(ctx)
+	}
+	if err == nil {
+		err = load(ctx)
+	}
+	close(stop)
+	<-beating
+	if _, relErr := meta.DeleteOne(context.WithoutCancel(ctx), bson.D{{Key: "_id", Value: seedClaimID}}); err == nil {
+		err = classify(relErr)
+	}
+	return err
+}
+
+// clearForSeed drops every collection of the database except the seed claim: the remains of
+// an interrupted seed (development data only).
+func (s *Store) clearForSeed(ctx context.Context) error {
+	names, err := s.db.ListCollectionNames(ctx, bson.D{})
+	if err != nil {
+		return classify(err)
+	}
+	for _, name := range names {
+		if name == colMeta {
+			_, err = s.db.Collection(colMeta).DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$ne", Value: seedClaimID}}}})
+		} else {
+			err = s.db.Collection(name).Drop(ctx)
+		}
+		if err != nil {
+			return classify(err)
+		}
+	}
+	return nil
+}
 
 // Seeded reports whether a demo seed has completed in this database.
 func (s *Store) Seeded(ctx context.Context) (bool, error) {

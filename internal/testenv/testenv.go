@@ -321,6 +321,113 @@ func (e *Env) Post(token string, payload map[string]any) Response {
 	return e.post(token, payload)
 }
 
+// HTTPResponse is a raw /query answer: status, headers and the decoded GraphQL errors.
+type HTTPResponse struct {
+	Status int
+	Header http.Header
+	Errors []GQLError
+	// HasData is true when the body has a non-null data entry.
+	HasData bool
+	Raw     string
+}
+
+// Code is the extensions.code of the first error ("" without errors).
+func (r HTTPResponse) Code() string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	return r.Errors[0].Code()
+}
+
+// NewRequest builds a request to the test server; target is a path with its query string.
+// Headers come in name, value pairs and are added (so a name may repeat).
+func (e *Env) NewRequest(method, target string, body io.Reader, headers ...string) *http.Request {
+	e.T.Helper()
+	req, err := http.NewRequest(method, e.HTTP.URL+target, body)
+	if err != nil {
+		e.T.Fatalf("request %s %s: %v", method, target, err)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Add(headers[i], headers[i+1])
+	}
+	return req
+}
+
+// Send sends a request and decodes the answer; a body that is not a GraphQL JSON response
+// fails the test (every answer of /query must be one, errors included).
+func (e *Env) Send(req *http.Request) HTTPResponse {
+	e.T.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.T.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	out := HTTPResponse{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
+	if req.Method == http.MethodOptions || req.Method == http.MethodHead {
+		return out
+	}
+	var decoded struct {
+		Data   json.RawMessage `json:"data"`
+		Errors []GQLError      `json:"errors"`
+	}
+	if err := json.Unmarshal(raw, &decoded); err != nil {
+		e.T.Fatalf("%s %s: the answer is not GraphQL JSON (HTTP %d): %q", req.Method, req.URL, resp.StatusCode, raw)
+	}
+	out.Errors = decoded.Errors
+	out.HasData = len(decoded.Data) > 0 && string(decoded.Data) != "null"
+	return out
+}
+
+// ForeignToken signs a token for id with a key the server does not trust (a forgery).
+func (e *Env) ForeignToken(id auth.Identity) string {
+	e.T.Helper()
+	key, err := auth.LoadOrCreateDevKey(e.T.TempDir())
+	if err != nil {
+		e.T.Fatalf("foreign key: %v", err)
+	}
+	tok, err := key.Sign(id, time.Hour)
+	if err != nil {
+		e.T.Fatalf("sign: %v", err)
+	}
+	return tok
+}
+
+// AuditEntry is one audit trail entry as AUDITOR reads it.
+type AuditEntry struct {
+	Sequence        int      `json:"sequence"`
+	Kind            string   `json:"kind"`
+	Subject         *string  `json:"subject"`
+	SubjectVerified bool     `json:"subjectVerified"`
+	Role            *string  `json:"role"`
+	OperationName   *string  `json:"operationName"`
+	Outcome         string   `json:"outcome"`
+	ErrorCode       *string  `json:"errorCode"`
+	RequestID       *string  `json:"requestId"`
+	PersonIDs       []string `json:"personIds"`
+}
+
+// AuditEntries reads, as the demo AUDITOR, the newest entries (up to 50) whose subject is
+// subject.
+func (e *Env) AuditEntries(subject string) []AuditEntry {
+	e.T.Helper()
+	r := e.As(model.RoleAuditor, `query($f: AuditFilter) { auditTrail(filter: $f, first: 50) { edges { node {
+	  sequence kind subject subjectVerified role operationName outcome errorCode requestId personIds } } } }`,
+		map[string]any{"f": map[string]any{"subject": subject}})
+	out := DataAs[struct {
+		AuditTrail struct {
+			Edges []struct {
+				Node AuditEntry `json:"node"`
+			} `json:"edges"`
+		} `json:"auditTrail"`
+	}](e.T, r)
+	entries := make([]AuditEntry, len(out.AuditTrail.Edges))
+	for i, edge := range out.AuditTrail.Edges {
+		entries[i] = edge.Node
+	}
+	return entries
+}
+
 // DataAs decodes a response's data into a typed value, failing the test on errors in the
 // response or on a shape that does not decode.
 func DataAs[T any](t testing.TB, r Response) T {
