@@ -2,6 +2,7 @@
 //
 //	go run .                      start the server (development mode: embedded FerretDB, demo data)
 //	go run . token -role POLICE   print a development token for the demo official of a role
+//	go run . db                   serve the embedded FerretDB on its own (point MONGODB_URI at it)
 //	go run . schema -role POLICE  print the role's schema as SDL (for code generators)
 //	custodia healthcheck          exit 0 when the server on LISTEN_ADDR is ready (container HEALTHCHECK)
 //
@@ -18,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -28,6 +30,7 @@ import (
 	"custodia/model"
 	"custodia/policy"
 	"custodia/seed"
+	"custodia/store"
 )
 
 func main() {
@@ -40,6 +43,8 @@ func main() {
 	switch command {
 	case "token":
 		err = tokenCommand(os.Args[2:])
+	case "db":
+		err = dbCommand(os.Args[2:], log)
 	case "schema":
 		err = schemaCommand(os.Stdout, os.Args[2:])
 	case "healthcheck":
@@ -66,6 +71,38 @@ func serve(log *slog.Logger) error {
 	}
 	defer srv.Close()
 	return srv.Run(ctx)
+}
+
+// dbCommand serves the embedded FerretDB (the development engine) in a process of its own, so
+// that the API can be measured without the database on its CPU and several API instances can
+// share one database: start it, then run the server with MONGODB_URI set to the URI it logs.
+// It keeps its data under DATA_DIR/db, like the embedded default, and stops on SIGINT/SIGTERM.
+func dbCommand(args []string, log *slog.Logger) error {
+	fs := flag.NewFlagSet("db", flag.ContinueOnError)
+	listen := fs.String("listen", envOr("DB_LISTEN_ADDR", "127.0.0.1:27017"), "address to serve the MongoDB wire protocol on (DB_LISTEN_ADDR)")
+	dataDir := fs.String("data", envOr("DATA_DIR", "./data"), "data directory; the database lives in its db subdirectory (DATA_DIR)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	dir := filepath.Join(*dataDir, "db")
+	e, err := store.StartEmbedded(dir, *listen, nil)
+	if err != nil {
+		return err
+	}
+	log.Info("embedded FerretDB serving", "data_dir", dir, "uri", e.URI())
+	<-ctx.Done()
+	e.Stop()
+	log.Info("embedded FerretDB stopped")
+	return nil
+}
+
+func envOr(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
 }
 
 // tokenCommand prints a development token for the demo official of a role.

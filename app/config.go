@@ -40,6 +40,9 @@ type Config struct {
 	JWTHS256Secret   string
 	Claims           auth.ClaimNames
 	DBTimeout        time.Duration
+	// BatchLoads overrides how batched loads reach the database ("in" or "point-lookups";
+	// default: detected from the server, see store.Store.BatchLoads). For measurements.
+	BatchLoads string
 	// AuditMongoURI / AuditDatabase put the audit trail in a database of its own (default: the
 	// register's).
 	AuditMongoURI  string
@@ -71,6 +74,7 @@ func FromEnv() (Config, error) {
 		ListenAddr:       env("LISTEN_ADDR", ":8080"),
 		DataDir:          env("DATA_DIR", "./data"),
 		MongoURI:         os.Getenv("MONGODB_URI"),
+		BatchLoads:       os.Getenv("BATCH_LOADS"),
 		MongoDatabase:    env("MONGODB_DATABASE", "custodia"),
 		JWTIssuer:        os.Getenv("JWT_ISSUER"),
 		JWTAudience:      os.Getenv("JWT_AUDIENCE"),

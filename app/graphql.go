@@ -32,7 +32,7 @@ import (
 // graphqlHandler builds the gqlgen handler with explicit transports and extensions.
 func (s *Server) graphqlHandler() *handler.Server {
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Store: s.Store, Grants: s.Grants, Trail: s.Trail,
-		Maintenance: maintenance.New(s.Store, s.Trail, s.cfg.Now), Now: s.cfg.Now}, Complexity: complexityOf()})
+		Maintenance: maintenance.New(s.Store, s.Trail, s.cfg.Now), Policy: s.Policy, Now: s.cfg.Now}, Complexity: complexityOf()})
 	h := handler.New(es)
 	h.AddTransport(graphqlHTTP{s: s}) // GET and POST; every error through writeResponse
 	h.SetQueryCache(lru.New[*ast.QueryDocument](1000))

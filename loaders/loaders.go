@@ -5,6 +5,7 @@ package loaders
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/vikstrous/dataloadgen"
@@ -30,6 +31,10 @@ type Loaders struct {
 	ConvictionExtract *dataloadgen.Loader[string, []model.Conviction]
 	ConvictionCopy    *dataloadgen.Loader[string, []model.Conviction]
 	Prison            *dataloadgen.Loader[string, *model.Prison]
+
+	// Batches counts the batches the loaders sent after a batch window: the lookups that
+	// neither prefetch nor a root field's direct load had already answered.
+	Batches atomic.Int64
 }
 
 // New builds the loaders of one request. scope is the caller's person row rule; it is applied
@@ -37,13 +42,26 @@ type Loaders struct {
 func New(s *store.Store, scope store.Scope) *Loaders {
 	opt := dataloadgen.WithWait(batchWait)
 	l := &Loaders{store: s, scope: scope}
-	l.Person = dataloadgen.NewLoader(byKey(l.fetchPersons), opt)
-	l.Detention = dataloadgen.NewLoader(byKey(l.fetchDetentions(false)), opt)
-	l.DetentionCopy = dataloadgen.NewLoader(byKey(l.fetchDetentions(true)), opt)
-	l.ConvictionExtract = dataloadgen.NewLoader(byKey(l.fetchConvictions(false)), opt)
-	l.ConvictionCopy = dataloadgen.NewLoader(byKey(l.fetchConvictions(true)), opt)
-	l.Prison = dataloadgen.NewLoader(byKey(s.PrisonsByIDs), opt)
+	l.Person = dataloadgen.NewLoader(byKey(&l.Batches, l.fetchPersons), opt)
+	l.Detention = dataloadgen.NewLoader(byKey(&l.Batches, l.fetchDetentions(false)), opt)
+	l.DetentionCopy = dataloadgen.NewLoader(byKey(&l.Batches, l.fetchDetentions(true)), opt)
+	l.ConvictionExtract = dataloadgen.NewLoader(byKey(&l.Batches, l.fetchConvictions(false)), opt)
+	l.ConvictionCopy = dataloadgen.NewLoader(byKey(&l.Batches, l.fetchConvictions(true)), opt)
+	l.Prison = dataloadgen.NewLoader(byKey(&l.Batches, s.PrisonsByIDs), opt)
 	return l
+}
+
+// PersonNow loads one person for a root field at once, without the batch window a loader
+// waits for other keys (a root field has no siblings whose keys could join), and primes the
+// person loader with it. Absent or out-of-scope persons are nil.
+func (l *Loaders) PersonNow(ctx context.Context, id string) (*model.Person, error) {
+	found, err := l.store.PersonsByIDs(ctx, l.scope, []string{id})
+	if err != nil {
+		return nil, err
+	}
+	p := found[id]
+	l.Person.Prime(id, p)
+	return p, nil
 }
 
 func (l *Loaders) fetchPersons(ctx context.Context, ids []string) (map[string]*model.Person, error) {
@@ -82,9 +100,11 @@ func (l *Loaders) Convictions(ctx context.Context, personID string, copy bool) (
 }
 
 // byKey adapts a store lookup returning a map to a loader fetch: keys without a record get the
-// zero value and no error; a failed query fails every key with the same error.
-func byKey[V any](fetch func(ctx context.Context, keys []string) (map[string]V, error)) func(context.Context, []string) ([]V, []error) {
+// zero value and no error; a failed query fails every key with the same error. Each call
+// counts one batch.
+func byKey[V any](batches *atomic.Int64, fetch func(ctx context.Context, keys []string) (map[string]V, error)) func(context.Context, []string) ([]V, []error) {
 	return func(ctx context.Context, keys []string) ([]V, []error) {
+		batches.Add(1)
 		found, err := fetch(ctx, keys)
 		values := make([]V, len(keys))
 		var errs []error

@@ -27,6 +27,123 @@ type PersonQuery struct {
 	After string
 	// Limit is the page size; the store fetches one more to know whether a next page exists.
 	Limit int
+	// Names says which of a person's family names take part in the match: the current one
+	// always, the birth and previous names only for roles that may read them (DESIGN §4: a
+	// search must not be an oracle for a hidden field). The caller sets it from the policy.
+	Names NameKinds
+}
+
+// NameKinds says which kinds of family name a search matches besides the current one.
+type NameKinds struct {
+	Birth    bool // Person.birthFamilyName
+	Previous bool // Person.previousNames
+}
+
+// Search key kinds: which family name of a person a key was made from.
+const (
+	keyCurrent  = "n"
+	keyBirth    = "b"
+	keyPrevious = "p"
+)
+
+// Search key forms: a family name with a date of birth, or with one given name.
+const (
+	formBirthDate = "d"
+	formGivenName = "g"
+)
+
+func searchKey(kind, form, family, value string) string {
+	return kind + form + "|" + family + "|" + value
+}
+
+// SearchKeyIDs lists the search keys a person is found under (see PersonSearchKeyIDs), each
+// once: for the current, the birth and every previous family name, that name with the date of
+// birth and that name with each given name. The key says which kind of name it was made from,
+// so that a search reads only the kinds the caller may match on.
+func SearchKeyIDs(p *model.Person) []string {
+	var keys []string
+	seen := map[string]bool{}
+	add := func(kind, name string) {
+		family := Fold(name)
+		if family == "" {
+			return
+		}
+		candidates := []string{searchKey(kind, formBirthDate, family, string(p.DateOfBirth))}
+		for _, given := range strings.Fields(Fold(p.GivenNames)) {
+			candidates = append(candidates, searchKey(kind, formGivenName, family, given))
+		}
+		for _, k := range candidates {
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	add(keyCurrent, p.FamilyName)
+	if p.BirthFamilyName != nil {
+		add(keyBirth, *p.BirthFamilyName)
+	}
+	for _, prev := range p.PreviousNames {
+		add(keyPrevious, prev.FamilyName)
+	}
+	return keys
+}
+
+// KeyIDs lists the search keys whose persons are the candidates of a search by family name:
+// the family name with the date of birth if given (the narrower key), else with the first
+// given name; one key per kind of name the query may match. A search by national ID alone has
+// none (it is a lookup in the national-ID keys).
+func (q PersonQuery) KeyIDs() []string {
+	if q.FamilyName == "" {
+		return nil
+	}
+	form, value := formBirthDate, string(q.DateOfBirth)
+	if q.DateOfBirth == "" {
+		form, value = formGivenName, q.GivenNames[0]
+	}
+	keys := []string{searchKey(keyCurrent, form, q.FamilyName, value)}
+	if q.Names.Birth {
+		keys = append(keys, searchKey(keyBirth, form, q.FamilyName, value))
+	}
+	if q.Names.Previous {
+		keys = append(keys, searchKey(keyPrevious, form, q.FamilyName, value))
+	}
+	return keys
+}
+
+// Matches says whether the person as stored now matches the query, on the kinds of name the
+// query may match. The store checks every candidate a search key names with it, so a key
+// left behind by an interrupted write (written before the person, removed after it) never
+// yields a person who does not match.
+func (q PersonQuery) Matches(p *model.Person) bool {
+	if q.NationalID != "" && (p.NationalID == nil || *p.NationalID != q.NationalID) {
+		return false
+	}
+	if q.DateOfBirth != "" && p.DateOfBirth != q.DateOfBirth {
+		return false
+	}
+	if len(q.GivenNames) > 0 {
+		given := strings.Fields(Fold(p.GivenNames))
+		for _, g := range q.GivenNames {
+			if !contains(given, g) {
+				return false
+			}
+		}
+	}
+	if q.FamilyName == "" || Fold(p.FamilyName) == q.FamilyName {
+		return true
+	}
+	if q.Names.Birth && p.BirthFamilyName != nil && Fold(*p.BirthFamilyName) == q.FamilyName {
+		return true
+	}
+	if q.Names.Previous {
+		for _, prev := range p.PreviousNames {
+			if Fold(prev.FamilyName) == q.FamilyName {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // NewPersonQuery checks a search against DESIGN §3: by national ID, or by family name together

@@ -47,11 +47,16 @@ func principal(ctx context.Context) (*auth.Principal, error) {
 // rootPerson loads the person a root query asks for and prefetches what the query selects
 // below it.
 func rootPerson(ctx context.Context, id string) (*model.Person, error) {
-	p, err := loadPerson(ctx, id)
+	l := loaders.For(ctx)
+	p, err := l.PersonNow(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	return p, loaders.For(ctx).PrefetchPersons(ctx, []*model.Person{p}, loaders.SelectionBelow(ctx))
+	if p == nil {
+		return nil, apperr.NotFoundf("no person with ID %q", id)
+	}
+	audit.RecordFrom(ctx).AddPersons(p.ID)
+	return p, l.PrefetchPersons(ctx, []*model.Person{p}, loaders.SelectionBelow(ctx))
 }
 
 func (r *Resolver) today() model.Date { return model.Today(r.Now()) }

@@ -11,6 +11,7 @@ import (
 	"custodia/audit"
 	"custodia/grants"
 	"custodia/maintenance"
+	"custodia/policy"
 	"custodia/store"
 )
 
@@ -20,6 +21,9 @@ type Resolver struct {
 	Grants      *grants.Service
 	Trail       *audit.Trail
 	Maintenance *maintenance.Service
+	// Policy is the access policy of the schema; a search matches a person's birth and
+	// previous names only for roles it lets read them.
+	Policy *policy.Policy
 	// Now is the clock (UTC); detention status and rehabilitation are computed for its day.
 	Now func() time.Time
 }

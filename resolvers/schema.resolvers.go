@@ -288,7 +288,9 @@ func (r *queryResolver) SearchPersons(ctx context.Context, filter model.PersonSe
 	if err != nil {
 		return nil, err
 	}
-	persons, hasNext, err := r.Store.SearchPersons(ctx, grants.Scope(auth.FromContext(ctx)), q)
+	caller := auth.FromContext(ctx)
+	q.Names = register.NameKinds{Birth: r.Policy.Allows(caller.Role, "Person.birthFamilyName"), Previous: r.Policy.Allows(caller.Role, "Person.previousNames")}
+	persons, hasNext, err := r.Store.SearchPersons(ctx, grants.Scope(caller), q)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package seed
 import (
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 
 	"custodia/model"
 	"custodia/register"
@@ -14,14 +15,19 @@ type generator struct {
 	rng        *rand.Rand
 	convCount  int
 	supervised []string
+	// nationalIDs holds every national ID handed out so far: they are unique in the register.
+	nationalIDs map[string]bool
 }
 
 func newGenerator() *generator {
-	return &generator{rng: rand.New(rand.NewPCG(20261101, 1975))}
+	return &generator{rng: rand.New(rand.NewPCG(20261101, 1975)), nationalIDs: map[string]bool{}}
 }
 
 func (g *generator) add(r *store.Register, s story) {
 	finish(&s.person)
+	if s.person.NationalID != nil {
+		g.nationalIDs[*s.person.NationalID] = true
+	}
 	for i := range s.convictions {
 		lifecycle(&s.convictions[i])
 	}
@@ -96,7 +102,7 @@ func (g *generator) person(n int) story {
 		}
 	}
 	if set.country == "CZ" || set.country == "SK" {
-		p.NationalID = ptr(birthNumber(born, female, g.rng.IntN(1000)))
+		p.NationalID = ptr(g.uniqueBirthNumber(born, female, g.rng.IntN(1000)))
 	}
 	if !g.chance(0.04) { // a few persons have no known residence
 		p.Residence = &model.Address{Street: fmt.Sprintf("%s %d", g.pick(streets[set.country]), g.between(1, 120)),
@@ -114,19 +120,38 @@ func (g *generator) person(n int) story {
 	return s
 }
 
-// birthNumber makes a valid Czech/Slovak birth number: YYMMDD (+50 on the month for women)
-// and a suffix making the ten digits divisible by 11.
-func birthNumber(born model.Date, female bool, serial int) string {
+// uniqueBirthNumber returns a valid birth number for the day and sex that nobody in the
+// register has yet: it starts at the drawn serial and takes the next free valid one (a day
+// has 1,000 serials per sex, and about 910 valid ten-digit numbers).
+func (g *generator) uniqueBirthNumber(born model.Date, female bool, serial int) string {
+	for i := 0; i < 1000; i++ {
+		if nid, ok := birthNumber(born, female, (serial+i)%1000); ok && !g.nationalIDs[nid] {
+			g.nationalIDs[nid] = true
+			return nid
+		}
+	}
+	panic(fmt.Sprintf("seed: no free birth number left for %s", born))
+}
+
+// birthNumber makes a Czech/Slovak birth number: YYMMDD (+50 on the month for women) and a
+// serial; from 1954 a check digit making the ten digits divisible by 11 (ok is false for a
+// serial whose nine digits leave a remainder of 10, which needs the pre-1985 exception), before
+// 1954 the nine-digit form. register.CheckBirthNumber accepts every number it returns.
+func birthNumber(born model.Date, female bool, serial int) (nid string, ok bool) {
 	t := born.Time()
 	month := int(t.Month())
 	if female {
 		month += 50
 	}
-	prefix := fmt.Sprintf("%02d%02d%02d%03d", t.Year()%100, month, t.Day(), serial)
-	var n int64
-	fmt.Sscan(prefix, &n)
-	check := (n % 11) % 10
-	return fmt.Sprintf("%s/%03d%d", prefix[:6], serial, check)
+	date := fmt.Sprintf("%02d%02d%02d", t.Year()%100, month, t.Day())
+	if t.Year() < 1954 {
+		return fmt.Sprintf("%s/%03d", date, serial), true
+	}
+	n, _ := strconv.ParseInt(fmt.Sprintf("%s%03d", date, serial), 10, 64)
+	if n%11 == 10 {
+		return "", false
+	}
+	return fmt.Sprintf("%s/%03d%d", date, serial, n%11), true
 }
 
 // custody: in pre-trial custody now, no conviction for it yet; some have an earlier record.

@@ -92,6 +92,30 @@ func hasDiacritics(s string) bool {
 	return false
 }
 
+// TestNationalIDsUniqueAndValidAtScale builds registers of the default size and of 20,000
+// persons (which used to fail on a repeated national ID): every national ID is unique (the
+// nationalIds collection enforces it) and passes the same birth-number check as a
+// registration. (100,000 persons are seeded by the scale benchmarks, whose seed fails on any
+// repeated national ID.)
+func TestNationalIDsUniqueAndValidAtScale(t *testing.T) {
+	for _, n := range []int{DefaultPersons, 20_000} {
+		r := Build(Options{Persons: n})
+		seen := make(map[string]string, n)
+		for _, p := range r.Persons {
+			if p.NationalID == nil {
+				continue
+			}
+			if other, dup := seen[*p.NationalID]; dup {
+				t.Fatalf("%d persons: national ID %s given to %s and %s", n, *p.NationalID, other, p.ID)
+			}
+			seen[*p.NationalID] = p.ID
+			if _, err := register.CheckBirthNumber("nationalId", *p.NationalID, p.DateOfBirth, p.Sex); err != nil {
+				t.Fatalf("%d persons: %s of %s: %v", n, *p.NationalID, p.ID, err)
+			}
+		}
+	}
+}
+
 // TestDemoLifecycle: the demo register moves its sentences through the lifecycle — served
 // sentences with their dates, conditional releases with the time served, completed probations,
 // pending protective measures, deemed-not-convicted convictions — and never records an

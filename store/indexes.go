@@ -9,15 +9,10 @@ import (
 )
 
 // indexes lists, per collection, the indexes that serve the queries in this package; each
-// query names the index it relies on. _id is indexed by the server; the records, detentions
-// and nationalIds collections are read by _id only.
+// query names the index it relies on. _id is indexed by the server; the persons, records,
+// detentions, nationalIds and searchKeys collections are read by _id only (a search reads its
+// key documents and then the persons by _id, see search.go).
 var indexes = map[string][]mongo.IndexModel{
-	colPersons: {
-		// search by national ID (personByNationalId uses the nationalIds collection's _id).
-		{Keys: bson.D{{Key: "nationalId", Value: 1}}, Options: options.Index().SetName("nationalId")},
-		// search by family name (+ date of birth or given names), ordered by the cursor key.
-		{Keys: bson.D{{Key: "search.familyNames", Value: 1}, {Key: "search.order", Value: 1}}, Options: options.Index().SetName("search_family_order")},
-	},
 	colPrisons: {
 		// prisons(kind), ordered by name.
 		{Keys: bson.D{{Key: "kind", Value: 1}, {Key: "name", Value: 1}}, Options: options.Index().SetName("kind_name")},

@@ -10,7 +10,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"custodia/model"
-	"custodia/register"
 )
 
 // Scope is the row rule for persons (DESIGN §4): a nil Caseload means every person; otherwise
@@ -36,18 +35,6 @@ func (sc Scope) visible(ids []string) []string {
 	return out
 }
 
-// personFilter adds the caseload rule to a person filter.
-func (sc Scope) personFilter(f bson.D) bson.D {
-	if sc.Restricted {
-		caseload := sc.Caseload
-		if caseload == nil {
-			caseload = []string{}
-		}
-		f = append(f, bson.E{Key: "_id", Value: bson.D{{Key: "$in", Value: caseload}}})
-	}
-	return f
-}
-
 // PersonsByIDs returns the persons with these IDs that the scope lets the caller see, keyed by
 // ID; missing and out-of-scope IDs are simply absent. The scope narrows the queried IDs before
 // the query is built, so out-of-scope persons are never read. Index: _id.
@@ -58,37 +45,8 @@ func (s *Store) PersonsByIDs(ctx context.Context, scope Scope, ids []string) (ma
 			return map[string]*model.Person{}, nil
 		}
 	}
-	persons, err := findAll[model.Person](ctx, s.db.Collection(colPersons), idFilter(ids))
+	persons, err := findByIDs[model.Person](ctx, s, s.db.Collection(colPersons), ids)
 	return keyed(persons, func(p *model.Person) string { return p.ID }), err
-}
-
-// SearchPersons runs a validated search, one page ordered by the search order key, and says
-// whether there is a further page. Index: nationalId, or search_family_order.
-func (s *Store) SearchPersons(ctx context.Context, scope Scope, q register.PersonQuery) ([]model.Person, bool, error) {
-	filter := bson.D{}
-	if q.NationalID != "" {
-		filter = append(filter, bson.E{Key: "nationalId", Value: q.NationalID})
-	}
-	if q.FamilyName != "" {
-		filter = append(filter, bson.E{Key: "search.familyNames", Value: q.FamilyName})
-	}
-	if q.DateOfBirth != "" {
-		filter = append(filter, bson.E{Key: "dateOfBirth", Value: q.DateOfBirth})
-	}
-	for _, given := range q.GivenNames {
-		filter = append(filter, bson.E{Key: "search.givenNames", Value: given})
-	}
-	if q.After != "" {
-		filter = append(filter, bson.E{Key: "search.order", Value: bson.D{{Key: "$gt", Value: q.After}}})
-	}
-	filter = scope.personFilter(filter)
-	opts := options.Find().SetSort(bson.D{{Key: "search.order", Value: 1}}).SetLimit(int64(q.Limit + 1))
-	persons, err := findAll[model.Person](ctx, s.db.Collection(colPersons), filter, opts)
-	if err != nil {
-		return nil, false, err
-	}
-	persons, more := page(persons, q.Limit)
-	return persons, more, nil
 }
 
 // PersonIDByNationalID finds the ID of the person with this canonical national ID in the
@@ -114,11 +72,11 @@ func (s *Store) PersonIDByNationalID(ctx context.Context, nationalID string) (id
 // includeCopyOnly is set only when the caller's role may read the full copy and asked for it,
 // and then Periods holds every period. Index: _id.
 func (s *Store) DetentionsByPersonIDs(ctx context.Context, personIDs []string, includeCopyOnly bool) (map[string]*model.DetentionRecord, error) {
-	opts := options.Find()
+	opts := options.FindOne()
 	if !includeCopyOnly {
 		opts.SetProjection(bson.D{{Key: "copyOnlyPeriods", Value: 0}})
 	}
-	records, err := findAll[model.DetentionRecord](ctx, s.db.Collection(colDetentions), idFilter(personIDs), opts)
+	records, err := findByIDs[model.DetentionRecord](ctx, s, s.db.Collection(colDetentions), personIDs, opts)
 	for i := range records {
 		r := &records[i]
 		for j := range r.CopyOnlyPeriods {
@@ -145,11 +103,11 @@ func fillPeriodOwners(r *model.DetentionRecord) {
 // expunged convictions in the database; includeExpunged is set only when the caller's role may
 // read the full copy and asked for it. Index: _id.
 func (s *Store) ConvictionsByPersonIDs(ctx context.Context, personIDs []string, includeExpunged bool) (map[string][]model.Conviction, error) {
-	opts := options.Find()
+	opts := options.FindOne()
 	if !includeExpunged {
 		opts.SetProjection(bson.D{{Key: "expungedConvictions", Value: 0}})
 	}
-	records, err := findAll[model.CriminalRecord](ctx, s.db.Collection(colRecords), idFilter(personIDs), opts)
+	records, err := findByIDs[model.CriminalRecord](ctx, s, s.db.Collection(colRecords), personIDs, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -186,18 +144,12 @@ func fillOwners(c *model.Conviction, personID string, fromCopy bool) {
 	}
 }
 
-// idFilter selects documents by _id. A single key is an equality, which FerretDB serves from
-// its primary key (it scans for $in); MongoDB serves both from the _id index.
-func idFilter(ids []string) bson.D {
-	if len(ids) == 1 {
-		return bson.D{{Key: "_id", Value: ids[0]}}
-	}
-	return in("_id", ids)
-}
-
-// PrisonsByIDs returns the prisons with these IDs, keyed by ID. Index: _id.
+// PrisonsByIDs returns the prisons with these IDs, keyed by ID, with one $in query on every
+// engine: prisons are reference data of a few dozen documents (a country's prison service has
+// at most a few hundred), so even where the server scans for $in one query over them costs
+// less than a lookup per prison. Index: _id.
 func (s *Store) PrisonsByIDs(ctx context.Context, ids []string) (map[string]*model.Prison, error) {
-	prisons, err := findAll[model.Prison](ctx, s.db.Collection(colPrisons), idFilter(ids))
+	prisons, err := findAll[model.Prison](ctx, s.db.Collection(colPrisons), in("_id", ids))
 	return keyed(prisons, func(p *model.Prison) string { return p.ID }), err
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -19,6 +20,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
+	"golang.org/x/sync/errgroup"
 
 	"custodia/apperr"
 )
@@ -44,6 +46,9 @@ type Config struct {
 	// since server messages can quote key values.
 	OnCommandStart func(ctx context.Context, requestID int64, command, collection string)
 	OnCommandEnd   func(requestID int64, failed bool)
+	// BatchLoads, if "in" or "point-lookups", overrides how batched loads reach the database
+	// (see Store.BatchLoads), which is otherwise detected from the server; for measurements.
+	BatchLoads string
 	// Timeout bounds server selection and connecting: how long a request waits for an
 	// unreachable database before it fails with SERVICE_UNAVAILABLE.
 	Timeout time.Duration
@@ -60,7 +65,21 @@ type Store struct {
 	// FerretDB v1 does not — it filters, then writes — so without them two concurrent writers
 	// of one record could both succeed. Striped, so memory stays bounded.
 	recordLocks [256]sync.Mutex
+	// keyLocks serialise this process's writers of one search key document (see lockKey).
+	keyLocks [256]sync.Mutex
+	// scansIn is true when the server answers {_id: {$in: [...]}} by scanning the collection
+	// (FerretDB v1, which serves only _id equality from an index): batches are then loaded as
+	// concurrent _id lookups instead (findByIDs). Detected at Open from buildInfo.
+	scansIn bool
+	// lookups bounds the concurrent _id lookups of all batched loads of this process, so a
+	// batch holds at most this many connections.
+	lookups chan struct{}
+	// interrupt, if set, stops WritePerson between its writes (SetInterrupt; tests only).
+	interrupt atomic.Pointer[func(step string) error]
 }
+
+// maxConcurrentLookups bounds the connections batched _id lookups use at once.
+const maxConcurrentLookups = 8
 
 // lockRecord serialises this process's writers of one document until the returned unlock.
 func (s *Store) lockRecord(collection, id string) (unlock func()) {
@@ -109,13 +128,101 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
-	s := &Store{client: client, db: client.Database(cfg.Database)}
+	s := &Store{client: client, db: client.Database(cfg.Database), lookups: make(chan struct{}, maxConcurrentLookups)}
 	if err := s.Ping(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
 		return nil, fmt.Errorf("database does not answer: %w", err)
 	}
 	s.detectTransactions(ctx)
+	s.detectEngine(ctx)
+	switch cfg.BatchLoads {
+	case "in":
+		s.scansIn = false
+	case "point-lookups":
+		s.scansIn = true
+	}
 	return s, nil
+}
+
+// detectEngine asks the server's own buildInfo whether it is FerretDB (which reports
+// ferretdbVersion), whose v1 scans the collection for $in.
+func (s *Store) detectEngine(ctx context.Context) {
+	var info bson.Raw
+	if err := s.client.Database("admin").RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err != nil {
+		return
+	}
+	_, err := info.LookupErr("ferretdbVersion")
+	s.scansIn = err == nil
+}
+
+// BatchLoads says how batched loads reach the database: "in" (one {_id: {$in: [...]}} query
+// per batch, served by the _id index) or "point-lookups" (concurrent _id equalities, on a
+// server that scans for $in). For the start-up log.
+func (s *Store) BatchLoads() string {
+	if s.scansIn {
+		return "point-lookups"
+	}
+	return "in"
+}
+
+// findByIDs loads the documents with these _ids (missing ones are absent from the result) with
+// one $in query, or, where the server scans for $in, with concurrent _id lookups on at most
+// maxConcurrentLookups connections: either way the cost follows the number of IDs, not the
+// size of the collection. Index: _id.
+func findByIDs[T any](ctx context.Context, s *Store, c *mongo.Collection, ids []string, opts ...options.Lister[options.FindOneOptions]) ([]T, error) {
+	switch {
+	case len(ids) == 0:
+		return nil, nil
+	case len(ids) > 1 && !s.scansIn:
+		var findOpts []options.Lister[options.FindOptions]
+		if p := projectionOf(opts); p != nil {
+			findOpts = append(findOpts, options.Find().SetProjection(p))
+		}
+		return findAll[T](ctx, c, in("_id", ids), findOpts...)
+	}
+	docs := make([]T, len(ids))
+	found := make([]bool, len(ids))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, id := range ids {
+		select {
+		case s.lookups <- struct{}{}:
+		case <-gctx.Done():
+			if err := g.Wait(); err != nil {
+				return nil, classify(err)
+			}
+			return nil, classify(ctx.Err())
+		}
+		g.Go(func() error {
+			defer func() { <-s.lookups }()
+			err := c.FindOne(gctx, bson.D{{Key: "_id", Value: id}}, opts...).Decode(&docs[i])
+			if errors.Is(err, mongo.ErrNoDocuments) {
+				return nil
+			}
+			found[i] = err == nil
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, classify(err)
+	}
+	out := docs[:0]
+	for i := range docs {
+		if found[i] {
+			out = append(out, docs[i])
+		}
+	}
+	return out, nil
+}
+
+// projectionOf returns the projection set by FindOne options (for the equivalent find).
+func projectionOf(opts []options.Lister[options.FindOneOptions]) any {
+	var o options.FindOneOptions
+	for _, l := range opts {
+		for _, set := range l.List() {
+			_ = set(&o)
+		}
+	}
+	return o.Projection
 }
 
 // Close disconnects.

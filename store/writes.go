@@ -183,18 +183,26 @@ func (s *Store) ReleaseNationalID(ctx context.Context, nationalID, personID stri
 	return classify(err)
 }
 
-// InsertPerson stores a new person; inserting the same ID again (a retry) is not an error.
+// InsertPerson stores a new person with its search keys (WritePerson); inserting the same ID
+// again (a retry) is not an error.
 func (s *Store) InsertPerson(ctx context.Context, p model.Person) error {
-	_, err := s.db.Collection(colPersons).InsertOne(ctx, p)
-	if mongo.IsDuplicateKeyError(err) {
-		return nil
-	}
-	return classify(err)
+	_, err := s.WritePerson(ctx, nil, p)
+	return err
 }
 
-// ReplacePerson writes p if the stored person is at expectedVersion; ok is false otherwise.
+// ReplacePerson writes p, with its search keys (WritePerson), if the stored person is at
+// expectedVersion; ok is false otherwise. Callers that hold the stored person should call
+// WritePerson with it directly (one read fewer). Index: _id.
 func (s *Store) ReplacePerson(ctx context.Context, p model.Person, expectedVersion int) (ok bool, err error) {
-	return s.replaceAtVersion(ctx, s.db.Collection(colPersons), p.ID, expectedVersion, p)
+	found, err := s.PersonsByIDs(ctx, Scope{}, []string{p.ID})
+	if err != nil {
+		return false, err
+	}
+	before := found[p.ID]
+	if before == nil || before.Version != expectedVersion {
+		return false, nil
+	}
+	return s.WritePerson(ctx, before, p)
 }
 
 // casUpdate reads one document by _id (or starts from fresh when there is none), lets mutate
