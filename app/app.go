@@ -33,6 +33,7 @@ type Server struct {
 	limits    Limits
 	allowList *allowList
 
+	tracerProvider  trace.TracerProvider
 	tracer          trace.Tracer
 	shutdownTracing func(context.Context) error
 	Store           *store.Store
@@ -64,6 +65,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	log = withTraceIDs(log)
 	if cfg.TimeZone != nil {
 		model.SetRegisterZone(cfg.TimeZone)
 	}
@@ -166,21 +168,35 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 }
 
 func (s *Server) newVerifier(ctx context.Context) (*auth.Verifier, error) {
-	if s.cfg.Mode == Development && s.cfg.JWTPublicKeyFile == "" && s.cfg.JWTJWKSURL == "" && s.cfg.JWTHS256Secret == "" {
+	c := s.cfg
+	if c.Mode == Development && c.JWTPublicKeyFile == "" && c.JWTJWKSURL == "" && !c.JWTDiscovery && c.JWTHS256Secret == "" {
 		return auth.NewVerifier(ctx, s.DevKey.VerifierConfig())
 	}
-	vc := auth.VerifierConfig{Issuer: s.cfg.JWTIssuer, Audience: s.cfg.JWTAudience, JWKSURL: s.cfg.JWTJWKSURL, Claims: s.cfg.Claims}
-	if s.cfg.JWTHS256Secret != "" {
-		vc.HS256Secret = []byte(s.cfg.JWTHS256Secret)
+	vc := auth.VerifierConfig{Issuer: c.JWTIssuer, Audience: c.JWTAudience, JWKSURL: c.JWTJWKSURL, Discovery: c.JWTDiscovery,
+		JWKSRefreshInterval: c.JWKSRefreshInterval, JWKSMinRefreshInterval: c.JWKSMinRefreshInterval, Leeway: c.JWTLeeway,
+		Claims: c.Claims, RoleMap: c.RoleMap,
+		OnKeyError: func(err error) { s.log.Warn("token verification keys not refreshed", "error", err.Error()) }}
+	if c.JWTHS256Secret != "" {
+		vc.HS256Secret = []byte(c.JWTHS256Secret)
 	}
-	if s.cfg.JWTPublicKeyFile != "" {
-		keys, err := auth.LoadPublicKeys(s.cfg.JWTPublicKeyFile)
+	if c.JWTPublicKeyFile != "" {
+		keys, err := auth.LoadPublicKeys(c.JWTPublicKeyFile)
 		if err != nil {
 			return nil, err
 		}
 		vc.PublicKeys = keys
 	}
-	return auth.NewVerifier(ctx, vc)
+	v, err := auth.NewVerifier(ctx, vc)
+	if err != nil {
+		return nil, err
+	}
+	keySource := c.JWTJWKSURL
+	if keySource == "" && c.JWTDiscovery {
+		keySource = "OIDC discovery from " + c.JWTIssuer
+	}
+	s.log.Info("token verification", "issuer", c.JWTIssuer, "audience", c.JWTAudience, "jwks", keySource,
+		"key_file", c.JWTPublicKeyFile, "role_claims", vc.Claims.Roles, "role_map_values", len(c.RoleMap), "keys_held", v.Ready() == nil)
+	return v, nil
 }
 
 // Handler is the server's HTTP handler (all endpoints).
@@ -192,6 +208,9 @@ func (s *Server) mongoURI(Config) string { return s.uri }
 func (s *Server) Close() {
 	if s.shutdownTracing != nil {
 		_ = s.shutdownTracing(context.Background())
+	}
+	if s.verifier != nil {
+		s.verifier.Close()
 	}
 	if s.Trail != nil {
 		s.Trail.Close()
@@ -259,6 +278,24 @@ func withDefaults(l Limits) Limits {
 	}
 	if l.RootFields == 0 {
 		l.RootFields = d.RootFields
+	}
+	if l.Tokens == 0 {
+		l.Tokens = d.Tokens
+	}
+	if l.Width == 0 {
+		l.Width = d.Width
+	}
+	if l.Variables == 0 {
+		l.Variables = d.Variables
+	}
+	if l.Overlaps == 0 {
+		l.Overlaps = d.Overlaps
+	}
+	if l.Spreads == 0 {
+		l.Spreads = d.Spreads
+	}
+	if l.Operations == 0 {
+		l.Operations = d.Operations
 	}
 	if l.BodyBytes == 0 {
 		l.BodyBytes = d.BodyBytes

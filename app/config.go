@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"custodia/auth"
+	"custodia/model"
 	"custodia/seed"
 )
 
@@ -38,8 +39,17 @@ type Config struct {
 	JWTPublicKeyFile string
 	JWTJWKSURL       string
 	JWTHS256Secret   string
-	Claims           auth.ClaimNames
-	DBTimeout        time.Duration
+	// JWTDiscovery finds the JWKS URL in JWT_ISSUER's OpenID Connect discovery document.
+	JWTDiscovery bool
+	// JWTLeeway is the clock skew tolerated on exp/nbf/iat (0: 30 s).
+	JWTLeeway time.Duration
+	// JWKSRefreshInterval and JWKSMinRefreshInterval: see auth.VerifierConfig (0: defaults).
+	JWKSRefreshInterval, JWKSMinRefreshInterval time.Duration
+	// Claims are the claim paths of the identity; RoleMap maps the identity provider's role
+	// values to custodia roles (nil: values are custodia role names).
+	Claims    auth.ClaimNames
+	RoleMap   map[string]model.Role
+	DBTimeout time.Duration
 	// BatchLoads overrides how batched loads reach the database ("in" or "point-lookups";
 	// default: detected from the server, see store.Store.BatchLoads). For measurements.
 	BatchLoads string
@@ -82,6 +92,7 @@ func FromEnv() (Config, error) {
 		JWTJWKSURL:       os.Getenv("JWT_JWKS_URL"),
 		JWTHS256Secret:   os.Getenv("JWT_HS256_SECRET"),
 		Claims: auth.ClaimNames{
+			Subject:  env("JWT_CLAIM_SUBJECT", auth.DefaultClaimNames.Subject),
 			Name:     env("JWT_CLAIM_NAME", auth.DefaultClaimNames.Name),
 			Username: env("JWT_CLAIM_USERNAME", auth.DefaultClaimNames.Username),
 			Email:    env("JWT_CLAIM_EMAIL", auth.DefaultClaimNames.Email),
@@ -91,6 +102,25 @@ func FromEnv() (Config, error) {
 		},
 	}
 	var err error
+	if c.RoleMap, err = auth.ParseRoleMap(os.Getenv("JWT_ROLE_MAP")); err != nil {
+		return c, fmt.Errorf("JWT_ROLE_MAP: %w", err)
+	}
+	if c.JWTDiscovery, err = strconv.ParseBool(env("JWT_OIDC_DISCOVERY", "false")); err != nil {
+		return c, fmt.Errorf("JWT_OIDC_DISCOVERY must be true or false")
+	}
+	for _, d := range []struct {
+		name, def string
+		dst       *time.Duration
+		max       time.Duration
+	}{
+		{"JWT_LEEWAY", "30s", &c.JWTLeeway, auth.MaxLeeway},
+		{"JWT_JWKS_REFRESH_INTERVAL", auth.DefaultJWKSRefreshInterval.String(), &c.JWKSRefreshInterval, 24 * time.Hour},
+		{"JWT_JWKS_MIN_REFRESH_INTERVAL", auth.DefaultJWKSMinRefreshInterval.String(), &c.JWKSMinRefreshInterval, 5 * time.Minute},
+	} {
+		if *d.dst, err = time.ParseDuration(env(d.name, d.def)); err != nil || *d.dst < 0 || *d.dst > d.max {
+			return c, fmt.Errorf("%s must be a duration between 0s and %s", d.name, d.max)
+		}
+	}
 	if c.DemoPersons, err = strconv.Atoi(env("DEMO_PERSONS", strconv.Itoa(seed.DefaultPersons))); err != nil || c.DemoPersons < 5 {
 		return c, fmt.Errorf("DEMO_PERSONS must be a whole number of at least 5")
 	}
@@ -113,7 +143,8 @@ func FromEnv() (Config, error) {
 	for _, v := range []struct {
 		name string
 		dst  *int
-	}{{"COMPLEXITY_LIMIT", &l.Complexity}, {"DEPTH_LIMIT", &l.Depth}, {"ALIAS_LIMIT", &l.Aliases}, {"ROOT_FIELD_LIMIT", &l.RootFields}, {"RATE_LIMIT_BURST", &l.RateBurst}} {
+	}{{"COMPLEXITY_LIMIT", &l.Complexity}, {"DEPTH_LIMIT", &l.Depth}, {"ALIAS_LIMIT", &l.Aliases}, {"ROOT_FIELD_LIMIT", &l.RootFields},
+		{"TOKEN_LIMIT", &l.Tokens}, {"SELECTION_WIDTH_LIMIT", &l.Width}, {"OPERATION_LIMIT", &l.Operations}, {"FRAGMENT_SPREAD_LIMIT", &l.Spreads}, {"OVERLAP_LIMIT", &l.Overlaps}, {"VARIABLE_LIMIT", &l.Variables}, {"RATE_LIMIT_BURST", &l.RateBurst}} {
 		if *v.dst, err = envInt(v.name, *v.dst); err != nil {
 			return c, err
 		}
@@ -162,8 +193,8 @@ func (c Config) Validate() error {
 		if c.MongoURI == "" {
 			missing = append(missing, "MONGODB_URI")
 		}
-		if c.JWTPublicKeyFile == "" && c.JWTJWKSURL == "" && c.JWTHS256Secret == "" {
-			missing = append(missing, "JWT_PUBLIC_KEY_FILE or JWT_JWKS_URL")
+		if c.JWTPublicKeyFile == "" && c.JWTJWKSURL == "" && !c.JWTDiscovery && c.JWTHS256Secret == "" {
+			missing = append(missing, "JWT_PUBLIC_KEY_FILE or JWT_JWKS_URL or JWT_OIDC_DISCOVERY")
 		}
 		if c.JWTIssuer == "" {
 			missing = append(missing, "JWT_ISSUER")
@@ -173,6 +204,12 @@ func (c Config) Validate() error {
 		}
 		if len(missing) > 0 {
 			return fmt.Errorf("production mode needs %s", strings.Join(missing, ", "))
+		}
+		if c.JWTJWKSURL != "" && !auth.SecureURL(c.JWTJWKSURL) {
+			return fmt.Errorf("production mode needs an https JWT_JWKS_URL (plain http only to a loopback address)")
+		}
+		if c.JWTDiscovery && c.JWTJWKSURL == "" && !auth.SecureURL(c.JWTIssuer) {
+			return fmt.Errorf("production mode needs an https JWT_ISSUER for OIDC discovery (plain http only to a loopback address)")
 		}
 		if c.JWTIssuer == auth.DevIssuer {
 			return fmt.Errorf("production mode refuses the development token issuer %q", auth.DevIssuer)

@@ -12,7 +12,6 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -27,30 +26,35 @@ import (
 	"custodia/model"
 	"custodia/policy"
 	"custodia/resolvers"
+	"custodia/selection"
 )
 
 // graphqlHandler builds the gqlgen handler with explicit transports and extensions.
 func (s *Server) graphqlHandler() *handler.Server {
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Store: s.Store, Grants: s.Grants, Trail: s.Trail,
-		Maintenance: maintenance.New(s.Store, s.Trail, s.cfg.Now), Policy: s.Policy, Now: s.cfg.Now}, Complexity: complexityOf()})
+		Maintenance: maintenance.New(s.Store, s.Trail, s.cfg.Now), Policy: s.Policy, Now: s.cfg.Now}})
 	h := handler.New(es)
 	h.AddTransport(graphqlHTTP{s: s}) // GET and POST; every error through writeResponse
-	h.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	h.SetDisableSuggestion(true) // suggestions would name fields a role may not see
+	cache := newDocumentCache()
+	h.SetQueryCache(cache)
+	h.SetParserTokenLimit(s.limits.Tokens)
+	h.SetDisableSuggestion(true) // suggestions come from the caller's role schema (roleMessages)
+	costs := newCosts(es.Schema())
 	if s.cfg.Introspection {
 		h.Use(extension.Introspection{})
 	}
 	if s.allowList != nil {
 		h.Use(*s.allowList) // only registered operations; no automatic persisting
 	} else {
-		h.Use(persistedQueries{extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)}})
+		h.Use(persistedQueries{extension.AutomaticPersistedQuery{Cache: newPersistedTexts()}})
 	}
-	h.Use(shapeLimits{limits: s.limits})
-	h.Use(extension.FixedComplexityLimit(s.limits.Complexity))
-	h.Use(accessPolicy{policy: s.Policy, metrics: s.Metrics})
+	// Before parsing and validation (after the allow-list or APQ has supplied the text).
+	h.Use(boundDocument{limits: s.limits, schema: es.Schema(), costs: costs, cache: cache, policy: s.Policy})
+	h.Use(operationGate{limits: s.limits, schema: es.Schema(), costs: costs, policy: s.Policy, metrics: s.Metrics})
 	h.Use(requestMetrics{metrics: s.Metrics})
 	h.Use(traceOperations{tracer: s.tracer})
 	h.Use(auditOperations{trail: s.audit, metrics: s.Metrics, log: s.log})
+	h.Use(roleMessages{policy: s.Policy, present: s.presenter})
 	h.Use(timeoutResponses{}) // innermost: the audit entry records the timeout
 	h.AroundFields(roleIntrospection(s.Policy))
 	h.SetErrorPresenter(s.presenter)
@@ -61,36 +65,58 @@ func (s *Server) graphqlHandler() *handler.Server {
 	return h
 }
 
-// accessPolicy is the gqlgen extension that enforces package policy after validation and
-// before execution: one FORBIDDEN error listing every denied coordinate, and no data.
-type accessPolicy struct {
+// operationGate decides, after validation and before execution, whether the operation runs.
+// One walk of the operation (package selection) gives both the coordinates it selects and its
+// measure: it is refused with COMPLEXITY_LIMIT_EXCEEDED when too deep, too wide, too aliased or
+// too complex for this request's variables, then with the grant error or one FORBIDDEN error
+// listing every coordinate the role may not use (package policy) — and no data either way.
+type operationGate struct {
+	limits  Limits
+	schema  *ast.Schema
+	costs   costs
 	policy  *policy.Policy
 	metrics *metrics.Metrics
 }
 
 var (
-	_ graphql.HandlerExtension        = accessPolicy{}
-	_ graphql.OperationContextMutator = accessPolicy{}
+	_ graphql.HandlerExtension        = operationGate{}
+	_ graphql.OperationContextMutator = operationGate{}
 )
 
-func (accessPolicy) ExtensionName() string                          { return "AccessPolicy" }
-func (accessPolicy) Validate(schema graphql.ExecutableSchema) error { return nil }
+func (operationGate) ExtensionName() string                          { return "OperationGate" }
+func (operationGate) Validate(schema graphql.ExecutableSchema) error { return nil }
 
-func (a accessPolicy) MutateOperationContext(ctx context.Context, rc *graphql.OperationContext) *gqlerror.Error {
+func (g operationGate) MutateOperationContext(ctx context.Context, rc *graphql.OperationContext) *gqlerror.Error {
+	if err := expired(ctx); err != nil {
+		return err
+	}
 	p := auth.FromContext(ctx)
 	if p == nil {
 		e := apperr.New(apperr.Unauthenticated, "authentication required")
 		return &gqlerror.Error{Message: e.Message, Err: e}
 	}
-	selected, denied := a.policy.Check(p.Role, rc.Doc, rc.Operation, rc.Variables)
-	audit.RecordFrom(ctx).SetCoordinates(selected)
-	if p.GrantErr != nil && !grantSelfService(rc.Operation) {
+	check := g.policy.NewChecker(p.Role, rc.Variables)
+	var roots []string
+	w := selection.Walker{Schema: g.schema, Doc: rc.Doc, Lists: g.costs.lists, Fixed: g.costs.fixed, Vars: rc.Variables, MissingFragment: check.MissingFragment,
+		Visit: func(f selection.Field) {
+			check.Visit(f)
+			if f.Root {
+				roots = append(roots, f.Node.Name)
+			}
+		}}
+	measure := w.Operation(rc.Operation)
+	audit.RecordFrom(ctx).SetCoordinates(check.Selected())
+	if refused := g.limits.refuseOperation(measure); refused != nil {
+		return refused
+	}
+	if p.GrantErr != nil && !grantSelfService(roots) {
 		return &gqlerror.Error{Message: p.GrantErr.Error(), Err: p.GrantErr}
 	}
+	denied := check.Denied()
 	if len(denied) == 0 {
 		return nil
 	}
-	a.metrics.Denials.WithLabelValues(string(p.Role)).Inc()
+	g.metrics.Denials.WithLabelValues(string(p.Role)).Inc()
 	e := apperr.New(apperr.Forbidden, "role %s may not read %s", p.Role, strings.Join(denied, ", ")).With("deniedCoordinates", denied)
 	return &gqlerror.Error{Message: e.Message, Err: e}
 }
@@ -160,8 +186,8 @@ var grantSelfServiceFields = map[string]bool{
 	"__typename": true, "__schema": true, "__type": true,
 }
 
-func grantSelfService(op *ast.OperationDefinition) bool {
-	for _, f := range policy.RootFields(op) {
+func grantSelfService(roots []string) bool {
+	for _, f := range roots {
 		if !grantSelfServiceFields[f] {
 			return false
 		}

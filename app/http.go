@@ -85,6 +85,10 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
 		return
 	}
+	if err := s.verifier.Ready(); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "no token verification key"})
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
@@ -169,7 +173,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if r.URL.Path == "/healthz" || r.URL.Path == "/metrics" {
 			return
 		}
-		s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "code", info.code,
+		s.log.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "code", info.code,
 			"duration_ms", time.Since(start).Milliseconds(), "request_id", requestIDFrom(r.Context()))
 	})
 }

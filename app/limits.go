@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -14,24 +15,45 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/parser"
+	"github.com/vektah/gqlparser/v2/validator"
+	"github.com/vektah/gqlparser/v2/validator/rules"
 	"golang.org/x/time/rate"
 
 	"custodia/apperr"
 	"custodia/auth"
-	"custodia/graph"
-	"custodia/model"
+	"custodia/policy"
+	"custodia/selection"
 )
 
 // Limits bound what one request may cost (DESIGN §9, issue "abuse limits"). Every refusal is
 // an error with a stable code: COMPLEXITY_LIMIT_EXCEEDED for the shape and size of a request,
 // RATE_LIMITED (HTTP 429) for too many requests, SERVICE_UNAVAILABLE for a timeout.
 type Limits struct {
-	Complexity    int
-	Depth         int
-	Aliases       int
-	RootFields    int
+	Complexity int
+	Depth      int
+	Aliases    int
+	RootFields int
+	// Tokens bounds the lexical tokens of a document (gqlparser's token limit): parsing stops
+	// there.
+	Tokens int
+	// Width bounds the fields one selection set collects at its own level (through its
+	// fragments), and the fields of one input object literal: validation compares them
+	// pairwise.
+	Width int
+	// Operations bounds the operations in one document (validation walks each of them).
+	Operations int
+	// Variables bounds the variables one operation defines (validation is quadratic in them).
+	Variables int
+	// Overlaps bounds the pairs of same-named fields validation compares
+	// (selection.Walker.Overlaps).
+	Overlaps int
+	// Spreads bounds the fragment spreads in one document (validation compares the fragments
+	// a selection set reaches pairwise).
+	Spreads       int
 	BodyBytes     int64
 	Timeout       time.Duration
 	RatePerSec    float64
@@ -41,101 +63,255 @@ type Limits struct {
 }
 
 // DefaultLimits suit the demo register and the frontends of DESIGN §1: a page of 50 persons
-// with every relation fits well within them.
+// with every relation, and GraphiQL's introspection query, fit well within them.
 //
 // The rate limit is per subject: 20 requests a second sustained, bursts of 100. The burst is
 // sized so that no ordinary client is ever refused: a frontend page load issues a few dozen
 // operations at once (one per panel, each possibly twice with automatic persisted queries), a
 // GraphiQL session one or two per action plus its schema introspection, and the graphql-http
 // conformance audit about 70 in a row. Scripted bulk reading is still held to 20 a second.
-var DefaultLimits = Limits{Complexity: 30000, Depth: 12, Aliases: 30, RootFields: 10, BodyBytes: 1 << 20,
-	Timeout: 15 * time.Second, RatePerSec: 20, RateBurst: 100}
+var DefaultLimits = Limits{Complexity: 30000, Depth: 12, Aliases: 30, RootFields: 10, Tokens: 2000, Width: 100, Operations: 20, Spreads: 64, Overlaps: 1000, Variables: 50,
+	BodyBytes: 1 << 20, Timeout: 15 * time.Second, RatePerSec: 20, RateBurst: 100}
 
-// complexityOf estimates list sizes for the complexity limit: a list costs its element's
-// complexity times its (maximum or typical) length.
-func complexityOf() graph.ComplexityRoot {
-	var c graph.ComplexityRoot
-	page := func(first *int, def int) int {
-		if first != nil && *first > 0 {
-			return *first
-		}
-		return def
+// listLengths are the expected lengths of list fields for the complexity limit: a list costs its
+// element's complexity times its length — the page size the query asks for, or a typical
+// length.
+func listLengths() map[string]selection.Multiplier {
+	page := func(n int) selection.Multiplier { return selection.Multiplier{Length: n, PageArg: "first"} }
+	fixed := func(n int) selection.Multiplier { return selection.Multiplier{Length: n} }
+	return map[string]selection.Multiplier{
+		"Query.searchPersons":      page(20),
+		"Query.accessGrants":       page(20),
+		"Query.auditTrail":         page(50),
+		"Query.prisons":            fixed(40),
+		"Query.disclosures":        fixed(50),
+		"Query.myAccessGrants":     fixed(5),
+		"Query.recipientsToNotify": fixed(10),
+		"Person.convictions":       fixed(5),
+		"Person.detentionHistory":  fixed(5),
+		"Person.previousNames":     fixed(2),
+		"Conviction.offences":      fixed(3),
+		"Conviction.sentences":     fixed(3),
+		"Sentence.transitions":     fixed(4),
 	}
-	c.Query.SearchPersons = func(child int, _ model.PersonSearchInput, first *int, _ *string, _ model.PurposeInput) int {
-		return 1 + child*page(first, 20)
-	}
-	c.Query.AccessGrants = func(child int, _ *model.AccessGrantFilter, first *int, _ *string) int {
-		return 1 + child*page(first, 20)
-	}
-	c.Query.AuditTrail = func(child int, _ *model.AuditFilter, first *int, _ *string) int { return 1 + child*page(first, 50) }
-	c.Query.Prisons = func(child int, _ *model.PrisonKind) int { return 1 + child*40 }
-	c.Query.Disclosures = func(child int, _ string) int { return 1 + child*50 }
-	c.Query.MyAccessGrants = func(child int) int { return 1 + child*5 }
-	c.Query.RecipientsToNotify = func(child int, _ string, _ model.DateTime) int { return 1 + child*10 }
-	c.Person.Convictions = func(child int, _ *bool) int { return 1 + child*5 }
-	c.Person.DetentionHistory = func(child int, _ *bool) int { return 1 + child*5 }
-	c.Sentence.Transitions = func(child int) int { return 1 + child*4 }
-	c.Person.PreviousNames = func(child int) int { return 1 + child*2 }
-	c.Conviction.Offences = func(child int) int { return 1 + child*3 }
-	c.Conviction.Sentences = func(child int) int { return 1 + child*3 }
-	return c
 }
 
-// shapeLimits refuses operations that are too deep, use too many aliases or ask for too many
-// root fields, before execution. Introspection subtrees are not counted.
-type shapeLimits struct{ limits Limits }
-
-var _ graphql.OperationContextMutator = shapeLimits{}
-
-func (shapeLimits) ExtensionName() string                          { return "ShapeLimits" }
-func (shapeLimits) Validate(schema graphql.ExecutableSchema) error { return nil }
-
-func (l shapeLimits) MutateOperationContext(ctx context.Context, rc *graphql.OperationContext) *gqlerror.Error {
-	depth, aliases, roots := measure(rc.Operation.SelectionSet, 1, map[string]bool{})
-	var problem string
-	switch {
-	case depth > l.limits.Depth:
-		problem = fmt.Sprintf("the operation is %d levels deep; the limit is %d", depth, l.limits.Depth)
-	case aliases > l.limits.Aliases:
-		problem = fmt.Sprintf("the operation uses %d aliases; the limit is %d", aliases, l.limits.Aliases)
-	case roots > l.limits.RootFields:
-		problem = fmt.Sprintf("the operation asks for %d root fields; the limit is %d", roots, l.limits.RootFields)
-	default:
-		return nil
+// introspectionCosts are the complexity of the introspection root fields: the size of what
+// they can answer, whatever the selection (validation bounds the nesting of introspection
+// lists). __schema costs an estimate of the full introspection answer — about 5 values per
+// type, 10 per field, 8 per argument or input field, 4 per enum value — and __type the answer
+// for the largest type; so GraphiQL's introspection fits, and many aliased copies do not.
+func introspectionCosts(schema *ast.Schema) map[string]int {
+	total, largest := 0, 0
+	for _, t := range schema.Types {
+		size := 5 + 4*len(t.EnumValues)
+		for _, f := range t.Fields {
+			if t.Kind == ast.InputObject {
+				size += 8
+				continue
+			}
+			size += 10 + 8*len(f.Arguments)
+		}
+		total += size
+		largest = max(largest, size)
 	}
-	e := apperr.New(apperr.ComplexityLimitExceeded, "%s", problem)
+	return map[string]int{"Query.__schema": total, "Query.__type": largest}
+}
+
+// refuseOperation checks the measure of the operation about to run (with this request's
+// variables) against the limits.
+func (l Limits) refuseOperation(m selection.Measure) *gqlerror.Error {
+	switch {
+	case m.Depth > l.Depth:
+		return tooComplex("the operation is %d levels deep; the limit is %d", m.Depth, l.Depth)
+	case m.Aliases > l.Aliases:
+		return tooComplex("the operation uses %d aliases; the limit is %d", m.Aliases, l.Aliases)
+	case m.Fields > l.RootFields:
+		return tooComplex("the operation asks for %d root fields; the limit is %d", m.Fields, l.RootFields)
+	case m.Complexity > l.Complexity:
+		return tooComplex("operation has complexity %d, which exceeds the limit of %d", m.Complexity, l.Complexity)
+	}
+	return nil
+}
+
+// refuseDocument checks a whole parsed document, before validation: every operation and every
+// fragment definition within the operation limits, the operations together within the
+// complexity limit, no selection set wider than the width limit.
+func (l Limits) refuseDocument(d selection.Document) *gqlerror.Error {
+	switch {
+	case d.Operations > l.Operations:
+		return tooComplex("the document holds %d operations; the limit is %d", d.Operations, l.Operations)
+	case d.Spreads > l.Spreads:
+		return tooComplex("the document has %d fragment spreads; the limit is %d", d.Spreads, l.Spreads)
+	case d.Variables > l.Variables:
+		return tooComplex("an operation defines %d variables; the limit is %d", d.Variables, l.Variables)
+	case d.Widest > l.Width:
+		return tooComplex("a selection set of the document selects %d fields; the limit is %d", d.Widest, l.Width)
+	case d.WidestObject > l.Width:
+		return tooComplex("an input object of the document has %d fields; the limit is %d", d.WidestObject, l.Width)
+	case d.TotalComplexity > l.Complexity && d.Operations > 1:
+		return tooComplex("the document's operations have complexity %d together, which exceeds the limit of %d", d.TotalComplexity, l.Complexity)
+	}
+	return l.refuseOperation(d.Worst)
+}
+
+func tooComplex(format string, args ...any) *gqlerror.Error {
+	e := apperr.New(apperr.ComplexityLimitExceeded, format, args...)
 	return &gqlerror.Error{Message: e.Message, Err: e}
 }
 
-// measure returns the depth, the number of aliases and the number of fields at this level.
-func measure(set ast.SelectionSet, level int, seen map[string]bool) (depth, aliases, fields int) {
-	depth = level - 1
-	for _, sel := range set {
-		var d, a, f int
-		switch s := sel.(type) {
-		case *ast.Field:
-			if strings.HasPrefix(s.Name, "__") {
-				continue
-			}
-			f = 1
-			if s.Alias != "" && s.Alias != s.Name {
-				a = 1
-			}
-			cd, ca, _ := measure(s.SelectionSet, level+1, seen)
-			d, a = max(level, cd), a+ca
-		case *ast.InlineFragment:
-			d, a, f = measure(s.SelectionSet, level, seen)
-		case *ast.FragmentSpread:
-			if s.Definition == nil || seen[s.Name] {
-				continue
-			}
-			seen[s.Name] = true
-			d, a, f = measure(s.Definition.SelectionSet, level, seen)
-			delete(seen, s.Name)
-		}
-		depth, aliases, fields = max(depth, d), aliases+a, fields+f
+// boundDocument is the first step of every operation, before gqlgen parses and validates it:
+// it parses the text with the token limit, measures the whole document in one linear walk
+// (package selection, fragments memoised) and refuses it with COMPLEXITY_LIMIT_EXCEEDED when
+// it is over a limit, so validation — quadratic for some shapes — only ever sees bounded
+// documents. A document it accepts it validates and hands to gqlgen through the shared query
+// cache, so it is parsed and validated once; an invalid one it refuses with the validation
+// errors of the caller's role schema (invalidForRole). A request whose time is up is refused
+// between steps.
+type boundDocument struct {
+	limits Limits
+	schema *ast.Schema
+	costs  costs
+	cache  graphql.Cache[*ast.QueryDocument]
+	policy *policy.Policy
+}
+
+// costs are the complexity estimates the walker applies (listLengths, introspectionCosts).
+type costs struct {
+	lists map[string]selection.Multiplier
+	fixed map[string]int
+}
+
+func newCosts(schema *ast.Schema) costs {
+	return costs{lists: listLengths(), fixed: introspectionCosts(schema)}
+}
+
+var _ graphql.OperationParameterMutator = boundDocument{}
+
+func (boundDocument) ExtensionName() string                          { return "BoundDocument" }
+func (boundDocument) Validate(schema graphql.ExecutableSchema) error { return nil }
+
+func (b boundDocument) MutateOperationParameters(ctx context.Context, params *graphql.RawParams) *gqlerror.Error {
+	if err := expired(ctx); err != nil {
+		return err
 	}
-	return depth, aliases, fields
+	if _, ok := b.cache.Get(ctx, params.Query); ok {
+		return nil // validated before; this request's variables are measured after coercion
+	}
+	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: params.Query}, b.limits.Tokens)
+	if err != nil {
+		var gqlErr *gqlerror.Error
+		if errors.As(err, &gqlErr) && (strings.HasPrefix(gqlErr.Message, "exceeded token limit") || strings.HasPrefix(gqlErr.Message, "exceeded maximum nesting depth")) {
+			return tooComplex("the document is too large or too deeply nested (at most %d tokens, %d levels)", b.limits.Tokens, parser.MaxNestingDepth)
+		}
+		return nil // gqlgen reports the syntax error (parsing again stops at the same token limit)
+	}
+	w := selection.Walker{Schema: b.schema, Lists: b.costs.lists, Fixed: b.costs.fixed, Vars: params.Variables}
+	if refused := b.limits.refuseDocument(w.Document(doc)); refused != nil {
+		return refused
+	}
+	// Counting overlaps expands fragments, so it comes last, within a budget: the complexity
+	// limit, which bounds the expanded size of any document not refused above.
+	for _, op := range doc.Operations {
+		if w.Overlaps(op, b.limits.Complexity, b.limits.Overlaps) > b.limits.Overlaps {
+			return tooComplex("the document repeats fields too often: validation would compare more than %d pairs of them", b.limits.Overlaps)
+		}
+	}
+	if err := expired(ctx); err != nil {
+		return err
+	}
+	if len(doc.Operations) == 0 {
+		return nil // gqlgen reports "no operation provided"
+	}
+	if errs := validator.ValidateWithRules(b.schema, doc, validationRules()); len(errs) > 0 {
+		return invalidForRole(ctx, b.policy, params.Query, b.limits.Tokens, errs)
+	}
+	b.cache.Add(ctx, params.Query, doc)
+	return expired(ctx)
+}
+
+// documentCache is the query cache boundDocument and gqlgen share: validated documents of up to
+// cachedDocumentBytes are kept across requests (least recently used out), larger ones only for
+// the request that validated them — so large documents (a long string argument, say) cannot
+// fill the server's memory, and are still parsed and validated once.
+type documentCache struct {
+	shared graphql.Cache[*ast.QueryDocument]
+}
+
+const (
+	cachedDocumentBytes = 64 << 10
+	requestDocument     = "custodia.document" // Stats extension holding a large validated document
+)
+
+// requestDocumentEntry is a large validated document kept for its own request.
+type requestDocumentEntry struct {
+	query string
+	doc   *ast.QueryDocument
+}
+
+func newDocumentCache() documentCache {
+	return documentCache{shared: lru.New[*ast.QueryDocument](1000)}
+}
+
+func (c documentCache) Get(ctx context.Context, query string) (*ast.QueryDocument, bool) {
+	if doc, ok := c.shared.Get(ctx, query); ok {
+		return doc, true
+	}
+	if graphql.HasOperationContext(ctx) {
+		if e, ok := graphql.GetOperationContext(ctx).Stats.GetExtension(requestDocument).(requestDocumentEntry); ok && e.query == query {
+			return e.doc, true
+		}
+	}
+	return nil, false
+}
+
+func (c documentCache) Add(ctx context.Context, query string, doc *ast.QueryDocument) {
+	if len(query) <= cachedDocumentBytes {
+		c.shared.Add(ctx, query, doc)
+	} else if graphql.HasOperationContext(ctx) {
+		graphql.GetOperationContext(ctx).Stats.SetExtension(requestDocument, requestDocumentEntry{query: query, doc: doc})
+	}
+}
+
+// persistedTexts is the cache of automatic persisted queries: it keeps query texts of up to
+// cachedDocumentBytes (least recently used out); larger ones are not persisted (their clients
+// send the text again), so registering large documents cannot fill the server's memory.
+type persistedTexts struct {
+	shared graphql.Cache[string]
+}
+
+func newPersistedTexts() persistedTexts {
+	return persistedTexts{shared: lru.New[string](1000)}
+}
+
+func (c persistedTexts) Get(ctx context.Context, hash string) (string, bool) {
+	return c.shared.Get(ctx, hash)
+}
+
+func (c persistedTexts) Add(ctx context.Context, hash, query string) {
+	if len(query) <= cachedDocumentBytes {
+		c.shared.Add(ctx, hash, query)
+	}
+}
+
+// validationRules are gqlgen's default validation rules with suggestions off (the executor's
+// own choice under SetDisableSuggestion(true)).
+func validationRules() *rules.Rules {
+	r := rules.NewDefaultRules()
+	r.RemoveRule("FieldsOnCorrectType")
+	r.AddRule(rules.FieldsOnCorrectTypeRuleWithoutSuggestions.Name, rules.FieldsOnCorrectTypeRuleWithoutSuggestions.RuleFunc)
+	r.RemoveRule("ScalarLeafs")
+	r.AddRule(rules.ScalarLeafsRuleWithoutSuggestions.Name, rules.ScalarLeafsRuleWithoutSuggestions.RuleFunc)
+	return r
+}
+
+// expired refuses, between the steps before execution, a request whose REQUEST_TIMEOUT has
+// passed (or whose client has gone).
+func expired(ctx context.Context) *gqlerror.Error {
+	if ctx.Err() == nil {
+		return nil
+	}
+	return asGQLError(timedOut(ctx))
 }
 
 // allowList accepts only operations from a file of persisted operations (production option):
@@ -268,7 +444,7 @@ func (s *Server) cors(next http.Handler) http.Handler {
 			h := w.Header()
 			h.Set("Access-Control-Allow-Origin", origin)
 			h.Add("Vary", "Origin")
-			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Role, X-Request-ID")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Role, X-Request-ID, traceparent, tracestate")
 			h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
 			h.Set("Access-Control-Expose-Headers", "X-Request-ID, Retry-After")
 			h.Set("Access-Control-Max-Age", "600")

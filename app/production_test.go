@@ -38,6 +38,10 @@ func TestProductionRefusesToStartHalfConfigured(t *testing.T) {
 		{"no issuer", func(c *app.Config) { c.JWTIssuer = "" }, "JWT_ISSUER"},
 		{"no audience", func(c *app.Config) { c.JWTAudience = "" }, "JWT_AUDIENCE"},
 		{"the development issuer", func(c *app.Config) { c.JWTIssuer = auth.DevIssuer }, "development token issuer"},
+		{"a JWKS URL over plain http", func(c *app.Config) { c.JWTJWKSURL = "http://idp.justice.example/certs" }, "https JWT_JWKS_URL"},
+		{"discovery from a plain http issuer", func(c *app.Config) {
+			c.JWTPublicKeyFile, c.JWTDiscovery, c.JWTIssuer = "", true, "http://idp.justice.example"
+		}, "https JWT_ISSUER"},
 	}
 	if err := full.Validate(); err != nil {
 		t.Fatalf("a complete production configuration: %v", err)

@@ -39,3 +39,32 @@ func TestReadmeExamples(t *testing.T) {
 		})
 	}
 }
+
+// TestReadmeRegistrarPurpose checks what the README says of the copy example: as REGISTRAR,
+// with CRIMINAL_PROCEEDINGS, it is FORBIDDEN (the register office's grant allows only
+// REGISTER_MAINTENANCE); with REGISTER_MAINTENANCE it reads the same copy.
+func TestReadmeRegistrarPurpose(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var example string
+	for _, block := range strings.Split(string(raw), "```graphql\n")[1:] {
+		if q := block[:strings.Index(block, "```")]; strings.Contains(q, "CRIMINAL_PROCEEDINGS") && strings.Contains(q, "includeExpunged: true") {
+			example = q
+		}
+	}
+	if example == "" {
+		t.Fatal("README has no copy example with CRIMINAL_PROCEEDINGS")
+	}
+	env := testenv.New(t, testenv.Options{Persons: 10})
+	r := env.As(model.RoleRegistrar, example, nil)
+	if codes := r.Codes(); len(codes) != 1 || codes[0] != "FORBIDDEN" || !strings.Contains(r.Errors[0].Message, "does not allow the purpose CRIMINAL_PROCEEDINGS") || r.Data["searchPersons"] != nil {
+		t.Errorf("REGISTRAR with CRIMINAL_PROCEEDINGS: want FORBIDDEN naming the purpose, got %s", r.Raw)
+	}
+	r = env.As(model.RoleRegistrar, strings.Replace(example, "CRIMINAL_PROCEEDINGS", "REGISTER_MAINTENANCE", 1), nil)
+	if len(r.Errors) > 0 || testenv.Path(r.Data, "searchPersons", "edges", 0, "node", "familyName") != "Dvořáková" {
+		t.Errorf("REGISTRAR with REGISTER_MAINTENANCE: %s", r.Raw)
+	}
+}

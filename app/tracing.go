@@ -2,59 +2,109 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.32.0"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"custodia/auth"
+	"custodia/metrics"
 )
 
-// Tracing is optional: spans go to an OTLP/HTTP collector when OTEL_EXPORTER_OTLP_ENDPOINT is
-// set (or to Config.TracerProvider). Spans carry names, codes, roles and request IDs — never a
-// query's text or variables, never a database filter, so no personal data leaves in traces.
+// Tracing is optional: spans go to an OTLP collector when OTEL_EXPORTER_OTLP_ENDPOINT (or
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set, over the protocol OTEL_EXPORTER_OTLP_PROTOCOL
+// names (http/protobuf, the default, or grpc), or to Config.TracerProvider. A W3C
+// traceparent/tracestate from the caller is continued. Spans carry names, codes, roles and
+// request IDs — never a query's text or variables, never a database filter or value — so no
+// personal data leaves in traces.
 const tracerName = "custodia"
 
+// propagator reads and writes W3C Trace Context (traceparent, tracestate). Baggage is not
+// propagated: it is caller-controlled data that would travel on into logs and collectors.
+var propagator = propagation.TraceContext{}
+
 func (s *Server) setupTracing(ctx context.Context) error {
+	var tp trace.TracerProvider
 	switch {
 	case s.cfg.TracerProvider != nil:
-		s.tracer = s.cfg.TracerProvider.Tracer(tracerName)
+		tp = s.cfg.TracerProvider
 	case os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "":
-		exp, err := otlptracehttp.New(ctx)
+		protocol := otlpProtocol()
+		exp, err := newOTLPExporter(ctx, protocol)
 		if err != nil {
 			return err
 		}
-		tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp))
-		s.shutdownTracing = tp.Shutdown
-		s.tracer = tp.Tracer(tracerName)
-		s.log.Info("OpenTelemetry tracing to OTLP/HTTP collector enabled")
+		res, err := resource.New(ctx, resource.WithAttributes(semconv.ServiceName("custodia"), semconv.ServiceVersion(metrics.Build().Version)),
+			resource.WithFromEnv(), resource.WithTelemetrySDK())
+		if err != nil {
+			return fmt.Errorf("tracing resource: %w", err)
+		}
+		// The SDK's default sampler follows the caller's sampled flag (parent-based) and reads
+		// OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG.
+		sdk := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+		s.shutdownTracing = sdk.Shutdown
+		tp = sdk
+		s.log.Info("OpenTelemetry tracing to an OTLP collector enabled", "protocol", protocol)
 	default:
-		s.tracer = noop.NewTracerProvider().Tracer(tracerName)
+		tp = noop.NewTracerProvider()
 	}
+	s.tracerProvider = tp
+	s.tracer = tp.Tracer(tracerName)
 	return nil
 }
 
-// traceRequests opens one span per HTTP request.
-func (s *Server) traceRequests(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, span := s.tracer.Start(r.Context(), r.Method+" "+r.URL.Path, trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path),
-				attribute.String("custodia.request_id", requestIDFrom(r.Context()))))
-		defer span.End()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(rec, r.WithContext(ctx))
-		span.SetAttributes(attribute.Int("http.response.status_code", rec.status))
-		if rec.status >= 500 {
-			span.SetStatus(codes.Error, http.StatusText(rec.status))
+// otlpProtocol is the OTLP transport for traces: OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else
+// OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf (the specification's default).
+func otlpProtocol() string {
+	for _, name := range []string{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"} {
+		if v := strings.TrimSpace(os.Getenv(name)); v != "" {
+			return v
 		}
+	}
+	return "http/protobuf"
+}
+
+// newOTLPExporter makes the exporter for a protocol; both read the endpoint, headers, TLS and
+// timeout settings from the standard OTEL_EXPORTER_OTLP_* variables.
+func newOTLPExporter(ctx context.Context, protocol string) (sdktrace.SpanExporter, error) {
+	switch protocol {
+	case "grpc":
+		return otlptracegrpc.New(ctx)
+	case "http/protobuf":
+		return otlptracehttp.New(ctx)
+	}
+	return nil, fmt.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL %q is not supported: use grpc or http/protobuf", protocol)
+}
+
+// traceRequests opens one server span per HTTP request with otelhttp, continuing the caller's
+// trace when it sends a W3C traceparent. The span is named by method and path (never the query
+// string) and carries the request ID.
+func (s *Server) traceRequests(next http.Handler) http.Handler {
+	tagged := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		trace.SpanFromContext(r.Context()).SetAttributes(attribute.String("custodia.request_id", requestIDFrom(r.Context())))
+		next.ServeHTTP(w, r)
 	})
+	return otelhttp.NewHandler(tagged, "http",
+		otelhttp.WithTracerProvider(s.tracerProvider),
+		otelhttp.WithPropagators(propagator),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
+		otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" && r.URL.Path != "/metrics" }),
+	)
 }
 
 // traceOperations is the gqlgen extension that opens a span per GraphQL operation.
@@ -97,10 +147,15 @@ func (t traceOperations) InterceptResponse(ctx context.Context, next graphql.Res
 	return resp
 }
 
-// dbSpans turns the driver's command events into spans (command and collection names only).
+// dbSpans turns the driver's command events into spans, children of the span in the
+// command's context (the GraphQL operation's, or the grant check's). They carry the command
+// and collection names only: never the command's body, filter or values. (The contrib
+// instrumentation for driver v2, go.opentelemetry.io/contrib/instrumentation/
+// go.mongodb.org/mongo-driver/v2/mongo/otelmongo, is not obtainable from the module proxy at
+// any version compatible with otel v1.36.0.)
 type dbSpans struct {
 	tracer trace.Tracer
-	open   sync.Map // request ID → span
+	open   sync.Map // driver request ID → span
 }
 
 func (d *dbSpans) started(ctx context.Context, requestID int64, command, collection string) {
@@ -121,4 +176,32 @@ func (d *dbSpans) finished(requestID int64, failed bool) {
 		}
 		span.End()
 	}
+}
+
+// traceLogHandler adds the trace and span IDs of the record's context to every log line, so
+// a log line and its trace can be found from each other. Log with the *Context methods.
+type traceLogHandler struct{ slog.Handler }
+
+// withTraceIDs wraps a logger's handler with traceLogHandler (once).
+func withTraceIDs(log *slog.Logger) *slog.Logger {
+	if _, ok := log.Handler().(traceLogHandler); ok {
+		return log
+	}
+	return slog.New(traceLogHandler{log.Handler()})
+}
+
+func (h traceLogHandler) Handle(ctx context.Context, r slog.Record) error {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r = r.Clone()
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h traceLogHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return traceLogHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h traceLogHandler) WithGroup(name string) slog.Handler {
+	return traceLogHandler{h.Handler.WithGroup(name)}
 }

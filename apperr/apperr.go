@@ -63,7 +63,7 @@ var Codes = []CodeInfo{
 	{NotFound, "the record does not exist or is outside the caller's rows (REINTEGRATION caseload) — the two read alike"},
 	{BadUserInput, "an argument or input field is invalid; `extensions.field` names it"},
 	{Conflict, "a stale `version`, an idempotency key reused with other input, or a write the register's state forbids"},
-	{ComplexityLimitExceeded, "the operation is too deep, too complex, uses too many aliases or root fields"},
+	{ComplexityLimitExceeded, "the operation is too deep, too complex, uses too many aliases or root fields, or the document is over a bound checked before validation (tokens, fields of one selection set or input object, fragment spreads, repeated fields, variables, operations)"},
 	{RateLimited, "the subject sent more requests than its rate allows; retry after `Retry-After` seconds"},
 	{BadRequest, "the HTTP request is malformed: not JSON, a JSON batch (array), a `Content-Type` other than `application/json`, `query`/`operationName`/`variables`/`extensions` of the wrong type or missing, bad JSON in GET parameters, a persisted-query hash that does not match its query"},
 	{MethodNotAllowed, "an HTTP method other than GET or POST, or a mutation sent with GET (the `Allow` header says what is allowed)"},

@@ -17,6 +17,10 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"custodia/apperr"
 	"custodia/model"
 	"custodia/store"
@@ -96,7 +100,16 @@ func (t *Trail) appender() {
 
 // Append completes e (time, sequence, hashes) and writes it at the end of the chain. Any
 // failure is SERVICE_UNAVAILABLE: the caller must not release data it could not audit.
-func (t *Trail) Append(ctx context.Context, e *model.AuditEntry) error {
+func (t *Trail) Append(ctx context.Context, e *model.AuditEntry) (err error) {
+	// A span under the caller's (the operation's), from the caller's tracer provider.
+	ctx, span := trace.SpanFromContext(ctx).TracerProvider().Tracer("custodia/audit").Start(ctx, "audit append",
+		trace.WithAttributes(attribute.String("custodia.audit.outcome", string(e.Outcome))))
+	defer func() {
+		if err != nil {
+			span.SetStatus(codes.Error, "audit append failed")
+		}
+		span.End()
+	}()
 	e.Time = t.now().UTC().Truncate(time.Millisecond) // what BSON keeps, so the hash verifies
 	if e.Coordinates == nil {
 		e.Coordinates = []string{}

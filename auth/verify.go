@@ -16,81 +16,90 @@ import (
 	"strings"
 	"time"
 
-	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 
 	"custodia/apperr"
 	"custodia/model"
 )
 
-// ClaimNames says which token claims carry the identity; agencies' identity providers differ.
-type ClaimNames struct {
-	Name     string
-	Username string
-	Email    string
-	Agency   string
-	Roles    string
-	Approver string
-}
-
-// DefaultClaimNames are the OpenID Connect names plus "agency", "roles" and "approver".
-var DefaultClaimNames = ClaimNames{
-	Name: "name", Username: "preferred_username", Email: "email",
-	Agency: "agency", Roles: "roles", Approver: "approver",
-}
-
 // VerifierConfig says which tokens to accept. At least one key source is required.
 type VerifierConfig struct {
 	// PublicKeys are verification keys (Ed25519, RSA or ECDSA P-256), by key ID; a key with the
 	// ID "" verifies tokens without a "kid".
 	PublicKeys map[string]crypto.PublicKey
-	// JWKSURL, when set, is fetched for keys; unknown key IDs trigger a refresh at a bounded rate.
+	// JWKSURL, when set, is fetched for keys; see jwksSource for when it is fetched again.
 	JWKSURL string
+	// Discovery finds the JWKS URL in the issuer's OpenID Connect discovery document
+	// (Issuer + "/.well-known/openid-configuration") when JWKSURL is not set.
+	Discovery bool
+	// JWKSRefreshInterval is how often the key set is fetched regardless of demand
+	// (default DefaultJWKSRefreshInterval); JWKSMinRefreshInterval is the least time between
+	// fetches caused by unknown key IDs (default DefaultJWKSMinRefreshInterval).
+	JWKSRefreshInterval, JWKSMinRefreshInterval time.Duration
+	// HTTPClient fetches discovery documents and key sets (default: a client with a 5 s timeout).
+	HTTPClient *http.Client
+	// OnKeyError is told about failed key-set fetches (for the log).
+	OnKeyError func(error)
 	// HS256Secret enables HS256 with this shared secret. Off unless explicitly configured.
 	HS256Secret []byte
 	Issuer      string
 	Audience    string
-	// Leeway tolerated on exp/nbf/iat for clock skew (default 30 s).
+	// Leeway tolerated on exp/nbf/iat for clock skew (default 30 s, at most MaxLeeway).
 	Leeway time.Duration
+	// Claims says where the identity is in the token (empty fields: DefaultClaimNames).
 	Claims ClaimNames
+	// RoleMap, when not nil, maps the identity provider's role values to custodia roles; only
+	// the values it lists grant a role. Nil: role values are custodia role names.
+	RoleMap map[string]model.Role
 }
+
+// MaxLeeway is the largest clock-skew leeway accepted: more would stretch every token's life.
+const MaxLeeway = 5 * time.Minute
 
 // Verifier checks bearer tokens. It is safe for concurrent use.
 type Verifier struct {
 	cfg     VerifierConfig
-	jwks    keyfunc.Keyfunc
+	jwks    *jwksSource
+	stop    context.CancelFunc
+	claims  *claimReader
 	parser  *jwt.Parser
 	methods []string
 }
 
-// NewVerifier prepares a verifier. With a JWKS URL it fetches the key set once, in the
-// background, and keeps it fresh.
+// NewVerifier prepares a verifier. With a JWKS URL or discovery it fetches the key set once
+// (a failure leaves the verifier not Ready, retrying in the background) and keeps it fresh
+// until ctx ends.
 func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
 	if cfg.Issuer == "" || cfg.Audience == "" {
 		return nil, errors.New("token issuer and audience must be configured")
 	}
-	if len(cfg.PublicKeys) == 0 && cfg.JWKSURL == "" && len(cfg.HS256Secret) == 0 {
-		return nil, errors.New("no token verification keys configured (public key file, JWKS URL or HS256 secret)")
+	if len(cfg.PublicKeys) == 0 && cfg.JWKSURL == "" && !cfg.Discovery && len(cfg.HS256Secret) == 0 {
+		return nil, errors.New("no token verification keys configured (public key file, JWKS URL, OIDC discovery or HS256 secret)")
 	}
 	if cfg.Leeway == 0 {
 		cfg.Leeway = 30 * time.Second
 	}
-	if cfg.Claims == (ClaimNames{}) {
-		cfg.Claims = DefaultClaimNames
+	if cfg.Leeway < 0 || cfg.Leeway > MaxLeeway {
+		return nil, fmt.Errorf("the token leeway must be between 0 and %s", MaxLeeway)
 	}
-	v := &Verifier{cfg: cfg, methods: []string{"EdDSA", "RS256", "ES256"}}
+	cr, err := newClaimReader(cfg.Claims, cfg.RoleMap)
+	if err != nil {
+		return nil, fmt.Errorf("token claims: %w", err)
+	}
+	v := &Verifier{cfg: cfg, claims: cr, methods: []string{"EdDSA", "RS256", "ES256"}}
 	if len(cfg.HS256Secret) > 0 {
 		if len(cfg.HS256Secret) < 32 {
 			return nil, errors.New("the HS256 secret must be at least 32 bytes")
 		}
 		v.methods = append(v.methods, "HS256")
 	}
-	if cfg.JWKSURL != "" {
-		k, err := keyfunc.NewDefaultCtx(ctx, []string{cfg.JWKSURL})
-		if err != nil {
-			return nil, fmt.Errorf("JWKS %s: %w", cfg.JWKSURL, err)
+	if cfg.JWKSURL != "" || cfg.Discovery {
+		ctx, v.stop = context.WithCancel(ctx)
+		if v.jwks, err = newJWKSSource(ctx, jwksOptions{URL: cfg.JWKSURL, Issuer: cfg.Issuer, Discover: cfg.JWKSURL == "",
+			Client: cfg.HTTPClient, Interval: cfg.JWKSRefreshInterval, MinInterval: cfg.JWKSMinRefreshInterval, OnError: cfg.OnKeyError}); err != nil {
+			v.stop()
+			return nil, err
 		}
-		v.jwks = k
 	}
 	v.parser = jwt.NewParser(
 		jwt.WithValidMethods(v.methods),
@@ -103,10 +112,27 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
 	return v, nil
 }
 
+// Close stops refreshing the remote key set (if any). The verifier keeps verifying with the
+// keys it holds.
+func (v *Verifier) Close() {
+	if v.stop != nil {
+		v.stop()
+	}
+}
+
+// Ready reports whether the verifier holds a key to verify tokens with: always with a key
+// file or secret; with a remote key set, once at least one key was fetched.
+func (v *Verifier) Ready() error {
+	if v.jwks == nil || len(v.cfg.PublicKeys) > 0 || len(v.cfg.HS256Secret) > 0 {
+		return nil
+	}
+	return v.jwks.ready()
+}
+
 // keyFor picks the verification key(s) for a token. The key's type must match the token's
 // algorithm; golang-jwt additionally refuses a key of the wrong type for the method, so an
 // RSA/EdDSA public key can never be used as an HMAC secret (algorithm confusion).
-func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
+func (v *Verifier) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
 	alg, _ := t.Header["alg"].(string)
 	kid, _ := t.Header["kid"].(string)
 	if alg == "HS256" {
@@ -119,7 +145,7 @@ func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
 		return key, nil
 	}
 	if v.jwks != nil && kid != "" {
-		return v.jwks.Keyfunc(t)
+		return v.jwks.key(ctx, t)
 	}
 	return nil, fmt.Errorf("no verification key for kid %q", kid)
 }
@@ -152,21 +178,15 @@ func (v *Verifier) Authenticate(r *http.Request) (*Principal, error) {
 		return nil, errUnauthenticated("send an Authorization: Bearer <JWT> header")
 	}
 	claims := jwt.MapClaims{}
-	if _, err := v.parser.ParseWithClaims(strings.TrimSpace(raw), claims, v.keyFor); err != nil {
+	keyFor := func(t *jwt.Token) (any, error) { return v.keyFor(r.Context(), t) }
+	if _, err := v.parser.ParseWithClaims(strings.TrimSpace(raw), claims, keyFor); err != nil {
 		return nil, errUnauthenticated("the token is invalid or expired").With("reason", tokenFailure(err))
 	}
-	p := &Principal{}
-	p.Subject, _ = claims["sub"].(string)
-	p.Name, _ = claims[v.cfg.Claims.Name].(string)
-	p.Username, _ = claims[v.cfg.Claims.Username].(string)
-	p.Email, _ = claims[v.cfg.Claims.Email].(string)
-	p.Agency, _ = claims[v.cfg.Claims.Agency].(string)
-	p.Approver, _ = claims[v.cfg.Claims.Approver].(bool)
+	p := v.claims.read(claims)
 	if p.Subject == "" || p.Agency == "" {
-		return nil, errUnauthenticated("the token lacks the sub or agency claim")
+		return nil, errUnauthenticated("the token lacks the subject or agency claim")
 	}
-	roles := stringList(claims[v.cfg.Claims.Roles])
-	role, err := chooseRole(roles, r.Header.Get("X-Role"))
+	role, err := chooseRole(v.claims.roleValues(claims), r.Header.Get("X-Role"))
 	if err != nil {
 		return nil, err
 	}
@@ -193,13 +213,7 @@ func tokenFailure(err error) string {
 	return "signature or algorithm not accepted"
 }
 
-func chooseRole(roles []string, requested string) (model.Role, error) {
-	var valid []model.Role
-	for _, r := range roles {
-		if role := model.Role(r); role.IsValid() && !slices.Contains(valid, role) {
-			valid = append(valid, role)
-		}
-	}
+func chooseRole(valid []model.Role, requested string) (model.Role, error) {
 	requested = strings.TrimSpace(requested)
 	switch {
 	case len(valid) == 0:

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"custodia/apperr"
 	"custodia/audit"
 	"custodia/auth"
@@ -127,6 +129,10 @@ func Effective(g model.AccessGrant, today model.Date) model.AccessGrant {
 // whose recorded identity no longer matches the token's claims is suspended here, in the
 // database (and audited), before the caller is told GRANT_SUSPENDED.
 func (s *Service) Check(ctx context.Context, p *auth.Principal) error {
+	// A span under the request's, from the caller's tracer provider: the grant lookup's
+	// database commands show as its children.
+	ctx, span := trace.SpanFromContext(ctx).TracerProvider().Tracer("custodia/grants").Start(ctx, "grant check")
+	defer span.End()
 	list, err := s.grantsFor(ctx, cacheKey{p.Subject, p.Role, p.Agency})
 	if err != nil {
 		return err

@@ -4,11 +4,11 @@ import (
 	"context"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vikstrous/dataloadgen"
 	"golang.org/x/sync/errgroup"
 
 	"custodia/model"
+	"custodia/selection"
 )
 
 // Selection says which relations an operation selects below a set of persons. It is read
@@ -27,42 +27,25 @@ func SelectionBelow(ctx context.Context) Selection {
 	if fc == nil || !graphql.HasOperationContext(ctx) {
 		return Selection{}
 	}
-	vars := graphql.GetOperationContext(ctx).Variables
+	oc := graphql.GetOperationContext(ctx)
 	var s Selection
-	seen := map[string]bool{}
-	var walk func(set ast.SelectionSet)
-	walk = func(set ast.SelectionSet) {
-		for _, sel := range set {
-			switch x := sel.(type) {
-			case *ast.Field:
-				if x.ObjectDefinition != nil {
-					switch x.ObjectDefinition.Name + "." + x.Name {
-					case "Person.detentionStatus", "Person.detentionHistory":
-						s.Detentions = true
-					case "DetentionStatus.prison", "DetentionPeriod.prison":
-						s.Prisons = true
-					case "DetentionPeriod.sentence":
-						s.PeriodSentences = true
-					case "Person.convictions":
-						if copy, _ := x.ArgumentMap(vars)["includeExpunged"].(bool); copy {
-							s.ConvictionsCopy = true
-						} else {
-							s.Convictions = true
-						}
-					}
-				}
-				walk(x.SelectionSet)
-			case *ast.InlineFragment:
-				walk(x.SelectionSet)
-			case *ast.FragmentSpread:
-				if x.Definition != nil && !seen[x.Name] {
-					seen[x.Name] = true
-					walk(x.Definition.SelectionSet)
-				}
+	w := selection.Walker{Doc: oc.Doc, Visit: func(f selection.Field) {
+		switch f.Coordinate() {
+		case "Person.detentionStatus", "Person.detentionHistory":
+			s.Detentions = true
+		case "DetentionStatus.prison", "DetentionPeriod.prison":
+			s.Prisons = true
+		case "DetentionPeriod.sentence":
+			s.PeriodSentences = true
+		case "Person.convictions":
+			if copy, _ := f.Node.ArgumentMap(oc.Variables)["includeExpunged"].(bool); copy {
+				s.ConvictionsCopy = true
+			} else {
+				s.Convictions = true
 			}
 		}
-	}
-	walk(fc.Field.Selections)
+	}}
+	w.Set(nil, fc.Field.Selections)
 	return s
 }
 

@@ -63,6 +63,7 @@ func New() *Metrics {
 	})
 	m.Registry.MustRegister(m.DBCommands, m.RequestDuration, m.Errors, m.Responses, m.Denials, m.GrantLookups, m.AuditFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.Registry.MustRegister(buildInfoGauge())
 	return m
 }
 

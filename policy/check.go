@@ -8,6 +8,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"custodia/model"
+	"custodia/selection"
 )
 
 // Denied walks a validated operation and returns, sorted and without duplicates, every
@@ -21,12 +22,41 @@ func (p *Policy) Denied(role model.Role, doc *ast.QueryDocument, op *ast.Operati
 }
 
 // Check is Denied that also returns every object-field coordinate the operation selects (for
-// the audit trail), sorted and without duplicates.
+// the audit trail), sorted and without duplicates. It walks the operation with the shared
+// selection walker; callers that also measure the operation feed a Checker to their own walk.
 func (p *Policy) Check(role model.Role, doc *ast.QueryDocument, op *ast.OperationDefinition, vars map[string]any) (selected, denied []string) {
-	w := walker{p: p, role: role, vars: vars, denied: map[string]bool{}, selected: map[string]bool{}, seenFragments: map[string]bool{}}
-	w.selections(op.SelectionSet)
-	return sortedKeys(w.selected), sortedKeys(w.denied)
+	c := p.NewChecker(role, vars)
+	w := selection.Walker{Doc: doc, Visit: c.Visit, MissingFragment: c.MissingFragment}
+	w.Operation(op)
+	return c.Selected(), c.Denied()
 }
+
+// Checker collects, during one selection walk (package selection) of a validated operation,
+// the coordinates it selects and those of them the role may not use. A fragment's checks do
+// not depend on where it is spread (its type condition fixes the parent type), so the walk's
+// once-per-fragment visit checks everything.
+type Checker struct {
+	p        *Policy
+	role     model.Role
+	vars     map[string]any
+	denied   map[string]bool
+	selected map[string]bool
+}
+
+// NewChecker starts a check for role with the request's (coerced) variables.
+func (p *Policy) NewChecker(role model.Role, vars map[string]any) *Checker {
+	return &Checker{p: p, role: role, vars: vars, denied: map[string]bool{}, selected: map[string]bool{}}
+}
+
+// Selected is every object-field coordinate visited so far, sorted.
+func (c *Checker) Selected() []string { return sortedKeys(c.selected) }
+
+// Denied is every coordinate visited so far that the role may not use, sorted.
+func (c *Checker) Denied() []string { return sortedKeys(c.denied) }
+
+// MissingFragment denies a spread whose fragment is not defined (fail closed; validation
+// refuses such documents first).
+func (c *Checker) MissingFragment(name string) { c.denied["fragment "+name] = true }
 
 func sortedKeys(m map[string]bool) []string {
 	out := make([]string, 0, len(m))
@@ -37,91 +67,38 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
-// RootFields lists the names of the operation's root fields (through fragments).
-func RootFields(op *ast.OperationDefinition) []string {
-	var out []string
-	var walk func(set ast.SelectionSet)
-	walk = func(set ast.SelectionSet) {
-		for _, sel := range set {
-			switch s := sel.(type) {
-			case *ast.Field:
-				out = append(out, s.Name)
-			case *ast.InlineFragment:
-				walk(s.SelectionSet)
-			case *ast.FragmentSpread:
-				if s.Definition != nil {
-					walk(s.Definition.SelectionSet)
-				}
-			}
-		}
+// Visit checks one field node.
+func (c *Checker) Visit(f selection.Field) {
+	if f.Introspection() || f.Parent != nil && isIntrospectionType(f.Parent.Name) {
+		return // introspection (and what it selects) is reduced per role, not denied
 	}
-	walk(op.SelectionSet)
-	return out
-}
-
-type walker struct {
-	p             *Policy
-	role          model.Role
-	vars          map[string]any
-	denied        map[string]bool
-	selected      map[string]bool
-	seenFragments map[string]bool
-}
-
-func (w *walker) selections(set ast.SelectionSet) {
-	for _, sel := range set {
-		switch s := sel.(type) {
-		case *ast.Field:
-			w.field(s)
-		case *ast.InlineFragment:
-			w.selections(s.SelectionSet)
-		case *ast.FragmentSpread:
-			// A fragment's checks do not depend on where it is spread (its type condition
-			// fixes the parent type), so each fragment is walked once.
-			if s.Definition == nil {
-				w.denied["fragment "+s.Name] = true
-				continue
-			}
-			if !w.seenFragments[s.Name] {
-				w.seenFragments[s.Name] = true
-				w.selections(s.Definition.SelectionSet)
-			}
-		}
-	}
-}
-
-func (w *walker) field(f *ast.Field) {
-	if f.Name == "__typename" || f.Name == "__schema" || f.Name == "__type" {
-		return // introspection is reduced per role, not denied
-	}
-	if f.Definition == nil || f.ObjectDefinition == nil {
-		w.denied[f.Name] = true // not validated against the schema: fail closed
+	if f.Def == nil || f.Parent == nil || f.Parent.Name == "" {
+		c.denied[f.Node.Name] = true // not validated against the schema: fail closed
 		return
 	}
-	coord := f.ObjectDefinition.Name + "." + f.Name
-	w.selected[coord] = true
-	if !w.p.Allows(w.role, coord) {
-		w.denied[coord] = true
+	coord := f.Coordinate()
+	c.selected[coord] = true
+	if !c.p.Allows(c.role, coord) {
+		c.denied[coord] = true
 	}
-	for _, argDef := range f.Definition.Arguments {
-		arg := f.Arguments.ForName(argDef.Name)
+	for _, argDef := range f.Def.Arguments {
+		arg := f.Node.Arguments.ForName(argDef.Name)
 		var value any
 		if arg != nil {
-			v, err := arg.Value.Value(w.vars)
+			v, err := arg.Value.Value(c.vars)
 			if err != nil {
-				w.denied[coord+"("+argDef.Name+":)"] = true
+				c.denied[coord+"("+argDef.Name+":)"] = true
 				continue
 			}
 			value = v
 		}
-		w.argument(coord+"("+argDef.Name+":)", argDef, value)
+		c.argument(coord+"("+argDef.Name+":)", argDef, value)
 	}
-	w.selections(f.SelectionSet)
 }
 
 // argument checks one argument value against its own @access (when it differs from the
 // default) and, for input objects, every input field that carries @access.
-func (w *walker) argument(coord string, def *ast.ArgumentDefinition, value any) {
+func (w *Checker) argument(coord string, def *ast.ArgumentDefinition, value any) {
 	if roles, guarded := w.p.guarded[coord]; guarded && value != nil && !isDefault(def, value) && !slices.Contains(roles, w.role) {
 		w.denied[coord] = true
 	}
@@ -137,7 +114,7 @@ func isDefault(def *ast.ArgumentDefinition, value any) bool {
 }
 
 // inputValue descends into input objects (and lists of them) to check guarded input fields.
-func (w *walker) inputValue(t *ast.Type, value any) {
+func (w *Checker) inputValue(t *ast.Type, value any) {
 	if value == nil {
 		return
 	}

@@ -31,6 +31,8 @@ type Policy struct {
 	guarded map[string][]model.Role
 	// roleSchemas are the per-role schemas shown by introspection.
 	roleSchemas map[model.Role]*ast.Schema
+	// hidden are, per role, the names of the schema its role schema does not show.
+	hidden map[model.Role]map[string]bool
 }
 
 // New reads every @access directive of s.
@@ -81,8 +83,10 @@ func New(s *ast.Schema) (*Policy, error) {
 		}
 	}
 	p.roleSchemas = map[model.Role]*ast.Schema{}
+	p.hidden = map[model.Role]map[string]bool{}
 	for _, role := range model.AllRole {
 		p.roleSchemas[role] = p.schemaFor(role)
+		p.hidden[role] = p.hiddenNames(role)
 	}
 	return p, nil
 }
