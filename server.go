@@ -2,6 +2,12 @@
 //
 //	go run .                      start the server (development mode: embedded FerretDB, demo data)
 //	go run . token -role POLICE   print a development token for the demo official of a role
+//	go run . audit keygen         make an audit log signing key (AUDIT_SIGNING_KEY_FILE)
+//	go run . audit key            print the audit log's public key, for auditors
+//	go run . audit export -o f [-url u -token t]
+//	                              export the audit log with its signed checkpoints
+//	go run . audit verify -key k -checkpoint c -export f
+//	                              verify an export offline against kept checkpoints
 //	go run . db                   serve the embedded FerretDB on its own (point MONGODB_URI at it)
 //	go run . schema -role POLICE  print the role's schema as SDL (for code generators)
 //	custodia healthcheck          exit 0 when the server on LISTEN_ADDR is ready (container HEALTHCHECK)
@@ -43,6 +49,8 @@ func main() {
 	switch command {
 	case "token":
 		err = tokenCommand(os.Args[2:])
+	case "audit":
+		err = auditCommand(os.Args[2:], os.Stdout, log)
 	case "db":
 		err = dbCommand(os.Args[2:], log)
 	case "schema":

@@ -140,7 +140,22 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err := s.AuditStore.EnsureIndexes(ctx); err != nil {
 		return nil, fmt.Errorf("audit indexes: %w", err)
 	}
-	s.Trail = audit.NewTrail(s.AuditStore, cfg.Now)
+	keyFile := cfg.AuditSigningKeyFile
+	if keyFile == "" && cfg.Mode == Development {
+		keyFile = filepath.Join(cfg.DataDir, "audit-signing.key")
+	}
+	var auditKey *audit.Key
+	if cfg.Mode == Development {
+		auditKey, err = audit.LoadOrCreateKey(keyFile)
+	} else {
+		auditKey, err = audit.LoadKey(keyFile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("audit signing key: %w", err)
+	}
+	s.Trail = audit.NewTrail(s.AuditStore, cfg.Now, audit.Options{Key: auditKey, CheckpointEvery: cfg.AuditCheckpointEvery,
+		CheckpointInterval: cfg.AuditCheckpointInterval, WitnessDir: cfg.AuditWitnessDir, WitnessURL: cfg.AuditWitnessURL, Log: log})
+	log.Info("audit log signing key", "verifier_key", auditKey.VerifierKey)
 	s.audit = &auditAppender{trail: s.Trail}
 	s.presenter = apperr.Presenter(log, requestIDFrom)
 	if cfg.AuditRetention == 0 {

@@ -12,7 +12,6 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"custodia/app"
 	"custodia/internal/testenv"
@@ -24,7 +23,7 @@ const trailQuery = `query Trail($f: AuditFilter, $first: Int, $after: String) {
   auditTrail(filter: $f, first: $first, after: $after) {
     edges { node { sequence time kind subject name agency role grantId operationName operationHash
       purpose { caseReference reason } coordinates personIds outcome errorCode clientAddress requestId
-      grantTransition { grantId from to reason } hash previousHash } }
+      grantTransition { grantId from to reason } hash canonical accesses { field purpose { caseReference reason } personIds } } }
     pageInfo { hasNextPage endCursor }
   }
 }`
@@ -155,16 +154,6 @@ func TestAuditChainUnderConcurrency(t *testing.T) {
 	}
 }
 
-func rawCollection(t *testing.T, env *testenv.Env, name string) *mongo.Collection {
-	t.Helper()
-	c, err := mongo.Connect(options.Client().ApplyURI(env.Config.MongoURI))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Disconnect(context.Background()) })
-	return c.Database(env.Config.MongoDatabase).Collection(name)
-}
-
 func TestAuditTamperingIsDetected(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -199,7 +188,7 @@ func TestAuditTamperingIsDetected(t *testing.T) {
 			for i := 0; i < 6; i++ {
 				env.MustData(model.RoleCourt, prisonsQuery, nil)
 			}
-			if err := c.tamper(context.Background(), rawCollection(t, env, "audit")); err != nil {
+			if err := c.tamper(context.Background(), env.RawCollection("audit")); err != nil {
 				t.Fatal(err)
 			}
 			report := env.MustData(model.RoleAuditor, verifyQuery, nil)["verifyAuditChain"].(map[string]any)

@@ -12,6 +12,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"custodia/audit"
 	"custodia/auth"
 	"custodia/model"
 	"custodia/seed"
@@ -58,6 +59,18 @@ type Config struct {
 	AuditMongoURI  string
 	AuditDatabase  string
 	AuditRetention time.Duration
+	// AuditSigningKeyFile holds the Ed25519 key (note form) that signs the audit log's
+	// checkpoints; every instance of one deployment uses the same key. Required in production;
+	// in development it defaults to DATA_DIR/audit-signing.key, created when missing.
+	AuditSigningKeyFile string
+	// AuditCheckpointEvery / AuditCheckpointInterval: a checkpoint is signed once this many
+	// entries were appended, and at least this often while the log grows (0 = defaults).
+	AuditCheckpointEvery    int
+	AuditCheckpointInterval time.Duration
+	// AuditWitnessDir / AuditWitnessURL receive every signed checkpoint (a directory outside
+	// the database, an HTTP endpoint that is POSTed the note).
+	AuditWitnessDir string
+	AuditWitnessURL string
 	// GrantCacheTTL bounds how long a revocation on another instance may go unnoticed.
 	GrantCacheTTL time.Duration
 	// Limits bound what one request may cost; zero fields take DefaultLimits.
@@ -139,6 +152,15 @@ func FromEnv() (Config, error) {
 	}
 	c.AuditRetention = time.Duration(retentionDays) * 24 * time.Hour
 	c.AuditMongoURI = os.Getenv("AUDIT_MONGODB_URI")
+	c.AuditSigningKeyFile = os.Getenv("AUDIT_SIGNING_KEY_FILE")
+	c.AuditWitnessDir = os.Getenv("AUDIT_WITNESS_DIR")
+	c.AuditWitnessURL = os.Getenv("AUDIT_WITNESS_URL")
+	if c.AuditCheckpointEvery, err = envInt("AUDIT_CHECKPOINT_EVERY", 1000); err != nil || c.AuditCheckpointEvery < 1 {
+		return c, fmt.Errorf("AUDIT_CHECKPOINT_EVERY must be a whole number of entries, at least 1")
+	}
+	if c.AuditCheckpointInterval, err = time.ParseDuration(env("AUDIT_CHECKPOINT_INTERVAL", "10s")); err != nil || c.AuditCheckpointInterval < time.Second {
+		return c, fmt.Errorf("AUDIT_CHECKPOINT_INTERVAL must be a duration of at least 1s, such as 10s")
+	}
 	l := DefaultLimits
 	for _, v := range []struct {
 		name string
@@ -202,6 +224,9 @@ func (c Config) Validate() error {
 		if c.JWTAudience == "" {
 			missing = append(missing, "JWT_AUDIENCE")
 		}
+		if c.AuditSigningKeyFile == "" {
+			missing = append(missing, "AUDIT_SIGNING_KEY_FILE")
+		}
 		if len(missing) > 0 {
 			return fmt.Errorf("production mode needs %s", strings.Join(missing, ", "))
 		}
@@ -210,6 +235,9 @@ func (c Config) Validate() error {
 		}
 		if c.JWTDiscovery && c.JWTJWKSURL == "" && !auth.SecureURL(c.JWTIssuer) {
 			return fmt.Errorf("production mode needs an https JWT_ISSUER for OIDC discovery (plain http only to a loopback address)")
+		}
+		if c.AuditRetention != 0 && c.AuditRetention < audit.DefaultRetention {
+			return fmt.Errorf("production mode refuses an audit retention under three years (AUDIT_RETENTION_DAYS must be at least 1095)")
 		}
 		if c.JWTIssuer == auth.DevIssuer {
 			return fmt.Errorf("production mode refuses the development token issuer %q", auth.DevIssuer)

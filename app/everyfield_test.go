@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -52,19 +53,26 @@ func TestEveryReadableFieldOfEveryType(t *testing.T) {
 	t.Parallel()
 	env := testenv.New(t, testenv.Options{Persons: 30})
 	env.MustData(model.RolePolice, `query($p: PurposeInput!) { person(id: "P-000002", purpose: $p) { id } }`, map[string]any{"p": testenv.Purpose(model.RolePolice)})
+	if _, err := env.Server.Trail.Checkpoint(context.Background()); err != nil { // for the proofs
+		t.Fatal(err)
+	}
 	roots := map[string]string{
-		"person":             `person(id: "%s", purpose: $p)`,
-		"personByNationalId": `personByNationalId(nationalId: "755630/4129", purpose: $p)`,
-		"searchPersons":      `searchPersons(filter: {familyName: "dvorakova", dateOfBirth: "1975-06-30"}, purpose: $p)`,
-		"prisons":            `prisons`,
-		"prison":             `prison(id: "PRS-PANKRAC")`,
-		"me":                 `me`,
-		"myAccessGrants":     `myAccessGrants`,
-		"accessGrants":       `accessGrants(first: 5)`,
-		"auditTrail":         `auditTrail(first: 5)`,
-		"disclosures":        `disclosures(personId: "P-000002")`,
-		"verifyAuditChain":   `verifyAuditChain`,
-		"recipientsToNotify": `recipientsToNotify(personId: "P-000002", since: "2020-01-01T00:00:00Z")`,
+		"person":                `person(id: "%s", purpose: $p)`,
+		"personByNationalId":    `personByNationalId(nationalId: "755630/4129", purpose: $p)`,
+		"searchPersons":         `searchPersons(filter: {familyName: "dvorakova", dateOfBirth: "1975-06-30"}, purpose: $p)`,
+		"prisons":               `prisons`,
+		"prison":                `prison(id: "PRS-PANKRAC")`,
+		"me":                    `me`,
+		"myAccessGrants":        `myAccessGrants`,
+		"accessGrants":          `accessGrants(first: 5)`,
+		"auditTrail":            `auditTrail(first: 5)`,
+		"disclosures":           `disclosures(personId: "P-000002")`,
+		"verifyAuditChain":      `verifyAuditChain`,
+		"auditCheckpoint":       `auditCheckpoint`,
+		"auditInclusionProof":   `auditInclusionProof(sequence: 1)`,
+		"auditConsistencyProof": `auditConsistencyProof(fromSize: 1)`,
+		"auditExport":           `auditExport(first: 5)`,
+		"recipientsToNotify":    `recipientsToNotify(personId: "P-000002", since: "2020-01-01T00:00:00Z")`,
 	}
 	for _, role := range model.AllRole {
 		schema := env.Server.Policy.SchemaFor(role)

@@ -35,6 +35,7 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.Handle("GET /metrics", s.Metrics.Handler())
+	mux.HandleFunc("GET /audit/checkpoint", s.auditCheckpoint)
 	if s.cfg.GraphiQL {
 		mux.Handle("GET /{$}", s.graphiqlPage())
 		mux.Handle("GET "+web.AssetsPrefix+"{file}", web.Assets())

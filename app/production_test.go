@@ -27,7 +27,8 @@ import (
 
 func TestProductionRefusesToStartHalfConfigured(t *testing.T) {
 	t.Parallel()
-	full := app.Config{Mode: app.Production, MongoURI: "mongodb://db:27017", JWTPublicKeyFile: "/keys.pem", JWTIssuer: "https://idp", JWTAudience: "custodia"}
+	full := app.Config{Mode: app.Production, MongoURI: "mongodb://db:27017", JWTPublicKeyFile: "/keys.pem", JWTIssuer: "https://idp", JWTAudience: "custodia",
+		AuditSigningKeyFile: "/keys/audit-signing.key"}
 	cases := []struct {
 		name    string
 		edit    func(*app.Config)
@@ -42,6 +43,8 @@ func TestProductionRefusesToStartHalfConfigured(t *testing.T) {
 		{"discovery from a plain http issuer", func(c *app.Config) {
 			c.JWTPublicKeyFile, c.JWTDiscovery, c.JWTIssuer = "", true, "http://idp.justice.example"
 		}, "https JWT_ISSUER"},
+		{"no audit signing key", func(c *app.Config) { c.AuditSigningKeyFile = "" }, "AUDIT_SIGNING_KEY_FILE"},
+		{"audit retention under three years", func(c *app.Config) { c.AuditRetention = 1000 * 24 * time.Hour }, "three years"},
 	}
 	if err := full.Validate(); err != nil {
 		t.Fatalf("a complete production configuration: %v", err)
@@ -69,7 +72,8 @@ func TestProductionNeverTrustsTheDevelopmentKey(t *testing.T) {
 	}
 	cfg := app.Config{Mode: app.Production, ListenAddr: "127.0.0.1:0", DataDir: t.TempDir(), MongoURI: dev.Config.MongoURI,
 		MongoDatabase: dev.Config.MongoDatabase, JWTPublicKeyFile: keyFile, JWTIssuer: "https://idp.justice.example",
-		JWTAudience: "custodia", Claims: auth.DefaultClaimNames, DBTimeout: 2 * time.Second, Now: func() time.Time { return testenv.Today }}
+		JWTAudience: "custodia", Claims: auth.DefaultClaimNames, DBTimeout: 2 * time.Second, Now: func() time.Time { return testenv.Today },
+		AuditSigningKeyFile: testenv.AuditKeyFile(t, dev.Config.MongoDatabase)}
 	srv, err := app.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -1,17 +1,24 @@
-// Package audit keeps the tamper-evident audit trail of DESIGN §6. Every operation, denied
+// Package audit keeps the verifiable audit log of DESIGN §6. Every operation, denied
 // attempt, grant transition and write becomes one entry, appended before the response leaves
 // the server; when the entry cannot be written the caller gets SERVICE_UNAVAILABLE and no data.
-// Entries record who, in which role and grant, for which purpose, which schema coordinates and
-// which persons — never the data itself. Each entry's hash covers the previous entry's hash,
-// so Verify finds any edited or deleted entry.
+// Entries record who, in which role and grant, for which purpose (per root field), which schema
+// coordinates and which persons — never the data itself.
+//
+// The entries are the leaves of a Merkle tree (RFC 6962, golang.org/x/mod/sumdb/tlog); each
+// leaf hash covers the entry's canonical encoding (Encode: every field). The server signs
+// checkpoints (tree size and root hash, Ed25519 signed notes) and hands them to witnesses
+// outside its database; inclusion and consistency proofs, and an offline verifier of an
+// export (VerifyExport), let an auditor who trusts neither the server nor its database
+// administrator detect any edit, deletion, reordering, truncation or rewrite after a
+// witnessed checkpoint. Retention removes entry bodies only, keeps their leaf hashes, and
+// leaves a signed record of what it removed. See docs/audit.md.
 package audit
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
 	"sync"
@@ -26,18 +33,26 @@ import (
 	"custodia/store"
 )
 
-// DefaultRetention is how long entries are kept unless configured (three years).
+// DefaultRetention is how long entries are kept unless configured (three years), and the
+// shortest retention production accepts (NSZ instruction §5(6)).
 const DefaultRetention = 3 * 365 * 24 * time.Hour
 
-// Trail appends to and verifies the audit chain. Appends of one server instance go through
-// one goroutine that writes whatever entries are waiting as one batch (group commit), so
-// concurrent requests do not race each other for positions in the chain.
+// Trail appends to, checkpoints and verifies the audit log. Appends of one server instance go
+// through one goroutine that writes whatever entries are waiting as one batch (group commit),
+// so concurrent requests do not race each other for positions in the log; a second goroutine
+// signs checkpoints (see Options).
 type Trail struct {
 	store   *store.Store
 	now     func() time.Time
+	opts    Options
 	pending chan *appendRequest
-	stop    chan struct{}
-	stopped sync.WaitGroup
+	// appended tells the checkpointer how many entries a batch wrote.
+	appended chan int
+	stop     chan struct{}
+	stopped  sync.WaitGroup
+	// mu guards the checkpointer's state, also used by Checkpoint called directly.
+	mu        sync.Mutex
+	published int64
 }
 
 type appendRequest struct {
@@ -49,18 +64,22 @@ type appendRequest struct {
 const maxBatch = 256
 
 // NewTrail makes a trail over a store (which may be a database of its own) and starts its
-// appender; Close stops it.
-func NewTrail(s *store.Store, now func() time.Time) *Trail {
+// appender and checkpointer; Close stops them. opts.Key is required.
+func NewTrail(s *store.Store, now func() time.Time, opts Options) *Trail {
 	if now == nil {
 		now = time.Now
 	}
-	t := &Trail{store: s, now: now, pending: make(chan *appendRequest, 4*maxBatch), stop: make(chan struct{})}
-	t.stopped.Add(1)
+	opts = opts.withDefaults()
+	t := &Trail{store: s, now: now, opts: opts, pending: make(chan *appendRequest, 4*maxBatch),
+		appended: make(chan int, 64), stop: make(chan struct{})}
+	t.stopped.Add(2)
 	go t.appender()
+	go t.checkpointer()
 	return t
 }
 
-// Close stops the appender after the entries already waiting are written.
+// Close stops the appender after the entries already waiting are written, and signs a last
+// checkpoint of what this instance appended.
 func (t *Trail) Close() {
 	close(t.stop)
 	t.stopped.Wait()
@@ -90,15 +109,21 @@ func (t *Trail) appender() {
 			entries[i] = r.entry
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := t.store.AppendAudit(ctx, entries, Hash)
+		err := t.store.AppendAudit(ctx, entries, Encode)
 		cancel()
 		for _, r := range batch {
 			r.done <- err
 		}
+		if err == nil {
+			select {
+			case t.appended <- len(entries):
+			default: // the checkpointer is busy; its timer catches up
+			}
+		}
 	}
 }
 
-// Append completes e (time, sequence, hashes) and writes it at the end of the chain. Any
+// Append completes e (time, sequence, leaf hash) and writes it at the end of the log. Any
 // failure is SERVICE_UNAVAILABLE: the caller must not release data it could not audit.
 func (t *Trail) Append(ctx context.Context, e *model.AuditEntry) (err error) {
 	// A span under the caller's (the operation's), from the caller's tracer provider.
@@ -135,86 +160,85 @@ func (t *Trail) Append(ctx context.Context, e *model.AuditEntry) (err error) {
 	}
 }
 
-// Hash is the SHA-256 of the entry's canonical JSON with Hash left out; PreviousHash is part
-// of it, which chains the entries.
-func Hash(e *model.AuditEntry) string {
+// Encode is the canonical encoding of an entry, the bytes its leaf hash covers: the JSON of
+// every field of the entry but Hash (which is derived from it), in declaration order, with
+// times in UTC and empty lists and maps written as null (so that what the database gives back
+// — which may drop empty lists — encodes exactly as what was appended). A field added to
+// model.AuditEntry, or to any type inside it, is covered without further work;
+// TestEncodeCoversEveryField fails for a field the encoding would leave out.
+func Encode(e *model.AuditEntry) []byte {
 	c := *e
 	c.Hash = ""
-	c.Time = c.Time.UTC()
-	if c.Coordinates == nil {
-		c.Coordinates = []string{}
-	}
-	if c.PersonIDs == nil {
-		c.PersonIDs = []string{}
-	}
+	v := reflect.ValueOf(&c).Elem()
+	normalize(v)
 	b, err := json.Marshal(c)
 	if err != nil {
 		panic(err) // plain data: cannot fail
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	return b
 }
 
-// Verify walks the retained chain in order and reports the first entry that does not verify:
-// a changed entry (its hash), a deleted one (a gap, or a link to a hash that is not its
-// predecessor's), or entries missing at the end (the head is further than the last entry).
-func (t *Trail) Verify(ctx context.Context) (model.AuditChainReport, error) {
-	report := model.AuditChainReport{Valid: true}
-	anchor, head, err := t.store.AuditLinks(ctx)
-	if err != nil {
-		return report, err
-	}
-	prev := anchor // the chain starts at position 0 with an empty hash, or at the retention anchor
-	broken := func(seq int, problem string) bool {
-		report.Valid = false
-		report.FirstBrokenSequence = &seq
-		report.Problem = &problem
-		return false
-	}
-	err = t.store.AuditChain(ctx, anchor.Seq, func(e *model.AuditEntry) bool {
-		report.EntriesChecked++
-		switch {
-		case e.ID != store.AuditID(e.Sequence):
-			return broken(e.Sequence, "the entry's ID does not match its sequence number")
-		case e.Sequence != prev.Seq+1:
-			return broken(prev.Seq+1, fmt.Sprintf("entries %d to %d are missing", prev.Seq+1, e.Sequence-1))
-		case e.PreviousHash != prev.Hash:
-			return broken(e.Sequence, "the entry does not link to the previous entry's hash (an entry before it was changed or replaced)")
-		case Hash(e) != e.Hash:
-			return broken(e.Sequence, "the entry's content does not match its hash (it was edited)")
+var timeType = reflect.TypeFor[time.Time]()
+
+// normalize rewrites v in place (v must be settable; pointers are copied before they are
+// changed, so the caller's entry is never modified).
+func normalize(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			return
 		}
-		prev = store.ChainLink{Seq: e.Sequence, Hash: e.Hash}
-		return true
-	})
-	if err != nil || !report.Valid {
-		return report, err
+		c := reflect.New(v.Type().Elem())
+		c.Elem().Set(v.Elem())
+		normalize(c.Elem())
+		v.Set(c)
+	case reflect.Struct:
+		if v.Type() == timeType {
+			v.Set(reflect.ValueOf(v.Interface().(time.Time).UTC()))
+			return
+		}
+		for i := 0; i < v.NumField(); i++ {
+			if v.Type().Field(i).IsExported() {
+				normalize(v.Field(i))
+			}
+		}
+	case reflect.Slice:
+		if v.Len() == 0 {
+			v.Set(reflect.Zero(v.Type()))
+			return
+		}
+		c := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		reflect.Copy(c, v)
+		for i := 0; i < c.Len(); i++ {
+			normalize(c.Index(i))
+		}
+		v.Set(c)
+	case reflect.Map:
+		if v.Len() == 0 {
+			v.Set(reflect.Zero(v.Type()))
+		}
 	}
-	if head.Seq > prev.Seq {
-		broken(prev.Seq+1, fmt.Sprintf("entries %d to %d are missing at the end of the chain", prev.Seq+1, head.Seq))
-	}
-	return report, nil
 }
 
-// Purge deletes entries older than the retention period; the chain stays verifiable from the
-// retention anchor.
-func (t *Trail) Purge(ctx context.Context, retention time.Duration) (int, error) {
-	return t.store.PurgeAudit(ctx, t.now().Add(-retention))
-}
-
-// Record collects, during one request, what its audit entry must say: the purpose stated and
-// the persons whose data was returned. It is safe for concurrent resolvers.
+// Record collects, during one request, what its audit entry must say: per root field (access)
+// the purpose it stated and the persons whose data it returned, and the schema coordinates
+// the operation selects. It is safe for concurrent resolvers.
 type Record struct {
 	mu          sync.Mutex
-	purpose     *model.AuditPurpose
-	persons     map[string]bool
+	accesses    map[string]*access
 	coordinates []string
+}
+
+type access struct {
+	purpose *model.AuditPurpose
+	persons map[string]bool
 }
 
 type recordKey struct{}
 
 // WithRecord returns ctx carrying a fresh record.
 func WithRecord(ctx context.Context) (context.Context, *Record) {
-	r := &Record{persons: map[string]bool{}}
+	r := &Record{accesses: map[string]*access{}}
 	return context.WithValue(ctx, recordKey{}, r), r
 }
 
@@ -223,22 +247,34 @@ func RecordFrom(ctx context.Context) *Record {
 	if r, ok := ctx.Value(recordKey{}).(*Record); ok {
 		return r
 	}
-	return &Record{persons: map[string]bool{}}
+	return &Record{accesses: map[string]*access{}}
 }
 
-// SetPurpose notes the purpose the operation stated.
-func (r *Record) SetPurpose(p model.PurposeInput) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.purpose = &model.AuditPurpose{CaseReference: p.CaseReference, Reason: p.Reason}
+func (r *Record) access(field string) *access {
+	a := r.accesses[field]
+	if a == nil {
+		a = &access{persons: map[string]bool{}}
+		r.accesses[field] = a
+	}
+	return a
 }
 
-// AddPersons notes persons whose data is returned.
-func (r *Record) AddPersons(ids ...string) {
+// SetPurpose notes the purpose a root field (by response key) stated.
+func (r *Record) SetPurpose(field string, p model.PurposeInput) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, id := range ids {
-		r.persons[id] = true
+	r.access(field).purpose = &model.AuditPurpose{CaseReference: p.CaseReference, Reason: p.Reason}
+}
+
+// AddPersons notes persons whose data a root field (by response key) returns. (At least one
+// ID is required, so that a call naming only the person does not compile.)
+func (r *Record) AddPersons(field, id string, more ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a := r.access(field)
+	a.persons[id] = true
+	for _, id := range more {
+		a.persons[id] = true
 	}
 }
 
@@ -249,17 +285,37 @@ func (r *Record) SetCoordinates(c []string) {
 	r.coordinates = c
 }
 
-// Fill copies what was collected into an entry.
+// Fill copies what was collected into an entry: the accesses in order of their fields, the
+// persons of all of them, and — for an operation with a single purpose — that purpose.
 func (r *Record) Fill(e *model.AuditEntry) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	e.Purpose = r.purpose
 	e.Coordinates = append([]string{}, r.coordinates...)
-	e.PersonIDs = make([]string, 0, len(r.persons))
-	for id := range r.persons {
+	all := map[string]bool{}
+	fields := make([]string, 0, len(r.accesses))
+	for f := range r.accesses {
+		fields = append(fields, f)
+	}
+	sort.Strings(fields)
+	e.Accesses = make([]model.AuditAccess, 0, len(fields))
+	for _, f := range fields {
+		a := r.accesses[f]
+		acc := model.AuditAccess{Field: f, Purpose: a.purpose, PersonIDs: make([]string, 0, len(a.persons))}
+		for id := range a.persons {
+			acc.PersonIDs = append(acc.PersonIDs, id)
+			all[id] = true
+		}
+		sort.Strings(acc.PersonIDs)
+		e.Accesses = append(e.Accesses, acc)
+	}
+	e.PersonIDs = make([]string, 0, len(all))
+	for id := range all {
 		e.PersonIDs = append(e.PersonIDs, id)
 	}
 	sort.Strings(e.PersonIDs)
+	if len(e.Accesses) == 1 {
+		e.Purpose = e.Accesses[0].Purpose
+	}
 }
 
 // Entries is one page of the trail, newest first.
@@ -268,7 +324,8 @@ func (t *Trail) Entries(ctx context.Context, q store.AuditQuery) ([]model.AuditE
 }
 
 // Disclosures lists which agencies received data about a person, when, in which role and why,
-// without the officials' identities (what a data subject may learn).
+// without the officials' identities (what a data subject may learn): one disclosure per root
+// field that returned the person, with that field's own purpose.
 func (t *Trail) Disclosures(ctx context.Context, personID string) ([]model.Disclosure, error) {
 	entries, err := t.store.Disclosures(ctx, personID)
 	if err != nil {
@@ -279,7 +336,18 @@ func (t *Trail) Disclosures(ctx context.Context, personID string) ([]model.Discl
 		if e.Agency == nil || e.Role == nil {
 			continue
 		}
-		out = append(out, model.Disclosure{Time: e.Time, Agency: *e.Agency, Role: *e.Role, Purpose: e.Purpose, OperationName: e.OperationName})
+		d := model.Disclosure{Time: e.Time, Agency: *e.Agency, Role: *e.Role, OperationName: e.OperationName, Sequence: e.Sequence}
+		if len(e.Accesses) == 0 { // entries written before accesses were recorded
+			d.Purpose = e.Purpose
+			out = append(out, d)
+			continue
+		}
+		for _, a := range e.Accesses {
+			if slices.Contains(a.PersonIDs, personID) {
+				d.Purpose, d.Field = a.Purpose, &a.Field
+				out = append(out, d)
+			}
+		}
 	}
 	return out, nil
 }

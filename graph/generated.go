@@ -29,6 +29,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	AuditEntry() AuditEntryResolver
 	Conviction() ConvictionResolver
 	DetentionPeriod() DetentionPeriodResolver
 	DetentionStatus() DetentionStatusResolver
@@ -75,15 +76,41 @@ type ComplexityRoot struct {
 		Street     func(childComplexity int) int
 	}
 
+	AuditAccess struct {
+		Field     func(childComplexity int) int
+		PersonIDs func(childComplexity int) int
+		Purpose   func(childComplexity int) int
+	}
+
 	AuditChainReport struct {
+		CheckpointsChecked  func(childComplexity int) int
 		EntriesChecked      func(childComplexity int) int
 		FirstBrokenSequence func(childComplexity int) int
 		Problem             func(childComplexity int) int
+		RemovedByRetention  func(childComplexity int) int
+		TreeSize            func(childComplexity int) int
 		Valid               func(childComplexity int) int
+		WitnessedSize       func(childComplexity int) int
+	}
+
+	AuditCheckpoint struct {
+		Note     func(childComplexity int) int
+		RootHash func(childComplexity int) int
+		Size     func(childComplexity int) int
+	}
+
+	AuditConsistencyProof struct {
+		FromCheckpoint func(childComplexity int) int
+		FromSize       func(childComplexity int) int
+		Hashes         func(childComplexity int) int
+		ToCheckpoint   func(childComplexity int) int
+		ToSize         func(childComplexity int) int
 	}
 
 	AuditEntry struct {
+		Accesses        func(childComplexity int) int
 		Agency          func(childComplexity int) int
+		Canonical       func(childComplexity int) int
 		ClientAddress   func(childComplexity int) int
 		Coordinates     func(childComplexity int) int
 		ErrorCode       func(childComplexity int) int
@@ -97,7 +124,6 @@ type ComplexityRoot struct {
 		OperationName   func(childComplexity int) int
 		Outcome         func(childComplexity int) int
 		PersonIDs       func(childComplexity int) int
-		PreviousHash    func(childComplexity int) int
 		Purpose         func(childComplexity int) int
 		RequestID       func(childComplexity int) int
 		Role            func(childComplexity int) int
@@ -115,6 +141,21 @@ type ComplexityRoot struct {
 	AuditEntryEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	AuditExportPage struct {
+		HasMore      func(childComplexity int) int
+		LastSequence func(childComplexity int) int
+		Lines        func(childComplexity int) int
+	}
+
+	AuditInclusionProof struct {
+		Checkpoint func(childComplexity int) int
+		Entry      func(childComplexity int) int
+		Hashes     func(childComplexity int) int
+		LeafHash   func(childComplexity int) int
+		Sequence   func(childComplexity int) int
+		TreeSize   func(childComplexity int) int
 	}
 
 	AuditPurpose struct {
@@ -176,9 +217,11 @@ type ComplexityRoot struct {
 
 	Disclosure struct {
 		Agency        func(childComplexity int) int
+		Field         func(childComplexity int) int
 		OperationName func(childComplexity int) int
 		Purpose       func(childComplexity int) int
 		Role          func(childComplexity int) int
+		Sequence      func(childComplexity int) int
 		Time          func(childComplexity int) int
 	}
 
@@ -300,18 +343,22 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		AccessGrants       func(childComplexity int, filter *model.AccessGrantFilter, first *int, after *string) int
-		AuditTrail         func(childComplexity int, filter *model.AuditFilter, first *int, after *string) int
-		Disclosures        func(childComplexity int, personID string) int
-		Me                 func(childComplexity int) int
-		MyAccessGrants     func(childComplexity int) int
-		Person             func(childComplexity int, id string, purpose model.PurposeInput) int
-		PersonByNationalID func(childComplexity int, nationalID string, purpose model.PurposeInput) int
-		Prison             func(childComplexity int, id string) int
-		Prisons            func(childComplexity int, kind *model.PrisonKind) int
-		RecipientsToNotify func(childComplexity int, personID string, since model.DateTime) int
-		SearchPersons      func(childComplexity int, filter model.PersonSearchInput, first *int, after *string, purpose model.PurposeInput) int
-		VerifyAuditChain   func(childComplexity int) int
+		AccessGrants          func(childComplexity int, filter *model.AccessGrantFilter, first *int, after *string) int
+		AuditCheckpoint       func(childComplexity int) int
+		AuditConsistencyProof func(childComplexity int, fromSize int, toSize *int) int
+		AuditExport           func(childComplexity int, afterSequence *int, first *int) int
+		AuditInclusionProof   func(childComplexity int, sequence int, treeSize *int) int
+		AuditTrail            func(childComplexity int, filter *model.AuditFilter, first *int, after *string) int
+		Disclosures           func(childComplexity int, personID string) int
+		Me                    func(childComplexity int) int
+		MyAccessGrants        func(childComplexity int) int
+		Person                func(childComplexity int, id string, purpose model.PurposeInput) int
+		PersonByNationalID    func(childComplexity int, nationalID string, purpose model.PurposeInput) int
+		Prison                func(childComplexity int, id string) int
+		Prisons               func(childComplexity int, kind *model.PrisonKind) int
+		RecipientsToNotify    func(childComplexity int, personID string, since model.DateTime) int
+		SearchPersons         func(childComplexity int, filter model.PersonSearchInput, first *int, after *string, purpose model.PurposeInput) int
+		VerifyAuditChain      func(childComplexity int) int
 	}
 
 	Recipient struct {
@@ -357,6 +404,9 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type AuditEntryResolver interface {
+	Canonical(ctx context.Context, obj *model.AuditEntry) (string, error)
+}
 type ConvictionResolver interface {
 	Person(ctx context.Context, obj *model.Conviction) (*model.Person, error)
 
@@ -405,6 +455,10 @@ type QueryResolver interface {
 	AuditTrail(ctx context.Context, filter *model.AuditFilter, first *int, after *string) (*model.AuditEntryConnection, error)
 	Disclosures(ctx context.Context, personID string) ([]model.Disclosure, error)
 	VerifyAuditChain(ctx context.Context) (*model.AuditChainReport, error)
+	AuditCheckpoint(ctx context.Context) (*model.AuditCheckpoint, error)
+	AuditInclusionProof(ctx context.Context, sequence int, treeSize *int) (*model.AuditInclusionProof, error)
+	AuditConsistencyProof(ctx context.Context, fromSize int, toSize *int) (*model.AuditConsistencyProof, error)
+	AuditExport(ctx context.Context, afterSequence *int, first *int) (*model.AuditExportPage, error)
 	RecipientsToNotify(ctx context.Context, personID string, since model.DateTime) ([]model.Recipient, error)
 }
 type SentenceResolver interface {
@@ -559,6 +613,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Address.Street(childComplexity), true
 
+	case "AuditAccess.field":
+		if e.ComplexityRoot.AuditAccess.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditAccess.Field(childComplexity), true
+	case "AuditAccess.personIds":
+		if e.ComplexityRoot.AuditAccess.PersonIDs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditAccess.PersonIDs(childComplexity), true
+	case "AuditAccess.purpose":
+		if e.ComplexityRoot.AuditAccess.Purpose == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditAccess.Purpose(childComplexity), true
+
+	case "AuditChainReport.checkpointsChecked":
+		if e.ComplexityRoot.AuditChainReport.CheckpointsChecked == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditChainReport.CheckpointsChecked(childComplexity), true
 	case "AuditChainReport.entriesChecked":
 		if e.ComplexityRoot.AuditChainReport.EntriesChecked == nil {
 			break
@@ -577,19 +656,99 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditChainReport.Problem(childComplexity), true
+	case "AuditChainReport.removedByRetention":
+		if e.ComplexityRoot.AuditChainReport.RemovedByRetention == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditChainReport.RemovedByRetention(childComplexity), true
+	case "AuditChainReport.treeSize":
+		if e.ComplexityRoot.AuditChainReport.TreeSize == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditChainReport.TreeSize(childComplexity), true
 	case "AuditChainReport.valid":
 		if e.ComplexityRoot.AuditChainReport.Valid == nil {
 			break
 		}
 
 		return e.ComplexityRoot.AuditChainReport.Valid(childComplexity), true
+	case "AuditChainReport.witnessedSize":
+		if e.ComplexityRoot.AuditChainReport.WitnessedSize == nil {
+			break
+		}
 
+		return e.ComplexityRoot.AuditChainReport.WitnessedSize(childComplexity), true
+
+	case "AuditCheckpoint.note":
+		if e.ComplexityRoot.AuditCheckpoint.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditCheckpoint.Note(childComplexity), true
+	case "AuditCheckpoint.rootHash":
+		if e.ComplexityRoot.AuditCheckpoint.RootHash == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditCheckpoint.RootHash(childComplexity), true
+	case "AuditCheckpoint.size":
+		if e.ComplexityRoot.AuditCheckpoint.Size == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditCheckpoint.Size(childComplexity), true
+
+	case "AuditConsistencyProof.fromCheckpoint":
+		if e.ComplexityRoot.AuditConsistencyProof.FromCheckpoint == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditConsistencyProof.FromCheckpoint(childComplexity), true
+	case "AuditConsistencyProof.fromSize":
+		if e.ComplexityRoot.AuditConsistencyProof.FromSize == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditConsistencyProof.FromSize(childComplexity), true
+	case "AuditConsistencyProof.hashes":
+		if e.ComplexityRoot.AuditConsistencyProof.Hashes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditConsistencyProof.Hashes(childComplexity), true
+	case "AuditConsistencyProof.toCheckpoint":
+		if e.ComplexityRoot.AuditConsistencyProof.ToCheckpoint == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditConsistencyProof.ToCheckpoint(childComplexity), true
+	case "AuditConsistencyProof.toSize":
+		if e.ComplexityRoot.AuditConsistencyProof.ToSize == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditConsistencyProof.ToSize(childComplexity), true
+
+	case "AuditEntry.accesses":
+		if e.ComplexityRoot.AuditEntry.Accesses == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEntry.Accesses(childComplexity), true
 	case "AuditEntry.agency":
 		if e.ComplexityRoot.AuditEntry.Agency == nil {
 			break
 		}
 
 		return e.ComplexityRoot.AuditEntry.Agency(childComplexity), true
+	case "AuditEntry.canonical":
+		if e.ComplexityRoot.AuditEntry.Canonical == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEntry.Canonical(childComplexity), true
 	case "AuditEntry.clientAddress":
 		if e.ComplexityRoot.AuditEntry.ClientAddress == nil {
 			break
@@ -668,12 +827,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditEntry.PersonIDs(childComplexity), true
-	case "AuditEntry.previousHash":
-		if e.ComplexityRoot.AuditEntry.PreviousHash == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AuditEntry.PreviousHash(childComplexity), true
 	case "AuditEntry.purpose":
 		if e.ComplexityRoot.AuditEntry.Purpose == nil {
 			break
@@ -742,6 +895,62 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditEntryEdge.Node(childComplexity), true
+
+	case "AuditExportPage.hasMore":
+		if e.ComplexityRoot.AuditExportPage.HasMore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditExportPage.HasMore(childComplexity), true
+	case "AuditExportPage.lastSequence":
+		if e.ComplexityRoot.AuditExportPage.LastSequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditExportPage.LastSequence(childComplexity), true
+	case "AuditExportPage.lines":
+		if e.ComplexityRoot.AuditExportPage.Lines == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditExportPage.Lines(childComplexity), true
+
+	case "AuditInclusionProof.checkpoint":
+		if e.ComplexityRoot.AuditInclusionProof.Checkpoint == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditInclusionProof.Checkpoint(childComplexity), true
+	case "AuditInclusionProof.entry":
+		if e.ComplexityRoot.AuditInclusionProof.Entry == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditInclusionProof.Entry(childComplexity), true
+	case "AuditInclusionProof.hashes":
+		if e.ComplexityRoot.AuditInclusionProof.Hashes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditInclusionProof.Hashes(childComplexity), true
+	case "AuditInclusionProof.leafHash":
+		if e.ComplexityRoot.AuditInclusionProof.LeafHash == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditInclusionProof.LeafHash(childComplexity), true
+	case "AuditInclusionProof.sequence":
+		if e.ComplexityRoot.AuditInclusionProof.Sequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditInclusionProof.Sequence(childComplexity), true
+	case "AuditInclusionProof.treeSize":
+		if e.ComplexityRoot.AuditInclusionProof.TreeSize == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditInclusionProof.TreeSize(childComplexity), true
 
 	case "AuditPurpose.caseReference":
 		if e.ComplexityRoot.AuditPurpose.CaseReference == nil {
@@ -989,6 +1198,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Disclosure.Agency(childComplexity), true
+	case "Disclosure.field":
+		if e.ComplexityRoot.Disclosure.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Disclosure.Field(childComplexity), true
 	case "Disclosure.operationName":
 		if e.ComplexityRoot.Disclosure.OperationName == nil {
 			break
@@ -1007,6 +1222,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Disclosure.Role(childComplexity), true
+	case "Disclosure.sequence":
+		if e.ComplexityRoot.Disclosure.Sequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Disclosure.Sequence(childComplexity), true
 	case "Disclosure.time":
 		if e.ComplexityRoot.Disclosure.Time == nil {
 			break
@@ -1579,6 +1800,45 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AccessGrants(childComplexity, args["filter"].(*model.AccessGrantFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.auditCheckpoint":
+		if e.ComplexityRoot.Query.AuditCheckpoint == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.AuditCheckpoint(childComplexity), true
+	case "Query.auditConsistencyProof":
+		if e.ComplexityRoot.Query.AuditConsistencyProof == nil {
+			break
+		}
+
+		args, err := ec.field_Query_auditConsistencyProof_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AuditConsistencyProof(childComplexity, args["fromSize"].(int), args["toSize"].(*int)), true
+	case "Query.auditExport":
+		if e.ComplexityRoot.Query.AuditExport == nil {
+			break
+		}
+
+		args, err := ec.field_Query_auditExport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AuditExport(childComplexity, args["afterSequence"].(*int), args["first"].(*int)), true
+	case "Query.auditInclusionProof":
+		if e.ComplexityRoot.Query.AuditInclusionProof == nil {
+			break
+		}
+
+		args, err := ec.field_Query_auditInclusionProof_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AuditInclusionProof(childComplexity, args["sequence"].(int), args["treeSize"].(*int)), true
 	case "Query.auditTrail":
 		if e.ComplexityRoot.Query.AuditTrail == nil {
 			break
@@ -2461,8 +2721,35 @@ extend type Query {
   "Which agencies received data about a person, when and why — what the data subject may learn."
   disclosures(personId: ID!): [Disclosure!]!
     @access(roles: [AUDITOR])
-  "Recomputes the audit hash chain and reports the first entry that does not verify."
+  """
+  Verifies the audit log as stored: recomputes every entry's leaf hash from its canonical
+  encoding and the Merkle tree from the leaves, and checks the tree against every signed
+  checkpoint the server holds and its witness directory has. An auditor who does not trust the
+  server checks an export offline instead (` + "`" + `custodia audit verify` + "`" + `, docs/audit.md).
+  """
   verifyAuditChain: AuditChainReport!
+    @access(roles: [AUDITOR])
+  "The latest signed checkpoint of the audit log (also public at GET /audit/checkpoint)."
+  auditCheckpoint: AuditCheckpoint
+    @access(roles: [AUDITOR])
+  """
+  Proof that the entry at a sequence is leaf sequence-1 of the audit tree of treeSize entries
+  (default: the latest signed checkpoint's size), with the entry's canonical encoding.
+  """
+  auditInclusionProof(sequence: Int!, treeSize: Int): AuditInclusionProof!
+    @access(roles: [AUDITOR])
+  """
+  Proof that the audit tree of toSize entries (default: the latest signed checkpoint's size)
+  extends the tree of fromSize entries: the log only grew between the two checkpoints.
+  """
+  auditConsistencyProof(fromSize: Int!, toSize: Int): AuditConsistencyProof!
+    @access(roles: [AUDITOR])
+  """
+  One page of the audit log's export, the input of the offline verifier (` + "`" + `custodia audit export
+  -url … -token …` + "`" + ` pages through it). The first page (afterSequence 0) starts with the header,
+  the signed retention record and the newest signed checkpoints. first: 1 to 5000.
+  """
+  auditExport(afterSequence: Int = 0, first: Int = 1000): AuditExportPage!
     @access(roles: [AUDITOR])
 }
 
@@ -2551,7 +2838,7 @@ enum AuditKind {
   READINESS_PROBE
 }
 
-"One entry of the append-only, hash-chained audit trail. Never holds the data itself."
+"One entry of the append-only audit log, a leaf of its Merkle tree. Never holds the data itself."
 type AuditEntry @access(roles: [AUDITOR]) {
   id: ID!
   "Position in the chain (1, 2, …)."
@@ -2572,7 +2859,9 @@ type AuditEntry @access(roles: [AUDITOR]) {
   operationName: String
   "SHA-256 of the operation's text."
   operationHash: String
-  purpose: AuditPurpose
+  purpose: AuditPurpose @deprecated(reason: "An operation states one purpose per root field: see accesses.")
+  "Per root field: its purpose and the persons it returned."
+  accesses: [AuditAccess!]!
   "Schema coordinates the operation read."
   coordinates: [String!]!
   "IDs of the persons whose data was returned."
@@ -2583,8 +2872,64 @@ type AuditEntry @access(roles: [AUDITOR]) {
   requestId: String
   "For grant transitions: the grant and its status before and after."
   grantTransition: GrantTransition
+  """
+  The entry's leaf hash in the audit Merkle tree (RFC 6962): base64 of SHA-256 over a zero
+  byte and the entry's canonical encoding.
+  """
   hash: String!
-  previousHash: String!
+  "The canonical encoding (JSON) that the hash covers: every field of the entry."
+  canonical: String!
+}
+
+"One root field of an operation: the purpose it stated and the persons whose data it returned."
+type AuditAccess @access(roles: [AUDITOR]) {
+  "The root field's response key (its alias, or its name)."
+  field: String!
+  purpose: AuditPurpose
+  personIds: [ID!]!
+}
+
+"A signed checkpoint of the audit log: the Merkle tree's size and root hash."
+type AuditCheckpoint @access(roles: [AUDITOR]) {
+  size: Int!
+  "Base64 root hash of the tree of size entries."
+  rootHash: String!
+  "The checkpoint as a signed note (golang.org/x/mod/sumdb/note, Ed25519), to keep as is."
+  note: String!
+}
+
+"An inclusion proof (RFC 6962) of one audit entry in a tree of treeSize entries."
+type AuditInclusionProof @access(roles: [AUDITOR]) {
+  sequence: Int!
+  treeSize: Int!
+  "Base64 leaf hash of the entry."
+  leafHash: String!
+  "The entry's canonical encoding; null when retention removed it."
+  entry: String
+  "Base64 hashes of the proof, bottom up."
+  hashes: [String!]!
+  "The signed checkpoint of treeSize, when the server signed one."
+  checkpoint: String
+}
+
+"A page of the audit log export."
+type AuditExportPage @access(roles: [AUDITOR]) {
+  "Lines of the export (JSON, docs/audit.md), to be written one per line."
+  lines: [String!]!
+  "The last position in this page: the next page's afterSequence."
+  lastSequence: Int!
+  hasMore: Boolean!
+}
+
+"A consistency proof (RFC 6962) between two sizes of the audit tree."
+type AuditConsistencyProof @access(roles: [AUDITOR]) {
+  fromSize: Int!
+  toSize: Int!
+  "Base64 hashes of the proof."
+  hashes: [String!]!
+  "The signed checkpoints of both sizes, when the server signed them."
+  fromCheckpoint: String
+  toCheckpoint: String
 }
 
 type AuditPurpose @access(roles: [AUDITOR]) {
@@ -2616,14 +2961,26 @@ type Disclosure @access(roles: [AUDITOR]) {
   role: Role!
   purpose: AuditPurpose
   operationName: String
+  "The root field of the operation that returned the data (one disclosure per root field)."
+  field: String
+  "Sequence of the audit entry that records it (for an inclusion proof)."
+  sequence: Int!
 }
 
 type AuditChainReport @access(roles: [AUDITOR]) {
   entriesChecked: Int!
   valid: Boolean!
-  "The first entry that does not verify (edited, or following a deleted one)."
+  "The first entry found not to verify (edited, missing, or its body removed without a signed retention record)."
   firstBrokenSequence: Int
   problem: String
+  "Number of entries in the log (Merkle tree size)."
+  treeSize: Int!
+  "Signed checkpoints the tree was checked against."
+  checkpointsChecked: Int!
+  "Size of the largest signed checkpoint the log matches: entries up to it are witnessed."
+  witnessedSize: Int!
+  "Entries whose body retention removed, under a signed retention record."
+  removedByRetention: Int!
 }
 
 extend type Query {
@@ -2897,6 +3254,18 @@ func (ec *executionContext) childFields_Address(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type Address", field.Name)
 }
 
+func (ec *executionContext) childFields_AuditAccess(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "field":
+		return ec.fieldContext_AuditAccess_field(ctx, field)
+	case "purpose":
+		return ec.fieldContext_AuditAccess_purpose(ctx, field)
+	case "personIds":
+		return ec.fieldContext_AuditAccess_personIds(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditAccess", field.Name)
+}
+
 func (ec *executionContext) childFields_AuditChainReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "entriesChecked":
@@ -2907,8 +3276,44 @@ func (ec *executionContext) childFields_AuditChainReport(ctx context.Context, fi
 		return ec.fieldContext_AuditChainReport_firstBrokenSequence(ctx, field)
 	case "problem":
 		return ec.fieldContext_AuditChainReport_problem(ctx, field)
+	case "treeSize":
+		return ec.fieldContext_AuditChainReport_treeSize(ctx, field)
+	case "checkpointsChecked":
+		return ec.fieldContext_AuditChainReport_checkpointsChecked(ctx, field)
+	case "witnessedSize":
+		return ec.fieldContext_AuditChainReport_witnessedSize(ctx, field)
+	case "removedByRetention":
+		return ec.fieldContext_AuditChainReport_removedByRetention(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditChainReport", field.Name)
+}
+
+func (ec *executionContext) childFields_AuditCheckpoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "size":
+		return ec.fieldContext_AuditCheckpoint_size(ctx, field)
+	case "rootHash":
+		return ec.fieldContext_AuditCheckpoint_rootHash(ctx, field)
+	case "note":
+		return ec.fieldContext_AuditCheckpoint_note(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditCheckpoint", field.Name)
+}
+
+func (ec *executionContext) childFields_AuditConsistencyProof(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "fromSize":
+		return ec.fieldContext_AuditConsistencyProof_fromSize(ctx, field)
+	case "toSize":
+		return ec.fieldContext_AuditConsistencyProof_toSize(ctx, field)
+	case "hashes":
+		return ec.fieldContext_AuditConsistencyProof_hashes(ctx, field)
+	case "fromCheckpoint":
+		return ec.fieldContext_AuditConsistencyProof_fromCheckpoint(ctx, field)
+	case "toCheckpoint":
+		return ec.fieldContext_AuditConsistencyProof_toCheckpoint(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditConsistencyProof", field.Name)
 }
 
 func (ec *executionContext) childFields_AuditEntry(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2939,6 +3344,8 @@ func (ec *executionContext) childFields_AuditEntry(ctx context.Context, field gr
 		return ec.fieldContext_AuditEntry_operationHash(ctx, field)
 	case "purpose":
 		return ec.fieldContext_AuditEntry_purpose(ctx, field)
+	case "accesses":
+		return ec.fieldContext_AuditEntry_accesses(ctx, field)
 	case "coordinates":
 		return ec.fieldContext_AuditEntry_coordinates(ctx, field)
 	case "personIds":
@@ -2955,8 +3362,8 @@ func (ec *executionContext) childFields_AuditEntry(ctx context.Context, field gr
 		return ec.fieldContext_AuditEntry_grantTransition(ctx, field)
 	case "hash":
 		return ec.fieldContext_AuditEntry_hash(ctx, field)
-	case "previousHash":
-		return ec.fieldContext_AuditEntry_previousHash(ctx, field)
+	case "canonical":
+		return ec.fieldContext_AuditEntry_canonical(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditEntry", field.Name)
 }
@@ -2979,6 +3386,36 @@ func (ec *executionContext) childFields_AuditEntryEdge(ctx context.Context, fiel
 		return ec.fieldContext_AuditEntryEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditEntryEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_AuditExportPage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "lines":
+		return ec.fieldContext_AuditExportPage_lines(ctx, field)
+	case "lastSequence":
+		return ec.fieldContext_AuditExportPage_lastSequence(ctx, field)
+	case "hasMore":
+		return ec.fieldContext_AuditExportPage_hasMore(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditExportPage", field.Name)
+}
+
+func (ec *executionContext) childFields_AuditInclusionProof(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sequence":
+		return ec.fieldContext_AuditInclusionProof_sequence(ctx, field)
+	case "treeSize":
+		return ec.fieldContext_AuditInclusionProof_treeSize(ctx, field)
+	case "leafHash":
+		return ec.fieldContext_AuditInclusionProof_leafHash(ctx, field)
+	case "entry":
+		return ec.fieldContext_AuditInclusionProof_entry(ctx, field)
+	case "hashes":
+		return ec.fieldContext_AuditInclusionProof_hashes(ctx, field)
+	case "checkpoint":
+		return ec.fieldContext_AuditInclusionProof_checkpoint(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditInclusionProof", field.Name)
 }
 
 func (ec *executionContext) childFields_AuditPurpose(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3107,6 +3544,10 @@ func (ec *executionContext) childFields_Disclosure(ctx context.Context, field gr
 		return ec.fieldContext_Disclosure_purpose(ctx, field)
 	case "operationName":
 		return ec.fieldContext_Disclosure_operationName(ctx, field)
+	case "field":
+		return ec.fieldContext_Disclosure_field(ctx, field)
+	case "sequence":
+		return ec.fieldContext_Disclosure_sequence(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Disclosure", field.Name)
 }
@@ -4051,6 +4492,72 @@ func (ec *executionContext) field_Query_accessGrants_args(ctx context.Context, r
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_auditConsistencyProof_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "fromSize",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["fromSize"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "toSize",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["toSize"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_auditExport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "afterSequence",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["afterSequence"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_auditInclusionProof_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "sequence",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sequence"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "treeSize",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["treeSize"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_auditTrail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4806,6 +5313,84 @@ func (ec *executionContext) fieldContext_Address_country(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Address", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _AuditAccess_field(ctx context.Context, field graphql.CollectedField, obj *model.AuditAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditAccess_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditAccess_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditAccess", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AuditAccess_purpose(ctx context.Context, field graphql.CollectedField, obj *model.AuditAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditAccess_purpose(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Purpose, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AuditPurpose) graphql.Marshaler {
+			return ec.marshalOAuditPurpose2ᚖcustodiaᚋmodelᚐAuditPurpose(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditAccess_purpose(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AuditAccess",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditPurpose(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AuditAccess_personIds(ctx context.Context, field graphql.CollectedField, obj *model.AuditAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditAccess_personIds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PersonIDs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNID2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditAccess_personIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditAccess", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
 func (ec *executionContext) _AuditChainReport_entriesChecked(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainReport) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4896,6 +5481,282 @@ func (ec *executionContext) _AuditChainReport_problem(ctx context.Context, field
 }
 func (ec *executionContext) fieldContext_AuditChainReport_problem(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AuditChainReport_treeSize(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditChainReport_treeSize(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TreeSize, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditChainReport_treeSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _AuditChainReport_checkpointsChecked(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditChainReport_checkpointsChecked(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CheckpointsChecked, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditChainReport_checkpointsChecked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _AuditChainReport_witnessedSize(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditChainReport_witnessedSize(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WitnessedSize, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditChainReport_witnessedSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _AuditChainReport_removedByRetention(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditChainReport_removedByRetention(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RemovedByRetention, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditChainReport_removedByRetention(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _AuditCheckpoint_size(ctx context.Context, field graphql.CollectedField, obj *model.AuditCheckpoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditCheckpoint_size(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Size, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditCheckpoint_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditCheckpoint", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _AuditCheckpoint_rootHash(ctx context.Context, field graphql.CollectedField, obj *model.AuditCheckpoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditCheckpoint_rootHash(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RootHash, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditCheckpoint_rootHash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditCheckpoint", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AuditCheckpoint_note(ctx context.Context, field graphql.CollectedField, obj *model.AuditCheckpoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditCheckpoint_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Note, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditCheckpoint_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditCheckpoint", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AuditConsistencyProof_fromSize(ctx context.Context, field graphql.CollectedField, obj *model.AuditConsistencyProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditConsistencyProof_fromSize(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FromSize, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditConsistencyProof_fromSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditConsistencyProof", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _AuditConsistencyProof_toSize(ctx context.Context, field graphql.CollectedField, obj *model.AuditConsistencyProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditConsistencyProof_toSize(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ToSize, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditConsistencyProof_toSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditConsistencyProof", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _AuditConsistencyProof_hashes(ctx context.Context, field graphql.CollectedField, obj *model.AuditConsistencyProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditConsistencyProof_hashes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hashes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditConsistencyProof_hashes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditConsistencyProof", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AuditConsistencyProof_fromCheckpoint(ctx context.Context, field graphql.CollectedField, obj *model.AuditConsistencyProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditConsistencyProof_fromCheckpoint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FromCheckpoint, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditConsistencyProof_fromCheckpoint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditConsistencyProof", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AuditConsistencyProof_toCheckpoint(ctx context.Context, field graphql.CollectedField, obj *model.AuditConsistencyProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditConsistencyProof_toCheckpoint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ToCheckpoint, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditConsistencyProof_toCheckpoint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditConsistencyProof", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _AuditEntry_id(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -5206,6 +6067,38 @@ func (ec *executionContext) fieldContext_AuditEntry_purpose(_ context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _AuditEntry_accesses(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEntry_accesses(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Accesses, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.AuditAccess) graphql.Marshaler {
+			return ec.marshalNAuditAccess2ᚕcustodiaᚋmodelᚐAuditAccessᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEntry_accesses(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AuditEntry",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditAccess(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _AuditEntry_coordinates(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5399,16 +6292,16 @@ func (ec *executionContext) fieldContext_AuditEntry_hash(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _AuditEntry_previousHash(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuditEntry_canonical(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AuditEntry_previousHash(ctx, field)
+			return ec.fieldContext_AuditEntry_canonical(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PreviousHash, nil
+			return ec.Resolvers.AuditEntry().Canonical(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -5418,8 +6311,8 @@ func (ec *executionContext) _AuditEntry_previousHash(ctx context.Context, field 
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_AuditEntry_previousHash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type String does not have child fields"))
+func (ec *executionContext) fieldContext_AuditEntry_canonical(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEntry", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _AuditEntryConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntryConnection) (ret graphql.Marshaler) {
@@ -5539,6 +6432,213 @@ func (ec *executionContext) fieldContext_AuditEntryEdge_node(_ context.Context, 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _AuditExportPage_lines(ctx context.Context, field graphql.CollectedField, obj *model.AuditExportPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditExportPage_lines(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lines, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditExportPage_lines(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditExportPage", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AuditExportPage_lastSequence(ctx context.Context, field graphql.CollectedField, obj *model.AuditExportPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditExportPage_lastSequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastSequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditExportPage_lastSequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditExportPage", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _AuditExportPage_hasMore(ctx context.Context, field graphql.CollectedField, obj *model.AuditExportPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditExportPage_hasMore(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasMore, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditExportPage_hasMore(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditExportPage", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _AuditInclusionProof_sequence(ctx context.Context, field graphql.CollectedField, obj *model.AuditInclusionProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditInclusionProof_sequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditInclusionProof_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditInclusionProof", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _AuditInclusionProof_treeSize(ctx context.Context, field graphql.CollectedField, obj *model.AuditInclusionProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditInclusionProof_treeSize(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TreeSize, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditInclusionProof_treeSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditInclusionProof", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _AuditInclusionProof_leafHash(ctx context.Context, field graphql.CollectedField, obj *model.AuditInclusionProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditInclusionProof_leafHash(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LeafHash, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditInclusionProof_leafHash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditInclusionProof", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AuditInclusionProof_entry(ctx context.Context, field graphql.CollectedField, obj *model.AuditInclusionProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditInclusionProof_entry(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Entry, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditInclusionProof_entry(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditInclusionProof", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AuditInclusionProof_hashes(ctx context.Context, field graphql.CollectedField, obj *model.AuditInclusionProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditInclusionProof_hashes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hashes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditInclusionProof_hashes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditInclusionProof", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AuditInclusionProof_checkpoint(ctx context.Context, field graphql.CollectedField, obj *model.AuditInclusionProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditInclusionProof_checkpoint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Checkpoint, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditInclusionProof_checkpoint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditInclusionProof", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _AuditPurpose_caseReference(ctx context.Context, field graphql.CollectedField, obj *model.AuditPurpose) (ret graphql.Marshaler) {
@@ -6650,6 +7750,52 @@ func (ec *executionContext) _Disclosure_operationName(ctx context.Context, field
 }
 func (ec *executionContext) fieldContext_Disclosure_operationName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Disclosure", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Disclosure_field(ctx context.Context, field graphql.CollectedField, obj *model.Disclosure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Disclosure_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Disclosure_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Disclosure", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Disclosure_sequence(ctx context.Context, field graphql.CollectedField, obj *model.Disclosure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Disclosure_sequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Disclosure_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Disclosure", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _Expungement_on(ctx context.Context, field graphql.CollectedField, obj *model.Expungement) (ret graphql.Marshaler) {
@@ -9271,6 +10417,170 @@ func (ec *executionContext) fieldContext_Query_verifyAuditChain(_ context.Contex
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_AuditChainReport(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_auditCheckpoint(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_auditCheckpoint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().AuditCheckpoint(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AuditCheckpoint) graphql.Marshaler {
+			return ec.marshalOAuditCheckpoint2ᚖcustodiaᚋmodelᚐAuditCheckpoint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_auditCheckpoint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditCheckpoint(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_auditInclusionProof(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_auditInclusionProof(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().AuditInclusionProof(ctx, fc.Args["sequence"].(int), fc.Args["treeSize"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AuditInclusionProof) graphql.Marshaler {
+			return ec.marshalNAuditInclusionProof2ᚖcustodiaᚋmodelᚐAuditInclusionProof(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_auditInclusionProof(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditInclusionProof(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_auditInclusionProof_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_auditConsistencyProof(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_auditConsistencyProof(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().AuditConsistencyProof(ctx, fc.Args["fromSize"].(int), fc.Args["toSize"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AuditConsistencyProof) graphql.Marshaler {
+			return ec.marshalNAuditConsistencyProof2ᚖcustodiaᚋmodelᚐAuditConsistencyProof(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_auditConsistencyProof(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditConsistencyProof(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_auditConsistencyProof_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_auditExport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_auditExport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().AuditExport(ctx, fc.Args["afterSequence"].(*int), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AuditExportPage) graphql.Marshaler {
+			return ec.marshalNAuditExportPage2ᚖcustodiaᚋmodelᚐAuditExportPage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_auditExport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditExportPage(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_auditExport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -12460,6 +13770,54 @@ func (ec *executionContext) _Address(ctx context.Context, sel ast.SelectionSet, 
 	return out
 }
 
+var auditAccessImplementors = []string{"AuditAccess"}
+
+func (ec *executionContext) _AuditAccess(ctx context.Context, sel ast.SelectionSet, obj *model.AuditAccess) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, auditAccessImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AuditAccess")
+		case "field":
+			out.Values[i] = ec._AuditAccess_field(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "purpose":
+			out.Values[i] = ec._AuditAccess_purpose(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "personIds":
+			out.Values[i] = ec._AuditAccess_personIds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var auditChainReportImplementors = []string{"AuditChainReport"}
 
 func (ec *executionContext) _AuditChainReport(ctx context.Context, sel ast.SelectionSet, obj *model.AuditChainReport) graphql.Marshaler {
@@ -12489,6 +13847,132 @@ func (ec *executionContext) _AuditChainReport(ctx context.Context, sel ast.Selec
 			}
 		case "problem":
 			out.Values[i] = ec._AuditChainReport_problem(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "treeSize":
+			out.Values[i] = ec._AuditChainReport_treeSize(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "checkpointsChecked":
+			out.Values[i] = ec._AuditChainReport_checkpointsChecked(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "witnessedSize":
+			out.Values[i] = ec._AuditChainReport_witnessedSize(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removedByRetention":
+			out.Values[i] = ec._AuditChainReport_removedByRetention(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var auditCheckpointImplementors = []string{"AuditCheckpoint"}
+
+func (ec *executionContext) _AuditCheckpoint(ctx context.Context, sel ast.SelectionSet, obj *model.AuditCheckpoint) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, auditCheckpointImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AuditCheckpoint")
+		case "size":
+			out.Values[i] = ec._AuditCheckpoint_size(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rootHash":
+			out.Values[i] = ec._AuditCheckpoint_rootHash(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "note":
+			out.Values[i] = ec._AuditCheckpoint_note(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var auditConsistencyProofImplementors = []string{"AuditConsistencyProof"}
+
+func (ec *executionContext) _AuditConsistencyProof(ctx context.Context, sel ast.SelectionSet, obj *model.AuditConsistencyProof) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, auditConsistencyProofImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AuditConsistencyProof")
+		case "fromSize":
+			out.Values[i] = ec._AuditConsistencyProof_fromSize(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "toSize":
+			out.Values[i] = ec._AuditConsistencyProof_toSize(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hashes":
+			out.Values[i] = ec._AuditConsistencyProof_hashes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fromCheckpoint":
+			out.Values[i] = ec._AuditConsistencyProof_fromCheckpoint(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "toCheckpoint":
+			out.Values[i] = ec._AuditConsistencyProof_toCheckpoint(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -12528,113 +14012,151 @@ func (ec *executionContext) _AuditEntry(ctx context.Context, sel ast.SelectionSe
 		case "id":
 			out.Values[i] = ec._AuditEntry_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "sequence":
 			out.Values[i] = ec._AuditEntry_sequence(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "time":
 			out.Values[i] = ec._AuditEntry_time(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "kind":
 			out.Values[i] = ec._AuditEntry_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "subject":
 			out.Values[i] = ec._AuditEntry_subject(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "subjectVerified":
 			out.Values[i] = ec._AuditEntry_subjectVerified(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
 			out.Values[i] = ec._AuditEntry_name(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "agency":
 			out.Values[i] = ec._AuditEntry_agency(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "role":
 			out.Values[i] = ec._AuditEntry_role(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "grantId":
 			out.Values[i] = ec._AuditEntry_grantId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "operationName":
 			out.Values[i] = ec._AuditEntry_operationName(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "operationHash":
 			out.Values[i] = ec._AuditEntry_operationHash(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "purpose":
 			out.Values[i] = ec._AuditEntry_purpose(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "accesses":
+			out.Values[i] = ec._AuditEntry_accesses(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "coordinates":
 			out.Values[i] = ec._AuditEntry_coordinates(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "personIds":
 			out.Values[i] = ec._AuditEntry_personIds(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "outcome":
 			out.Values[i] = ec._AuditEntry_outcome(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "errorCode":
 			out.Values[i] = ec._AuditEntry_errorCode(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "clientAddress":
 			out.Values[i] = ec._AuditEntry_clientAddress(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "requestId":
 			out.Values[i] = ec._AuditEntry_requestId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "grantTransition":
 			out.Values[i] = ec._AuditEntry_grantTransition(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "hash":
 			out.Values[i] = ec._AuditEntry_hash(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "previousHash":
-			out.Values[i] = ec._AuditEntry_previousHash(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
+		case "canonical":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AuditEntry_canonical(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -12719,6 +14241,117 @@ func (ec *executionContext) _AuditEntryEdge(ctx context.Context, sel ast.Selecti
 		case "node":
 			out.Values[i] = ec._AuditEntryEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var auditExportPageImplementors = []string{"AuditExportPage"}
+
+func (ec *executionContext) _AuditExportPage(ctx context.Context, sel ast.SelectionSet, obj *model.AuditExportPage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, auditExportPageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AuditExportPage")
+		case "lines":
+			out.Values[i] = ec._AuditExportPage_lines(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastSequence":
+			out.Values[i] = ec._AuditExportPage_lastSequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hasMore":
+			out.Values[i] = ec._AuditExportPage_hasMore(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var auditInclusionProofImplementors = []string{"AuditInclusionProof"}
+
+func (ec *executionContext) _AuditInclusionProof(ctx context.Context, sel ast.SelectionSet, obj *model.AuditInclusionProof) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, auditInclusionProofImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AuditInclusionProof")
+		case "sequence":
+			out.Values[i] = ec._AuditInclusionProof_sequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "treeSize":
+			out.Values[i] = ec._AuditInclusionProof_treeSize(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "leafHash":
+			out.Values[i] = ec._AuditInclusionProof_leafHash(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "entry":
+			out.Values[i] = ec._AuditInclusionProof_entry(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "hashes":
+			out.Values[i] = ec._AuditInclusionProof_hashes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "checkpoint":
+			out.Values[i] = ec._AuditInclusionProof_checkpoint(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -13335,6 +14968,16 @@ func (ec *executionContext) _Disclosure(ctx context.Context, sel ast.SelectionSe
 		case "operationName":
 			out.Values[i] = ec._Disclosure_operationName(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "field":
+			out.Values[i] = ec._Disclosure_field(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "sequence":
+			out.Values[i] = ec._Disclosure_sequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -14596,6 +16239,94 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "auditCheckpoint":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_auditCheckpoint(ctx, field)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "auditInclusionProof":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_auditInclusionProof(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "auditConsistencyProof":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_auditConsistencyProof(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "auditExport":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_auditExport(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "recipientsToNotify":
 			field := field
 
@@ -15419,6 +17150,26 @@ func (ec *executionContext) unmarshalNAdmissionInput2custodiaᚋmodelᚐAdmissio
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNAuditAccess2custodiaᚋmodelᚐAuditAccess(ctx context.Context, sel ast.SelectionSet, v model.AuditAccess) graphql.Marshaler {
+	return ec._AuditAccess(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAuditAccess2ᚕcustodiaᚋmodelᚐAuditAccessᚄ(ctx context.Context, sel ast.SelectionSet, v []model.AuditAccess) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAuditAccess2custodiaᚋmodelᚐAuditAccess(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNAuditChainReport2ᚖcustodiaᚋmodelᚐAuditChainReport(ctx context.Context, sel ast.SelectionSet, v *model.AuditChainReport) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -15427,6 +17178,16 @@ func (ec *executionContext) marshalNAuditChainReport2ᚖcustodiaᚋmodelᚐAudit
 		return graphql.Null
 	}
 	return ec._AuditChainReport(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNAuditConsistencyProof2ᚖcustodiaᚋmodelᚐAuditConsistencyProof(ctx context.Context, sel ast.SelectionSet, v *model.AuditConsistencyProof) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._AuditConsistencyProof(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNAuditEntry2custodiaᚋmodelᚐAuditEntry(ctx context.Context, sel ast.SelectionSet, v model.AuditEntry) graphql.Marshaler {
@@ -15461,6 +17222,26 @@ func (ec *executionContext) marshalNAuditEntryEdge2ᚕcustodiaᚋmodelᚐAuditEn
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNAuditExportPage2ᚖcustodiaᚋmodelᚐAuditExportPage(ctx context.Context, sel ast.SelectionSet, v *model.AuditExportPage) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._AuditExportPage(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNAuditInclusionProof2ᚖcustodiaᚋmodelᚐAuditInclusionProof(ctx context.Context, sel ast.SelectionSet, v *model.AuditInclusionProof) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._AuditInclusionProof(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNAuditKind2custodiaᚋmodelᚐAuditKind(ctx context.Context, v any) (model.AuditKind, error) {
@@ -16367,6 +18148,13 @@ func (ec *executionContext) unmarshalOAddressInput2ᚖcustodiaᚋmodelᚐAddress
 	}
 	res, err := ec.unmarshalInputAddressInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOAuditCheckpoint2ᚖcustodiaᚋmodelᚐAuditCheckpoint(ctx context.Context, sel ast.SelectionSet, v *model.AuditCheckpoint) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AuditCheckpoint(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOAuditFilter2ᚖcustodiaᚋmodelᚐAuditFilter(ctx context.Context, v any) (*model.AuditFilter, error) {

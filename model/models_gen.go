@@ -55,9 +55,37 @@ type AdmissionInput struct {
 type AuditChainReport struct {
 	EntriesChecked int  `json:"entriesChecked"`
 	Valid          bool `json:"valid"`
-	// The first entry that does not verify (edited, or following a deleted one).
+	// The first entry found not to verify (edited, missing, or its body removed without a signed retention record).
 	FirstBrokenSequence *int    `json:"firstBrokenSequence,omitempty"`
 	Problem             *string `json:"problem,omitempty"`
+	// Number of entries in the log (Merkle tree size).
+	TreeSize int `json:"treeSize"`
+	// Signed checkpoints the tree was checked against.
+	CheckpointsChecked int `json:"checkpointsChecked"`
+	// Size of the largest signed checkpoint the log matches: entries up to it are witnessed.
+	WitnessedSize int `json:"witnessedSize"`
+	// Entries whose body retention removed, under a signed retention record.
+	RemovedByRetention int `json:"removedByRetention"`
+}
+
+// A signed checkpoint of the audit log: the Merkle tree's size and root hash.
+type AuditCheckpoint struct {
+	Size int `json:"size"`
+	// Base64 root hash of the tree of size entries.
+	RootHash string `json:"rootHash"`
+	// The checkpoint as a signed note (golang.org/x/mod/sumdb/note, Ed25519), to keep as is.
+	Note string `json:"note"`
+}
+
+// A consistency proof (RFC 6962) between two sizes of the audit tree.
+type AuditConsistencyProof struct {
+	FromSize int `json:"fromSize"`
+	ToSize   int `json:"toSize"`
+	// Base64 hashes of the proof.
+	Hashes []string `json:"hashes"`
+	// The signed checkpoints of both sizes, when the server signed them.
+	FromCheckpoint *string `json:"fromCheckpoint,omitempty"`
+	ToCheckpoint   *string `json:"toCheckpoint,omitempty"`
 }
 
 type AuditEntryConnection struct {
@@ -70,6 +98,15 @@ type AuditEntryEdge struct {
 	Node   AuditEntry `json:"node"`
 }
 
+// A page of the audit log export.
+type AuditExportPage struct {
+	// Lines of the export (JSON, docs/audit.md), to be written one per line.
+	Lines []string `json:"lines"`
+	// The last position in this page: the next page's afterSequence.
+	LastSequence int  `json:"lastSequence"`
+	HasMore      bool `json:"hasMore"`
+}
+
 type AuditFilter struct {
 	// Entries that returned data about this person.
 	PersonID *string   `json:"personId,omitempty"`
@@ -77,6 +114,20 @@ type AuditFilter struct {
 	Agency   *string   `json:"agency,omitempty"`
 	From     *DateTime `json:"from,omitempty"`
 	To       *DateTime `json:"to,omitempty"`
+}
+
+// An inclusion proof (RFC 6962) of one audit entry in a tree of treeSize entries.
+type AuditInclusionProof struct {
+	Sequence int `json:"sequence"`
+	TreeSize int `json:"treeSize"`
+	// Base64 leaf hash of the entry.
+	LeafHash string `json:"leafHash"`
+	// The entry's canonical encoding; null when retention removed it.
+	Entry *string `json:"entry,omitempty"`
+	// Base64 hashes of the proof, bottom up.
+	Hashes []string `json:"hashes"`
+	// The signed checkpoint of treeSize, when the server signed one.
+	Checkpoint *string `json:"checkpoint,omitempty"`
 }
 
 type AuthorityInput struct {

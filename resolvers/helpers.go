@@ -3,6 +3,8 @@ package resolvers
 import (
 	"context"
 
+	"github.com/99designs/gqlgen/graphql"
+
 	"custodia/apperr"
 	"custodia/audit"
 	"custodia/auth"
@@ -17,7 +19,7 @@ func checkPurpose(ctx context.Context, purpose *model.PurposeInput) error {
 	if err := register.ValidatePurpose(purpose); err != nil {
 		return err
 	}
-	audit.RecordFrom(ctx).SetPurpose(*purpose)
+	audit.RecordFrom(ctx).SetPurpose(rootField(ctx), *purpose)
 	return grants.CheckPurpose(auth.FromContext(ctx), purpose.Reason)
 }
 
@@ -31,7 +33,7 @@ func loadPerson(ctx context.Context, id string) (*model.Person, error) {
 	if p == nil {
 		return nil, apperr.NotFoundf("no person with ID %q", id)
 	}
-	audit.RecordFrom(ctx).AddPersons(p.ID)
+	audit.RecordFrom(ctx).AddPersons(rootField(ctx), p.ID)
 	return p, nil
 }
 
@@ -55,7 +57,7 @@ func rootPerson(ctx context.Context, id string) (*model.Person, error) {
 	if p == nil {
 		return nil, apperr.NotFoundf("no person with ID %q", id)
 	}
-	audit.RecordFrom(ctx).AddPersons(p.ID)
+	audit.RecordFrom(ctx).AddPersons(rootField(ctx), p.ID)
 	return p, l.PrefetchPersons(ctx, []*model.Person{p}, loaders.SelectionBelow(ctx))
 }
 
@@ -83,7 +85,29 @@ func writer(ctx context.Context, purpose *model.PurposeInput, personID string) (
 		return nil, err
 	}
 	if personID != "" {
-		audit.RecordFrom(ctx).AddPersons(personID)
+		audit.RecordFrom(ctx).AddPersons(rootField(ctx), personID)
 	}
 	return principal(ctx)
+}
+
+// rootField is the response key (alias or name) of the root field whose resolution ctx is
+// part of: the access an audit record attributes purposes and persons to.
+func rootField(ctx context.Context) string {
+	var root *graphql.FieldContext
+	for fc := graphql.GetFieldContext(ctx); fc != nil; fc = fc.Parent {
+		if fc.Field.Field != nil { // list elements have contexts without a field
+			root = fc
+		}
+	}
+	if root == nil {
+		return ""
+	}
+	return root.Field.Alias
+}
+
+func deref0(i *int) int {
+	if i == nil {
+		return 0
+	}
+	return *i
 }

@@ -20,6 +20,11 @@ import (
 	"time"
 )
 
+// Canonical is the resolver for the canonical field.
+func (r *auditEntryResolver) Canonical(ctx context.Context, obj *model.AuditEntry) (string, error) {
+	return string(audit.Encode(obj)), nil
+}
+
 // Person is the resolver for the person field.
 func (r *convictionResolver) Person(ctx context.Context, obj *model.Conviction) (*model.Person, error) {
 	return loadPerson(ctx, obj.PersonID)
@@ -298,7 +303,7 @@ func (r *queryResolver) SearchPersons(ctx context.Context, filter model.PersonSe
 	page := make([]*model.Person, len(persons))
 	for i := range persons {
 		page[i] = &persons[i]
-		audit.RecordFrom(ctx).AddPersons(persons[i].ID)
+		audit.RecordFrom(ctx).AddPersons(rootField(ctx), persons[i].ID)
 		conn.Edges[i] = model.PersonEdge{Cursor: register.EncodeCursor(persons[i].Search.Order), Node: persons[i]}
 	}
 	if err := loaders.For(ctx).PrefetchPersons(ctx, page, loaders.SelectionBelow(ctx)); err != nil {
@@ -396,6 +401,26 @@ func (r *queryResolver) VerifyAuditChain(ctx context.Context) (*model.AuditChain
 	return &report, err
 }
 
+// AuditCheckpoint is the resolver for the auditCheckpoint field.
+func (r *queryResolver) AuditCheckpoint(ctx context.Context) (*model.AuditCheckpoint, error) {
+	return r.Trail.LatestCheckpointModel(ctx)
+}
+
+// AuditInclusionProof is the resolver for the auditInclusionProof field.
+func (r *queryResolver) AuditInclusionProof(ctx context.Context, sequence int, treeSize *int) (*model.AuditInclusionProof, error) {
+	return r.Trail.InclusionProof(ctx, sequence, deref0(treeSize))
+}
+
+// AuditConsistencyProof is the resolver for the auditConsistencyProof field.
+func (r *queryResolver) AuditConsistencyProof(ctx context.Context, fromSize int, toSize *int) (*model.AuditConsistencyProof, error) {
+	return r.Trail.ConsistencyProof(ctx, fromSize, deref0(toSize))
+}
+
+// AuditExport is the resolver for the auditExport field.
+func (r *queryResolver) AuditExport(ctx context.Context, afterSequence *int, first *int) (*model.AuditExportPage, error) {
+	return r.Trail.ExportPage(ctx, deref0(afterSequence), deref0(first))
+}
+
 // RecipientsToNotify is the resolver for the recipientsToNotify field.
 func (r *queryResolver) RecipientsToNotify(ctx context.Context, personID string, since model.DateTime) ([]model.Recipient, error) {
 	return r.Trail.Recipients(ctx, personID, time.Time(since))
@@ -414,6 +439,9 @@ func (r *sentenceResolver) Conviction(ctx context.Context, obj *model.Sentence) 
 	}
 	return nil, apperr.NotFoundf("the conviction of sentence %q is not available", obj.ID)
 }
+
+// AuditEntry returns graph.AuditEntryResolver implementation.
+func (r *Resolver) AuditEntry() graph.AuditEntryResolver { return &auditEntryResolver{r} }
 
 // Conviction returns graph.ConvictionResolver implementation.
 func (r *Resolver) Conviction() graph.ConvictionResolver { return &convictionResolver{r} }
@@ -441,6 +469,7 @@ func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
 func (r *Resolver) Sentence() graph.SentenceResolver { return &sentenceResolver{r} }
 
 type (
+	auditEntryResolver      struct{ *Resolver }
 	convictionResolver      struct{ *Resolver }
 	detentionPeriodResolver struct{ *Resolver }
 	detentionStatusResolver struct{ *Resolver }

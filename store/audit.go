@@ -4,20 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
+	"strings"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"custodia/model"
 )
 
 const (
-	colAudit     = "audit"
-	colAuditMeta = "auditMeta"
-	auditHeadID  = "head"
-	auditAnchor  = "anchor"
+	colAudit            = "audit"
+	colAuditMeta        = "auditMeta"
+	colAuditCheckpoints = "auditCheckpoints"
+	auditHeadID         = "head"
+	auditRetentionID    = "retention"
 )
 
 func init() {
@@ -27,42 +32,137 @@ func init() {
 		// auditTrail by subject / agency.
 		{Keys: bson.D{{Key: "subject", Value: 1}, {Key: "seq", Value: -1}}, Options: options.Index().SetName("subject_seq")},
 		{Keys: bson.D{{Key: "agency", Value: 1}, {Key: "seq", Value: -1}}, Options: options.Index().SetName("agency_seq")},
-		// auditTrail by time range; retention purge.
+		// auditTrail by time range.
 		{Keys: bson.D{{Key: "time", Value: 1}}, Options: options.Index().SetName("time")},
-		// auditTrail unfiltered, newest first; verification in order.
+		// auditTrail unfiltered, newest first; export and verification in order; retention.
 		{Keys: bson.D{{Key: "seq", Value: -1}}, Options: options.Index().SetName("seq")},
 	}
 }
 
-// AuditID is the _id of the entry at a sequence number: zero-padded, so _id order is chain
-// order and each position can be taken only once.
+// AuditID is the _id of the entry at a sequence number: zero-padded, so _id order is log
+// order and each position can be taken only once. Sequence n is leaf n-1 of the Merkle tree.
 func AuditID(seq int) string { return fmt.Sprintf("%012d", seq) }
 
-// ChainLink is a position in the audit chain: a sequence number and the hash there.
-type ChainLink struct {
-	Seq  int    `bson:"seq"`
-	Hash string `bson:"hash"`
+// auditDoc is an entry as stored: the entry's fields, plus the Merkle tree hashes that the
+// entry completed (tlog's stored hashes for its record: the leaf hash, then one hash per level
+// whose subtree it closes), and whether retention removed its body. Keeping the tree hashes in
+// the entry's own document makes appending one insert with no transaction.
+type auditDoc struct {
+	model.AuditEntry `bson:",inline"`
+	Tree             [][]byte `bson:"tree"`
+	Removed          bool     `bson:"removed,omitempty"`
 }
 
-// auditLink reads a meta link (the head hint or the retention anchor); absent means position 0.
-func (s *Store) auditLink(ctx context.Context, id string) (ChainLink, error) {
-	var l ChainLink
-	err := s.db.Collection(colAuditMeta).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&l)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return ChainLink{}, nil
+// AuditHead is the furthest position known to be taken (a hint: the log may be a little
+// longer when another instance appended since).
+func (s *Store) AuditHead(ctx context.Context) (int, error) {
+	var h struct {
+		Seq int `bson:"seq"`
 	}
-	return l, classify(err)
+	err := s.db.Collection(colAuditMeta).FindOne(ctx, bson.D{{Key: "_id", Value: auditHeadID}}).Decode(&h)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return 0, nil
+	}
+	return h.Seq, classify(err)
 }
 
-// AppendAudit appends entries, in order, at the end of the chain. seal fills in Hash from an
-// entry (with Sequence, ID and PreviousHash already set). Appending is safe under concurrency
-// and across server instances without transactions: an entry's _id is its position, so of two
-// appenders racing for one position exactly one insert succeeds. The entries are written with
-// one ordered insertMany; when another appender took a position first (a duplicate _id at
-// index k), the first k entries are in, and the rest is chained again after the winner. The
-// head document is only a hint that saves reading the whole chain.
-func (s *Store) AppendAudit(ctx context.Context, entries []*model.AuditEntry, seal func(*model.AuditEntry) string) error {
-	head, err := s.auditLink(ctx, auditHeadID)
+// hashCache keeps Merkle tree hashes this process wrote or read. Stored hashes never change
+// once their position is taken, so a cached hash stays right; the cache only saves reads of
+// the tree's right edge on every append. Bounded: it is emptied when it grows large.
+type hashCache struct {
+	mu sync.Mutex
+	m  map[int64]tlog.Hash
+}
+
+const hashCacheMax = 1 << 14
+
+func (c *hashCache) get(i int64) (tlog.Hash, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h, ok := c.m[i]
+	return h, ok
+}
+
+func (c *hashCache) put(i int64, h tlog.Hash) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= hashCacheMax {
+		c.m = make(map[int64]tlog.Hash, 64)
+	}
+	c.m[i] = h
+}
+
+// AuditHashReader reads the log's stored Merkle tree hashes (tlog storage indexes) from the
+// database: the hash at (level, k) is element level of the tree hashes of the entry that
+// closed that subtree. A missing entry or hash is an error, never a made-up hash.
+func (s *Store) AuditHashReader(ctx context.Context) tlog.HashReader {
+	return tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
+		return s.readAuditHashes(ctx, indexes, nil)
+	})
+}
+
+// readAuditHashes resolves stored hash indexes from overlay (hashes computed but not yet
+// written), the cache, then the database (the entries that hold them, by _id).
+func (s *Store) readAuditHashes(ctx context.Context, indexes []int64, overlay map[int64]tlog.Hash) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	missing := map[int][]int{} // seq -> positions in out
+	for i, idx := range indexes {
+		if h, ok := overlay[idx]; ok {
+			out[i] = h
+			continue
+		}
+		if h, ok := s.auditHashes.get(idx); ok {
+			out[i] = h
+			continue
+		}
+		level, k := tlog.SplitStoredHashIndex(idx)
+		seq := int((k + 1) << level) // the record that closed the subtree is number seq-1
+		missing[seq] = append(missing[seq], i)
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	ids := make([]string, 0, len(missing))
+	for seq := range missing {
+		ids = append(ids, AuditID(seq))
+	}
+	type treeOnly struct {
+		Seq  int      `bson:"seq"`
+		Tree [][]byte `bson:"tree"`
+	}
+	docs, err := findByIDs[treeOnly](ctx, s, s.db.Collection(colAudit), ids,
+		options.FindOne().SetProjection(bson.D{{Key: "seq", Value: 1}, {Key: "tree", Value: 1}}))
+	if err != nil {
+		return nil, err
+	}
+	found := map[int][][]byte{}
+	for _, d := range docs {
+		found[d.Seq] = d.Tree
+	}
+	for seq, positions := range missing {
+		tree, ok := found[seq]
+		for _, i := range positions {
+			level, _ := tlog.SplitStoredHashIndex(indexes[i])
+			if !ok || level >= len(tree) || len(tree[level]) != tlog.HashSize {
+				return nil, fmt.Errorf("audit tree: hash %d of entry %d is missing", level, seq)
+			}
+			copy(out[i][:], tree[level])
+			s.auditHashes.put(indexes[i], out[i])
+		}
+	}
+	return out, nil
+}
+
+// AppendAudit appends entries, in order, at the end of the log. encode returns an entry's
+// canonical encoding (with Sequence, ID and Time set); the store sets Hash to its leaf hash
+// and stores the Merkle tree hashes the entry completes. Appending is safe under concurrency
+// and across server instances without transactions: an entry's _id is its position, so of
+// two appenders racing for one position exactly one insert succeeds. The entries are written
+// with one ordered insertMany; when another appender took a position first (a duplicate _id
+// at index k), the first k entries are in, and the rest is placed again after the winner.
+// The head document is only a hint that saves reading the whole log.
+func (s *Store) AppendAudit(ctx context.Context, entries []*model.AuditEntry, encode func(*model.AuditEntry) []byte) error {
+	head, err := s.AuditHead(ctx)
 	if err != nil {
 		return err
 	}
@@ -70,33 +170,73 @@ func (s *Store) AppendAudit(ctx context.Context, entries []*model.AuditEntry, se
 	pending := entries
 	for attempt := 0; len(pending) > 0; attempt++ {
 		if attempt == 10000 {
-			return errors.New("audit chain: too much contention")
+			return errors.New("audit log: too much contention")
 		}
-		prev := head
 		docs := make([]any, len(pending))
+		written := make([]map[int64]tlog.Hash, len(pending))
+		overlay := map[int64]tlog.Hash{}
 		for i, e := range pending {
-			e.Sequence, e.ID, e.PreviousHash = prev.Seq+1, AuditID(prev.Seq+1), prev.Hash
-			e.Hash = seal(e)
-			prev = ChainLink{Seq: e.Sequence, Hash: e.Hash}
-			docs[i] = e
+			seq := head + 1 + i
+			e.Sequence, e.ID = seq, AuditID(seq)
+			leaf := tlog.RecordHash(encode(e))
+			e.Hash = leaf.String()
+			n := int64(seq - 1)
+			hashes, err := tlog.StoredHashesForRecordHash(n, leaf, tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+				return s.readAuditHashes(ctx, idx, overlay)
+			}))
+			if err != nil {
+				return err
+			}
+			d := auditDoc{AuditEntry: *e, Tree: make([][]byte, len(hashes))}
+			written[i] = map[int64]tlog.Hash{}
+			first := tlog.StoredHashIndex(0, n)
+			for j, h := range hashes {
+				d.Tree[j] = append([]byte(nil), h[:]...)
+				overlay[first+int64(j)] = h
+				written[i][first+int64(j)] = h
+			}
+			docs[i] = d
 		}
 		_, err := col.InsertMany(ctx, docs, options.InsertMany().SetOrdered(true))
-		if err == nil {
-			s.advanceAuditHead(ctx, prev)
+		k, taken := len(pending), false
+		if err != nil {
+			if k, taken = firstDuplicate(err); !taken {
+				return classify(err)
+			}
+		}
+		for i := 0; i < k; i++ {
+			for idx, h := range written[i] {
+				s.auditHashes.put(idx, h)
+			}
+		}
+		if !taken {
+			s.advanceAuditHead(ctx, head+len(pending))
 			return nil
 		}
-		k, taken := firstDuplicate(err)
-		if !taken {
-			return classify(err)
+		// Another appender holds position head+1+k: go on after the furthest taken position.
+		if head, err = s.lastAuditSeq(ctx, head+1+k); err != nil {
+			return err
 		}
-		var winner model.AuditEntry
-		if err := col.FindOne(ctx, bson.D{{Key: "_id", Value: pending[k].ID}}).Decode(&winner); err != nil {
-			return classify(err)
-		}
-		head = ChainLink{Seq: winner.Sequence, Hash: winner.Hash}
 		pending = pending[k:]
 	}
 	return nil
+}
+
+// lastAuditSeq walks forward from a taken position to the last taken one (index: _id).
+func (s *Store) lastAuditSeq(ctx context.Context, taken int) (int, error) {
+	if h, err := s.AuditHead(ctx); err == nil && h > taken {
+		taken = h
+	}
+	for {
+		n, err := s.db.Collection(colAudit).CountDocuments(ctx, bson.D{{Key: "_id", Value: AuditID(taken + 1)}})
+		if err != nil {
+			return 0, classify(err)
+		}
+		if n == 0 {
+			return taken, nil
+		}
+		taken++
+	}
 }
 
 // firstDuplicate reports the index of the first entry an ordered insertMany refused because
@@ -120,73 +260,177 @@ func firstDuplicate(err error) (int, bool) {
 
 // advanceAuditHead moves the head hint forward (never back). Failure is harmless: the next
 // appender walks forward from an older hint.
-func (s *Store) advanceAuditHead(ctx context.Context, l ChainLink) {
+func (s *Store) advanceAuditHead(ctx context.Context, seq int) {
 	_, err := s.db.Collection(colAuditMeta).UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: auditHeadID}, {Key: "seq", Value: bson.D{{Key: "$lt", Value: l.Seq}}}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "seq", Value: l.Seq}, {Key: "hash", Value: l.Hash}}}},
+		bson.D{{Key: "_id", Value: auditHeadID}, {Key: "seq", Value: bson.D{{Key: "$lt", Value: seq}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "seq", Value: seq}}}},
 		options.UpdateOne().SetUpsert(true))
 	_ = err // a duplicate key here means another appender is already further ahead
 }
 
-// AuditLinks returns the retention anchor (the last purged position, 0 when nothing was
-// purged) and the head hint (the furthest position known to be taken).
-func (s *Store) AuditLinks(ctx context.Context) (anchor, head ChainLink, err error) {
-	if anchor, err = s.auditLink(ctx, auditAnchor); err != nil {
-		return
-	}
-	head, err = s.auditLink(ctx, auditHeadID)
-	return
+// AuditLeaf is one position of the log as stored: the entry (nil when retention removed its
+// body), its leaf hash and the tree hashes stored with it.
+type AuditLeaf struct {
+	Seq     int
+	Entry   *model.AuditEntry
+	Leaf    []byte
+	Tree    [][]byte
+	Removed bool
 }
 
-// AuditChain streams the entries after position from, in chain order, to visit; visit
-// returning false stops early. Index: seq.
-func (s *Store) AuditChain(ctx context.Context, from int, visit func(*model.AuditEntry) bool) error {
-	cur, err := s.db.Collection(colAudit).Find(ctx, bson.D{{Key: "seq", Value: bson.D{{Key: "$gt", Value: from}}}},
+// AuditLeaves streams positions from, from+1, … in log order to visit until the end of the
+// log (or visit returns false). Index: seq.
+func (s *Store) AuditLeaves(ctx context.Context, from int, visit func(AuditLeaf) bool) error {
+	cur, err := s.db.Collection(colAudit).Find(ctx, bson.D{{Key: "seq", Value: bson.D{{Key: "$gte", Value: from}}}},
 		options.Find().SetSort(bson.D{{Key: "seq", Value: 1}}))
 	if err != nil {
 		return classify(err)
 	}
 	defer cur.Close(ctx)
 	for cur.Next(ctx) {
-		var e model.AuditEntry
-		if err := cur.Decode(&e); err != nil {
+		var d auditDoc
+		if err := cur.Decode(&d); err != nil {
 			return err
 		}
-		if !visit(&e) {
+		l := AuditLeaf{Seq: d.Sequence, Tree: d.Tree, Removed: d.Removed}
+		if len(d.Tree) > 0 {
+			l.Leaf = d.Tree[0]
+		}
+		if !d.Removed {
+			e := d.AuditEntry
+			l.Entry = &e
+		}
+		if !visit(l) {
 			break
 		}
 	}
 	return classify(cur.Err())
 }
 
-// PurgeAudit deletes, oldest first, the entries older than before (retention). The anchor is
-// moved to each entry before it is deleted, so verification always starts from a known link.
-func (s *Store) PurgeAudit(ctx context.Context, before time.Time) (int, error) {
-	anchor, err := s.auditLink(ctx, auditAnchor)
+// AuditEntryAt returns the stored entry at a sequence (nil when absent) and whether
+// retention removed its body.
+func (s *Store) AuditEntryAt(ctx context.Context, seq int) (*model.AuditEntry, bool, error) {
+	var d auditDoc
+	err := s.db.Collection(colAudit).FindOne(ctx, bson.D{{Key: "_id", Value: AuditID(seq)}}).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, classify(err)
+	}
+	return &d.AuditEntry, d.Removed, nil
+}
+
+// SaveAuditCheckpoint stores a signed checkpoint of the tree at size. Two instances signing
+// the same size with the log's key produce the same note, so a duplicate is not an error.
+func (s *Store) SaveAuditCheckpoint(ctx context.Context, size int64, note []byte) error {
+	_, err := s.db.Collection(colAuditCheckpoints).InsertOne(ctx, bson.D{{Key: "_id", Value: AuditID(int(size))}, {Key: "size", Value: size}, {Key: "note", Value: string(note)}})
+	if mongo.IsDuplicateKeyError(err) {
+		return nil
+	}
+	return classify(err)
+}
+
+// AuditCheckpoints returns the stored signed checkpoints, smallest tree first, at most limit
+// of them (the newest ones; 0 = all). Index: _id.
+func (s *Store) AuditCheckpoints(ctx context.Context, limit int) ([][]byte, error) {
+	opts := options.Find().SetSort(bson.D{{Key: "_id", Value: -1}})
+	if limit > 0 {
+		opts.SetLimit(int64(limit))
+	}
+	type cp struct {
+		Note string `bson:"note"`
+	}
+	docs, err := findAll[cp](ctx, s.db.Collection(colAuditCheckpoints), bson.D{}, opts)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(docs))
+	for i, d := range docs {
+		out[len(docs)-1-i] = []byte(d.Note)
+	}
+	return out, nil
+}
+
+// AuditCheckpointAt returns the stored checkpoint of a tree size, nil when there is none.
+func (s *Store) AuditCheckpointAt(ctx context.Context, size int64) ([]byte, error) {
+	var d struct {
+		Note string `bson:"note"`
+	}
+	err := s.db.Collection(colAuditCheckpoints).FindOne(ctx, bson.D{{Key: "_id", Value: AuditID(int(size))}}).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, nil
+	}
+	return []byte(d.Note), classify(err)
+}
+
+// AuditRetention returns the signed retention record and the last position it removed
+// (0 and nil when retention never removed anything).
+func (s *Store) AuditRetention(ctx context.Context) (int, []byte, error) {
+	var d struct {
+		Through int    `bson:"through"`
+		Note    string `bson:"note"`
+	}
+	err := s.db.Collection(colAuditMeta).FindOne(ctx, bson.D{{Key: "_id", Value: auditRetentionID}}).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return 0, nil, nil
+	}
+	if err != nil {
+		return 0, nil, classify(err)
+	}
+	return d.Through, []byte(d.Note), nil
+}
+
+// AuditRemovable returns the last position of the run of entries, after the ones already
+// removed, that are all older than before (0 when none is). Index: _id.
+func (s *Store) AuditRemovable(ctx context.Context, before time.Time) (int, error) {
+	through, _, err := s.AuditRetention(ctx)
 	if err != nil {
 		return 0, err
 	}
-	purged := 0
-	for {
-		var e model.AuditEntry
-		err := s.db.Collection(colAudit).FindOne(ctx, bson.D{{Key: "_id", Value: AuditID(anchor.Seq + 1)}}).Decode(&e)
-		if errors.Is(err, mongo.ErrNoDocuments) || (err == nil && !e.Time.Before(before)) {
-			return purged, nil
+	last := 0
+	err = s.AuditLeaves(ctx, through+1, func(l AuditLeaf) bool {
+		if l.Entry == nil || !l.Entry.Time.Before(before) {
+			return false
 		}
-		if err != nil {
-			return purged, classify(err)
-		}
-		anchor = ChainLink{Seq: e.Sequence, Hash: e.Hash}
-		if _, err := s.db.Collection(colAuditMeta).UpdateOne(ctx, bson.D{{Key: "_id", Value: auditAnchor}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "seq", Value: anchor.Seq}, {Key: "hash", Value: anchor.Hash}}}},
-			options.UpdateOne().SetUpsert(true)); err != nil {
-			return purged, classify(err)
-		}
-		if _, err := s.db.Collection(colAudit).DeleteOne(ctx, bson.D{{Key: "_id", Value: e.ID}}); err != nil {
-			return purged, classify(err)
-		}
-		purged++
+		last = l.Seq
+		return true
+	})
+	return last, err
+}
+
+// RemoveAuditBodies applies retention: it first stores the signed record (note) saying that
+// entries up to through were removed, then deletes those entries' bodies, keeping each one's
+// position, leaf hash and tree hashes, so the Merkle tree and every proof for the remaining
+// entries stay intact. Interrupted, it is finished by the next call (the record comes first).
+func (s *Store) RemoveAuditBodies(ctx context.Context, through int, note []byte) error {
+	if _, err := s.db.Collection(colAuditMeta).UpdateOne(ctx, bson.D{{Key: "_id", Value: auditRetentionID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "through", Value: through}, {Key: "note", Value: string(note)}}}},
+		options.UpdateOne().SetUpsert(true)); err != nil {
+		return classify(err)
 	}
+	unset := bson.D{}
+	for _, f := range auditBodyFields() {
+		unset = append(unset, bson.E{Key: f, Value: ""})
+	}
+	_, err := s.db.Collection(colAudit).UpdateMany(ctx,
+		bson.D{{Key: "seq", Value: bson.D{{Key: "$lte", Value: through}}}, {Key: "removed", Value: bson.D{{Key: "$ne", Value: true}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "removed", Value: true}}}, {Key: "$unset", Value: unset}})
+	return classify(err)
+}
+
+// auditBodyFields are the stored fields of an entry that retention deletes: all of them but
+// its position and hash (derived from the struct, so a new field is removed too).
+func auditBodyFields() []string {
+	var out []string
+	t := reflect.TypeFor[model.AuditEntry]()
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("bson"), ",")
+		if name != "" && name != "_id" && name != "seq" && name != "hash" {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // AuditQuery selects audit entries, newest first.
@@ -197,8 +441,9 @@ type AuditQuery struct {
 	Limit                     int
 }
 
-// AuditEntries runs an audit trail query and says whether more entries follow. Indexes:
-// personIds_seq, subject_seq, agency_seq, time, seq.
+// AuditEntries runs an audit trail query and says whether more entries follow. Entries whose
+// body retention removed are not listed. Indexes: personIds_seq, subject_seq, agency_seq,
+// time, seq.
 func (s *Store) AuditEntries(ctx context.Context, q AuditQuery) ([]model.AuditEntry, bool, error) {
 	filter := bson.D{}
 	if q.PersonID != "" {
@@ -223,6 +468,7 @@ func (s *Store) AuditEntries(ctx context.Context, q AuditQuery) ([]model.AuditEn
 	if q.BeforeSeq > 0 {
 		filter = append(filter, bson.E{Key: "seq", Value: bson.D{{Key: "$lt", Value: q.BeforeSeq}}})
 	}
+	filter = append(filter, bson.E{Key: "removed", Value: bson.D{{Key: "$ne", Value: true}}})
 	entries, err := findAll[model.AuditEntry](ctx, s.db.Collection(colAudit), filter,
 		options.Find().SetSort(bson.D{{Key: "seq", Value: -1}}).SetLimit(int64(q.Limit+1)))
 	if err != nil {

@@ -65,6 +65,8 @@ type Store struct {
 	// FerretDB v1 does not — it filters, then writes — so without them two concurrent writers
 	// of one record could both succeed. Striped, so memory stays bounded.
 	recordLocks [256]sync.Mutex
+	// auditHashes caches Merkle tree hashes of the audit log (see audit.go).
+	auditHashes hashCache
 	// keyLocks serialise this process's writers of one search key document (see lockKey).
 	keyLocks [256]sync.Mutex
 	// scansIn is true when the server answers {_id: {$in: [...]}} by scanning the collection

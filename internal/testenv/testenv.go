@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -58,6 +59,24 @@ func SharedDatabaseURI(t testing.TB) string {
 		t.Fatalf("embedded FerretDB: %v", dbErr)
 	}
 	return dbURI
+}
+
+var (
+	keyDirOnce sync.Once
+	keyDir     string
+)
+
+// AuditKeyFile is the audit signing key file of a test database (created by the first server
+// that uses it): every test server on one database signs with the same key.
+func AuditKeyFile(t testing.TB, database string) string {
+	t.Helper()
+	keyDirOnce.Do(func() {
+		var err error
+		if keyDir, err = os.MkdirTemp("", "custodia-test-keys-"); err != nil {
+			t.Fatalf("key directory: %v", err)
+		}
+	})
+	return filepath.Join(keyDir, database+".key")
 }
 
 // Options shape a test server.
@@ -111,6 +130,11 @@ func New(t testing.TB, opts Options) *Env {
 		// The rate limit is off unless a test turns it on: tests fire many requests per subject.
 		Limits: app.Limits{RatePerSec: 0, CORSOrigins: []string{"*"}},
 	}
+	// Instances sharing a database share its audit signing key, as a deployment's do.
+	cfg.AuditSigningKeyFile = AuditKeyFile(t, db)
+	// No checkpoint on a timer, so that counts of database commands stay exact; tests sign
+	// checkpoints themselves (Trail.Checkpoint) or set a cadence.
+	cfg.AuditCheckpointInterval = time.Hour
 	if opts.Mutate != nil {
 		opts.Mutate(&cfg)
 	}
