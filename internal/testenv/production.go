@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"custodia/app"
+	"custodia/audit"
 )
 
 // ProductionIssuer and ProductionAudience are the iss and aud production test servers expect.
@@ -19,8 +20,8 @@ const (
 )
 
 // NewProduction starts a server in production mode: an identity provider's Ed25519 key (its
-// private half is returned, to sign tokens), no demo data, no development key, and GraphiQL and
-// introspection off unless opts.Mutate turns them on.
+// private half is returned, to sign tokens), an audit signing key provided beforehand, no demo
+// data, no development key, and GraphiQL and introspection off unless opts.Mutate turns them on.
 func NewProduction(t testing.TB, opts Options) (*Env, ed25519.PrivateKey) {
 	t.Helper()
 	pub, key, err := ed25519.GenerateKey(rand.Reader)
@@ -39,6 +40,10 @@ func NewProduction(t testing.TB, opts Options) (*Env, ed25519.PrivateKey) {
 	opts.Mutate = func(c *app.Config) {
 		c.Mode, c.JWTPublicKeyFile, c.JWTIssuer, c.JWTAudience = app.Production, keyFile, ProductionIssuer, ProductionAudience
 		c.GraphiQL, c.Introspection = false, false
+		// Production never creates its audit signing key; the deployment provides it.
+		if _, err := audit.LoadOrCreateKey(c.AuditSigningKeyFile); err != nil {
+			t.Fatalf("audit signing key: %v", err)
+		}
 		if mutate != nil {
 			mutate(c)
 		}
