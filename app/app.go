@@ -23,6 +23,7 @@ import (
 	"custodia/policy"
 	"custodia/seed"
 	"custodia/store"
+	"custodia/watch"
 )
 
 // Server is one custodia instance: its database connection, verifier, policy and handler.
@@ -48,6 +49,11 @@ type Server struct {
 	// AuditStore holds the audit trail: the register's store unless configured apart.
 	AuditStore *store.Store
 	handler    http.Handler
+	// Watches serves subscriptions (package watch).
+	Watches   *watch.Service
+	callbacks *watch.Callbacks
+	// background is the store connection of the watches' background work.
+	background *store.Store
 	// audit appends the entries of operations and refused requests, remembering failures for
 	// /readyz.
 	audit *auditAppender
@@ -177,6 +183,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s.Grants = grants.NewService(st, s.Trail, cfg.Now, cfg.GrantCacheTTL)
 	s.Grants.OnLookup = s.Metrics.GrantLookup
+	// Background event work (polling the log, agency callbacks) has a connection of its own,
+	// apart from the requests' (and their per-request command counts).
+	if s.background, err = store.Open(ctx, store.Config{URI: s.uri, Database: cfg.MongoDatabase, Timeout: cfg.DBTimeout}); err != nil {
+		return nil, err
+	}
+	s.Watches = watch.NewService(watch.NewHub(s.background, cfg.Watch), st, s.Grants, s.Policy, s.Trail)
+	s.callbacks = s.Watches.StartCallbacks(cfg.Watch.CallbackClient)
 	s.handler = s.routes()
 	ok = true
 	return s, nil
@@ -221,6 +234,15 @@ func (s *Server) mongoURI(Config) string { return s.uri }
 
 // Close releases the database and stops the embedded FerretDB.
 func (s *Server) Close() {
+	if s.Watches != nil {
+		s.Watches.Hub.Close(nil)
+	}
+	if s.callbacks != nil {
+		s.callbacks.Close()
+	}
+	if s.background != nil {
+		_ = s.background.Close(context.Background())
+	}
 	if s.shutdownTracing != nil {
 		_ = s.shutdownTracing(context.Background())
 	}
@@ -262,7 +284,8 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 	}
-	s.log.Info("shutting down: finishing in-flight requests")
+	s.log.Info("shutting down: ending subscriptions, finishing in-flight requests")
+	s.Watches.Hub.Close(nil) // every subscription ends with SERVICE_UNAVAILABLE, reason SHUTDOWN
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {

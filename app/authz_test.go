@@ -150,8 +150,10 @@ func TestPolicyCannotBeBypassed(t *testing.T) {
 			map[string]any{"p": testenv.Purpose(RE)}, []string{"Query.personByNationalId"}},
 		{"one denied field among allowed ones denies all", PS, `query($p: PurposeInput!) { prisons { id } person(id: "P-000003", purpose: $p) { familyName residence { city } } }`,
 			map[string]any{"p": testenv.Purpose(PS)}, []string{"Person.residence"}},
-		{"several denied coordinates are all listed", AU, `query($p: PurposeInput!) { person(id: "P-000001", purpose: $p) { familyName } }`,
-			map[string]any{"p": p}, []string{"Person.familyName", "Query.person"}},
+		{"several denied coordinates are all listed", PS, `query($p: PurposeInput!) { person(id: "P-000003", purpose: $p) { familyName residence { city } convictions { id } } }`,
+			map[string]any{"p": testenv.Purpose(PS)}, []string{"Person.convictions", "Person.residence"}},
+		{"a type the role cannot see is not named", AU, `query($p: PurposeInput!) { person(id: "P-000001", purpose: $p) { familyName } }`,
+			map[string]any{"p": p}, []string{"Query.person"}},
 		{"operation name chosen by the caller", PS, `query Harmless($p: PurposeInput!) { person(id: "P-000003", purpose: $p) { residence { city } } } query Other { prisons { id } }`,
 			map[string]any{"p": testenv.Purpose(PS)}, []string{"Person.residence"}},
 	}

@@ -4,6 +4,8 @@
 package app
 
 import (
+	"custodia/watch"
+
 	"fmt"
 	"os"
 	"strconv"
@@ -59,6 +61,8 @@ type Config struct {
 	AuditMongoURI  string
 	AuditDatabase  string
 	AuditRetention time.Duration
+	// Watch tunes subscriptions: polling of the event log, retention, per-official bounds.
+	Watch watch.Config
 	// AuditSigningKeyFile holds the Ed25519 key (note form) that signs the audit log's
 	// checkpoints; every instance of one deployment uses the same key. Required in production;
 	// in development it defaults to DATA_DIR/audit-signing.key, created when missing.

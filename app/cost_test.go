@@ -23,7 +23,7 @@ type worstShape struct {
 
 // codeAt is the refusal code expected for the shape built at size.
 func (s worstShape) codeAt(size int) string {
-	if size < 64<<10 && s.small != "" {
+	if size < 8<<10 && s.small != "" {
 		return s.small
 	}
 	return s.code
@@ -47,7 +47,7 @@ var worstShapes = []worstShape{
 		// 25 levels of fragment Fi on Query { ...Fi+1 ...Fi+1 } (2^25 paths, 1.1 kB): a valid
 		// operation, cheap once fragments are memoised; at the larger sizes as many levels as fit.
 		levels := 25
-		if size >= 64<<10 {
+		if size >= 8<<10 {
 			levels = size / 50
 		}
 		return "query { ...F0 }\n" + repeat(levels, "\n", func(i int) string {
@@ -138,22 +138,41 @@ func noGrantToken(env *testenv.Env) string {
 		Agency: "PČR", Roles: []model.Role{model.RolePolice}}, time.Hour)
 }
 
+// refusalSizes are the body sizes the worst shapes are built at: up to the largest within the
+// default body limit (64 KiB, with room for the JSON envelope).
+var refusalSizes = []int{2 << 10, 16 << 10, 60 << 10}
+
 // TestWorstShapesAreRefused sends every worst shape at the largest size within the body limit
-// from a token without a grant, through the real handler, and wants the refusal code.
+// from a token without a grant, through the real handler, and wants the refusal code; built
+// beyond the limit (900 KiB), each is refused with HTTP 413 PAYLOAD_TOO_LARGE before decoding.
 func TestWorstShapesAreRefused(t *testing.T) {
 	t.Parallel()
 	env := testenv.New(t, testenv.Options{Persons: 5})
 	token := noGrantToken(env)
 	for _, s := range worstShapes {
-		t.Run(s.name, func(t *testing.T) {
-			q, vars := s.build(900 << 10)
-			start := time.Now()
-			r := env.Do(token, q, vars)
-			if len(r.Errors) == 0 || r.Errors[0].Code() != s.codeAt(900<<10) || r.Data != nil {
-				t.Fatalf("want %s and no data, got HTTP %d %.300s", s.codeAt(900<<10), r.Status, r.Raw)
+		for _, size := range []int{refusalSizes[len(refusalSizes)-1], 900 << 10} {
+			want, status := s.codeAt(size), 0
+			if size > int(app.DefaultLimits.BodyBytes) {
+				want, status = "PAYLOAD_TOO_LARGE", 413
 			}
-			t.Logf("%d bytes refused in %v: %s", len(q), time.Since(start), r.Errors[0].Message)
-		})
+			t.Run(fmt.Sprintf("%s/%dKiB", s.name, size>>10), func(t *testing.T) {
+				q, vars := s.build(size)
+				start := time.Now()
+				r := env.Do(token, q, vars)
+				if len(r.Errors) == 0 || r.Errors[0].Code() != want || r.Data != nil || status != 0 && r.Status != status {
+					t.Fatalf("want %s and no data, got HTTP %d %.300s", want, r.Status, r.Raw)
+				}
+				t.Logf("%d bytes refused in %v: %s", len(q), time.Since(start), r.Errors[0].Message)
+			})
+		}
+	}
+}
+
+// TestLargestLegitimateRequestFits: the largest request custodia's tests send (GraphiQL's
+// introspection in one document with a page of 50 persons) is far within the body limit.
+func TestLargestLegitimateRequestFits(t *testing.T) {
+	if n := len(fragmentPage); n*16 > int(app.DefaultLimits.BodyBytes) {
+		t.Fatalf("the largest legitimate document is %d bytes, more than a sixteenth of the %d-byte body limit", n, app.DefaultLimits.BodyBytes)
 	}
 }
 
@@ -163,7 +182,7 @@ func BenchmarkRefuseWorstShapes(b *testing.B) {
 	env := testenv.New(b, testenv.Options{Persons: 5, Mutate: func(c *app.Config) { c.Limits.RatePerSec = 0 }})
 	token := noGrantToken(env)
 	for _, s := range worstShapes {
-		for _, size := range []int{2 << 10, 64 << 10, 900 << 10} {
+		for _, size := range refusalSizes {
 			q, vars := s.build(size)
 			b.Run(fmt.Sprintf("%s/%dKiB", strings.ReplaceAll(s.name, " ", "_"), size>>10), func(b *testing.B) {
 				start := cpuTime(b)
@@ -267,7 +286,7 @@ func TestLegitimateLargeOperationsPass(t *testing.T) {
 // token check and the audit write that every request pays (docs/performance.md).
 func BenchmarkRefusalStep(b *testing.B) {
 	for _, s := range worstShapes {
-		for _, size := range []int{2 << 10, 64 << 10, 900 << 10} {
+		for _, size := range refusalSizes {
 			q, vars := s.build(size)
 			b.Run(fmt.Sprintf("%s/%dKiB", strings.ReplaceAll(s.name, " ", "_"), size>>10), func(b *testing.B) {
 				start := cpuTime(b)

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -31,9 +33,13 @@ import (
 
 // graphqlHandler builds the gqlgen handler with explicit transports and extensions.
 func (s *Server) graphqlHandler() *handler.Server {
+	writes := maintenance.New(s.Store, s.Trail, s.cfg.Now)
+	writes.OnEvent = s.Watches.Hub.Publish // this instance's watchers hear of its writes at once
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Store: s.Store, Grants: s.Grants, Trail: s.Trail,
-		Maintenance: maintenance.New(s.Store, s.Trail, s.cfg.Now), Policy: s.Policy, Now: s.cfg.Now}})
+		Maintenance: writes, Watches: s.Watches, Connection: connectionOf, Refused: s.auditRefusedSubscription, Policy: s.Policy, Now: s.cfg.Now}})
 	h := handler.New(es)
+	h.AddTransport(s.websocketTransport())
+	h.AddTransport(sseTransport{s: s, sse: transport.SSE{KeepAlivePingInterval: 15 * time.Second}})
 	h.AddTransport(graphqlHTTP{s: s}) // GET and POST; every error through writeResponse
 	cache := newDocumentCache()
 	h.SetQueryCache(cache)
@@ -95,7 +101,7 @@ func (g operationGate) MutateOperationContext(ctx context.Context, rc *graphql.O
 		e := apperr.New(apperr.Unauthenticated, "authentication required")
 		return &gqlerror.Error{Message: e.Message, Err: e}
 	}
-	check := g.policy.NewChecker(p.Role, rc.Variables)
+	check := g.policy.NewChecker(p.Role, rc.Doc, rc.Variables)
 	var roots []string
 	w := selection.Walker{Schema: g.schema, Doc: rc.Doc, Lists: g.costs.lists, Fixed: g.costs.fixed, Vars: rc.Variables, MissingFragment: check.MissingFragment,
 		Visit: func(f selection.Field) {
@@ -213,6 +219,10 @@ func (a auditOperations) InterceptResponse(ctx context.Context, next graphql.Res
 	resp := next(ctx)
 	if resp == nil {
 		return nil
+	}
+	if graphql.HasOperationContext(ctx) && graphql.GetOperationContext(ctx).Operation != nil &&
+		graphql.GetOperationContext(ctx).Operation.Operation == ast.Subscription && len(resp.Errors) == 0 {
+		return resp // a delivered event: package watch audited it as a disclosure before sending
 	}
 	e := &model.AuditEntry{Kind: model.AuditKindOperation, Outcome: model.AuditOutcomeAllowed}
 	grants.Actor(auth.FromContext(ctx), e)

@@ -29,7 +29,7 @@ import (
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	gql := s.graphqlHandler()
-	mux.Handle("/query", s.limitRequest(s.authenticate(s.limitRate(s.checkGrant(s.withLoaders(gql))))))
+	mux.Handle("/query", streams(s.limitRequest(s.authenticate(s.limitRate(s.checkGrant(s.withLoaders(gql)))))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})
 	})
@@ -186,6 +186,10 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodOptions {
 			next.ServeHTTP(w, r)
+			return
+		}
+		if isWebsocket(r) && r.Header.Get("Authorization") == "" && ambiguousCredentials(r) == "" {
+			next.ServeHTTP(w, r) // the token comes in connection_init (websocketTransport)
 			return
 		}
 		var p *auth.Principal

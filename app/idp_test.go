@@ -63,7 +63,8 @@ func TestProductionWithAnIdentityProvider(t *testing.T) {
 			cfg := app.Config{Mode: app.Production, ListenAddr: "127.0.0.1:0", DataDir: t.TempDir(), MongoURI: dev.Config.MongoURI,
 				MongoDatabase: dev.Config.MongoDatabase, JWTDiscovery: true, JWTIssuer: idp.Issuer(), JWTAudience: "custodia",
 				JWKSMinRefreshInterval: 100 * time.Millisecond, RoleMap: roleMap, Claims: c.claims,
-				DBTimeout: 2 * time.Second, Now: func() time.Time { return testenv.Today }}
+				DBTimeout: 2 * time.Second, Now: func() time.Time { return testenv.Today },
+				AuditSigningKeyFile: testenv.AuditKeyFile(t, dev.Config.MongoDatabase)}
 			if err := cfg.Validate(); err != nil {
 				t.Fatal(err)
 			}

@@ -92,3 +92,52 @@ func TestMessagesNameNothingHidden(t *testing.T) {
 		t.Errorf("POLICE must not be offered includeExpunged: %s", r.Raw)
 	}
 }
+
+// TestForbiddenNamesNothingHidden sends, for every role, valid operations that reach deep into
+// what roles may not read and checks that a FORBIDDEN error's message and deniedCoordinates
+// name nothing outside the role's schema that the caller did not write (the audit trail's
+// connection types for POLICE, the conviction types for PRISON_SERVICE, …).
+func TestForbiddenNamesNothingHidden(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{Persons: 5})
+	full := schemaNames(graph.NewExecutableSchema(graph.Config{}).Schema())
+	const purpose = `purpose: {caseReference: "4 T 1/2026", reason: SUPERVISION}`
+	queries := []string{
+		`{ auditTrail { edges { cursor node { id kind subject coordinates } } pageInfo { hasNextPage } } }`,
+		`{ person(id: "P-000001", ` + purpose + `) { id nationalId birthFamilyName residence { city } convictions(includeExpunged: true) { id court offences { legalProvision } sentences { id kind } rehabilitation { earliestDate } } detentionHistory { id prison { name address { city } } sentence { id } } } }`,
+		`{ searchPersons(filter: {familyName: "x", givenNames: "y"}, ` + purpose + `) { edges { node { convictions { id sentences { id } } } } } }`,
+	}
+	forbidden := 0
+	for _, role := range model.AllRole {
+		visible := schemaNames(env.Server.Policy.SchemaFor(role))
+		token := env.Token(role)
+		for i, q := range queries {
+			r := env.Do(token, q, nil)
+			if len(r.Errors) == 0 || r.Errors[0].Code() != "FORBIDDEN" {
+				continue
+			}
+			typed := map[string]bool{}
+			for _, n := range graphQLName.FindAllString(q, -1) {
+				typed[n] = true
+			}
+			coords, _ := r.Errors[0].Extensions["deniedCoordinates"].([]any)
+			if len(coords) > 0 {
+				forbidden++ // refused by the policy (others are refused later, by purpose)
+			}
+			for _, text := range append([]any{r.Errors[0].Message}, coords...) {
+				s, _ := text.(string)
+				for _, n := range graphQLName.FindAllString(s, -1) {
+					if full[n] && !visible[n] && !typed[n] {
+						t.Errorf("%s, query %d: FORBIDDEN names %q, hidden from the role: %s", role, i, n, s)
+					}
+				}
+			}
+		}
+	}
+	if r := env.As(model.RolePolice, queries[0], nil); len(r.Errors) != 1 || r.Errors[0].Code() != "FORBIDDEN" || !strings.Contains(r.Errors[0].Message, "Query.auditTrail") {
+		t.Errorf("POLICE on the audit trail: want one FORBIDDEN naming Query.auditTrail, got %s", r.Raw)
+	}
+	if forbidden < len(model.AllRole) {
+		t.Errorf("only %d of the operations were FORBIDDEN", forbidden)
+	}
+}

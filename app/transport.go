@@ -46,6 +46,7 @@ var codeStatus = map[apperr.Code]statusRule{
 	apperr.Conflict:                {http.StatusConflict, false},
 	apperr.ComplexityLimitExceeded: {http.StatusBadRequest, false},
 	apperr.RateLimited:             {http.StatusTooManyRequests, true},
+	apperr.TooManySubscriptions:    {http.StatusTooManyRequests, false},
 	apperr.BadRequest:              {http.StatusBadRequest, true},
 	apperr.MethodNotAllowed:        {http.StatusMethodNotAllowed, true},
 	apperr.PayloadTooLarge:         {http.StatusRequestEntityTooLarge, true},

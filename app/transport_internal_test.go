@@ -11,10 +11,10 @@ import (
 )
 
 // BenchmarkDecodeBody measures what reading a POST body costs before GraphQL sees it, for the
-// worst bodies within the default 1 MiB limit (DESIGN §9: refusing a request costs at most a
+// worst bodies within the default 64 KiB limit (DESIGN §9: refusing a request costs at most a
 // few milliseconds of CPU).
 func BenchmarkDecodeBody(b *testing.B) {
-	const size = 1 << 20
+	const size = 64 << 10
 	pad := func(prefix, unit, suffix string) []byte {
 		n := (size - len(prefix) - len(suffix)) / len(unit)
 		return []byte(prefix + strings.Repeat(unit, n) + suffix)
@@ -23,11 +23,11 @@ func BenchmarkDecodeBody(b *testing.B) {
 		name string
 		body []byte
 	}{
-		{"1MiB string query", pad(`{"query":"`, "a", `"}`)},
-		{"1MiB variables, many keys", pad(`{"query":"{ a }","variables":{`, `"k":1,`, `"z":1}}`)},
-		{"1MiB nested arrays (malformed)", pad(`{"query":"{ a }","variables":{"v":`, "[", "")},
-		{"1MiB malformed at the end", pad(`{"query":"{ a }","variables":{"v":"`, "x", `"`)},
-		{"1MiB batch", pad(`[`, `{"query":"{ a }"},`, `{}]`)},
+		{"64KiB string query", pad(`{"query":"`, "a", `"}`)},
+		{"64KiB variables, many keys", pad(`{"query":"{ a }","variables":{`, `"k":1,`, `"z":1}}`)},
+		{"64KiB nested arrays (malformed)", pad(`{"query":"{ a }","variables":{"v":`, "[", "")},
+		{"64KiB malformed at the end", pad(`{"query":"{ a }","variables":{"v":"`, "x", `"`)},
+		{"64KiB batch", pad(`[`, `{"query":"{ a }"},`, `{}]`)},
 	}
 	for _, c := range bodies {
 		b.Run(c.name, func(b *testing.B) {
@@ -42,7 +42,7 @@ func BenchmarkDecodeBody(b *testing.B) {
 // BenchmarkDecodeBodyGqlgenBaseline decodes the same bodies as gqlgen's POST transport did
 // (json.Decoder with UseNumber into graphql.RawParams), for comparison.
 func BenchmarkDecodeBodyGqlgenBaseline(b *testing.B) {
-	const size = 1 << 20
+	const size = 64 << 10
 	pad := func(prefix, unit, suffix string) []byte {
 		n := (size - len(prefix) - len(suffix)) / len(unit)
 		return []byte(prefix + strings.Repeat(unit, n) + suffix)
@@ -51,8 +51,8 @@ func BenchmarkDecodeBodyGqlgenBaseline(b *testing.B) {
 		name string
 		body []byte
 	}{
-		{"1MiB string query", pad(`{"query":"`, "a", `"}`)},
-		{"1MiB variables, many keys", pad(`{"query":"{ a }","variables":{`, `"k":1,`, `"z":1}}`)},
+		{"64KiB string query", pad(`{"query":"`, "a", `"}`)},
+		{"64KiB variables, many keys", pad(`{"query":"{ a }","variables":{`, `"k":1,`, `"z":1}}`)},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {

@@ -37,6 +37,7 @@ type ResolverRoot interface {
 	Person() PersonResolver
 	Query() QueryResolver
 	Sentence() SentenceResolver
+	Subscription() SubscriptionResolver
 }
 
 type DirectiveRoot struct {
@@ -225,6 +226,15 @@ type ComplexityRoot struct {
 		Time          func(childComplexity int) int
 	}
 
+	EventCallback struct {
+		Agency    func(childComplexity int) int
+		ID        func(childComplexity int) int
+		PersonIDs func(childComplexity int) int
+		Role      func(childComplexity int) int
+		Secret    func(childComplexity int) int
+		URL       func(childComplexity int) int
+	}
+
 	Expungement struct {
 		CaseReference func(childComplexity int) int
 		Court         func(childComplexity int) int
@@ -251,22 +261,23 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		ActivateAccessGrant  func(childComplexity int, id string, input model.ActivateAccessGrantInput) int
-		AdmitToDetention     func(childComplexity int, personID string, input model.AdmissionInput, idempotencyKey string, purpose model.PurposeInput) int
-		ApproveAccessRequest func(childComplexity int, id string) int
-		ReconfirmAccessGrant func(childComplexity int, id string) int
-		RecordConviction     func(childComplexity int, personID string, input model.ConvictionInput, idempotencyKey string, purpose model.PurposeInput) int
-		RecordExpungement    func(childComplexity int, personID string, convictionID string, expungedOn model.Date, earlyDecision *model.CourtDecisionInput, idempotencyKey string, purpose model.PurposeInput) int
-		RecordSentenceStatus func(childComplexity int, personID string, sentenceID string, input model.SentenceStatusInput, idempotencyKey string, purpose model.PurposeInput) int
-		RegisterPerson       func(childComplexity int, input model.PersonInput, idempotencyKey string, purpose model.PurposeInput) int
-		RejectAccessRequest  func(childComplexity int, id string, reason string) int
-		ReleaseFromDetention func(childComplexity int, personID string, input model.ReleaseInput, idempotencyKey string, purpose model.PurposeInput) int
-		RequestAccess        func(childComplexity int, input model.RequestAccessInput) int
-		RevokeAccessGrant    func(childComplexity int, id string, reason string) int
-		SuspendAccessGrant   func(childComplexity int, id string, reason string) int
-		TransferDetention    func(childComplexity int, personID string, input model.TransferInput, idempotencyKey string, purpose model.PurposeInput) int
-		UpdatePerson         func(childComplexity int, id string, version int, input model.PersonInput, idempotencyKey string, purpose model.PurposeInput) int
-		UpsertPrison         func(childComplexity int, input model.PrisonInput, idempotencyKey string) int
+		ActivateAccessGrant   func(childComplexity int, id string, input model.ActivateAccessGrantInput) int
+		AdmitToDetention      func(childComplexity int, personID string, input model.AdmissionInput, idempotencyKey string, purpose model.PurposeInput) int
+		ApproveAccessRequest  func(childComplexity int, id string) int
+		ReconfirmAccessGrant  func(childComplexity int, id string) int
+		RecordConviction      func(childComplexity int, personID string, input model.ConvictionInput, idempotencyKey string, purpose model.PurposeInput) int
+		RecordExpungement     func(childComplexity int, personID string, convictionID string, expungedOn model.Date, earlyDecision *model.CourtDecisionInput, idempotencyKey string, purpose model.PurposeInput) int
+		RecordSentenceStatus  func(childComplexity int, personID string, sentenceID string, input model.SentenceStatusInput, idempotencyKey string, purpose model.PurposeInput) int
+		RegisterEventCallback func(childComplexity int, input model.EventCallbackInput) int
+		RegisterPerson        func(childComplexity int, input model.PersonInput, idempotencyKey string, purpose model.PurposeInput) int
+		RejectAccessRequest   func(childComplexity int, id string, reason string) int
+		ReleaseFromDetention  func(childComplexity int, personID string, input model.ReleaseInput, idempotencyKey string, purpose model.PurposeInput) int
+		RequestAccess         func(childComplexity int, input model.RequestAccessInput) int
+		RevokeAccessGrant     func(childComplexity int, id string, reason string) int
+		SuspendAccessGrant    func(childComplexity int, id string, reason string) int
+		TransferDetention     func(childComplexity int, personID string, input model.TransferInput, idempotencyKey string, purpose model.PurposeInput) int
+		UpdatePerson          func(childComplexity int, id string, version int, input model.PersonInput, idempotencyKey string, purpose model.PurposeInput) int
+		UpsertPrison          func(childComplexity int, input model.PrisonInput, idempotencyKey string) int
 	}
 
 	Offence struct {
@@ -310,6 +321,18 @@ type ComplexityRoot struct {
 	PersonEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	PersonEvent struct {
+		ConvictionID         func(childComplexity int) int
+		CorrectedRecordID    func(childComplexity int) int
+		DetentionPeriodID    func(childComplexity int) int
+		ExpungedConvictionID func(childComplexity int) int
+		ID                   func(childComplexity int) int
+		Kind                 func(childComplexity int) int
+		OccurredAt           func(childComplexity int) int
+		PersonID             func(childComplexity int) int
+		SentenceID           func(childComplexity int) int
 	}
 
 	Place struct {
@@ -398,6 +421,11 @@ type ComplexityRoot struct {
 		On       func(childComplexity int) int
 		Status   func(childComplexity int) int
 	}
+
+	Subscription struct {
+		WatchPerson  func(childComplexity int, personID string, purpose model.PurposeInput, after *string) int
+		WatchPersons func(childComplexity int, personIds []string, purpose model.PurposeInput, after *string) int
+	}
 }
 
 // endregion ***************************** api!.gotpl *****************************
@@ -437,6 +465,7 @@ type MutationResolver interface {
 	TransferDetention(ctx context.Context, personID string, input model.TransferInput, idempotencyKey string, purpose model.PurposeInput) (*model.DetentionPeriod, error)
 	ReleaseFromDetention(ctx context.Context, personID string, input model.ReleaseInput, idempotencyKey string, purpose model.PurposeInput) (*model.DetentionPeriod, error)
 	UpsertPrison(ctx context.Context, input model.PrisonInput, idempotencyKey string) (*model.Prison, error)
+	RegisterEventCallback(ctx context.Context, input model.EventCallbackInput) (*model.EventCallback, error)
 }
 type PersonResolver interface {
 	DetentionStatus(ctx context.Context, obj *model.Person) (*model.DetentionStatus, error)
@@ -463,6 +492,10 @@ type QueryResolver interface {
 }
 type SentenceResolver interface {
 	Conviction(ctx context.Context, obj *model.Sentence) (*model.Conviction, error)
+}
+type SubscriptionResolver interface {
+	WatchPerson(ctx context.Context, personID string, purpose model.PurposeInput, after *string) (<-chan *model.PersonEvent, error)
+	WatchPersons(ctx context.Context, personIds []string, purpose model.PurposeInput, after *string) (<-chan *model.PersonEvent, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1235,6 +1268,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Disclosure.Time(childComplexity), true
 
+	case "EventCallback.agency":
+		if e.ComplexityRoot.EventCallback.Agency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventCallback.Agency(childComplexity), true
+	case "EventCallback.id":
+		if e.ComplexityRoot.EventCallback.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventCallback.ID(childComplexity), true
+	case "EventCallback.personIds":
+		if e.ComplexityRoot.EventCallback.PersonIDs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventCallback.PersonIDs(childComplexity), true
+	case "EventCallback.role":
+		if e.ComplexityRoot.EventCallback.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventCallback.Role(childComplexity), true
+	case "EventCallback.secret":
+		if e.ComplexityRoot.EventCallback.Secret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventCallback.Secret(childComplexity), true
+	case "EventCallback.url":
+		if e.ComplexityRoot.EventCallback.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventCallback.URL(childComplexity), true
+
 	case "Expungement.caseReference":
 		if e.ComplexityRoot.Expungement.CaseReference == nil {
 			break
@@ -1394,6 +1464,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RecordSentenceStatus(childComplexity, args["personId"].(string), args["sentenceId"].(string), args["input"].(model.SentenceStatusInput), args["idempotencyKey"].(string), args["purpose"].(model.PurposeInput)), true
+	case "Mutation.registerEventCallback":
+		if e.ComplexityRoot.Mutation.RegisterEventCallback == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_registerEventCallback_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RegisterEventCallback(childComplexity, args["input"].(model.EventCallbackInput)), true
 	case "Mutation.registerPerson":
 		if e.ComplexityRoot.Mutation.RegisterPerson == nil {
 			break
@@ -1676,6 +1757,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PersonEdge.Node(childComplexity), true
+
+	case "PersonEvent.convictionId":
+		if e.ComplexityRoot.PersonEvent.ConvictionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonEvent.ConvictionID(childComplexity), true
+	case "PersonEvent.correctedRecordId":
+		if e.ComplexityRoot.PersonEvent.CorrectedRecordID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonEvent.CorrectedRecordID(childComplexity), true
+	case "PersonEvent.detentionPeriodId":
+		if e.ComplexityRoot.PersonEvent.DetentionPeriodID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonEvent.DetentionPeriodID(childComplexity), true
+	case "PersonEvent.expungedConvictionId":
+		if e.ComplexityRoot.PersonEvent.ExpungedConvictionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonEvent.ExpungedConvictionID(childComplexity), true
+	case "PersonEvent.id":
+		if e.ComplexityRoot.PersonEvent.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonEvent.ID(childComplexity), true
+	case "PersonEvent.kind":
+		if e.ComplexityRoot.PersonEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonEvent.Kind(childComplexity), true
+	case "PersonEvent.occurredAt":
+		if e.ComplexityRoot.PersonEvent.OccurredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonEvent.OccurredAt(childComplexity), true
+	case "PersonEvent.personId":
+		if e.ComplexityRoot.PersonEvent.PersonID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonEvent.PersonID(childComplexity), true
+	case "PersonEvent.sentenceId":
+		if e.ComplexityRoot.PersonEvent.SentenceID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonEvent.SentenceID(childComplexity), true
 
 	case "Place.city":
 		if e.ComplexityRoot.Place.City == nil {
@@ -2107,6 +2243,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SentenceTransition.Status(childComplexity), true
 
+	case "Subscription.watchPerson":
+		if e.ComplexityRoot.Subscription.WatchPerson == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_watchPerson_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.WatchPerson(childComplexity, args["personId"].(string), args["purpose"].(model.PurposeInput), args["after"].(*string)), true
+	case "Subscription.watchPersons":
+		if e.ComplexityRoot.Subscription.WatchPersons == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_watchPersons_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.WatchPersons(childComplexity, args["personIds"].([]string), args["purpose"].(model.PurposeInput), args["after"].(*string)), true
+
 	}
 	return 0, false
 }
@@ -2123,6 +2282,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputAuthorityInput,
 		ec.unmarshalInputConvictionInput,
 		ec.unmarshalInputCourtDecisionInput,
+		ec.unmarshalInputEventCallbackInput,
 		ec.unmarshalInputMoneyInput,
 		ec.unmarshalInputOffenceInput,
 		ec.unmarshalInputPersonInput,
@@ -2179,6 +2339,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			ctx = graphql.WithUnmarshalerMap(ctx, inputUnmarshalMap)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
 			data.MarshalGQL(&buf)
 
 			return &graphql.Response{
@@ -3180,6 +3357,106 @@ input PrisonInput {
   phone: String
   email: String
 }
+
+# ---------------------------------------------------------------------------------------------
+# Watches (issue 15): events about persons, delivered over graphql-transport-ws and
+# Server-Sent Events, authorised again at every delivery.
+
+"What happened to a watched person."
+enum PersonEventKind {
+  "The person was admitted to detention."
+  ADMITTED
+  "The person was transferred to another prison."
+  TRANSFERRED
+  "The person was released from detention."
+  RELEASED
+  "The expected release of the person's current detention changed."
+  EXPECTED_RELEASE_CHANGED
+  "A conviction of the person was recorded."
+  CONVICTION_RECORDED
+  "A sentence of the person changed its status."
+  SENTENCE_STATUS_CHANGED
+  "A conviction of the person was expunged."
+  EXPUNGED
+  "Data about the person was corrected."
+  CORRECTED
+}
+
+"""
+One event about a watched person. Events are thin: they say what happened and name the record
+it happened to; the details are read through ` + "`" + `person(id, purpose)` + "`" + `. A role receives an event of a
+kind only if it may read that kind's reference field below — the field's ` + "`" + `@access` + "`" + ` decides, at
+delivery, not at subscription — so, for example, an extract reader is never sent an expungement.
+"""
+type PersonEvent @access(roles: [COURT, PROSECUTOR, POLICE, REINTEGRATION, PRISON_SERVICE, REGISTRAR]) {
+  "The event's ID: ordered by time; pass the last one you received as ` + "`" + `after` + "`" + ` to resume."
+  id: ID!
+  kind: PersonEventKind!
+  personId: ID!
+  "When the write was acknowledged (UTC)."
+  occurredAt: DateTime!
+  "The detention period an ADMITTED, TRANSFERRED, RELEASED or EXPECTED_RELEASE_CHANGED event concerns."
+  detentionPeriodId: ID @access(roles: [COURT, PROSECUTOR, POLICE, REINTEGRATION, PRISON_SERVICE, REGISTRAR])
+  "The conviction a CONVICTION_RECORDED event concerns."
+  convictionId: ID @access(roles: [COURT, PROSECUTOR, POLICE, REINTEGRATION, REGISTRAR])
+  "The sentence a SENTENCE_STATUS_CHANGED event concerns."
+  sentenceId: ID @access(roles: [COURT, PROSECUTOR, POLICE, REINTEGRATION, PRISON_SERVICE, REGISTRAR])
+  "The conviction an EXPUNGED event concerns (the full copy's readers only)."
+  expungedConvictionId: ID @access(roles: [COURT, PROSECUTOR, REGISTRAR])
+  "The record a CORRECTED event concerns."
+  correctedRecordId: ID @access(roles: [COURT, PROSECUTOR, REGISTRAR])
+}
+
+type Subscription {
+  """
+  Events about one person, from now on — or, with ` + "`" + `after` + "`" + `, every event since that event ID
+  first (up to the event log's retention), then live. The person must be readable by the caller
+  (REINTEGRATION: in its caseload; otherwise NOT_FOUND). Each event is checked at delivery
+  against the caller's current grant, role, purpose and caseload; a grant revoked, suspended or
+  expired meanwhile ends the subscription with GRANT_REVOKED, GRANT_SUSPENDED or GRANT_EXPIRED.
+  Every delivered event is audited as a disclosure with ` + "`" + `purpose` + "`" + `.
+  """
+  watchPerson(personId: ID!, purpose: PurposeInput!, after: ID): PersonEvent
+    @access(roles: [COURT, PROSECUTOR, POLICE, REINTEGRATION, PRISON_SERVICE, REGISTRAR])
+  "` + "`" + `watchPerson` + "`" + ` over a list of persons (a court's hearing list, at most 200)."
+  watchPersons(personIds: [ID!]!, purpose: PurposeInput!, after: ID): PersonEvent
+    @access(roles: [COURT, PROSECUTOR, POLICE, REINTEGRATION, PRISON_SERVICE, REGISTRAR])
+}
+
+"An agency system's HTTPS endpoint to which custodia posts thin, signed events (see docs/watches.md)."
+input EventCallbackInput {
+  "The receiving agency."
+  agency: String!
+  "The role the agency acts in: its ` + "`" + `@access` + "`" + ` on ` + "`" + `PersonEvent` + "`" + ` decides which kinds it receives."
+  role: Role!
+  "Where events are posted; https only."
+  url: String!
+  "The persons whose events the agency receives (at most 200)."
+  personIds: [ID!]!
+  "The agency's purpose, recorded with every delivery in the audit trail."
+  purpose: PurposeInput!
+}
+
+"A registered agency callback."
+type EventCallback @access(roles: [REGISTRAR]) {
+  id: ID!
+  agency: String!
+  role: Role!
+  url: String!
+  personIds: [ID!]!
+  "The HMAC-SHA256 key of the ` + "`" + `Custodia-Signature` + "`" + ` header; shown only in ` + "`" + `registerEventCallback` + "`" + `'s answer."
+  secret: String
+}
+
+extend type Mutation {
+  """
+  Register an agency's HTTPS callback. Events about the persons (from now on) are posted to it
+  thin — ` + "`" + `{"id","kind","personId"}` + "`" + `, no personal data — signed with the returned secret, retried
+  with backoff until the receiver answers 2xx; each delivery is audited as a disclosure to the
+  agency with its purpose. The receiver reads details through ` + "`" + `/query` + "`" + ` with its own token.
+  """
+  registerEventCallback(input: EventCallbackInput!): EventCallback! @access(roles: [REGISTRAR])
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -3552,6 +3829,24 @@ func (ec *executionContext) childFields_Disclosure(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type Disclosure", field.Name)
 }
 
+func (ec *executionContext) childFields_EventCallback(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_EventCallback_id(ctx, field)
+	case "agency":
+		return ec.fieldContext_EventCallback_agency(ctx, field)
+	case "role":
+		return ec.fieldContext_EventCallback_role(ctx, field)
+	case "url":
+		return ec.fieldContext_EventCallback_url(ctx, field)
+	case "personIds":
+		return ec.fieldContext_EventCallback_personIds(ctx, field)
+	case "secret":
+		return ec.fieldContext_EventCallback_secret(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EventCallback", field.Name)
+}
+
 func (ec *executionContext) childFields_Expungement(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "on":
@@ -3686,6 +3981,30 @@ func (ec *executionContext) childFields_PersonEdge(ctx context.Context, field gr
 		return ec.fieldContext_PersonEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PersonEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_PersonEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_PersonEvent_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_PersonEvent_kind(ctx, field)
+	case "personId":
+		return ec.fieldContext_PersonEvent_personId(ctx, field)
+	case "occurredAt":
+		return ec.fieldContext_PersonEvent_occurredAt(ctx, field)
+	case "detentionPeriodId":
+		return ec.fieldContext_PersonEvent_detentionPeriodId(ctx, field)
+	case "convictionId":
+		return ec.fieldContext_PersonEvent_convictionId(ctx, field)
+	case "sentenceId":
+		return ec.fieldContext_PersonEvent_sentenceId(ctx, field)
+	case "expungedConvictionId":
+		return ec.fieldContext_PersonEvent_expungedConvictionId(ctx, field)
+	case "correctedRecordId":
+		return ec.fieldContext_PersonEvent_correctedRecordId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PersonEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_Place(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4163,6 +4482,20 @@ func (ec *executionContext) field_Mutation_recordSentenceStatus_args(ctx context
 		return nil, err
 	}
 	args["purpose"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_registerEventCallback_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.EventCallbackInput, error) {
+			return ec.unmarshalNEventCallbackInput2custodiaᚋmodelᚐEventCallbackInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -4731,6 +5064,66 @@ func (ec *executionContext) field_Query_searchPersons_args(ctx context.Context, 
 		return nil, err
 	}
 	args["purpose"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_watchPerson_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "personId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["personId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "purpose",
+		func(ctx context.Context, v any) (model.PurposeInput, error) {
+			return ec.unmarshalNPurposeInput2custodiaᚋmodelᚐPurposeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["purpose"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_watchPersons_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "personIds",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["personIds"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "purpose",
+		func(ctx context.Context, v any) (model.PurposeInput, error) {
+			return ec.unmarshalNPurposeInput2custodiaᚋmodelᚐPurposeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["purpose"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
 	return args, nil
 }
 
@@ -7798,6 +8191,144 @@ func (ec *executionContext) fieldContext_Disclosure_sequence(_ context.Context, 
 	return graphql.NewScalarFieldContext("Disclosure", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
+func (ec *executionContext) _EventCallback_id(ctx context.Context, field graphql.CollectedField, obj *model.EventCallback) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventCallback_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventCallback_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventCallback", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _EventCallback_agency(ctx context.Context, field graphql.CollectedField, obj *model.EventCallback) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventCallback_agency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Agency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventCallback_agency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventCallback", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EventCallback_role(ctx context.Context, field graphql.CollectedField, obj *model.EventCallback) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventCallback_role(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Role, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Role) graphql.Marshaler {
+			return ec.marshalNRole2custodiaᚋmodelᚐRole(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventCallback_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventCallback", field, false, false, errors.New("field of type Role does not have child fields"))
+}
+
+func (ec *executionContext) _EventCallback_url(ctx context.Context, field graphql.CollectedField, obj *model.EventCallback) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventCallback_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventCallback_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventCallback", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EventCallback_personIds(ctx context.Context, field graphql.CollectedField, obj *model.EventCallback) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventCallback_personIds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PersonIDs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNID2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventCallback_personIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventCallback", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _EventCallback_secret(ctx context.Context, field graphql.CollectedField, obj *model.EventCallback) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventCallback_secret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Secret, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EventCallback_secret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventCallback", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _Expungement_on(ctx context.Context, field graphql.CollectedField, obj *model.Expungement) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8801,6 +9332,50 @@ func (ec *executionContext) fieldContext_Mutation_upsertPrison(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_registerEventCallback(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_registerEventCallback(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RegisterEventCallback(ctx, fc.Args["input"].(model.EventCallbackInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EventCallback) graphql.Marshaler {
+			return ec.marshalNEventCallback2ᚖcustodiaᚋmodelᚐEventCallback(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_registerEventCallback(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EventCallback(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_registerEventCallback_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Offence_legalProvision(ctx context.Context, field graphql.CollectedField, obj *model.Offence) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9548,6 +10123,213 @@ func (ec *executionContext) fieldContext_PersonEdge_node(_ context.Context, fiel
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _PersonEvent_id(ctx context.Context, field graphql.CollectedField, obj *model.PersonEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersonEvent_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID()
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PersonEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersonEvent", field, true, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _PersonEvent_kind(ctx context.Context, field graphql.CollectedField, obj *model.PersonEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersonEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PersonEventKind) graphql.Marshaler {
+			return ec.marshalNPersonEventKind2custodiaᚋmodelᚐPersonEventKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PersonEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersonEvent", field, false, false, errors.New("field of type PersonEventKind does not have child fields"))
+}
+
+func (ec *executionContext) _PersonEvent_personId(ctx context.Context, field graphql.CollectedField, obj *model.PersonEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersonEvent_personId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PersonID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PersonEvent_personId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersonEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _PersonEvent_occurredAt(ctx context.Context, field graphql.CollectedField, obj *model.PersonEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersonEvent_occurredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OccurredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PersonEvent_occurredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersonEvent", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _PersonEvent_detentionPeriodId(ctx context.Context, field graphql.CollectedField, obj *model.PersonEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersonEvent_detentionPeriodId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DetentionPeriodID(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PersonEvent_detentionPeriodId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersonEvent", field, true, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _PersonEvent_convictionId(ctx context.Context, field graphql.CollectedField, obj *model.PersonEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersonEvent_convictionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConvictionID(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PersonEvent_convictionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersonEvent", field, true, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _PersonEvent_sentenceId(ctx context.Context, field graphql.CollectedField, obj *model.PersonEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersonEvent_sentenceId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SentenceID(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PersonEvent_sentenceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersonEvent", field, true, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _PersonEvent_expungedConvictionId(ctx context.Context, field graphql.CollectedField, obj *model.PersonEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersonEvent_expungedConvictionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpungedConvictionID(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PersonEvent_expungedConvictionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersonEvent", field, true, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _PersonEvent_correctedRecordId(ctx context.Context, field graphql.CollectedField, obj *model.PersonEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersonEvent_correctedRecordId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CorrectedRecordID(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PersonEvent_correctedRecordId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersonEvent", field, true, false, errors.New("field of type ID does not have child fields"))
 }
 
 func (ec *executionContext) _Place_city(ctx context.Context, field graphql.CollectedField, obj *model.Place) (ret graphql.Marshaler) {
@@ -11339,6 +12121,94 @@ func (ec *executionContext) fieldContext_SentenceTransition_decision(_ context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _Subscription_watchPerson(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_watchPerson(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().WatchPerson(ctx, fc.Args["personId"].(string), fc.Args["purpose"].(model.PurposeInput), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PersonEvent) graphql.Marshaler {
+			return ec.marshalOPersonEvent2ᚖcustodiaᚋmodelᚐPersonEvent(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_watchPerson(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PersonEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_watchPerson_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_watchPersons(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_watchPersons(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().WatchPersons(ctx, fc.Args["personIds"].([]string), fc.Args["purpose"].(model.PurposeInput), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PersonEvent) graphql.Marshaler {
+			return ec.marshalOPersonEvent2ᚖcustodiaᚋmodelᚐPersonEvent(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_watchPersons(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PersonEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_watchPersons_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12815,6 +13685,64 @@ func (ec *executionContext) unmarshalInputCourtDecisionInput(ctx context.Context
 				return it, err
 			}
 			it.CaseReference = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputEventCallbackInput(ctx context.Context, obj any) (model.EventCallbackInput, error) {
+	var it model.EventCallbackInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"agency", "role", "url", "personIds", "purpose"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "agency":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("agency"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Agency = data
+		case "role":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
+			data, err := ec.unmarshalNRole2custodiaᚋmodelᚐRole(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Role = data
+		case "url":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("url"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.URL = data
+		case "personIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("personIds"))
+			data, err := ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PersonIds = data
+		case "purpose":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("purpose"))
+			data, err := ec.unmarshalNPurposeInput2custodiaᚋmodelᚐPurposeInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Purpose = data
 		}
 	}
 	return it, nil
@@ -15001,6 +15929,69 @@ func (ec *executionContext) _Disclosure(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var eventCallbackImplementors = []string{"EventCallback"}
+
+func (ec *executionContext) _EventCallback(ctx context.Context, sel ast.SelectionSet, obj *model.EventCallback) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, eventCallbackImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EventCallback")
+		case "id":
+			out.Values[i] = ec._EventCallback_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "agency":
+			out.Values[i] = ec._EventCallback_agency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "role":
+			out.Values[i] = ec._EventCallback_role(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "url":
+			out.Values[i] = ec._EventCallback_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "personIds":
+			out.Values[i] = ec._EventCallback_personIds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "secret":
+			out.Values[i] = ec._EventCallback_secret(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var expungementImplementors = []string{"Expungement"}
 
 func (ec *executionContext) _Expungement(ctx context.Context, sel ast.SelectionSet, obj *model.Expungement) graphql.Marshaler {
@@ -15326,6 +16317,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "upsertPrison":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_upsertPrison(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "registerEventCallback":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_registerEventCallback(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -15732,6 +16730,84 @@ func (ec *executionContext) _PersonEdge(ctx context.Context, sel ast.SelectionSe
 		case "node":
 			out.Values[i] = ec._PersonEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var personEventImplementors = []string{"PersonEvent"}
+
+func (ec *executionContext) _PersonEvent(ctx context.Context, sel ast.SelectionSet, obj *model.PersonEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, personEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PersonEvent")
+		case "id":
+			out.Values[i] = ec._PersonEvent_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._PersonEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "personId":
+			out.Values[i] = ec._PersonEvent_personId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "occurredAt":
+			out.Values[i] = ec._PersonEvent_occurredAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "detentionPeriodId":
+			out.Values[i] = ec._PersonEvent_detentionPeriodId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "convictionId":
+			out.Values[i] = ec._PersonEvent_convictionId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "sentenceId":
+			out.Values[i] = ec._PersonEvent_sentenceId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "expungedConvictionId":
+			out.Values[i] = ec._PersonEvent_expungedConvictionId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "correctedRecordId":
+			out.Values[i] = ec._PersonEvent_correctedRecordId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -16679,6 +17755,28 @@ func (ec *executionContext) _SentenceTransition(ctx context.Context, sel ast.Sel
 	return out
 }
 
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "watchPerson":
+		return ec._Subscription_watchPerson(ctx, fields[0])
+	case "watchPersons":
+		return ec._Subscription_watchPersons(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
+}
+
 var __DirectiveImplementors = []string{"__Directive"}
 
 func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionSet, obj *introspection.Directive) graphql.Marshaler {
@@ -17436,6 +18534,21 @@ func (ec *executionContext) marshalNDisclosure2ᚕcustodiaᚋmodelᚐDisclosure�
 	return ret
 }
 
+func (ec *executionContext) marshalNEventCallback2ᚖcustodiaᚋmodelᚐEventCallback(ctx context.Context, sel ast.SelectionSet, v *model.EventCallback) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._EventCallback(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNEventCallbackInput2custodiaᚋmodelᚐEventCallbackInput(ctx context.Context, v any) (model.EventCallbackInput, error) {
+	res, err := ec.unmarshalInputEventCallbackInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNGrantIdentity2custodiaᚋmodelᚐGrantIdentity(ctx context.Context, sel ast.SelectionSet, v model.GrantIdentity) graphql.Marshaler {
 	return ec._GrantIdentity(ctx, sel, &v)
 }
@@ -17616,6 +18729,16 @@ func (ec *executionContext) marshalNPersonEdge2ᚕcustodiaᚋmodelᚐPersonEdge�
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNPersonEventKind2custodiaᚋmodelᚐPersonEventKind(ctx context.Context, v any) (model.PersonEventKind, error) {
+	var res model.PersonEventKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPersonEventKind2custodiaᚋmodelᚐPersonEventKind(ctx context.Context, sel ast.SelectionSet, v model.PersonEventKind) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNPersonInput2custodiaᚋmodelᚐPersonInput(ctx context.Context, v any) (model.PersonInput, error) {
@@ -18386,6 +19509,13 @@ func (ec *executionContext) unmarshalOMoneyInput2ᚖcustodiaᚋmodelᚐMoneyInpu
 	}
 	res, err := ec.unmarshalInputMoneyInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPersonEvent2ᚖcustodiaᚋmodelᚐPersonEvent(ctx context.Context, sel ast.SelectionSet, v *model.PersonEvent) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PersonEvent(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOPlace2ᚖcustodiaᚋmodelᚐPlace(ctx context.Context, sel ast.SelectionSet, v *model.Place) graphql.Marshaler {

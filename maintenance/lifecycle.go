@@ -22,7 +22,7 @@ import (
 func (s *Service) RecordSentenceStatus(ctx context.Context, p *auth.Principal, personID, sentenceID string, in model.SentenceStatusInput, key string) (*model.Sentence, error) {
 	var hide []string
 	return Perform(ctx, s, p, Mutation[model.Sentence]{
-		Name: "recordSentenceStatus", Key: key, PersonID: personID,
+		Name: "recordSentenceStatus", Key: key, PersonID: personID, Event: model.PersonEventKindSentenceStatusChanged,
 		Args: onPerson(personID, struct {
 			SentenceID string
 			In         model.SentenceStatusInput
@@ -101,7 +101,7 @@ func (s *Service) RecordExpungement(ctx context.Context, p *auth.Principal, pers
 		return err
 	}
 	return Perform(ctx, s, p, Mutation[model.Conviction]{
-		Name: "recordExpungement", Key: key, PersonID: personID,
+		Name: "recordExpungement", Key: key, PersonID: personID, Event: model.PersonEventKindExpunged,
 		Args: struct {
 			Args  []string
 			Early *model.CourtDecisionInput

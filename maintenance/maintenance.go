@@ -40,6 +40,8 @@ type Service struct {
 	store *store.Store
 	trail *audit.Trail
 	now   func() time.Time
+	// OnEvent, if set, is told of every event a write logged, after it is logged.
+	OnEvent func(model.PersonEvent)
 }
 
 // New makes the service.
@@ -167,7 +169,7 @@ func (s *Service) UpdatePerson(ctx context.Context, p *auth.Principal, id string
 func (s *Service) RecordConviction(ctx context.Context, p *auth.Principal, personID string, in model.ConvictionInput, key string) (*model.Conviction, error) {
 	var c model.Conviction
 	return Perform(ctx, s, p, Mutation[model.Conviction]{
-		Name: "recordConviction", Key: key, PersonID: personID,
+		Name: "recordConviction", Key: key, PersonID: personID, Event: model.PersonEventKindConvictionRecorded,
 		Args: onPerson(personID, in),
 		Validate: func() (err error) {
 			c, err = register.NewConviction(in, s.today())
@@ -221,7 +223,7 @@ func (s *Service) prison(ctx context.Context, field, id string) (*model.Prison, 
 func (s *Service) AdmitToDetention(ctx context.Context, p *auth.Principal, personID string, in model.AdmissionInput, key string) (*model.DetentionPeriod, error) {
 	var period model.DetentionPeriod
 	return Perform(ctx, s, p, Mutation[model.DetentionPeriod]{
-		Name: "admitToDetention", Key: key, PersonID: personID,
+		Name: "admitToDetention", Key: key, PersonID: personID, Event: model.PersonEventKindAdmitted,
 		Args: onPerson(personID, in),
 		Validate: func() error {
 			name, err := nonEmpty("input.responsibleAuthority.name", in.ResponsibleAuthority.Name)
@@ -314,7 +316,7 @@ func findPeriod(r *model.DetentionRecord, id string) *model.DetentionPeriod {
 func (s *Service) TransferDetention(ctx context.Context, p *auth.Principal, personID string, in model.TransferInput, key string) (*model.DetentionPeriod, error) {
 	var prison *model.Prison
 	return Perform(ctx, s, p, Mutation[model.DetentionPeriod]{
-		Name: "transferDetention", Key: key, PersonID: personID,
+		Name: "transferDetention", Key: key, PersonID: personID, Event: model.PersonEventKindTransferred,
 		Args:      onPerson(personID, in),
 		ProposeID: freshID("D-"),
 		Check: func(ctx context.Context, _ string) (err error) {
@@ -363,7 +365,7 @@ func (s *Service) TransferDetention(ctx context.Context, p *auth.Principal, pers
 // release.
 func (s *Service) ReleaseFromDetention(ctx context.Context, p *auth.Principal, personID string, in model.ReleaseInput, key string) (*model.DetentionPeriod, error) {
 	return Perform(ctx, s, p, Mutation[model.DetentionPeriod]{
-		Name: "releaseFromDetention", Key: key, PersonID: personID,
+		Name: "releaseFromDetention", Key: key, PersonID: personID, Event: model.PersonEventKindReleased,
 		Args: onPerson(personID, in),
 		Validate: func() error {
 			if in.Reason == model.ReleaseReasonTransfer || in.Reason == model.ReleaseReasonChangeOfTitle {

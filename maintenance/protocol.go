@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"regexp"
+	"time"
 
 	"custodia/apperr"
 	"custodia/auth"
@@ -29,6 +30,9 @@ type Mutation[T any] struct {
 	Args any
 	// PersonID is the person the write concerns ("" for none), for the audit trail.
 	PersonID string
+	// Event is what the write tells watchers of PersonID (package watch), "" for nothing. The
+	// event names the write's entity (the ID ProposeID fixed) and is logged by Perform.
+	Event model.PersonEventKind
 	// Validate checks the input alone, before anything is read or written (BAD_USER_INPUT).
 	Validate func() error
 	// ProposeID gives the ID of the entity the write creates or changes; it is fixed in the
@@ -52,7 +56,8 @@ type Mutation[T any] struct {
 //  3. check the write against the stored data;
 //  4. record the write in the audit trail (fail closed: no audit entry, no write);
 //  5. apply it;
-//  6. record the answer under the key, and return it as retries will read it.
+//  6. log the write's event, if it has one (once per write, also across retries);
+//  7. record the answer under the key, and return it as retries will read it.
 //
 // A crash between two steps leaves a state a retry with the same key completes.
 func Perform[T any](ctx context.Context, s *Service, p *auth.Principal, m Mutation[T]) (*T, error) {
@@ -102,6 +107,9 @@ func Perform[T any](ctx context.Context, s *Service, p *auth.Principal, m Mutati
 	if err != nil {
 		return nil, err
 	}
+	if err := s.logEvent(ctx, rec, m.Event, m.PersonID); err != nil {
+		return nil, err
+	}
 	if err := s.store.CompleteIdempotency(ctx, rec, answer); err != nil {
 		return nil, err
 	}
@@ -116,4 +124,21 @@ func fixedID(id string) func(context.Context) (string, error) {
 // freshID is a ProposeID for writes that create an entity with a new random ID.
 func freshID(prefix string) func(context.Context) (string, error) {
 	return func(context.Context) (string, error) { return newID(prefix), nil }
+}
+
+// logEvent writes the event of a completed Apply to the event log and hands it to the
+// service's OnEvent (this instance's watchers). It runs before the answer is recorded, so a
+// crash between Apply and the event is completed by the retry.
+func (s *Service) logEvent(ctx context.Context, rec store.Idempotency, kind model.PersonEventKind, personID string) error {
+	if kind == "" || personID == "" {
+		return nil
+	}
+	e := model.PersonEvent{Kind: kind, PersonID: personID, EntityID: rec.EntityID, OccurredAt: time.Now().UTC()}
+	if err := s.store.AppendEvent(ctx, rec.ID, &e); err != nil {
+		return err
+	}
+	if s.OnEvent != nil {
+		s.OnEvent(e)
+	}
+	return nil
 }

@@ -153,6 +153,20 @@ type CourtDecisionInput struct {
 	CaseReference string `json:"caseReference"`
 }
 
+// An agency system's HTTPS endpoint to which custodia posts thin, signed events (see docs/watches.md).
+type EventCallbackInput struct {
+	// The receiving agency.
+	Agency string `json:"agency"`
+	// The role the agency acts in: its `@access` on `PersonEvent` decides which kinds it receives.
+	Role Role `json:"role"`
+	// Where events are posted; https only.
+	URL string `json:"url"`
+	// The persons whose events the agency receives (at most 200).
+	PersonIds []string `json:"personIds"`
+	// The agency's purpose, recorded with every delivery in the audit trail.
+	Purpose PurposeInput `json:"purpose"`
+}
+
 type MoneyInput struct {
 	Amount   string `json:"amount"`
 	Currency string `json:"currency"`
@@ -312,6 +326,9 @@ type SentenceStatusInput struct {
 	ServedMonths *int `json:"servedMonths,omitempty"`
 	// CONDITIONALLY_RELEASED: the probation period in months.
 	ProbationMonths *int `json:"probationMonths,omitempty"`
+}
+
+type Subscription struct {
 }
 
 type TransferInput struct {
@@ -729,6 +746,82 @@ func (e *Participation) UnmarshalJSON(b []byte) error {
 }
 
 func (e Participation) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What happened to a watched person.
+type PersonEventKind string
+
+const (
+	// The person was admitted to detention.
+	PersonEventKindAdmitted PersonEventKind = "ADMITTED"
+	// The person was transferred to another prison.
+	PersonEventKindTransferred PersonEventKind = "TRANSFERRED"
+	// The person was released from detention.
+	PersonEventKindReleased PersonEventKind = "RELEASED"
+	// The expected release of the person's current detention changed.
+	PersonEventKindExpectedReleaseChanged PersonEventKind = "EXPECTED_RELEASE_CHANGED"
+	// A conviction of the person was recorded.
+	PersonEventKindConvictionRecorded PersonEventKind = "CONVICTION_RECORDED"
+	// A sentence of the person changed its status.
+	PersonEventKindSentenceStatusChanged PersonEventKind = "SENTENCE_STATUS_CHANGED"
+	// A conviction of the person was expunged.
+	PersonEventKindExpunged PersonEventKind = "EXPUNGED"
+	// Data about the person was corrected.
+	PersonEventKindCorrected PersonEventKind = "CORRECTED"
+)
+
+var AllPersonEventKind = []PersonEventKind{
+	PersonEventKindAdmitted,
+	PersonEventKindTransferred,
+	PersonEventKindReleased,
+	PersonEventKindExpectedReleaseChanged,
+	PersonEventKindConvictionRecorded,
+	PersonEventKindSentenceStatusChanged,
+	PersonEventKindExpunged,
+	PersonEventKindCorrected,
+}
+
+func (e PersonEventKind) IsValid() bool {
+	switch e {
+	case PersonEventKindAdmitted, PersonEventKindTransferred, PersonEventKindReleased, PersonEventKindExpectedReleaseChanged, PersonEventKindConvictionRecorded, PersonEventKindSentenceStatusChanged, PersonEventKindExpunged, PersonEventKindCorrected:
+		return true
+	}
+	return false
+}
+
+func (e PersonEventKind) String() string {
+	return string(e)
+}
+
+func (e *PersonEventKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PersonEventKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PersonEventKind", str)
+	}
+	return nil
+}
+
+func (e PersonEventKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PersonEventKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PersonEventKind) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/vektah/gqlparser/v2/ast"
 
@@ -25,7 +26,7 @@ func (p *Policy) Denied(role model.Role, doc *ast.QueryDocument, op *ast.Operati
 // the audit trail), sorted and without duplicates. It walks the operation with the shared
 // selection walker; callers that also measure the operation feed a Checker to their own walk.
 func (p *Policy) Check(role model.Role, doc *ast.QueryDocument, op *ast.OperationDefinition, vars map[string]any) (selected, denied []string) {
-	c := p.NewChecker(role, vars)
+	c := p.NewChecker(role, doc, vars)
 	w := selection.Walker{Doc: doc, Visit: c.Visit, MissingFragment: c.MissingFragment}
 	w.Operation(op)
 	return c.Selected(), c.Denied()
@@ -38,21 +39,93 @@ func (p *Policy) Check(role model.Role, doc *ast.QueryDocument, op *ast.Operatio
 type Checker struct {
 	p        *Policy
 	role     model.Role
+	doc      *ast.QueryDocument
 	vars     map[string]any
 	denied   map[string]bool
 	selected map[string]bool
 }
 
-// NewChecker starts a check for role with the request's (coerced) variables.
-func (p *Policy) NewChecker(role model.Role, vars map[string]any) *Checker {
-	return &Checker{p: p, role: role, vars: vars, denied: map[string]bool{}, selected: map[string]bool{}}
+// NewChecker starts a check for role of the document doc with the request's (coerced)
+// variables.
+func (p *Policy) NewChecker(role model.Role, doc *ast.QueryDocument, vars map[string]any) *Checker {
+	return &Checker{p: p, role: role, doc: doc, vars: vars, denied: map[string]bool{}, selected: map[string]bool{}}
 }
 
 // Selected is every object-field coordinate visited so far, sorted.
 func (c *Checker) Selected() []string { return sortedKeys(c.selected) }
 
-// Denied is every coordinate visited so far that the role may not use, sorted.
-func (c *Checker) Denied() []string { return sortedKeys(c.denied) }
+// Denied is every coordinate visited so far that the role may not use and may be told about,
+// sorted. A FORBIDDEN error lists them, so it names no type outside the role's schema
+// (SchemaFor) that the caller did not write as a type condition or variable type: beneath a
+// denied edge (Query.auditTrail for POLICE) the coordinates of the types only that edge reaches
+// (AuditEntryConnection.edges, …) are left out, the outermost denied coordinate of each path
+// is always on a type the role sees. Should nothing nameable remain, the one entry is Hidden:
+// the operation is refused all the same.
+func (c *Checker) Denied() []string {
+	if len(c.denied) == 0 {
+		return nil
+	}
+	visible := c.p.SchemaFor(c.role).Types
+	typed := typeNames(c.doc)
+	out := make([]string, 0, len(c.denied))
+	for _, coord := range sortedKeys(c.denied) {
+		typ, _, qualified := strings.Cut(coord, ".")
+		if !qualified || visible[typ] != nil || typed[typ] || c.p.rootType(typ) {
+			out = append(out, coord)
+		}
+	}
+	if len(out) == 0 {
+		return []string{Hidden}
+	}
+	return out
+}
+
+// rootType reports whether name is one of the schema's operation types, which the operation
+// keyword names whatever the role.
+func (p *Policy) rootType(name string) bool {
+	for _, d := range []*ast.Definition{p.schema.Query, p.schema.Mutation, p.schema.Subscription} {
+		if d != nil && d.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// typeNames are the type names the caller wrote in doc: fragment and inline-fragment type
+// conditions and variable types.
+func typeNames(doc *ast.QueryDocument) map[string]bool {
+	out := map[string]bool{}
+	if doc == nil {
+		return out
+	}
+	var set func(ast.SelectionSet)
+	set = func(s ast.SelectionSet) {
+		for _, sel := range s {
+			switch sel := sel.(type) {
+			case *ast.Field:
+				set(sel.SelectionSet)
+			case *ast.InlineFragment:
+				if sel.TypeCondition != "" {
+					out[sel.TypeCondition] = true
+				}
+				set(sel.SelectionSet)
+			}
+		}
+	}
+	for _, op := range doc.Operations {
+		for _, v := range op.VariableDefinitions {
+			for t := v.Type; t != nil; t = t.Elem {
+				out[t.NamedType] = true
+			}
+		}
+		set(op.SelectionSet)
+	}
+	for _, f := range doc.Fragments {
+		out[f.TypeCondition] = true
+		set(f.SelectionSet)
+	}
+	return out
+}
 
 // MissingFragment denies a spread whose fragment is not defined (fail closed; validation
 // refuses such documents first).

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/vektah/gqlparser/v2"
@@ -93,8 +94,10 @@ func TestDeniedWalksEverything(t *testing.T) {
 		{"argument variable unset", model.RolePolice, `query($c: Boolean) { person(id: "x", purpose: {caseReference: "a", reason: SUPERVISION}) { convictions(includeExpunged: $c) { id } } }`, nil, nil},
 		{"input field in variable", model.RoleReintegration, `query($f: PersonSearchInput!) { searchPersons(filter: $f, purpose: {caseReference: "a", reason: SUPERVISION}) { pageInfo { hasNextPage } } }`, map[string]any{"f": map[string]any{"nationalId": "800115/2346"}}, []string{"PersonSearchInput.nationalId"}},
 		{"input field inline", model.RoleReintegration, `query { searchPersons(filter: {nationalId: "800115/2346"}, purpose: {caseReference: "a", reason: SUPERVISION}) { pageInfo { hasNextPage } } }`, nil, []string{"PersonSearchInput.nationalId"}},
-		{"nested through connection", model.RolePrisonService, `query { searchPersons(filter: {familyName: "x", givenNames: "y"}, purpose: {caseReference: "a", reason: SUPERVISION}) { edges { node { convictions { id } } } } }`, nil, []string{"Conviction.id", "Person.convictions"}},
-		{"auditor on person data", model.RoleAuditor, `query { person(id: "x", purpose: {caseReference: "a", reason: SUPERVISION}) { __typename id } }`, nil, []string{"Person.id", "Query.person"}},
+		{"nested through connection", model.RolePrisonService, `query { searchPersons(filter: {familyName: "x", givenNames: "y"}, purpose: {caseReference: "a", reason: SUPERVISION}) { edges { node { convictions { id } } } } }`, nil, []string{"Person.convictions"}},
+		{"auditor on person data", model.RoleAuditor, `query { person(id: "x", purpose: {caseReference: "a", reason: SUPERVISION}) { __typename id } }`, nil, []string{"Query.person"}},
+		{"hidden type named by the caller", model.RolePrisonService, `query { searchPersons(filter: {familyName: "x", givenNames: "y"}, purpose: {caseReference: "a", reason: SUPERVISION}) { edges { node { convictions { ...C } } } } } fragment C on Conviction { id }`, nil, []string{"Conviction.id", "Person.convictions"}},
+		{"police on the audit trail", model.RolePolice, `query { auditTrail { edges { node { id } } } }`, nil, []string{"Query.auditTrail"}},
 		{"typename and introspection are open", model.RoleAuditor, `query { __typename __schema { queryType { name } } }`, nil, nil},
 	}
 	for _, c := range cases {
@@ -108,6 +111,33 @@ func TestDeniedWalksEverything(t *testing.T) {
 				t.Errorf("denied = %v, want %v", got, c.denied)
 			}
 		})
+	}
+}
+
+// TestDeniedNamesNoHiddenType: for every role, what a FORBIDDEN error lists for operations
+// reaching deep into what the role may not read names no type outside the role's schema.
+func TestDeniedNamesNoHiddenType(t *testing.T) {
+	p, schema := load(t)
+	purpose := `purpose: {caseReference: "a", reason: SUPERVISION}`
+	queries := []string{
+		`query { auditTrail { edges { cursor node { id kind subject coordinates } } pageInfo { hasNextPage } } }`,
+		`query { person(id: "x", ` + purpose + `) { id nationalId birthFamilyName residence { city } convictions(includeExpunged: true) { id court offences { legalProvision } sentences { id kind } rehabilitation { earliestDate } } detentionHistory { id prison { name address { city } } sentence { id } } } }`,
+		`query { searchPersons(filter: {familyName: "x", givenNames: "y"}, ` + purpose + `) { edges { node { convictions { id sentences { id } } } } } }`,
+	}
+	for _, role := range model.AllRole {
+		visible := p.SchemaFor(role).Types
+		for i, q := range queries {
+			doc, errs := gqlparser.LoadQuery(schema, q)
+			if errs != nil {
+				t.Fatalf("invalid test query %d: %v", i, errs)
+			}
+			for _, coord := range p.Denied(role, doc, doc.Operations[0], nil) {
+				typ, _, _ := strings.Cut(coord, ".")
+				if visible[typ] == nil && typ != "Query" {
+					t.Errorf("%s, query %d: FORBIDDEN names %s, a type outside the role's schema", role, i, coord)
+				}
+			}
+		}
 	}
 }
 

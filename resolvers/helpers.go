@@ -12,6 +12,7 @@ import (
 	"custodia/loaders"
 	"custodia/model"
 	"custodia/register"
+	"custodia/watch"
 )
 
 // checkPurpose validates a person read's purpose and that the caller's grant allows it.
@@ -88,6 +89,28 @@ func writer(ctx context.Context, purpose *model.PurposeInput, personID string) (
 		audit.RecordFrom(ctx).AddPersons(rootField(ctx), personID)
 	}
 	return principal(ctx)
+}
+
+// watch opens a subscription to the persons' events for the caller, with the purpose the
+// caller's grant must allow (checked again at every delivery by package watch).
+func (r *Resolver) watch(ctx context.Context, op string, persons []string, purpose model.PurposeInput, after *string) (ch <-chan *model.PersonEvent, err error) {
+	defer func() {
+		if err != nil && r.Refused != nil {
+			r.Refused(ctx, op, err)
+		}
+	}()
+	if err := checkPurpose(ctx, &purpose); err != nil {
+		return nil, err
+	}
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	req := watch.Request{Operation: op, Persons: persons, Purpose: purpose, After: deref(after)}
+	if r.Connection != nil {
+		req.RequestID, req.Client = r.Connection(ctx)
+	}
+	return r.Watches.Open(ctx, p, req)
 }
 
 // rootField is the response key (alias or name) of the root field whose resolution ctx is

@@ -6,6 +6,7 @@
 package resolvers
 
 import (
+	"context"
 	"time"
 
 	"custodia/audit"
@@ -13,6 +14,7 @@ import (
 	"custodia/maintenance"
 	"custodia/policy"
 	"custodia/store"
+	"custodia/watch"
 )
 
 // Resolver is the root resolver; one per server, shared by all requests.
@@ -21,6 +23,13 @@ type Resolver struct {
 	Grants      *grants.Service
 	Trail       *audit.Trail
 	Maintenance *maintenance.Service
+	// Watches opens subscriptions (package watch).
+	Watches *watch.Service
+	// Refused records a subscription refused when it is opened (gqlgen sends such an answer
+	// past the response interceptors, so the audit extension does not see it).
+	Refused func(ctx context.Context, operation string, err error)
+	// Connection gives the request ID and client address of a request, for the audit trail.
+	Connection func(ctx context.Context) (requestID, client string)
 	// Policy is the access policy of the schema; a search matches a person's birth and
 	// previous names only for roles it lets read them.
 	Policy *policy.Policy

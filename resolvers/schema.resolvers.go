@@ -214,6 +214,15 @@ func (r *mutationResolver) UpsertPrison(ctx context.Context, input model.PrisonI
 	return r.Maintenance.UpsertPrison(ctx, p, input, idempotencyKey)
 }
 
+// RegisterEventCallback is the resolver for the registerEventCallback field.
+func (r *mutationResolver) RegisterEventCallback(ctx context.Context, input model.EventCallbackInput) (*model.EventCallback, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Watches.RegisterCallback(ctx, p, input)
+}
+
 // DetentionStatus is the resolver for the detentionStatus field.
 func (r *personResolver) DetentionStatus(ctx context.Context, obj *model.Person) (*model.DetentionStatus, error) {
 	rec, err := loaders.For(ctx).Detention.Load(ctx, obj.ID)
@@ -440,6 +449,16 @@ func (r *sentenceResolver) Conviction(ctx context.Context, obj *model.Sentence) 
 	return nil, apperr.NotFoundf("the conviction of sentence %q is not available", obj.ID)
 }
 
+// WatchPerson is the resolver for the watchPerson field.
+func (r *subscriptionResolver) WatchPerson(ctx context.Context, personID string, purpose model.PurposeInput, after *string) (<-chan *model.PersonEvent, error) {
+	return r.watch(ctx, "watchPerson", []string{personID}, purpose, after)
+}
+
+// WatchPersons is the resolver for the watchPersons field.
+func (r *subscriptionResolver) WatchPersons(ctx context.Context, personIds []string, purpose model.PurposeInput, after *string) (<-chan *model.PersonEvent, error) {
+	return r.watch(ctx, "watchPersons", personIds, purpose, after)
+}
+
 // AuditEntry returns graph.AuditEntryResolver implementation.
 func (r *Resolver) AuditEntry() graph.AuditEntryResolver { return &auditEntryResolver{r} }
 
@@ -468,6 +487,9 @@ func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
 // Sentence returns graph.SentenceResolver implementation.
 func (r *Resolver) Sentence() graph.SentenceResolver { return &sentenceResolver{r} }
 
+// Subscription returns graph.SubscriptionResolver implementation.
+func (r *Resolver) Subscription() graph.SubscriptionResolver { return &subscriptionResolver{r} }
+
 type (
 	auditEntryResolver      struct{ *Resolver }
 	convictionResolver      struct{ *Resolver }
@@ -477,4 +499,5 @@ type (
 	personResolver          struct{ *Resolver }
 	queryResolver           struct{ *Resolver }
 	sentenceResolver        struct{ *Resolver }
+	subscriptionResolver    struct{ *Resolver }
 )
