@@ -19,6 +19,7 @@ require (
 	go.opentelemetry.io/otel/sdk v1.36.0
 	go.opentelemetry.io/otel/trace v1.36.0
 	go.opentelemetry.io/proto/otlp v1.6.0
+	go.yaml.in/yaml/v3 v3.0.5
 	golang.org/x/mod v0.41.0
 	golang.org/x/sync v0.23.0
 	golang.org/x/text v0.42.0
@@ -90,3 +91,9 @@ require (
 )
 
 tool github.com/99designs/gqlgen
+
+// npm's install folders are not Go code (some packages ship .go files).
+ignore (
+	./examples/node_modules
+	./web/node_modules
+)

@@ -9,6 +9,8 @@
 //	go run . audit verify -key k -checkpoint c -export f
 //	                              verify an export offline against kept checkpoints
 //	go run . db                   serve the embedded FerretDB on its own (point MONGODB_URI at it)
+//	go run . schema -role POLICE  print the role's schema as SDL (for code generators)
+//	custodia healthcheck          exit 0 when the server on LISTEN_ADDR is ready (container HEALTHCHECK)
 //
 // Configuration is read from the environment; see README.md.
 package main
@@ -17,7 +19,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -27,7 +32,9 @@ import (
 
 	"custodia/app"
 	"custodia/auth"
+	"custodia/graph"
 	"custodia/model"
+	"custodia/policy"
 	"custodia/seed"
 	"custodia/store"
 )
@@ -35,13 +42,21 @@ import (
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	var err error
-	switch {
-	case len(os.Args) > 1 && os.Args[1] == "token":
+	command := ""
+	if len(os.Args) > 1 {
+		command = os.Args[1]
+	}
+	switch command {
+	case "token":
 		err = tokenCommand(os.Args[2:])
-	case len(os.Args) > 1 && os.Args[1] == "audit":
+	case "audit":
 		err = auditCommand(os.Args[2:], os.Stdout, log)
-	case len(os.Args) > 1 && os.Args[1] == "db":
+	case "db":
 		err = dbCommand(os.Args[2:], log)
+	case "schema":
+		err = schemaCommand(os.Stdout, os.Args[2:])
+	case "healthcheck":
+		err = healthcheck(os.Getenv("LISTEN_ADDR"), 3*time.Second)
 	default:
 		err = serve(log)
 	}
@@ -132,6 +147,63 @@ func tokenCommand(args []string) error {
 	}
 	fmt.Println(token)
 	return nil
+}
+
+// schemaCommand prints the SDL of the schema a role may see (policy.SDLFor): the input for a
+// frontend's code generator. It needs no database or configuration.
+func schemaCommand(w io.Writer, args []string) error {
+	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
+	role := fs.String("role", "", "role whose schema to print: "+roleList())
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	r := model.Role(strings.ToUpper(*role))
+	if !r.IsValid() {
+		return fmt.Errorf("-role must be one of %s", roleList())
+	}
+	pol, err := policy.New(graph.NewExecutableSchema(graph.Config{}).Schema())
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(w, pol.SDLFor(r))
+	return err
+}
+
+// healthcheck asks the server listening on listenAddr (LISTEN_ADDR, default :8080) whether it is
+// ready (GET /readyz) and fails unless it answers 200 within the timeout. It is the container's
+// HEALTHCHECK: the distroless image has no shell or curl.
+func healthcheck(listenAddr string, timeout time.Duration) error {
+	url, err := readyURL(listenAddr)
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: timeout}
+	resp, err := client.Get(url)
+	if err != nil {
+		return fmt.Errorf("not ready: %w", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("not ready: GET %s answered %s", url, resp.Status)
+	}
+	return nil
+}
+
+// readyURL is the /readyz URL of a server listening on addr; a wildcard or empty host (":8080",
+// "0.0.0.0:8080", "[::]:8080") is reached over the loopback interface.
+func readyURL(addr string) (string, error) {
+	if addr == "" {
+		addr = ":8080"
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("LISTEN_ADDR %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/readyz", nil
 }
 
 func roleList() string {

@@ -275,7 +275,7 @@ func (s *Server) Run(ctx context.Context) error {
 	url := "http://" + displayAddr(ln.Addr())
 	s.log.Info("custodia listening", "mode", s.cfg.Mode, "graphql", url+"/query", "health", url+"/healthz", "metrics", url+"/metrics")
 	if s.cfg.Mode == Development {
-		s.log.Info("GraphiQL at "+url+"/ — get a token with: go run . token -role POLICE (roles: COURT PROSECUTOR POLICE REINTEGRATION PRISON_SERVICE REGISTRAR AUDITOR), then set the header Authorization: Bearer <token>", "graphiql", url+"/")
+		s.log.Info("GraphiQL at "+url+"/ — sign in as a demo official with the picker at its top, or get a token with: go run . token -role POLICE (roles: COURT PROSECUTOR POLICE REINTEGRATION PRISON_SERVICE REGISTRAR AUDITOR) and set the header Authorization: Bearer <token>", "graphiql", url+"/")
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -14,7 +14,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -24,6 +23,7 @@ import (
 	"custodia/grants"
 	"custodia/loaders"
 	"custodia/model"
+	"custodia/web"
 )
 
 func (s *Server) routes() http.Handler {
@@ -37,7 +37,14 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	mux.HandleFunc("GET /audit/checkpoint", s.auditCheckpoint)
 	if s.cfg.GraphiQL {
-		mux.Handle("GET /{$}", playground.Handler("custodia", "/query"))
+		mux.Handle("GET /{$}", s.graphiqlPage())
+		mux.Handle("GET "+web.AssetsPrefix+"{file}", web.Assets())
+	}
+	if s.devSignIn() {
+		mux.Handle("GET "+devSignInPath, s.devOfficials())
+	}
+	if s.cfg.Introspection {
+		mux.Handle("GET "+schemaSDLPath, s.limitRequest(s.authenticate(s.limitRate(s.schemaSDL()))))
 	}
 	return s.requestID(s.traceRequests(s.accessLog(noStore(s.cors(mux)))))
 }
