@@ -16,7 +16,9 @@ export type PurposeCode =
   | 'SENTENCE_ENFORCEMENT'
   | 'SUPERVISION'
   | 'DETENTION_MANAGEMENT'
-  | 'REGISTER_MAINTENANCE';
+  | 'REGISTER_MAINTENANCE'
+  /** Auditors and data-protection officers checking that processing was lawful (AUDITOR only). */
+  | 'DATA_PROTECTION_AUDIT';
 
 /** The role an official acts in. The JWT names it; an active access grant must confirm it. */
 export type Role =

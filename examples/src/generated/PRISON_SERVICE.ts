@@ -19,7 +19,9 @@ export type PurposeCode =
   | 'SENTENCE_ENFORCEMENT'
   | 'SUPERVISION'
   | 'DETENTION_MANAGEMENT'
-  | 'REGISTER_MAINTENANCE';
+  | 'REGISTER_MAINTENANCE'
+  /** Auditors and data-protection officers checking that processing was lawful (AUDITOR only). */
+  | 'DATA_PROTECTION_AUDIT';
 
 /** The purpose of an access to person data: required on every root query that reads it. */
 export type PurposeInput = {
