@@ -4,13 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"strings"
 	"sync"
 
-	"github.com/99designs/gqlgen/graphql"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
@@ -22,7 +19,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
-	"custodia/auth"
 	"custodia/metrics"
 )
 
@@ -89,62 +85,6 @@ func newOTLPExporter(ctx context.Context, protocol string) (sdktrace.SpanExporte
 		return otlptracehttp.New(ctx)
 	}
 	return nil, fmt.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL %q is not supported: use grpc or http/protobuf", protocol)
-}
-
-// traceRequests opens one server span per HTTP request with otelhttp, continuing the caller's
-// trace when it sends a W3C traceparent. The span is named by method and path (never the query
-// string) and carries the request ID.
-func (s *Server) traceRequests(next http.Handler) http.Handler {
-	tagged := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		trace.SpanFromContext(r.Context()).SetAttributes(attribute.String("custodia.request_id", requestIDFrom(r.Context())))
-		next.ServeHTTP(w, r)
-	})
-	return otelhttp.NewHandler(tagged, "http",
-		otelhttp.WithTracerProvider(s.tracerProvider),
-		otelhttp.WithPropagators(propagator),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
-		otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" && r.URL.Path != "/metrics" }),
-	)
-}
-
-// traceOperations is the gqlgen extension that opens a span per GraphQL operation.
-type traceOperations struct{ tracer trace.Tracer }
-
-var _ graphql.ResponseInterceptor = traceOperations{}
-
-func (traceOperations) ExtensionName() string                          { return "Tracing" }
-func (traceOperations) Validate(schema graphql.ExecutableSchema) error { return nil }
-
-func (t traceOperations) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-	name := "graphql"
-	attrs := []attribute.KeyValue{}
-	if graphql.HasOperationContext(ctx) {
-		oc := graphql.GetOperationContext(ctx)
-		if n := operationName(oc); n != "" {
-			name = "graphql " + n
-			attrs = append(attrs, attribute.String("graphql.operation.name", n))
-		}
-		if oc.Operation != nil {
-			attrs = append(attrs, attribute.String("graphql.operation.type", string(oc.Operation.Operation)))
-		}
-	}
-	if p := auth.FromContext(ctx); p != nil {
-		attrs = append(attrs, attribute.String("custodia.role", string(p.Role)))
-	}
-	ctx, span := t.tracer.Start(ctx, name, trace.WithAttributes(attrs...))
-	defer span.End()
-	resp := next(ctx)
-	if resp != nil && len(resp.Errors) > 0 {
-		var codesSeen []string
-		for _, e := range resp.Errors {
-			if c, ok := e.Extensions["code"].(string); ok {
-				codesSeen = append(codesSeen, c)
-			}
-		}
-		span.SetAttributes(attribute.StringSlice("custodia.error_codes", codesSeen))
-		span.SetStatus(codes.Error, "graphql errors")
-	}
-	return resp
 }
 
 // dbSpans turns the driver's command events into spans, children of the span in the

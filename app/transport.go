@@ -14,7 +14,6 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -332,41 +331,6 @@ func requireQuery(p *graphql.RawParams) error {
 		return badRequest("the request has no query: send query (a string) or extensions.persistedQuery")
 	}
 	return nil
-}
-
-// persistedQueries is gqlgen's automatic persisted queries with a code on every error: a hash
-// that does not match its query, or a malformed persistedQuery extension, is BAD_REQUEST.
-type persistedQueries struct {
-	extension.AutomaticPersistedQuery
-}
-
-var _ graphql.OperationParameterMutator = persistedQueries{}
-
-func (p persistedQueries) MutateOperationParameters(ctx context.Context, params *graphql.RawParams) *gqlerror.Error {
-	err := p.AutomaticPersistedQuery.MutateOperationParameters(ctx, params)
-	if err != nil && err.Extensions["code"] == nil {
-		return asGQLError(badRequest("automatic persisted query: %s", err.Message))
-	}
-	return err
-}
-
-// timeoutResponses turns the response of an operation whose request context ended during
-// execution into SERVICE_UNAVAILABLE without data. It is the innermost response interceptor,
-// so the audit entry records what the caller got.
-type timeoutResponses struct{}
-
-var _ graphql.ResponseInterceptor = timeoutResponses{}
-
-func (timeoutResponses) ExtensionName() string                          { return "TimeoutResponses" }
-func (timeoutResponses) Validate(schema graphql.ExecutableSchema) error { return nil }
-
-func (timeoutResponses) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-	resp := next(ctx)
-	if resp == nil || ctx.Err() == nil {
-		return resp
-	}
-	e := timedOut(ctx)
-	return &graphql.Response{Errors: gqlerror.List{{Message: e.Message, Extensions: map[string]any{"code": string(e.Code), "requestId": requestIDFrom(ctx)}}}}
 }
 
 // ErrorTableMarkdown renders every code of apperr.Codes with its HTTP status from codeStatus
