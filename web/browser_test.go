@@ -46,7 +46,7 @@ func TestGraphiQLInARealBrowser(t *testing.T) {
 		QueryFields []string   `json:"queryFields"`
 	}
 	var expect []expectation
-	for _, role := range []model.Role{model.RolePolice, model.RoleCourt} {
+	for _, role := range []model.Role{model.RolePolice, model.RoleRegistrar} {
 		var fields []string
 		for _, f := range env.Server.Policy.SchemaFor(role).Query.Fields {
 			if !strings.HasPrefix(f.Name, "__") {
