@@ -348,6 +348,7 @@ type ComplexityRoot struct {
 		DecideGrantChange        func(childComplexity int, id string, accept bool, reason string) int
 		ReconfirmAccessGrant     func(childComplexity int, id string) int
 		RecordConviction         func(childComplexity int, personID string, input model.ConvictionInput, idempotencyKey string, purpose model.PurposeInput) int
+		RecordExpectedRelease    func(childComplexity int, personID string, expectedRelease *model.Date, idempotencyKey string, purpose model.PurposeInput) int
 		RecordExpungement        func(childComplexity int, personID string, convictionID string, expungedOn model.Date, earlyDecision *model.CourtDecisionInput, idempotencyKey string, purpose model.PurposeInput) int
 		RecordSentenceStatus     func(childComplexity int, personID string, sentenceID string, input model.SentenceStatusInput, idempotencyKey string, purpose model.PurposeInput) int
 		RegisterEventCallback    func(childComplexity int, input model.EventCallbackInput) int
@@ -556,6 +557,7 @@ type MutationResolver interface {
 	AdmitToDetention(ctx context.Context, personID string, input model.AdmissionInput, idempotencyKey string, purpose model.PurposeInput) (*model.DetentionPeriod, error)
 	TransferDetention(ctx context.Context, personID string, input model.TransferInput, idempotencyKey string, purpose model.PurposeInput) (*model.DetentionPeriod, error)
 	ReleaseFromDetention(ctx context.Context, personID string, input model.ReleaseInput, idempotencyKey string, purpose model.PurposeInput) (*model.DetentionPeriod, error)
+	RecordExpectedRelease(ctx context.Context, personID string, expectedRelease *model.Date, idempotencyKey string, purpose model.PurposeInput) (*model.DetentionPeriod, error)
 	UpsertPrison(ctx context.Context, input model.PrisonInput, idempotencyKey string) (*model.Prison, error)
 	CorrectPerson(ctx context.Context, id string, version int, input model.PersonInput, reason string, idempotencyKey string, purpose model.PurposeInput) (*model.CorrectionResult, error)
 	CorrectConviction(ctx context.Context, personID string, convictionID string, input model.ConvictionCorrectionInput, reason string, idempotencyKey string, purpose model.PurposeInput) (*model.CorrectionResult, error)
@@ -1939,6 +1941,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RecordConviction(childComplexity, args["personId"].(string), args["input"].(model.ConvictionInput), args["idempotencyKey"].(string), args["purpose"].(model.PurposeInput)), true
+	case "Mutation.recordExpectedRelease":
+		if e.ComplexityRoot.Mutation.RecordExpectedRelease == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_recordExpectedRelease_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RecordExpectedRelease(childComplexity, args["personId"].(string), args["expectedRelease"].(*model.Date), args["idempotencyKey"].(string), args["purpose"].(model.PurposeInput)), true
 	case "Mutation.recordExpungement":
 		if e.ComplexityRoot.Mutation.RecordExpungement == nil {
 			break
@@ -3816,6 +3829,13 @@ extend type Mutation {
   "Release a detained person: ends the open period."
   releaseFromDetention(personId: ID!, input: ReleaseInput!, idempotencyKey: String!, purpose: PurposeInput!): DetentionPeriod!
     @access(roles: [PRISON_SERVICE])
+  """
+  Record (or, with null, clear) the expected release of a detained person's open period: CONFLICT
+  if the person is not deprived of liberty, BAD_USER_INPUT on ` + "`" + `expectedRelease` + "`" + ` for a day before
+  the period's start. Watchers receive EXPECTED_RELEASE_CHANGED.
+  """
+  recordExpectedRelease(personId: ID!, expectedRelease: Date, idempotencyKey: String!, purpose: PurposeInput!): DetentionPeriod!
+    @access(roles: [PRISON_SERVICE, REGISTRAR])
   "Create a prison (no id) or change one (id and its current version)."
   upsertPrison(input: PrisonInput!, idempotencyKey: String!): Prison!
     @access(roles: [PRISON_SERVICE, REGISTRAR])
@@ -5746,6 +5766,44 @@ func (ec *executionContext) field_Mutation_recordConviction_args(ctx context.Con
 		return nil, err
 	}
 	args["input"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["idempotencyKey"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "purpose",
+		func(ctx context.Context, v any) (model.PurposeInput, error) {
+			return ec.unmarshalNPurposeInput2custodiaᚋmodelᚐPurposeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["purpose"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_recordExpectedRelease_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "personId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["personId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "expectedRelease",
+		func(ctx context.Context, v any) (*model.Date, error) {
+			return ec.unmarshalODate2ᚖcustodiaᚋmodelᚐDate(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["expectedRelease"] = arg1
 	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
 		func(ctx context.Context, v any) (string, error) {
 			return ec.unmarshalNString2string(ctx, v)
@@ -12138,6 +12196,50 @@ func (ec *executionContext) fieldContext_Mutation_releaseFromDetention(ctx conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_releaseFromDetention_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_recordExpectedRelease(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_recordExpectedRelease(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RecordExpectedRelease(ctx, fc.Args["personId"].(string), fc.Args["expectedRelease"].(*model.Date), fc.Args["idempotencyKey"].(string), fc.Args["purpose"].(model.PurposeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DetentionPeriod) graphql.Marshaler {
+			return ec.marshalNDetentionPeriod2ᚖcustodiaᚋmodelᚐDetentionPeriod(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_recordExpectedRelease(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DetentionPeriod(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_recordExpectedRelease_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -20620,6 +20722,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "releaseFromDetention":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_releaseFromDetention(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "recordExpectedRelease":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_recordExpectedRelease(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++

@@ -43,10 +43,16 @@ func reasonText(field, reason string) (string, error) {
 
 // correct runs a correction, blocking or unblocking through the write protocol (Perform).
 // apply makes the change and its record in one document update and returns the answer.
+// A correction tells watchers CORRECTED, naming the corrected record; blocking and unblocking
+// tell them nothing (an event would reveal that blocked data exists).
 func (s *Service) correct(ctx context.Context, p *auth.Principal, name, key string, args any, ch change, reasonField string,
 	validate func() error, apply func(ctx context.Context, c *model.Correction) (*model.CorrectionResult, error)) (*model.CorrectionResult, error) {
+	var event model.PersonEventKind
+	if ch.action == model.CorrectionActionCorrected {
+		event = model.PersonEventKindCorrected
+	}
 	return Perform(ctx, s, p, Mutation[model.CorrectionResult]{
-		Name: name, Key: key, PersonID: ch.personID, Args: args,
+		Name: name, Key: key, PersonID: ch.personID, Args: args, Event: event, EventEntity: ch.itemID,
 		Validate: func() (err error) {
 			if ch.reason, err = reasonText(reasonField, ch.reason); err != nil {
 				return err

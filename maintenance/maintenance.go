@@ -511,3 +511,71 @@ func onPerson(personID string, in any) any {
 		In       any
 	}{personID, in}
 }
+
+// RecordExpectedRelease sets (or, with nil, clears) the expected release of the person's open
+// detention period. The period is the one open when the write is first requested; the key's
+// record fixes it, so a retry recognises its own write.
+func (s *Service) RecordExpectedRelease(ctx context.Context, p *auth.Principal, personID string, expected *model.Date, key string) (*model.DetentionPeriod, error) {
+	same := func(d *model.Date) bool { return (d == nil) == (expected == nil) && (d == nil || *d == *expected) }
+	return Perform(ctx, s, p, Mutation[model.DetentionPeriod]{
+		Name: "recordExpectedRelease", Key: key, PersonID: personID, Event: model.PersonEventKindExpectedReleaseChanged,
+		Args: onPerson(personID, expected),
+		ProposeID: func(ctx context.Context) (string, error) {
+			current, err := s.store.DetentionsByPersonIDs(ctx, store.Scope{HideBlocked: true}, []string{personID}, false)
+			if err != nil {
+				return "", err
+			}
+			if rec := current[personID]; rec != nil {
+				if open := register.OpenPeriodOf(rec.Periods); open != nil {
+					return open.ID, nil
+				}
+			}
+			return "", nil
+		},
+		Check: func(ctx context.Context, periodID string) error {
+			if _, err := s.person(ctx, personID); err != nil {
+				return err
+			}
+			if periodID == "" {
+				return apperr.New(apperr.Conflict, "cannot record an expected release: the person is not deprived of liberty")
+			}
+			current, err := s.store.DetentionsByPersonIDs(ctx, store.Scope{HideBlocked: true}, []string{personID}, false)
+			if err != nil || current[personID] == nil {
+				return err
+			}
+			if q := findPeriod(current[personID], periodID); q != nil && expected != nil && expected.Before(q.Start) {
+				return apperr.BadInput("expectedRelease", "expectedRelease %s is before the detention period's start %s", *expected, q.Start)
+			}
+			return nil
+		},
+		Apply: func(ctx context.Context, periodID string) (*model.DetentionPeriod, error) {
+			rec, err := s.store.UpdateDetentionRecord(ctx, personID, func(r *model.DetentionRecord) error {
+				mine := findPeriod(r, periodID)
+				if mine != nil && same(mine.ExpectedRelease) {
+					return store.ErrUnchanged // recorded already (a retry)
+				}
+				open, err := register.OpenPeriod(r.Periods, "record an expected release")
+				if err != nil {
+					return err
+				}
+				if open.ID != periodID {
+					return apperr.New(apperr.Conflict, "the person's detention changed since this write was first requested; reload and retry with a new idempotencyKey")
+				}
+				if expected != nil && expected.Before(open.Start) {
+					return apperr.BadInput("expectedRelease", "expectedRelease %s is before the detention period's start %s", *expected, open.Start)
+				}
+				if expected == nil {
+					open.ExpectedRelease = nil
+				} else {
+					d := *expected
+					open.ExpectedRelease = &d
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+			return findPeriod(&rec, periodID), nil
+		},
+	})
+}

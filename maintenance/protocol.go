@@ -33,6 +33,9 @@ type Mutation[T any] struct {
 	// Event is what the write tells watchers of PersonID (package watch), "" for nothing. The
 	// event names the write's entity (the ID ProposeID fixed) and is logged by Perform.
 	Event model.PersonEventKind
+	// EventEntity, if set, is the record the event names instead of the write's entity (a
+	// correction's event names the corrected record, not the correction).
+	EventEntity string
 	// Validate checks the input alone, before anything is read or written (BAD_USER_INPUT).
 	Validate func() error
 	// ProposeID gives the ID of the entity the write creates or changes; it is fixed in the
@@ -107,7 +110,7 @@ func Perform[T any](ctx context.Context, s *Service, p *auth.Principal, m Mutati
 	if err != nil {
 		return nil, err
 	}
-	if err := s.logEvent(ctx, rec, m.Event, m.PersonID); err != nil {
+	if err := s.logEvent(ctx, rec, m.Event, m.EventEntity, m.PersonID); err != nil {
 		return nil, err
 	}
 	if err := s.store.CompleteIdempotency(ctx, rec, answer); err != nil {
@@ -129,11 +132,14 @@ func freshID(prefix string) func(context.Context) (string, error) {
 // logEvent writes the event of a completed Apply to the event log and hands it to the
 // service's OnEvent (this instance's watchers). It runs before the answer is recorded, so a
 // crash between Apply and the event is completed by the retry.
-func (s *Service) logEvent(ctx context.Context, rec store.Idempotency, kind model.PersonEventKind, personID string) error {
+func (s *Service) logEvent(ctx context.Context, rec store.Idempotency, kind model.PersonEventKind, entityID, personID string) error {
 	if kind == "" || personID == "" {
 		return nil
 	}
-	e := model.PersonEvent{Kind: kind, PersonID: personID, EntityID: rec.EntityID, OccurredAt: time.Now().UTC()}
+	if entityID == "" {
+		entityID = rec.EntityID
+	}
+	e := model.PersonEvent{Kind: kind, PersonID: personID, EntityID: entityID, OccurredAt: time.Now().UTC()}
 	if err := s.store.AppendEvent(ctx, rec.ID, &e); err != nil {
 		return err
 	}

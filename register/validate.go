@@ -454,3 +454,6 @@ func NewPrison(in model.PrisonInput) (model.Prison, error) {
 	}
 	return p, nil
 }
+
+// OpenPeriodOf is the open period among periods, nil for none.
+func OpenPeriodOf(periods []model.DetentionPeriod) *model.DetentionPeriod { return openPeriod(periods) }

@@ -205,6 +205,15 @@ func (r *mutationResolver) ReleaseFromDetention(ctx context.Context, personID st
 	return r.Maintenance.ReleaseFromDetention(ctx, p, personID, input, idempotencyKey)
 }
 
+// RecordExpectedRelease is the resolver for the recordExpectedRelease field.
+func (r *mutationResolver) RecordExpectedRelease(ctx context.Context, personID string, expectedRelease *model.Date, idempotencyKey string, purpose model.PurposeInput) (*model.DetentionPeriod, error) {
+	p, err := writer(ctx, &purpose, personID)
+	if err != nil {
+		return nil, err
+	}
+	return r.Maintenance.RecordExpectedRelease(ctx, p, personID, expectedRelease, idempotencyKey)
+}
+
 // UpsertPrison is the resolver for the upsertPrison field.
 func (r *mutationResolver) UpsertPrison(ctx context.Context, input model.PrisonInput, idempotencyKey string) (*model.Prison, error) {
 	p, err := principal(ctx)
