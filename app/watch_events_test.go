@@ -36,7 +36,7 @@ func correctedRecord(t *testing.T, m testenv.StreamMessage) (kind string, id *st
 // TestWatchExpectedReleaseAndCorrections: PRISON_SERVICE's recordExpectedRelease reaches COURT
 // and POLICE watchers as EXPECTED_RELEASE_CHANGED naming the period; a REGISTRAR correction of a
 // conviction reaches COURT as CORRECTED naming the conviction, also once it is expunged, and never
-// POLICE (correctedRecordId is not POLICE's to read); blocking tells nobody anything.
+// POLICE (correctedRecordId is not POLICE's to read); blocking and unblocking tell nobody anything.
 func TestWatchExpectedReleaseAndCorrections(t *testing.T) {
 	t.Parallel()
 	env := testenv.New(t, testenv.Options{})
@@ -105,6 +105,17 @@ func TestWatchExpectedReleaseAndCorrections(t *testing.T) {
 	}
 	if m, quiet := police.Quiet(700 * time.Millisecond); !quiet {
 		t.Fatalf("POLICE received %s", m.Data)
+	}
+	// Blocking and unblocking the conviction tell nobody anything.
+	for _, op := range []string{"blockRecord", "unblockRecord"} {
+		r := env.As(model.RoleRegistrar, `mutation($in: BlockInput!, $k: String!, $p: PurposeInput!) { `+op+`(input: $in, idempotencyKey: $k, purpose: $p) { correctionId } }`,
+			map[string]any{"in": map[string]any{"personId": person, "item": "CONVICTION", "itemId": cid, "reason": "disputed"}, "k": "er-" + op, "p": testenv.Purpose(model.RoleRegistrar)})
+		if len(r.Errors) > 0 {
+			t.Fatalf("%s: %s", op, r.Raw)
+		}
+	}
+	if m, quiet := court.Quiet(700 * time.Millisecond); !quiet {
+		t.Fatalf("COURT was told of blocking: %s", m.Data)
 	}
 }
 
