@@ -77,6 +77,10 @@ type Config struct {
 	AuditWitnessURL string
 	// GrantCacheTTL bounds how long a revocation on another instance may go unnoticed.
 	GrantCacheTTL time.Duration
+	// PrisonCacheTTL bounds how long an instance shows a prison as it was before a change
+	// made elsewhere (another instance's upsertPrison, a database administrator's edit);
+	// 0: store.DefaultPrisonCacheTTL.
+	PrisonCacheTTL time.Duration
 	// Limits bound what one request may cost; zero fields take DefaultLimits.
 	Limits Limits
 	// Introspection and GraphiQL default to on in development and off in production.
@@ -149,6 +153,9 @@ func FromEnv() (Config, error) {
 	}
 	if c.GrantCacheTTL, err = time.ParseDuration(env("GRANT_CACHE_TTL", "2s")); err != nil || c.GrantCacheTTL <= 0 || c.GrantCacheTTL > time.Minute {
 		return c, fmt.Errorf("GRANT_CACHE_TTL must be a duration between 1ms and 1m")
+	}
+	if c.PrisonCacheTTL, err = time.ParseDuration(env("PRISON_CACHE_TTL", "2s")); err != nil || c.PrisonCacheTTL <= 0 || c.PrisonCacheTTL > time.Hour {
+		return c, fmt.Errorf("PRISON_CACHE_TTL must be a duration between 1ms and 1h")
 	}
 	retentionDays, err := strconv.Atoi(env("AUDIT_RETENTION_DAYS", "1095"))
 	if err != nil || retentionDays < 1 {

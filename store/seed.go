@@ -126,6 +126,7 @@ func (s *Store) seedClaimed(ctx context.Context, load func(context.Context) erro
 // clearForSeed drops every collection of the database except the seed claim: the remains of
 // an interrupted seed (development data only).
 func (s *Store) clearForSeed(ctx context.Context) error {
+	defer s.forgetCaches()
 	names, err := s.db.ListCollectionNames(ctx, bson.D{})
 	if err != nil {
 		return classify(err)

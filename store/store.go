@@ -52,6 +52,9 @@ type Config struct {
 	// Timeout bounds server selection and connecting: how long a request waits for an
 	// unreachable database before it fails with SERVICE_UNAVAILABLE.
 	Timeout time.Duration
+	// PrisonCacheTTL is how long CachedPrisonsByIDs reuses its read of the prisons (0:
+	// DefaultPrisonCacheTTL; negative: no cache).
+	PrisonCacheTTL time.Duration
 }
 
 // Store is a connected register database. It is safe for concurrent use.
@@ -67,6 +70,11 @@ type Store struct {
 	recordLocks [256]sync.Mutex
 	// auditHashes caches Merkle tree hashes of the audit log (see audit.go).
 	auditHashes hashCache
+	// auditLast is the last position of the audit log this process took (0: none yet), where
+	// its next append starts instead of reading the head hint (see AppendAudit).
+	auditLast atomic.Int64
+	// prisons caches the prisons for reads (see prisoncache.go).
+	prisons prisonCache
 	// keyLocks serialise this process's writers of one search key document (see lockKey).
 	keyLocks [256]sync.Mutex
 	// scansIn is true when the server answers {_id: {$in: [...]}} by scanning the collection
@@ -131,6 +139,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
 	s := &Store{client: client, db: client.Database(cfg.Database), lookups: make(chan struct{}, maxConcurrentLookups)}
+	s.prisons.ttl = cfg.PrisonCacheTTL
+	if s.prisons.ttl == 0 {
+		s.prisons.ttl = DefaultPrisonCacheTTL
+	}
 	if err := s.Ping(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
 		return nil, fmt.Errorf("database does not answer: %w", err)
@@ -243,8 +255,20 @@ func (s *Store) Ping(ctx context.Context) error {
 	return classify(s.client.Ping(ctx, readpref.Primary()))
 }
 
-// DropDatabase removes every collection of the register database (tests and re-seeding only).
-func (s *Store) DropDatabase(ctx context.Context) error { return classify(s.db.Drop(ctx)) }
+// DropDatabase removes every collection of the register database (tests and re-seeding only),
+// and forgets what this process cached of it (prisons, the audit log's end and tree hashes).
+func (s *Store) DropDatabase(ctx context.Context) error {
+	err := classify(s.db.Drop(ctx))
+	s.forgetCaches()
+	return err
+}
+
+// forgetCaches empties what this process cached of the database, after it was cleared.
+func (s *Store) forgetCaches() {
+	s.forgetPrisons()
+	s.auditLast.Store(0)
+	s.auditHashes.reset()
+}
 
 // classify maps driver errors: unreachable database → SERVICE_UNAVAILABLE; anything else is
 // returned as is and becomes INTERNAL at the API boundary.

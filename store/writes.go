@@ -308,6 +308,7 @@ func (s *Store) UpdateDetentionRecord(ctx context.Context, personID string, muta
 // InsertPrison stores a new prison; the same ID again (a retry) is not an error.
 func (s *Store) InsertPrison(ctx context.Context, p model.Prison) error {
 	_, err := s.db.Collection(colPrisons).InsertOne(ctx, p)
+	s.forgetPrisons()
 	if mongo.IsDuplicateKeyError(err) {
 		return nil
 	}
@@ -316,5 +317,6 @@ func (s *Store) InsertPrison(ctx context.Context, p model.Prison) error {
 
 // ReplacePrison writes p if the stored prison is at expectedVersion; ok is false otherwise.
 func (s *Store) ReplacePrison(ctx context.Context, p model.Prison, expectedVersion int) (ok bool, err error) {
+	defer s.forgetPrisons()
 	return s.replaceAtVersion(ctx, s.db.Collection(colPrisons), p.ID, expectedVersion, p)
 }
