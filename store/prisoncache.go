@@ -17,6 +17,9 @@ import (
 // administrator's hand edit. A change through this instance's store is visible at once.
 const DefaultPrisonCacheTTL = 2 * time.Second
 
+// prisonRefreshTimeout bounds one refresh of the prison cache.
+const prisonRefreshTimeout = 5 * time.Second
+
 // prisonCache keeps every prison for reads (CachedPrisonsByIDs): prisons are reference data
 // of a few dozen documents, read by nearly every card and page, and seldom changed. One
 // query of the whole collection refreshes it when it is older than its time to live.
@@ -46,6 +49,9 @@ func (s *Store) CachedPrisonsByIDs(ctx context.Context, ids []string) (map[strin
 	c.mu.Unlock()
 	if !fresh {
 		v, err, _ := c.flight.Do(strconv.FormatUint(gen, 10), func() (any, error) {
+			// Shared by every request waiting for it: not cancelled with the first of them.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), prisonRefreshTimeout)
+			defer cancel()
 			prisons, err := findAll[model.Prison](ctx, s.db.Collection(colPrisons), bson.D{})
 			if err != nil {
 				return nil, err
