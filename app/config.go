@@ -56,6 +56,9 @@ type Config struct {
 	// BatchLoads overrides how batched loads reach the database ("in" or "point-lookups";
 	// default: detected from the server, see store.Store.BatchLoads). For measurements.
 	BatchLoads string
+	// OnDBCommandDocument, if set, gets every command document the register's store sends,
+	// as BSON (store.Config.OnCommandDocument): for tests, never for logs.
+	OnDBCommandDocument func(commandName string, command []byte)
 	// AuditMongoURI / AuditDatabase put the audit trail in a database of its own (default: the
 	// register's).
 	AuditMongoURI  string
