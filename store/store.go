@@ -98,6 +98,9 @@ type Store struct {
 	// read before they write (writeIf). Detected at Open from buildInfo; Config.BatchLoads
 	// overrides it.
 	scansIn bool
+	// grantTail is the last position of the grant event feed this process saw (a hint for
+	// grantEventTail).
+	grantTail atomic.Int64
 	// lookups bounds the concurrent _id lookups of all batched loads of this process, so a
 	// batch holds at most this many connections.
 	lookups chan struct{}
