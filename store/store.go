@@ -68,8 +68,9 @@ type Config struct {
 	// tests that check what reaches the server, e.g. that a filter is served by the _id index).
 	// The document holds key values and personal data: never log or export it.
 	OnCommandDocument func(commandName string, command []byte)
-	// BatchLoads, if "in" or "point-lookups", overrides how batched loads reach the database
-	// (see Store.BatchLoads), which is otherwise detected from the server; for measurements.
+	// BatchLoads, if "in" or "point-lookups", overrides how the store queries the database
+	// (see Store.BatchLoads and Store.scansIn), which is otherwise detected from the server;
+	// for measurements and tests.
 	BatchLoads string
 	// Timeout bounds server selection and connecting: how long a request waits for an
 	// unreachable database before it fails with SERVICE_UNAVAILABLE.
@@ -188,9 +189,10 @@ func (s *Store) detectEngine(ctx context.Context) {
 	s.scansIn = err == nil
 }
 
-// BatchLoads says how batched loads reach the database: "in" (one {_id: {$in: [...]}} query
-// per batch, served by the _id index) or "point-lookups" (concurrent _id equalities, on a
-// server that scans for $in). For the start-up log.
+// BatchLoads says how the store queries the database: "in" (one {_id: {$in: [...]}} query
+// per batch, served by the _id index, with row rules and version checks in the filters) or
+// "point-lookups" (concurrent _id equalities, and every filter on a growing collection exactly
+// {_id: <string>}, on a server that serves nothing else from an index). For the start-up log.
 func (s *Store) BatchLoads() string {
 	if s.scansIn {
 		return "point-lookups"
