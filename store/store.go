@@ -11,16 +11,19 @@
 // index (FerretDB v1, see Store.scansIn) the query is sent as exactly {_id: <string>} and the
 // same rule is applied to each document right after it is decoded, before it is returned.
 //
-// Collections that grow with the register or with its use (persons, records, detentions,
-// nationalIds, searchKeys, idempotency, events, eventKeys, audit, grants, grantEvents) are
-// read and written by exactly {_id: <string>} on such engines; version and owner checks are
-// then made by reading the document first (see Store.writeIf). Small collections keep
-// compound filters, since reading them whole costs little: meta (the seed's claim, a few
-// documents), auditMeta (the audit head and retention records), prisons (reference data, a
-// few dozen to a few hundred), auditCheckpoints (one per signed checkpoint, read by _id or a
-// short range) and eventCallbacks (one per agency endpoint). Feeds and lists read page by page
-// (the event log after a cursor, grant and audit listings) are range or field queries that
-// FerretDB v1 answers by reading the collection; they are not on any per-person path.
+// On such engines every read and write of one document of a collection that grows with the
+// register or with its use (persons, records, detentions, nationalIds, searchKeys, idempotency,
+// events, eventKeys, audit, grants, grantSubjects, grantEvents) is sent as exactly
+// {_id: <string>}; version and owner checks are then made by reading the document first (see
+// Store.writeIf), and the grants of a subject and the tail of the grant event feed are found
+// by _id too (grantSubjects, grantEventTail). Small collections keep compound filters, since
+// reading them whole costs little: meta (the seed's claim and markers, a few documents),
+// auditMeta (the audit head and retention records), prisons (reference data, a few dozen to a
+// few hundred), auditCheckpoints (one per signed checkpoint, read by _id or a short range) and
+// eventCallbacks (one per agency endpoint). Still answered by reading the collection on
+// FerretDB v1: feeds and lists read page by page (the event log after a cursor, grant and
+// audit listings, an agency's grants) and Disclosures (the audit entries about one person,
+// which needs a per-person index kept by the audit appender).
 package store
 
 import (
