@@ -212,8 +212,9 @@ func findByIDs[T any](ctx context.Context, s *Store, c *mongo.Collection, ids []
 }
 
 // rowRule is a row rule in its two forms, declared together so that they cannot drift apart:
-// filter, the keys a query adds to its filter, and keep, the same test on a decoded document.
-// The zero rule keeps every document.
+// filter, the keys a query adds to its filter, and keep, the same test on a decoded document
+// (so a query under the rule must not project away the fields keep reads). The zero rule keeps
+// every document.
 type rowRule[T any] struct {
 	filter bson.D
 	keep   func(*T) bool
