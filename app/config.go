@@ -53,9 +53,13 @@ type Config struct {
 	Claims    auth.ClaimNames
 	RoleMap   map[string]model.Role
 	DBTimeout time.Duration
-	// BatchLoads overrides how batched loads reach the database ("in" or "point-lookups";
-	// default: detected from the server, see store.Store.BatchLoads). For measurements.
+	// BatchLoads overrides how the store queries the database ("in" or "point-lookups": batched
+	// loads, and whether filters on growing collections are exactly {_id}; default: detected
+	// from the server, see store.Store.BatchLoads). For measurements and tests.
 	BatchLoads string
+	// OnDBCommandDocument, if set, gets every command document the register's store sends,
+	// as BSON (store.Config.OnCommandDocument): for tests, never for logs.
+	OnDBCommandDocument func(commandName string, command []byte)
 	// AuditMongoURI / AuditDatabase put the audit trail in a database of its own (default: the
 	// register's).
 	AuditMongoURI  string

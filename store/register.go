@@ -21,8 +21,9 @@ type Scope struct {
 	Caseload []string
 	// Restricted is true when Caseload applies (an empty caseload then matches nobody).
 	Restricted bool
-	// HideBlocked leaves blocked persons and blocked items out, in the query (DESIGN §7a):
-	// set for every role but the register office.
+	// HideBlocked leaves blocked persons and blocked items out (DESIGN §7a): blocked items by
+	// a projection, blocked persons by the query filter or right after the decode (see
+	// blockedRule). Set for every role but the register office.
 	HideBlocked bool
 }
 
@@ -41,17 +42,24 @@ func (sc Scope) visible(ids []string) []string {
 	return out
 }
 
-// blockedFilter adds the blocking rule to a person filter.
-func (sc Scope) blockedFilter(f bson.D) bson.D {
-	if sc.HideBlocked {
-		f = append(f, bson.E{Key: "blocked", Value: bson.D{{Key: "$exists", Value: false}}})
+// blockedRule is the blocking rule on whole persons (DESIGN §7a): with HideBlocked, a blocked
+// person does not exist for the caller. Its filter and its test on a decoded person are one
+// rule (a blocking is stored as the field blocked, absent while the person is not blocked).
+func (sc Scope) blockedRule() rowRule[model.Person] {
+	if !sc.HideBlocked {
+		return rowRule[model.Person]{}
 	}
-	return f
+	return rowRule[model.Person]{
+		filter: bson.D{{Key: "blocked", Value: bson.D{{Key: "$exists", Value: false}}}},
+		keep:   func(p *model.Person) bool { return p.Blocked == nil },
+	}
 }
 
 // PersonsByIDs returns the persons with these IDs that the scope lets the caller see, keyed by
-// ID; missing and out-of-scope IDs are simply absent. The scope narrows the queried IDs before
-// the query is built, so out-of-scope persons are never read. Index: _id.
+// ID; missing, out-of-scope and (for HideBlocked) blocked IDs are simply absent. The scope
+// narrows the queried IDs before the query is built, so out-of-scope persons are never read;
+// the blocking rule is in the query on MongoDB and applied right after the decode where the
+// query must be exactly {_id} (see rowRule). Index: _id.
 func (s *Store) PersonsByIDs(ctx context.Context, scope Scope, ids []string) (map[string]*model.Person, error) {
 	if scope.Restricted {
 		ids = scope.visible(ids)
@@ -59,7 +67,7 @@ func (s *Store) PersonsByIDs(ctx context.Context, scope Scope, ids []string) (ma
 			return map[string]*model.Person{}, nil
 		}
 	}
-	persons, err := findByIDsWhere[model.Person](ctx, s, s.db.Collection(colPersons), ids, scope.blockedFilter(nil))
+	persons, err := findByIDsWhere(ctx, s, s.db.Collection(colPersons), ids, scope.blockedRule())
 	return keyed(persons, func(p *model.Person) string { return p.ID }), err
 }
 
