@@ -25,12 +25,7 @@ var growingCollections = []string{"persons", "records", "detentions", "nationalI
 
 // knownScans are the filters on growing collections still sent with other keys than _id,
 // each with the reason (collection and filter keys, in order). Shrink it; never grow it.
-var knownScans = map[string]string{
-	// store.Disclosures (the recipients to notify of a correction or blocking, and the
-	// disclosures query): serving it by _id needs a per-person list of audit entries kept by
-	// the audit appender, which this change does not touch.
-	"audit personIds,kind,outcome": "audit log read per person (store.Disclosures)",
-}
+var knownScans = map[string]string{}
 
 // filterKeys names a filter by its collection and keys, as knownScans does.
 func filterKeys(f sentFilter) string {

@@ -212,6 +212,11 @@ func (s *Store) AppendAudit(ctx context.Context, entries []*model.AuditEntry, en
 			}
 			docs[i] = d
 		}
+		// The per-person index first (auditpersons.go): it may list a position that this insert
+		// then does not take, never miss one that it does.
+		if err := s.indexAuditPositions(ctx, pending); err != nil {
+			return err
+		}
 		_, err := col.InsertMany(ctx, docs, options.InsertMany().SetOrdered(true))
 		k, taken := len(pending), false
 		if err != nil {
@@ -470,8 +475,12 @@ type AuditQuery struct {
 
 // AuditEntries runs an audit trail query and says whether more entries follow. Entries whose
 // body retention removed are not listed. Indexes: personIds_seq, subject_seq, agency_seq,
-// time, seq.
+// time, seq. Where the server serves only {_id: <string>} from an index (Store.scansIn), a
+// query with a person is answered from the auditPersons index and point lookups instead.
 func (s *Store) AuditEntries(ctx context.Context, q AuditQuery) ([]model.AuditEntry, bool, error) {
+	if s.scansIn && q.PersonID != "" {
+		return s.personAuditEntries(ctx, q)
+	}
 	filter := bson.D{}
 	if q.PersonID != "" {
 		filter = append(filter, bson.E{Key: "personIds", Value: q.PersonID})
@@ -506,8 +515,19 @@ func (s *Store) AuditEntries(ctx context.Context, q AuditQuery) ([]model.AuditEn
 }
 
 // Disclosures lists the allowed operations that returned data about a person, oldest first.
-// Index: personIds_seq.
+// Index: personIds_seq. Where the server serves only {_id: <string>} from an index
+// (Store.scansIn), the person's positions are read from the auditPersons index and the entries
+// by _id: point lookups as many as the person's entries, whatever the length of the log.
 func (s *Store) Disclosures(ctx context.Context, personID string) ([]model.AuditEntry, error) {
+	if s.scansIn {
+		seqs, err := s.auditPositionsOf(ctx, personID)
+		if err != nil {
+			return nil, err
+		}
+		return s.auditEntriesAt(ctx, personID, seqs, func(e *model.AuditEntry) bool {
+			return e.Kind == model.AuditKindOperation && e.Outcome == model.AuditOutcomeAllowed
+		})
+	}
 	return findAll[model.AuditEntry](ctx, s.db.Collection(colAudit),
 		bson.D{{Key: "personIds", Value: personID}, {Key: "kind", Value: model.AuditKindOperation}, {Key: "outcome", Value: model.AuditOutcomeAllowed}},
 		options.Find().SetSort(bson.D{{Key: "seq", Value: 1}}))

@@ -103,6 +103,9 @@ type Store struct {
 	prisons prisonCache
 	// keyLocks serialise this process's writers of one search key document (see lockKey).
 	keyLocks [256]sync.Mutex
+	// derivedLocks serialise this process's writers of one derived index document
+	// (auditPersons, eventBuckets; see lockDerived).
+	derivedLocks [256]sync.Mutex
 	// scansIn is true when the server serves from an index only a filter that is exactly
 	// {_id: <string>} (FerretDB v1: any other key beside _id, or $in, makes it read and decode
 	// every document of the collection). Then batches are loaded as concurrent _id lookups

@@ -1,0 +1,137 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"custodia/model"
+)
+
+// TestAuditPersonsIndexNeitherMissesNorInvents interrupts the audit appender between the
+// per-person index and the insert, and lets another instance take positions the index already
+// lists, on both query paths (point-lookups: answered from auditPersons; in: the personIds_seq
+// query): Disclosures and the person's audit trail list exactly the entries that name the
+// person, whatever the index holds in excess; retention removes what it removed, and a
+// database from before the index is indexed at start-up.
+func TestAuditPersonsIndexNeitherMissesNorInvents(t *testing.T) {
+	t.Parallel()
+	e, err := StartEmbedded(t.TempDir(), "127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Stop)
+	ctx := context.Background()
+	for _, mode := range []string{"point-lookups", "in"} {
+		t.Run(mode, func(t *testing.T) {
+			db := fmt.Sprintf("auditpersons_%s_%d", mode[:2], time.Now().UnixNano())
+			open := func() *Store {
+				s, err := Open(ctx, Config{URI: e.URI(), Database: db, BatchLoads: mode})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = s.Close(context.Background()) })
+				if err := s.EnsureIndexes(ctx); err != nil {
+					t.Fatal(err)
+				}
+				return s
+			}
+			encode := func(e *model.AuditEntry) []byte { return fmt.Appendf(nil, "%s|%s|%v", e.ID, *e.OperationName, e.PersonIDs) }
+			entry := func(name string, outcome model.AuditOutcome, persons ...string) *model.AuditEntry {
+				return &model.AuditEntry{Kind: model.AuditKindOperation, OperationName: &name, Outcome: outcome, PersonIDs: persons,
+					Time: time.Now().UTC().Truncate(time.Millisecond)}
+			}
+			appendAs := func(s *Store, entries ...*model.AuditEntry) {
+				t.Helper()
+				if err := s.AppendAudit(ctx, entries, encode); err != nil {
+					t.Fatal(err)
+				}
+			}
+			a, b := open(), open()
+			appendAs(a, entry("a1", model.AuditOutcomeAllowed, "P-1", "P-2"), entry("a2", model.AuditOutcomeDenied, "P-1"))
+			appendAs(b, entry("b1", model.AuditOutcomeAllowed, "P-2"))
+			// a is interrupted after the index, before the insert, at the position after b1
+			// (4): the index lists 4 for P-1, nothing is there.
+			lost := entry("lost", model.AuditOutcomeAllowed, "P-1")
+			lost.Sequence = 4
+			if err := a.indexAuditPositions(ctx, []*model.AuditEntry{lost}); err != nil {
+				t.Fatal(err)
+			}
+			check := func(step string, s *Store, person string, wantDisclosed, wantTrail []string) {
+				t.Helper()
+				got, err := s.Disclosures(ctx, person)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if names := opNames(got); !slices.Equal(names, wantDisclosed) {
+					t.Errorf("%s: disclosures of %s %v, want %v", step, person, names, wantDisclosed)
+				}
+				// The trail, newest first, a page of one at a time (keyset on the sequence).
+				var trail []string
+				for before := 0; ; {
+					page, more, err := s.AuditEntries(ctx, AuditQuery{PersonID: person, BeforeSeq: before, Limit: 1})
+					if err != nil {
+						t.Fatal(err)
+					}
+					trail = append(trail, opNames(page)...)
+					if !more || len(page) == 0 {
+						break
+					}
+					before = page[len(page)-1].Sequence
+				}
+				if !slices.Equal(trail, wantTrail) {
+					t.Errorf("%s: audit trail of %s %v, want %v", step, person, trail, wantTrail)
+				}
+			}
+			check("index ahead of the insert", a, "P-1", []string{"a1"}, []string{"a2", "a1"})
+			// b takes position 4 for an entry about P-3, then a appends about P-1: its insert at
+			// 3 (after its own last entry) collides with b1, and it goes on after b's entries, at
+			// 5. The index lists 3 (the collision) and 4 (the interrupted append) for P-1 in
+			// excess.
+			appendAs(b, entry("b2", model.AuditOutcomeAllowed, "P-3"))
+			late := entry("a3", model.AuditOutcomeAllowed, "P-1")
+			appendAs(a, late)
+			if late.Sequence != 5 {
+				t.Fatalf("a3 at %d, want 5 (after b's entries)", late.Sequence)
+			}
+			for _, s := range []*Store{a, b} {
+				check("another instance took listed positions", s, "P-1", []string{"a1", "a3"}, []string{"a3", "a2", "a1"})
+				check("another instance took listed positions", s, "P-3", []string{"b2"}, []string{"b2"})
+				check("another instance took listed positions", s, "P-2", []string{"a1", "b1"}, []string{"b1", "a1"})
+			}
+			// The other conditions of a trail query apply to the person's entries.
+			from := time.Now().Add(time.Hour)
+			if got, _, err := a.AuditEntries(ctx, AuditQuery{PersonID: "P-1", From: &from, Limit: 10}); err != nil || len(got) != 0 {
+				t.Errorf("trail of P-1 from an hour ahead: %v, %v", opNames(got), err)
+			}
+			// Retention removes the bodies of 1..2: what they disclosed is gone.
+			if err := a.RemoveAuditBodies(ctx, 2, []byte("retention")); err != nil {
+				t.Fatal(err)
+			}
+			check("after retention", a, "P-1", []string{"a3"}, []string{"a3"})
+			check("after retention", a, "P-2", []string{"b1"}, []string{"b1"})
+			// A database from before the index: EnsureIndexes builds it once.
+			if err := a.db.Collection(colAuditPersons).Drop(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.db.Collection(colMeta).DeleteOne(ctx, bson.D{{Key: "_id", Value: auditPersonsMarkerID}}); err != nil {
+				t.Fatal(err)
+			}
+			rebuilt := open()
+			check("index rebuilt at start-up", rebuilt, "P-1", []string{"a3"}, []string{"a3"})
+			check("index rebuilt at start-up", rebuilt, "P-3", []string{"b2"}, []string{"b2"})
+		})
+	}
+}
+
+func opNames(entries []model.AuditEntry) []string {
+	out := []string{}
+	for _, e := range entries {
+		out = append(out, *e.OperationName)
+	}
+	return out
+}
