@@ -184,8 +184,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	s.Grants = grants.NewService(st, s.Trail, cfg.Now, cfg.GrantCacheTTL)
 	s.Grants.OnLookup = s.Metrics.GrantLookup
 	// Background event work (polling the log, agency callbacks) has a connection of its own,
-	// apart from the requests' (and their per-request command counts).
-	if s.background, err = store.Open(ctx, store.Config{URI: s.uri, Database: cfg.MongoDatabase, Timeout: cfg.DBTimeout}); err != nil {
+	// apart from the requests' (and their per-request command counts); it queries the database
+	// the same way (BatchLoads) and shows tests what it sends (OnDBCommandDocument).
+	if s.background, err = store.Open(ctx, store.Config{URI: s.uri, Database: cfg.MongoDatabase, Timeout: cfg.DBTimeout,
+		BatchLoads: cfg.BatchLoads, OnCommandDocument: cfg.OnDBCommandDocument}); err != nil {
 		return nil, err
 	}
 	s.Watches = watch.NewService(watch.NewHub(s.background, cfg.Watch), st, s.Grants, s.Policy, s.Trail)

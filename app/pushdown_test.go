@@ -18,10 +18,12 @@ import (
 // growingCollections are the collections that grow with the register or with its use: on an
 // engine that serves only {_id: <string>} from an index (FerretDB v1), any other filter on
 // them reads every document. The small ones (meta, auditMeta, prisons, auditCheckpoints,
-// eventCallbacks) may keep compound filters; the feeds and lists read page by page (events
-// after a cursor, grant lists, audit pages) are not on the point-lookup path checked here.
+// eventCallbacks) may keep compound filters; the lists read page by page (grant lists, audit
+// pages other than one person's) are not on the point-lookup path checked here. The event
+// log's tail (the watch hub's poll, a resume) and a person's audit entries (the recipients of
+// a correction or blocking) are: they are read through eventBuckets and auditPersons.
 var growingCollections = []string{"persons", "records", "detentions", "nationalIds", "searchKeys",
-	"idempotency", "events", "eventKeys", "audit", "grants", "grantEvents"}
+	"idempotency", "events", "eventKeys", "eventBuckets", "audit", "auditPersons", "grants", "grantEvents"}
 
 // knownScans are the filters on growing collections still sent with other keys than _id,
 // each with the reason (collection and filter keys, in order). Shrink it; never grow it.
@@ -121,7 +123,9 @@ func isIDEquality(f bson.Raw) bool {
 // serves representative reads — the card, a search page and a detention status, for a court
 // (blocked persons hidden) and for the register office — and representative writes: a
 // registration, an identity update with a new national ID, an admission and a release, a
-// correction, a blocking, and an access request with its approval. Every filter on a
+// correction and a blocking (each naming the recipients to notify from the person's audit
+// entries), and an access request with its approval — while a watch subscription makes the
+// hub poll the event log's tail, and a second one resumes after an event. Every filter on a
 // collection that grows with the register or its use must be exactly {_id: <string>};
 // anything else reads the whole collection on the embedded engine.
 func TestGrowingCollectionsAreReadByIDOnly(t *testing.T) {
@@ -143,6 +147,10 @@ func TestGrowingCollectionsAreReadByIDOnly(t *testing.T) {
 	mu.Lock()
 	recording = true
 	mu.Unlock()
+	// A subscriber: the hub polls the event log's tail every 200 ms while the test runs.
+	watchVars := map[string]any{"id": seed.NamedHorvath, "p": testenv.Purpose(model.RoleProsecutor)}
+	watcher := env.SubscribeWS(env.Token(model.RoleProsecutor), watchPerson, watchVars)
+	defer watcher.Close()
 
 	page := `query($p: PurposeInput!) { searchPersons(filter: {familyName: "novak", dateOfBirth: "1980-01-15"}, first: 50, purpose: $p) {
 	  edges { node { id familyName convictions { id sentences { id } } detentionHistory { id prison { id } } detentionStatus { deprivedOfLiberty } } } } }`
@@ -166,6 +174,7 @@ func TestGrowingCollectionsAreReadByIDOnly(t *testing.T) {
 	// An admission and a release.
 	ps := testenv.Purpose(PS)
 	env.MustData(PS, admitQuery, map[string]any{"pid": seed.NamedHorvath, "in": custody("PRS-BRNO-VV", "2026-10-15"), "k": "pushdown-admit", "p": ps})
+	admitted := event(t, watcher.Next(5*time.Second))
 	env.MustData(PS, releaseQuery, map[string]any{"pid": seed.NamedHorvath, "in": map[string]any{"date": "2026-10-30", "reason": "CUSTODY_ENDED"}, "k": "pushdown-release", "p": ps})
 	// A correction, by a court.
 	convIn := map[string]any{"court": "Obvodní soud pro Prahu 4", "caseReference": "3 T 87/2014-B", "decisionDate": "2014-11-20", "finalDate": "2015-01-12"}
@@ -180,19 +189,35 @@ func TestGrowingCollectionsAreReadByIDOnly(t *testing.T) {
 	call(t, env, env.Token(model.RolePolice), `mutation($id: ID!) { approveAccessRequest(id: $id) { status } }`,
 		map[string]any{"id": testenv.Path(req, "requestAccess", "id")})
 
+	// A resume after the admission: the log after a cursor, then the release.
+	watchVars["after"] = admitted.ID
+	resumed := env.SubscribeSSE(env.Token(model.RoleProsecutor), watchPerson, watchVars)
+	if e := event(t, resumed.Next(5*time.Second)); e.Kind != "RELEASED" {
+		t.Fatalf("resumed after the admission with %+v, want the release", e)
+	}
+	resumed.Close()
+	time.Sleep(500 * time.Millisecond) // the hub polls at least twice more
+
 	mu.Lock()
 	defer mu.Unlock()
 	checked := 0
+	seen := map[string]bool{}
 	for _, f := range sent {
 		if !slices.Contains(growingCollections, f.collection) {
 			continue
 		}
 		checked++
+		seen[f.command+" "+f.collection] = true
 		if _, known := knownScans[filterKeys(f)]; known {
 			continue
 		}
 		if !isIDEquality(f.filter) {
 			t.Errorf("%s on %s with filter %s: not exactly {_id: <string>}, so the embedded engine reads the whole collection", f.command, f.collection, f.filter)
+		}
+	}
+	for _, c := range []string{"find eventBuckets", "find auditPersons"} {
+		if !seen[c] {
+			t.Errorf("no %s recorded: the event log's tail or a person's audit entries were not read through it", c)
 		}
 	}
 	if checked < 50 {

@@ -19,11 +19,7 @@ import (
 // instance (no cached hashes) is the tree of the entries in log order.
 func TestAuditAppendStartsAfterItsOwnLastEntry(t *testing.T) {
 	t.Parallel()
-	e, err := StartEmbedded(t.TempDir(), "127.0.0.1:0", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Stop)
+	e := startEmbedded(t)
 	ctx := context.Background()
 	db := fmt.Sprintf("audit_%d", time.Now().UnixNano())
 	type counted struct {

@@ -232,12 +232,8 @@ func (q AuditQuery) matches(e *model.AuditEntry) bool {
 // starting together may both run it; entries appended meanwhile index themselves.
 func (s *Store) ensureAuditPersons(ctx context.Context) error {
 	meta := s.db.Collection(colMeta)
-	err := meta.FindOne(ctx, bson.D{{Key: "_id", Value: auditPersonsMarkerID}}).Err()
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, mongo.ErrNoDocuments) {
-		return classify(err)
+	if absent, err := absent(ctx, meta, auditPersonsMarkerID); !absent || err != nil {
+		return err
 	}
 	var batch []*model.AuditEntry
 	var failed error
@@ -248,7 +244,7 @@ func (s *Store) ensureAuditPersons(ctx context.Context) error {
 		batch = batch[:0]
 		return true
 	}
-	err = s.AuditLeaves(ctx, 1, func(l AuditLeaf) bool {
+	err := s.AuditLeaves(ctx, 1, func(l AuditLeaf) bool {
 		if l.Entry != nil && len(l.Entry.PersonIDs) > 0 {
 			batch = append(batch, l.Entry)
 		}

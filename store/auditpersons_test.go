@@ -20,11 +20,7 @@ import (
 // database from before the index is indexed at start-up.
 func TestAuditPersonsIndexNeitherMissesNorInvents(t *testing.T) {
 	t.Parallel()
-	e, err := StartEmbedded(t.TempDir(), "127.0.0.1:0", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Stop)
+	e := startEmbedded(t)
 	ctx := context.Background()
 	for _, mode := range []string{"point-lookups", "in"} {
 		t.Run(mode, func(t *testing.T) {
@@ -40,7 +36,9 @@ func TestAuditPersonsIndexNeitherMissesNorInvents(t *testing.T) {
 				}
 				return s
 			}
-			encode := func(e *model.AuditEntry) []byte { return fmt.Appendf(nil, "%s|%s|%v", e.ID, *e.OperationName, e.PersonIDs) }
+			encode := func(e *model.AuditEntry) []byte {
+				return fmt.Appendf(nil, "%s|%s|%v", e.ID, *e.OperationName, e.PersonIDs)
+			}
 			entry := func(name string, outcome model.AuditOutcome, persons ...string) *model.AuditEntry {
 				return &model.AuditEntry{Kind: model.AuditKindOperation, OperationName: &name, Outcome: outcome, PersonIDs: persons,
 					Time: time.Now().UTC().Truncate(time.Millisecond)}

@@ -58,7 +58,9 @@ type eventKey struct {
 // sets e.Key. Ordered writes, no transaction: first the write's key record names the event
 // ID, then the event is inserted. A retry of the write (after a crash anywhere in between)
 // finds the key record and inserts the event under the same ID if it is missing, so a write
-// logs its event exactly once. Indexes: _id of both collections.
+// logs its event exactly once. Before the event, its ID is listed in its time bucket
+// (eventBuckets), which EventsAfter reads on engines that scan _id ranges. Indexes: _id of
+// the three collections.
 func (s *Store) AppendEvent(ctx context.Context, writeID string, e *model.PersonEvent) error {
 	keys, events := s.db.Collection(colEventKeys), s.db.Collection(colEvents)
 	k := eventKey{ID: writeID, EventID: NewEventID(e.OccurredAt)}
@@ -84,6 +86,11 @@ func (s *Store) AppendEvent(ctx context.Context, writeID string, e *model.Person
 		k.EventID = fresh
 	}
 	e.Key, e.Source = k.EventID, writeID
+	// Its time bucket before the event (eventbuckets.go): a bucket may name an event that is
+	// not there, never miss one that is.
+	if err := s.bucketEvent(ctx, e.Key); err != nil {
+		return err
+	}
 	if _, err := events.InsertOne(ctx, e); err != nil && !mongo.IsDuplicateKeyError(err) {
 		return classify(err)
 	}
@@ -91,8 +98,14 @@ func (s *Store) AppendEvent(ctx context.Context, writeID string, e *model.Person
 }
 
 // EventsAfter reads up to limit events with an ID greater than after (all if after is ""), in
-// ID order. Index: _id (range scan).
+// ID order. Index: _id (range scan). Where the server serves only {_id: <string>} from an
+// index (Store.scansIn), the range would read the whole log: the events are found through
+// their time buckets instead (eventsAfterByBuckets), up to eventSkew past this instance's
+// clock and from no earlier than the last purge's cutoff (or eventHorizon ago).
 func (s *Store) EventsAfter(ctx context.Context, after string, limit int) ([]model.PersonEvent, error) {
+	if s.scansIn {
+		return s.eventsAfterByBuckets(ctx, after, limit)
+	}
 	filter := bson.D{}
 	if after != "" {
 		filter = bson.D{{Key: "_id", Value: bson.D{{Key: "$gt", Value: after}}}}
@@ -108,13 +121,14 @@ func (s *Store) EventsAfter(ctx context.Context, after string, limit int) ([]mod
 	return out, nil
 }
 
-// PurgeEvents removes events logged before t (an _id range) and returns how many.
+// PurgeEvents removes events logged before t and their time buckets, and returns how many
+// events. Index: _id (ranges on MongoDB; where the server serves only {_id: <string>} from an
+// index, the buckets are walked from the last purge's floor and everything deleted by _id).
 func (s *Store) PurgeEvents(ctx context.Context, before time.Time) (int, error) {
-	res, err := s.db.Collection(colEvents).DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$lt", Value: EventIDAt(before)}}}})
-	if err != nil {
-		return 0, classify(err)
+	if s.scansIn {
+		return s.purgeEventBuckets(ctx, before)
 	}
-	return int(res.DeletedCount), nil
+	return s.purgeEventRanges(ctx, before)
 }
 
 // colCallbacks holds agency callbacks (few documents, read whole by the deliverer).

@@ -14,11 +14,7 @@ import (
 // event on its retry, under an ID later than the one it named (pollers past that instant
 // still see it).
 func TestAppendEventOncePerWrite(t *testing.T) {
-	e, err := StartEmbedded(t.TempDir(), "127.0.0.1:0", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Stop()
+	e := startEmbedded(t)
 	ctx := context.Background()
 	s, err := Open(ctx, Config{URI: e.URI(), Database: fmt.Sprintf("events_%d", time.Now().UnixNano())})
 	if err != nil {

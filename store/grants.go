@@ -115,12 +115,8 @@ func grantSubjectDocs(grants []model.AccessGrant) []any {
 // together may both run it.
 func (s *Store) ensureGrantSubjects(ctx context.Context) error {
 	meta := s.db.Collection(colMeta)
-	err := meta.FindOne(ctx, bson.D{{Key: "_id", Value: grantSubjectsMarkerID}}).Err()
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, mongo.ErrNoDocuments) {
-		return classify(err)
+	if absent, err := absent(ctx, meta, grantSubjectsMarkerID); !absent || err != nil {
+		return err
 	}
 	grants, err := findAll[model.AccessGrant](ctx, s.db.Collection(colGrants), bson.D{},
 		options.Find().SetProjection(bson.D{{Key: "subject", Value: 1}}))
@@ -200,4 +196,14 @@ func (s *Store) ListGrants(ctx context.Context, q GrantQuery) ([]model.AccessGra
 	}
 	list, more := page(list, q.Limit)
 	return list, more, nil
+}
+
+// absent says whether the document with this _id does not exist (a start-up's marker not
+// written yet). Index: _id.
+func absent(ctx context.Context, c *mongo.Collection, id string) (bool, error) {
+	err := c.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Err()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return true, nil
+	}
+	return false, classify(err)
 }

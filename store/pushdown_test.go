@@ -21,11 +21,7 @@ import (
 // path every filter on these collections is exactly {_id: <string>}.
 func TestGuardedReadsAndWritesOnEveryEngine(t *testing.T) {
 	t.Parallel()
-	e, err := StartEmbedded(t.TempDir(), "127.0.0.1:0", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Stop()
+	e := startEmbedded(t)
 	for _, mode := range []string{"point-lookups", "in"} {
 		t.Run(mode, func(t *testing.T) {
 			ctx := context.Background()
@@ -166,7 +162,11 @@ func TestGuardedReadsAndWritesOnEveryEngine(t *testing.T) {
 				t.Fatal(err)
 			}
 			mu.Lock()
-			filters = slices.DeleteFunc(filters, func(f sent) bool { return f.col == colGrants && len(f.filter) == 5 }) // the one-time indexing: {}
+			// The one-time indexing of grantSubjects ({} on grants), auditPersons (the log in order)
+			// and eventBuckets ({} on events), at the start-up that finds no marker.
+			filters = slices.DeleteFunc(filters, func(f sent) bool {
+				return (f.col == colGrants || f.col == colEvents) && len(f.filter) == 5 || f.col == colAudit && f.filter.Lookup("seq").Type == bson.TypeEmbeddedDocument
+			})
 			mu.Unlock()
 			for _, c := range []struct {
 				subject string

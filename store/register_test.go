@@ -15,11 +15,7 @@ import (
 // and a blocked sentence of an extract conviction.
 func recordsWithEverything(t *testing.T) (*Store, string) {
 	t.Helper()
-	e, err := StartEmbedded(t.TempDir(), "127.0.0.1:0", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Stop)
+	e := startEmbedded(t)
 	ctx := context.Background()
 	s, err := Open(ctx, Config{URI: e.URI(), Database: fmt.Sprintf("register_%d", time.Now().UnixNano())})
 	if err != nil {

@@ -13,11 +13,7 @@ import (
 // a register; the next instance waits while the claim does not beat, takes it over, clears
 // the remains and seeds.
 func TestSeedOnceTakesOverAStaleClaim(t *testing.T) {
-	e, err := StartEmbedded(t.TempDir(), "127.0.0.1:0", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Stop()
+	e := startEmbedded(t)
 	ctx := context.Background()
 	s, err := Open(ctx, Config{URI: e.URI(), Database: fmt.Sprintf("stale_%d", time.Now().UnixNano())})
 	if err != nil {
