@@ -75,7 +75,7 @@ func (s *Store) bucketEvent(ctx context.Context, eventID string) error {
 // time, and the events they list loaded by _id, until limit events after the cursor are found.
 func (s *Store) eventsAfterByBuckets(ctx context.Context, after string, limit int) ([]model.PersonEvent, error) {
 	now := time.Now()
-	start, ok := EventTime(after)
+	start, ok := cursorTime(after)
 	if !ok || now.Sub(start) > eventShortSpan {
 		floor, err := s.eventFloor(ctx, now)
 		if err != nil {
@@ -151,6 +151,18 @@ func (s *Store) eventsAfterByBuckets(ctx context.Context, after string, limit in
 	return out, nil
 }
 
+// cursorTime is the instant of a cursor: an event ID, or the smallest ID of an instant
+// (EventIDAt, the watch hub's poll); false for anything else.
+func cursorTime(after string) (time.Time, bool) {
+	if len(after) < 16 {
+		return time.Time{}, false
+	}
+	if len(after) == 16 {
+		after += "00000000"
+	}
+	return EventTime(after[:24])
+}
+
 // eventFloor is the earliest instant the log may still hold events of: the last purge's
 // cutoff, or eventHorizon before now when no purge recorded one (or it is older). Index: _id.
 func (s *Store) eventFloor(ctx context.Context, now time.Time) (time.Time, error) {
@@ -165,7 +177,7 @@ func (s *Store) eventFloor(ctx context.Context, now time.Time) (time.Time, error
 	if err != nil {
 		return time.Time{}, classify(err)
 	}
-	if t, ok := EventTime(d.Before + "00000000"); ok && t.After(floor) {
+	if t, ok := cursorTime(d.Before); ok && t.After(floor) {
 		floor = t
 	}
 	return floor, nil
