@@ -107,3 +107,31 @@ func seedLogs(b *testing.B, s *Store, n int) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkAuditAppendIndex measures what the per-person index adds to an append on the
+// embedded engine: one entry naming no person (no index write), one person (a card) and 50
+// (a search page of 50), appended one after the other by one appender.
+func BenchmarkAuditAppendIndex(b *testing.B) {
+	e := startEmbedded(b)
+	ctx := context.Background()
+	s, err := Open(ctx, Config{URI: e.URI(), Database: "appendindex"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close(ctx)
+	encode := func(e *model.AuditEntry) []byte { return fmt.Appendf(nil, "%s|%v", e.ID, e.PersonIDs) }
+	for _, n := range []int{0, 1, 50} {
+		persons := make([]string, n)
+		for i := range persons {
+			persons[i] = fmt.Sprintf("P-%06d", i)
+		}
+		b.Run(fmt.Sprintf("persons=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				entry := &model.AuditEntry{Kind: model.AuditKindOperation, Outcome: model.AuditOutcomeAllowed, PersonIDs: persons, Time: time.Now().UTC()}
+				if err := s.AppendAudit(ctx, []*model.AuditEntry{entry}, encode); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

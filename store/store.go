@@ -13,17 +13,17 @@
 //
 // On such engines every read and write of one document of a collection that grows with the
 // register or with its use (persons, records, detentions, nationalIds, searchKeys, idempotency,
-// events, eventKeys, audit, grants, grantSubjects, grantEvents) is sent as exactly
-// {_id: <string>}; version and owner checks are then made by reading the document first (see
-// Store.writeIf), and the grants of a subject and the tail of the grant event feed are found
-// by _id too (grantSubjects, grantEventTail). Small collections keep compound filters, since
+// events, eventKeys, eventBuckets, audit, auditPersons, grants, grantSubjects, grantEvents) is
+// sent as exactly {_id: <string>}; version and owner checks are then made by reading the
+// document first (see Store.writeIf), and the grants of a subject, the tail of the grant event
+// feed, the audit entries about a person (auditPersons) and the event log after a cursor
+// (eventBuckets) are found by _id too. Small collections keep compound filters, since
 // reading them whole costs little: meta (the seed's claim and markers, a few documents),
 // auditMeta (the audit head and retention records), prisons (reference data, a few dozen to a
 // few hundred), auditCheckpoints (one per signed checkpoint, read by _id or a short range) and
 // eventCallbacks (one per agency endpoint). Still answered by reading the collection on
-// FerretDB v1: feeds and lists read page by page (the event log after a cursor, grant and
-// audit listings, an agency's grants) and Disclosures (the audit entries about one person,
-// which needs a per-person index kept by the audit appender).
+// FerretDB v1: lists read page by page (grant listings, audit listings other than one
+// person's, an agency's grants) and the one-time start-up builds of the derived indexes.
 package store
 
 import (
