@@ -12,7 +12,9 @@
 // (package benchops) and need the benchmark register (docs/performance.md, "The API's own
 // CPU"); status50 is the prison service's (token -role PRISON_SERVICE), the others a court's.
 // With -metrics (default: /metrics next to -url) every level also reports the server's CPU per
-// request: the difference of its process_cpu_seconds_total before and after the level.
+// request: the difference of its process_cpu_seconds_total before and after the level, less
+// what the server spends idle (its background work — watch polling, audit checkpoints —
+// measured for -idle before the first level) over the level's duration.
 package main
 
 import (
@@ -64,14 +66,15 @@ func main() {
 	metricsURL := flag.String("metrics", "", "the server's Prometheus endpoint (default: /metrics on -url's host; \"none\" to skip)")
 	levels := flag.String("c", "1,8,32", "concurrency levels")
 	n := flag.Int("n", 400, "requests per level (at most 100000)")
+	idle := flag.Duration("idle", 5*time.Second, "how long to measure the server's idle CPU before the first level (0: do not subtract it)")
 	flag.Parse()
-	if err := run(*target, *metricsURL, *token, *op, *levels, *n); err != nil {
+	if err := run(*target, *metricsURL, *token, *op, *levels, *n, *idle); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}
 }
 
-func run(target, metricsURL, token, op, levels string, n int) error {
+func run(target, metricsURL, token, op, levels string, n int, idle time.Duration) error {
 	u, err := url.Parse(target)
 	if err != nil {
 		return err
@@ -99,7 +102,17 @@ func run(target, metricsURL, token, op, levels string, n int) error {
 	if !once(client, target, token, body) { // warms the server's caches; must succeed
 		return fmt.Errorf("the first %s request failed (token's role, register, server?)", op)
 	}
-	fmt.Printf("operation %s, %d requests per level\n", op, n)
+	idlePerSec := 0.0 // the server's CPU seconds per second when it serves nothing
+	if idle > 0 {
+		if c0, err := serverCPU(client, metricsURL); err == nil {
+			t0 := time.Now()
+			time.Sleep(idle)
+			if c1, err := serverCPU(client, metricsURL); err == nil {
+				idlePerSec = (c1 - c0) / time.Since(t0).Seconds()
+			}
+		}
+	}
+	fmt.Printf("operation %s, %d requests per level; server idle CPU %.1f ms/s (subtracted)\n", op, n, idlePerSec*1000)
 	fmt.Printf("%-11s %12s %10s %10s %10s %8s %14s\n", "concurrency", "requests/s", "p50", "p99", "max", "errors", "server-cpu/req")
 	for _, l := range strings.Split(levels, ",") {
 		c, err := strconv.Atoi(strings.TrimSpace(l))
@@ -111,7 +124,8 @@ func run(target, metricsURL, token, op, levels string, n int) error {
 		cpu1, cpuErr1 := serverCPU(client, metricsURL)
 		perReq := "–"
 		if cpuErr == nil && cpuErr1 == nil {
-			perReq = (time.Duration((cpu1-cpu0)*float64(time.Second)) / time.Duration(n)).Round(time.Microsecond).String()
+			busy := cpu1 - cpu0 - idlePerSec*elapsed.Seconds()
+			perReq = (time.Duration(busy*float64(time.Second)) / time.Duration(n)).Round(time.Microsecond).String()
 		}
 		slices.Sort(lat)
 		pct := func(p float64) time.Duration {
