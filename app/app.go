@@ -97,7 +97,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		log.Info("embedded FerretDB started", "data_dir", filepath.Join(cfg.DataDir, "db"))
 	}
 	st, err := store.Open(ctx, store.Config{URI: uri, Database: cfg.MongoDatabase, OnCommand: s.Metrics.OnCommand, BatchLoads: cfg.BatchLoads,
-		OnCommandStart: spans.started, OnCommandEnd: spans.finished, Timeout: cfg.DBTimeout})
+		OnCommandStart: spans.started, OnCommandEnd: spans.finished, OnCommandDocument: cfg.OnDBCommandDocument, Timeout: cfg.DBTimeout, PrisonCacheTTL: cfg.PrisonCacheTTL})
 	if err != nil {
 		return nil, err
 	}

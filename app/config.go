@@ -53,9 +53,13 @@ type Config struct {
 	Claims    auth.ClaimNames
 	RoleMap   map[string]model.Role
 	DBTimeout time.Duration
-	// BatchLoads overrides how batched loads reach the database ("in" or "point-lookups";
-	// default: detected from the server, see store.Store.BatchLoads). For measurements.
+	// BatchLoads overrides how the store queries the database ("in" or "point-lookups": batched
+	// loads, and whether filters on growing collections are exactly {_id}; default: detected
+	// from the server, see store.Store.BatchLoads). For measurements and tests.
 	BatchLoads string
+	// OnDBCommandDocument, if set, gets every command document the register's store sends,
+	// as BSON (store.Config.OnCommandDocument): for tests, never for logs.
+	OnDBCommandDocument func(commandName string, command []byte)
 	// AuditMongoURI / AuditDatabase put the audit trail in a database of its own (default: the
 	// register's).
 	AuditMongoURI  string
@@ -77,6 +81,10 @@ type Config struct {
 	AuditWitnessURL string
 	// GrantCacheTTL bounds how long a revocation on another instance may go unnoticed.
 	GrantCacheTTL time.Duration
+	// PrisonCacheTTL bounds how long an instance shows a prison as it was before a change
+	// made elsewhere (another instance's upsertPrison, a database administrator's edit);
+	// 0: store.DefaultPrisonCacheTTL.
+	PrisonCacheTTL time.Duration
 	// Limits bound what one request may cost; zero fields take DefaultLimits.
 	Limits Limits
 	// Introspection and GraphiQL default to on in development and off in production.
@@ -149,6 +157,9 @@ func FromEnv() (Config, error) {
 	}
 	if c.GrantCacheTTL, err = time.ParseDuration(env("GRANT_CACHE_TTL", "2s")); err != nil || c.GrantCacheTTL <= 0 || c.GrantCacheTTL > time.Minute {
 		return c, fmt.Errorf("GRANT_CACHE_TTL must be a duration between 1ms and 1m")
+	}
+	if c.PrisonCacheTTL, err = time.ParseDuration(env("PRISON_CACHE_TTL", "2s")); err != nil || c.PrisonCacheTTL <= 0 || c.PrisonCacheTTL > time.Hour {
+		return c, fmt.Errorf("PRISON_CACHE_TTL must be a duration between 1ms and 1h")
 	}
 	retentionDays, err := strconv.Atoi(env("AUDIT_RETENTION_DAYS", "1095"))
 	if err != nil || retentionDays < 1 {

@@ -47,7 +47,7 @@ func New(s *store.Store, scope store.Scope) *Loaders {
 	l.DetentionCopy = dataloadgen.NewLoader(byKey(&l.Batches, l.fetchDetentions(true)), opt)
 	l.ConvictionExtract = dataloadgen.NewLoader(byKey(&l.Batches, l.fetchConvictions(false)), opt)
 	l.ConvictionCopy = dataloadgen.NewLoader(byKey(&l.Batches, l.fetchConvictions(true)), opt)
-	l.Prison = dataloadgen.NewLoader(byKey(&l.Batches, s.PrisonsByIDs), opt)
+	l.Prison = dataloadgen.NewLoader(byKey(&l.Batches, s.CachedPrisonsByIDs), opt)
 	return l
 }
 

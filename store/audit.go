@@ -83,6 +83,12 @@ func (c *hashCache) get(i int64) (tlog.Hash, bool) {
 	return h, ok
 }
 
+func (c *hashCache) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m = nil
+}
+
 func (c *hashCache) put(i int64, h tlog.Hash) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -161,10 +167,19 @@ func (s *Store) readAuditHashes(ctx context.Context, indexes []int64, overlay ma
 // with one ordered insertMany; when another appender took a position first (a duplicate _id
 // at index k), the first k entries are in, and the rest is placed again after the winner.
 // The head document is only a hint that saves reading the whole log.
+//
+// An append starts after the last position this process took, without reading the hint,
+// when it took one: then, unless another instance appended since, the first insert
+// succeeds, and the append costs the insert and the hint's update. When another instance did
+// append, the insert collides and the append goes on from the hint as above. The hint is
+// still updated on every append, so other instances start near the end.
 func (s *Store) AppendAudit(ctx context.Context, entries []*model.AuditEntry, encode func(*model.AuditEntry) []byte) error {
-	head, err := s.AuditHead(ctx)
-	if err != nil {
-		return err
+	head := int(s.auditLast.Load())
+	if head == 0 {
+		var err error
+		if head, err = s.AuditHead(ctx); err != nil {
+			return err
+		}
 	}
 	col := s.db.Collection(colAudit)
 	pending := entries
@@ -210,6 +225,7 @@ func (s *Store) AppendAudit(ctx context.Context, entries []*model.AuditEntry, en
 			}
 		}
 		if !taken {
+			s.rememberAuditLast(head + len(pending))
 			s.advanceAuditHead(ctx, head+len(pending))
 			return nil
 		}
@@ -220,6 +236,17 @@ func (s *Store) AppendAudit(ctx context.Context, entries []*model.AuditEntry, en
 		pending = pending[k:]
 	}
 	return nil
+}
+
+// rememberAuditLast records that this process took every position up to seq (never moving
+// back: appenders of one process may finish out of order).
+func (s *Store) rememberAuditLast(seq int) {
+	for {
+		last := s.auditLast.Load()
+		if int64(seq) <= last || s.auditLast.CompareAndSwap(last, int64(seq)) {
+			return
+		}
+	}
 }
 
 // lastAuditSeq walks forward from a taken position to the last taken one (index: _id).

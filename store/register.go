@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -20,8 +21,9 @@ type Scope struct {
 	Caseload []string
 	// Restricted is true when Caseload applies (an empty caseload then matches nobody).
 	Restricted bool
-	// HideBlocked leaves blocked persons and blocked items out, in the query (DESIGN §7a):
-	// set for every role but the register office.
+	// HideBlocked leaves blocked persons and blocked items out (DESIGN §7a): blocked items by
+	// a projection, blocked persons by the query filter or right after the decode (see
+	// blockedRule). Set for every role but the register office.
 	HideBlocked bool
 }
 
@@ -40,17 +42,24 @@ func (sc Scope) visible(ids []string) []string {
 	return out
 }
 
-// blockedFilter adds the blocking rule to a person filter.
-func (sc Scope) blockedFilter(f bson.D) bson.D {
-	if sc.HideBlocked {
-		f = append(f, bson.E{Key: "blocked", Value: bson.D{{Key: "$exists", Value: false}}})
+// blockedRule is the blocking rule on whole persons (DESIGN §7a): with HideBlocked, a blocked
+// person does not exist for the caller. Its filter and its test on a decoded person are one
+// rule (a blocking is stored as the field blocked, absent while the person is not blocked).
+func (sc Scope) blockedRule() rowRule[model.Person] {
+	if !sc.HideBlocked {
+		return rowRule[model.Person]{}
 	}
-	return f
+	return rowRule[model.Person]{
+		filter: bson.D{{Key: "blocked", Value: bson.D{{Key: "$exists", Value: false}}}},
+		keep:   func(p *model.Person) bool { return p.Blocked == nil },
+	}
 }
 
 // PersonsByIDs returns the persons with these IDs that the scope lets the caller see, keyed by
-// ID; missing and out-of-scope IDs are simply absent. The scope narrows the queried IDs before
-// the query is built, so out-of-scope persons are never read. Index: _id.
+// ID; missing, out-of-scope and (for HideBlocked) blocked IDs are simply absent. The scope
+// narrows the queried IDs before the query is built, so out-of-scope persons are never read;
+// the blocking rule is in the query on MongoDB and applied right after the decode where the
+// query must be exactly {_id} (see rowRule). Index: _id.
 func (s *Store) PersonsByIDs(ctx context.Context, scope Scope, ids []string) (map[string]*model.Person, error) {
 	if scope.Restricted {
 		ids = scope.visible(ids)
@@ -58,7 +67,7 @@ func (s *Store) PersonsByIDs(ctx context.Context, scope Scope, ids []string) (ma
 			return map[string]*model.Person{}, nil
 		}
 	}
-	persons, err := findByIDsWhere[model.Person](ctx, s, s.db.Collection(colPersons), ids, scope.blockedFilter(nil))
+	persons, err := findByIDsWhere(ctx, s, s.db.Collection(colPersons), ids, scope.blockedRule())
 	return keyed(persons, func(p *model.Person) string { return p.ID }), err
 }
 
@@ -87,32 +96,69 @@ func (s *Store) PersonIDByNationalID(ctx context.Context, nationalID string) (id
 // shows them (then they are among Periods, those of copy-only convictions only in the copy).
 // Index: _id.
 func (s *Store) DetentionsByPersonIDs(ctx context.Context, scope Scope, personIDs []string, includeCopyOnly bool) (map[string]*model.DetentionRecord, error) {
+	records, err := s.detentionRecords(ctx, scope, personIDs, includeCopyOnly)
+	out := make(map[string]*model.DetentionRecord, len(records))
+	for i := range records {
+		r := detentionsAsRead(&records[i], includeCopyOnly)
+		out[r.PersonID] = &r
+	}
+	return out, err
+}
+
+// DetentionsCopyAndExtract returns both the full copy and the extract of these persons'
+// detention records from one read of the copy: the extract is derived from it exactly as
+// DetentionsByPersonIDs(…, false) would read it. Only for a caller whose role may read the
+// full copy and who asked for it in the same request (the extract alone is still read as a
+// projection that leaves the copy-only periods in the database). Index: _id.
+func (s *Store) DetentionsCopyAndExtract(ctx context.Context, scope Scope, personIDs []string) (copy, extract map[string]*model.DetentionRecord, err error) {
+	records, err := s.detentionRecords(ctx, scope, personIDs, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	copy = make(map[string]*model.DetentionRecord, len(records))
+	extract = make(map[string]*model.DetentionRecord, len(records))
+	for i := range records {
+		c, e := detentionsAsRead(&records[i], true), detentionsAsRead(&records[i], false)
+		copy[c.PersonID], extract[e.PersonID] = &c, &e
+	}
+	return copy, extract, nil
+}
+
+// detentionRecords reads detention records as stored, with the row rules in the projection:
+// blocked periods unless the scope shows them, copy-only periods unless includeCopyOnly.
+func (s *Store) detentionRecords(ctx context.Context, scope Scope, personIDs []string, includeCopyOnly bool) ([]model.DetentionRecord, error) {
 	projection := scope.itemProjection("blockedPeriods")
 	if !includeCopyOnly {
 		projection = append(projection, bson.E{Key: "copyOnlyPeriods", Value: 0})
 	}
-	records, err := findByIDs[model.DetentionRecord](ctx, s, s.db.Collection(colDetentions), personIDs, projectionOpt(projection))
-	for i := range records {
-		r := &records[i]
-		for j := range r.CopyOnlyPeriods {
-			r.CopyOnlyPeriods[j].FromCopy = true
-		}
-		for _, q := range r.BlockedPeriods {
-			switch {
-			case q.Blocked == nil || !q.Blocked.CopyOnly:
-				r.Periods = append(r.Periods, q)
-			case includeCopyOnly:
-				q.FromCopy = true
-				r.CopyOnlyPeriods = append(r.CopyOnlyPeriods, q)
-			}
-		}
-		r.BlockedPeriods = nil
-		if includeCopyOnly {
-			r.Periods, r.CopyOnlyPeriods = append(r.Periods, r.CopyOnlyPeriods...), nil
-		}
-		fillPeriodOwners(r)
+	return findByIDs[model.DetentionRecord](ctx, s, s.db.Collection(colDetentions), personIDs, projectionOpt(projection))
+}
+
+// detentionsAsRead is a stored record as the extract (includeCopyOnly false) or the full copy
+// shows it: Periods holds what the reader gets, CopyOnlyPeriods and BlockedPeriods are empty.
+// It builds new period lists, so r can be read again for the other view.
+func detentionsAsRead(r *model.DetentionRecord, includeCopyOnly bool) model.DetentionRecord {
+	out := *r
+	out.Periods, out.CopyOnlyPeriods, out.BlockedPeriods = make([]model.DetentionPeriod, 0, len(r.Periods)+len(r.BlockedPeriods)+len(r.CopyOnlyPeriods)), nil, nil
+	out.Periods = append(out.Periods, r.Periods...)
+	var copyOnly []model.DetentionPeriod
+	if includeCopyOnly {
+		copyOnly = append(copyOnly, r.CopyOnlyPeriods...)
 	}
-	return keyed(records, func(r *model.DetentionRecord) string { return r.PersonID }), err
+	for _, q := range r.BlockedPeriods {
+		switch {
+		case q.Blocked == nil || !q.Blocked.CopyOnly:
+			out.Periods = append(out.Periods, q)
+		case includeCopyOnly:
+			copyOnly = append(copyOnly, q)
+		}
+	}
+	for j := range copyOnly {
+		copyOnly[j].FromCopy = true
+	}
+	out.Periods = append(out.Periods, copyOnly...)
+	fillPeriodOwners(&out)
+	return out
 }
 
 func fillPeriodOwners(r *model.DetentionRecord) {
@@ -128,33 +174,68 @@ func fillPeriodOwners(r *model.DetentionRecord) {
 // expunged convictions in the database; includeExpunged is set only when the caller's role may
 // read the full copy and asked for it. Index: _id.
 func (s *Store) ConvictionsByPersonIDs(ctx context.Context, scope Scope, personIDs []string, includeExpunged bool) (map[string][]model.Conviction, error) {
-	projection := scope.itemProjection("blockedConvictions", "blockedSentences")
-	if !includeExpunged {
-		projection = append(projection, bson.E{Key: "expungedConvictions", Value: 0})
-	}
-	records, err := findByIDs[model.CriminalRecord](ctx, s, s.db.Collection(colRecords), personIDs, projectionOpt(projection))
+	records, err := s.criminalRecords(ctx, scope, personIDs, includeExpunged)
 	if err != nil {
 		return nil, err
 	}
 	out := make(map[string][]model.Conviction, len(records))
-	for _, r := range records {
-		list := r.Convictions
-		if includeExpunged {
-			list = append(list, r.ExpungedConvictions...)
-		}
-		list = withBlocked(list, r, includeExpunged)
-		for i := range list {
-			fillOwners(&list[i], r.PersonID, includeExpunged)
-		}
-		sort.SliceStable(list, func(i, j int) bool {
-			if list[i].DecisionDate != list[j].DecisionDate {
-				return list[i].DecisionDate > list[j].DecisionDate
-			}
-			return list[i].ID < list[j].ID
-		})
-		out[r.PersonID] = list
+	for i := range records {
+		out[records[i].PersonID] = convictionsAsRead(&records[i], includeExpunged)
 	}
 	return out, nil
+}
+
+// ConvictionsCopyAndExtract returns both the full copy and the extract of these persons'
+// criminal records from one read of the copy: the extract is derived from it exactly as
+// ConvictionsByPersonIDs(…, false) would read it. Only for a caller whose role may read the
+// full copy and who asked for it in the same request (the extract alone is still read as a
+// projection that leaves the expunged convictions in the database). Index: _id.
+func (s *Store) ConvictionsCopyAndExtract(ctx context.Context, scope Scope, personIDs []string) (copy, extract map[string][]model.Conviction, err error) {
+	records, err := s.criminalRecords(ctx, scope, personIDs, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	copy = make(map[string][]model.Conviction, len(records))
+	extract = make(map[string][]model.Conviction, len(records))
+	for i := range records {
+		r := &records[i]
+		copy[r.PersonID], extract[r.PersonID] = convictionsAsRead(r, true), convictionsAsRead(r, false)
+	}
+	return copy, extract, nil
+}
+
+// criminalRecords reads criminal records as stored, with the row rules in the projection:
+// blocked convictions and sentences unless the scope shows them, expunged convictions unless
+// includeExpunged.
+func (s *Store) criminalRecords(ctx context.Context, scope Scope, personIDs []string, includeExpunged bool) ([]model.CriminalRecord, error) {
+	projection := scope.itemProjection("blockedConvictions", "blockedSentences")
+	if !includeExpunged {
+		projection = append(projection, bson.E{Key: "expungedConvictions", Value: 0})
+	}
+	return findByIDs[model.CriminalRecord](ctx, s, s.db.Collection(colRecords), personIDs, projectionOpt(projection))
+}
+
+// convictionsAsRead is a stored record's convictions as the extract (includeExpunged false:
+// the expunged ones left out, whether or not they were read) or the full copy shows them,
+// newest decision first. It builds new lists (the offences and sentences too), so r can be
+// read again for the other view.
+func convictionsAsRead(r *model.CriminalRecord, includeExpunged bool) []model.Conviction {
+	list := make([]model.Conviction, 0, len(r.Convictions)+len(r.ExpungedConvictions)+len(r.BlockedConvictions))
+	list = append(list, r.Convictions...)
+	if includeExpunged {
+		list = append(list, r.ExpungedConvictions...)
+	}
+	list = withBlocked(list, r, includeExpunged)
+	for i := range list {
+		fillOwners(&list[i], r.PersonID, includeExpunged)
+	}
+	sort.SliceStable(list, func(i, j int) bool {
+		if list[i].DecisionDate != list[j].DecisionDate {
+			return list[i].DecisionDate > list[j].DecisionDate
+		}
+		return list[i].ID < list[j].ID
+	})
+	return list
 }
 
 // itemProjection leaves out, unless the scope shows blocked data, the arrays of a record that
@@ -173,11 +254,15 @@ func (sc Scope) itemProjection(blockedFields ...string) bson.D {
 
 // withBlocked adds, for a reader who may see them (they were not projected out), the blocked
 // convictions of the extract or copy and puts blocked sentences back under their convictions.
-func withBlocked(list []model.Conviction, r model.CriminalRecord, includeExpunged bool) []model.Conviction {
+// The offences and sentences of list are copied before they are filled in.
+func withBlocked(list []model.Conviction, r *model.CriminalRecord, includeExpunged bool) []model.Conviction {
 	for _, c := range r.BlockedConvictions {
 		if includeExpunged || !c.Expunged {
 			list = append(list, c)
 		}
+	}
+	for i := range list {
+		list[i].Offences, list[i].Sentences = slices.Clone(list[i].Offences), slices.Clone(list[i].Sentences)
 	}
 	for _, b := range r.BlockedSentences {
 		for i := range list {

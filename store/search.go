@@ -95,12 +95,9 @@ func (s *Store) WritePerson(ctx context.Context, before *model.Person, after mod
 			return false, classify(err)
 		}
 	} else {
-		res, err := col.ReplaceOne(ctx, bson.D{{Key: "_id", Value: after.ID}, {Key: "version", Value: before.Version}}, after)
-		if err != nil {
-			return false, classify(err)
-		}
-		if res.MatchedCount != 1 {
-			return false, nil
+		ok, err := s.writeIf(ctx, col, after.ID, "version", before.Version, false, replaceWith(ctx, col, after))
+		if err != nil || !ok {
+			return false, err
 		}
 	}
 	if err := s.interrupted(StepPersonWritten); err != nil {

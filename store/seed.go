@@ -126,6 +126,7 @@ func (s *Store) seedClaimed(ctx context.Context, load func(context.Context) erro
 // clearForSeed drops every collection of the database except the seed claim: the remains of
 // an interrupted seed (development data only).
 func (s *Store) clearForSeed(ctx context.Context) error {
+	defer s.forgetCaches()
 	names, err := s.db.ListCollectionNames(ctx, bson.D{})
 	if err != nil {
 		return classify(err)
@@ -205,6 +206,7 @@ func (s *Store) LoadRegister(ctx context.Context, r Register, info map[string]an
 		{colNationalIDs, nationalIDs},
 		{colRecords, recordDocs},
 		{colDetentions, anySlice(r.Detentions)},
+		{colGrantSubjects, grantSubjectDocs(r.Grants)},
 		{colGrants, anySlice(r.Grants)},
 	}
 	for _, step := range steps {
@@ -214,6 +216,10 @@ func (s *Store) LoadRegister(ctx context.Context, r Register, info map[string]an
 				return classify(err)
 			}
 		}
+	}
+	// The grants above are listed under their subjects: no start-up indexing needed.
+	if _, err := s.db.Collection(colMeta).InsertOne(ctx, bson.D{{Key: "_id", Value: grantSubjectsMarkerID}}); err != nil && !mongo.IsDuplicateKeyError(err) {
+		return classify(err)
 	}
 	marker := bson.D{{Key: "_id", Value: seedMarkerID}, {Key: "at", Value: time.Now().UTC()}}
 	for k, v := range info {

@@ -1,8 +1,29 @@
 // Package store is the only package that talks to MongoDB (DESIGN §8, §9): it owns the
 // connection, the collections and their indexes, and turns driver errors into *apperr.Error
 // (SERVICE_UNAVAILABLE when the database cannot be reached, NOT_FOUND for missing records).
-// Every query it issues is declared next to the index that serves it on MongoDB; row rules
-// (caseload scope, expunged convictions) are applied in the query filters, never afterwards.
+// Every query it issues is declared next to the index that serves it on MongoDB.
+//
+// Row rules (caseload scope, blocking, expunged convictions) never let a document out of the
+// package that the caller may not see. The caseload narrows the IDs before a query is built,
+// and expunged and blocked items are left out by projections, on every engine. The blocking
+// rule on whole persons is a rowRule: on MongoDB it is a key of the query filter, served with
+// the _id index; on an engine that serves only a filter of exactly {_id: <string>} from an
+// index (FerretDB v1, see Store.scansIn) the query is sent as exactly {_id: <string>} and the
+// same rule is applied to each document right after it is decoded, before it is returned.
+//
+// On such engines every read and write of one document of a collection that grows with the
+// register or with its use (persons, records, detentions, nationalIds, searchKeys, idempotency,
+// events, eventKeys, audit, grants, grantSubjects, grantEvents) is sent as exactly
+// {_id: <string>}; version and owner checks are then made by reading the document first (see
+// Store.writeIf), and the grants of a subject and the tail of the grant event feed are found
+// by _id too (grantSubjects, grantEventTail). Small collections keep compound filters, since
+// reading them whole costs little: meta (the seed's claim and markers, a few documents),
+// auditMeta (the audit head and retention records), prisons (reference data, a few dozen to a
+// few hundred), auditCheckpoints (one per signed checkpoint, read by _id or a short range) and
+// eventCallbacks (one per agency endpoint). Still answered by reading the collection on
+// FerretDB v1: feeds and lists read page by page (the event log after a cursor, grant and
+// audit listings, an agency's grants) and Disclosures (the audit entries about one person,
+// which needs a per-person index kept by the audit appender).
 package store
 
 import (
@@ -46,12 +67,20 @@ type Config struct {
 	// since server messages can quote key values.
 	OnCommandStart func(ctx context.Context, requestID int64, command, collection string)
 	OnCommandEnd   func(requestID int64, failed bool)
-	// BatchLoads, if "in" or "point-lookups", overrides how batched loads reach the database
-	// (see Store.BatchLoads), which is otherwise detected from the server; for measurements.
+	// OnCommandDocument, if set, gets every command document the driver starts, as BSON (for
+	// tests that check what reaches the server, e.g. that a filter is served by the _id index).
+	// The document holds key values and personal data: never log or export it.
+	OnCommandDocument func(commandName string, command []byte)
+	// BatchLoads, if "in" or "point-lookups", overrides how the store queries the database
+	// (see Store.BatchLoads and Store.scansIn), which is otherwise detected from the server;
+	// for measurements and tests.
 	BatchLoads string
 	// Timeout bounds server selection and connecting: how long a request waits for an
 	// unreachable database before it fails with SERVICE_UNAVAILABLE.
 	Timeout time.Duration
+	// PrisonCacheTTL is how long CachedPrisonsByIDs reuses its read of the prisons (0:
+	// DefaultPrisonCacheTTL; negative: no cache).
+	PrisonCacheTTL time.Duration
 }
 
 // Store is a connected register database. It is safe for concurrent use.
@@ -67,12 +96,23 @@ type Store struct {
 	recordLocks [256]sync.Mutex
 	// auditHashes caches Merkle tree hashes of the audit log (see audit.go).
 	auditHashes hashCache
+	// auditLast is the last position of the audit log this process took (0: none yet), where
+	// its next append starts instead of reading the head hint (see AppendAudit).
+	auditLast atomic.Int64
+	// prisons caches the prisons for reads (see prisoncache.go).
+	prisons prisonCache
 	// keyLocks serialise this process's writers of one search key document (see lockKey).
 	keyLocks [256]sync.Mutex
-	// scansIn is true when the server answers {_id: {$in: [...]}} by scanning the collection
-	// (FerretDB v1, which serves only _id equality from an index): batches are then loaded as
-	// concurrent _id lookups instead (findByIDs). Detected at Open from buildInfo.
+	// scansIn is true when the server serves from an index only a filter that is exactly
+	// {_id: <string>} (FerretDB v1: any other key beside _id, or $in, makes it read and decode
+	// every document of the collection). Then batches are loaded as concurrent _id lookups
+	// (findByIDs), row rules are applied after the decode (rowRule) and version-checked writes
+	// read before they write (writeIf). Detected at Open from buildInfo; Config.BatchLoads
+	// overrides it.
 	scansIn bool
+	// grantTail is the last position of the grant event feed this process saw (a hint for
+	// grantEventTail).
+	grantTail atomic.Int64
 	// lookups bounds the concurrent _id lookups of all batched loads of this process, so a
 	// batch holds at most this many connections.
 	lookups chan struct{}
@@ -103,11 +143,14 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		SetRetryWrites(true).
 		SetHeartbeatInterval(2 * time.Second).
 		SetAppName("custodia")
-	if cfg.OnCommand != nil || cfg.OnCommandStart != nil {
+	if cfg.OnCommand != nil || cfg.OnCommandStart != nil || cfg.OnCommandDocument != nil {
 		opts.SetMonitor(&event.CommandMonitor{
 			Started: func(ctx context.Context, e *event.CommandStartedEvent) {
 				if cfg.OnCommand != nil {
 					cfg.OnCommand(ctx, e.CommandName)
+				}
+				if cfg.OnCommandDocument != nil {
+					cfg.OnCommandDocument(e.CommandName, e.Command)
 				}
 				if cfg.OnCommandStart != nil {
 					collection, _ := e.Command.Index(0).Value().StringValueOK()
@@ -131,6 +174,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
 	s := &Store{client: client, db: client.Database(cfg.Database), lookups: make(chan struct{}, maxConcurrentLookups)}
+	s.prisons.ttl = cfg.PrisonCacheTTL
+	if s.prisons.ttl == 0 {
+		s.prisons.ttl = DefaultPrisonCacheTTL
+	}
 	if err := s.Ping(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
 		return nil, fmt.Errorf("database does not answer: %w", err)
@@ -157,9 +204,10 @@ func (s *Store) detectEngine(ctx context.Context) {
 	s.scansIn = err == nil
 }
 
-// BatchLoads says how batched loads reach the database: "in" (one {_id: {$in: [...]}} query
-// per batch, served by the _id index) or "point-lookups" (concurrent _id equalities, on a
-// server that scans for $in). For the start-up log.
+// BatchLoads says how the store queries the database: "in" (one {_id: {$in: [...]}} query
+// per batch, served by the _id index, with row rules and version checks in the filters) or
+// "point-lookups" (concurrent _id equalities, and every filter on a growing collection exactly
+// {_id: <string>}, on a server that serves nothing else from an index). For the start-up log.
 func (s *Store) BatchLoads() string {
 	if s.scansIn {
 		return "point-lookups"
@@ -172,12 +220,36 @@ func (s *Store) BatchLoads() string {
 // maxConcurrentLookups connections: either way the cost follows the number of IDs, not the
 // size of the collection. Index: _id.
 func findByIDs[T any](ctx context.Context, s *Store, c *mongo.Collection, ids []string, opts ...options.Lister[options.FindOneOptions]) ([]T, error) {
-	return findByIDsWhere[T](ctx, s, c, ids, nil, opts...)
+	return findByIDsWhere[T](ctx, s, c, ids, rowRule[T]{}, opts...)
 }
 
-// findByIDsWhere is findByIDs with a row rule added to every query (where, e.g. the blocking
-// rule of store.Scope).
-func findByIDsWhere[T any](ctx context.Context, s *Store, c *mongo.Collection, ids []string, where bson.D, opts ...options.Lister[options.FindOneOptions]) ([]T, error) {
+// rowRule is a row rule in its two forms, declared together so that they cannot drift apart:
+// filter, the keys a query adds to its filter, and keep, the same test on a decoded document
+// (so a query under the rule must not project away the fields keep reads). The zero rule keeps
+// every document.
+type rowRule[T any] struct {
+	filter bson.D
+	keep   func(*T) bool
+}
+
+// where is the filter of a query by _id under the rule: {_id, rule keys...} on an engine whose
+// index serves it (MongoDB), exactly {_id: <string>} where anything more would scan the
+// collection (FerretDB v1) — the caller then applies r.kept to what it decodes.
+func (r rowRule[T]) where(s *Store, idFilter bson.D) bson.D {
+	if s.scansIn || len(r.filter) == 0 {
+		return idFilter
+	}
+	return append(idFilter, r.filter...)
+}
+
+// kept says whether a decoded document passes the rule. It is applied to every document
+// decoded under the rule, on every engine, before the document leaves the store.
+func (r rowRule[T]) kept(doc *T) bool { return r.keep == nil || r.keep(doc) }
+
+// findByIDsWhere is findByIDs under a row rule (e.g. the blocking rule of store.Scope): the
+// documents the rule does not keep are absent from the result, as missing ones are. A batch of
+// one is a single lookup in the caller's goroutine.
+func findByIDsWhere[T any](ctx context.Context, s *Store, c *mongo.Collection, ids []string, rule rowRule[T], opts ...options.Lister[options.FindOneOptions]) ([]T, error) {
 	switch {
 	case len(ids) == 0:
 		return nil, nil
@@ -186,7 +258,15 @@ func findByIDsWhere[T any](ctx context.Context, s *Store, c *mongo.Collection, i
 		if p := projectionOf(opts); p != nil {
 			findOpts = append(findOpts, options.Find().SetProjection(p))
 		}
-		return findAll[T](ctx, c, append(in("_id", ids), where...), findOpts...)
+		docs, err := findAll[T](ctx, c, append(in("_id", ids), rule.filter...), findOpts...)
+		return keepOnly(docs, rule), err
+	case len(ids) == 1:
+		var doc T
+		found, err := findOneByID(ctx, s, c, ids[0], &doc, rule, opts...)
+		if err != nil || !found {
+			return nil, err
+		}
+		return []T{doc}, nil
 	}
 	docs := make([]T, len(ids))
 	found := make([]bool, len(ids))
@@ -196,22 +276,19 @@ func findByIDsWhere[T any](ctx context.Context, s *Store, c *mongo.Collection, i
 		case s.lookups <- struct{}{}:
 		case <-gctx.Done():
 			if err := g.Wait(); err != nil {
-				return nil, classify(err)
+				return nil, err
 			}
 			return nil, classify(ctx.Err())
 		}
 		g.Go(func() error {
 			defer func() { <-s.lookups }()
-			err := c.FindOne(gctx, append(bson.D{{Key: "_id", Value: id}}, where...), opts...).Decode(&docs[i])
-			if errors.Is(err, mongo.ErrNoDocuments) {
-				return nil
-			}
-			found[i] = err == nil
+			var err error
+			found[i], err = findOneByID(gctx, s, c, id, &docs[i], rule, opts...)
 			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, classify(err)
+		return nil, err
 	}
 	out := docs[:0]
 	for i := range docs {
@@ -220,6 +297,33 @@ func findByIDsWhere[T any](ctx context.Context, s *Store, c *mongo.Collection, i
 		}
 	}
 	return out, nil
+}
+
+// findOneByID decodes the document with this _id into doc if it exists and the rule keeps it
+// (found). Index: _id.
+func findOneByID[T any](ctx context.Context, s *Store, c *mongo.Collection, id string, doc *T, rule rowRule[T], opts ...options.Lister[options.FindOneOptions]) (found bool, err error) {
+	err = c.FindOne(ctx, rule.where(s, bson.D{{Key: "_id", Value: id}}), opts...).Decode(doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return false, nil
+	}
+	if err != nil {
+		return false, classify(err)
+	}
+	return rule.kept(doc), nil
+}
+
+// keepOnly drops the documents the rule does not keep.
+func keepOnly[T any](docs []T, rule rowRule[T]) []T {
+	if rule.keep == nil {
+		return docs
+	}
+	out := docs[:0]
+	for i := range docs {
+		if rule.kept(&docs[i]) {
+			out = append(out, docs[i])
+		}
+	}
+	return out
 }
 
 // projectionOf returns the projection set by FindOne options (for the equivalent find).
@@ -243,8 +347,20 @@ func (s *Store) Ping(ctx context.Context) error {
 	return classify(s.client.Ping(ctx, readpref.Primary()))
 }
 
-// DropDatabase removes every collection of the register database (tests and re-seeding only).
-func (s *Store) DropDatabase(ctx context.Context) error { return classify(s.db.Drop(ctx)) }
+// DropDatabase removes every collection of the register database (tests and re-seeding only),
+// and forgets what this process cached of it (prisons, the audit log's end and tree hashes).
+func (s *Store) DropDatabase(ctx context.Context) error {
+	err := classify(s.db.Drop(ctx))
+	s.forgetCaches()
+	return err
+}
+
+// forgetCaches empties what this process cached of the database, after it was cleared.
+func (s *Store) forgetCaches() {
+	s.forgetPrisons()
+	s.auditLast.Store(0)
+	s.auditHashes.reset()
+}
 
 // classify maps driver errors: unreachable database → SERVICE_UNAVAILABLE; anything else is
 // returned as is and becomes INTERNAL at the API boundary.
@@ -301,12 +417,67 @@ func page[T any](docs []T, limit int) ([]T, bool) {
 }
 
 // replaceAtVersion replaces a document only if it is still at the expected version (optimistic
-// concurrency); ok is false when it was changed meanwhile or does not exist. Index: _id.
+// concurrency); ok is false when it was changed meanwhile or does not exist. See writeIf for
+// what is atomic on which engine. Index: _id.
 func (s *Store) replaceAtVersion(ctx context.Context, c *mongo.Collection, id string, expectedVersion int, doc any) (ok bool, err error) {
 	defer s.lockRecord(c.Name(), id)()
-	res, err := c.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: expectedVersion}}, doc)
-	if err != nil {
-		return false, classify(err)
+	return s.writeIf(ctx, c, id, "version", expectedVersion, false, replaceWith(ctx, c, doc))
+}
+
+// replaceWith is the write of writeIf that replaces the filtered document by doc.
+func replaceWith(ctx context.Context, c *mongo.Collection, doc any) func(filter bson.D) (bool, error) {
+	return func(filter bson.D) (bool, error) {
+		res, err := c.ReplaceOne(ctx, filter, doc)
+		if err != nil {
+			return false, err
+		}
+		return res.MatchedCount == 1, nil
 	}
-	return res.MatchedCount == 1, nil
+}
+
+// writeIf runs a write of the document id that applies only while its field still holds want
+// (a version, an owner): write gets the filter to use and says whether it matched; ok is false
+// when the document no longer holds want or does not exist. The caller holds
+// lockRecord(c.Name(), id), which serialises this process's writers of the document.
+//
+// On MongoDB the filter is {_id, field: want}: one atomic compare-and-set, across instances
+// too. Where the server would read the whole collection for that filter (Store.scansIn,
+// FerretDB v1) the field is read by {_id} and the write filtered by {_id} only: two point
+// lookups instead of a scan. That is atomic against this process's writers (the lock) but not
+// against another instance writing the same document between the read and the write — which
+// FerretDB v1 does not guarantee for {_id, field} either, as it filters first and writes
+// after. checked says the caller already read the document at want under the same lock (then
+// no second read is made).
+func (s *Store) writeIf(ctx context.Context, c *mongo.Collection, id, field string, want any, checked bool, write func(filter bson.D) (matched bool, err error)) (ok bool, err error) {
+	filter := bson.D{{Key: "_id", Value: id}}
+	if !s.scansIn {
+		filter = append(filter, bson.E{Key: field, Value: want})
+	} else if !checked {
+		var doc bson.Raw
+		err := c.FindOne(ctx, filter, options.FindOne().SetProjection(bson.D{{Key: field, Value: 1}})).Decode(&doc)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return false, nil
+		}
+		if err != nil {
+			return false, classify(err)
+		}
+		if !holds(doc.Lookup(field), want) {
+			return false, nil
+		}
+	}
+	ok, err = write(filter)
+	return ok, classify(err)
+}
+
+// holds says whether a stored value equals want, an int (a version) or a string (an owner).
+func holds(v bson.RawValue, want any) bool {
+	switch w := want.(type) {
+	case int:
+		n, ok := v.AsInt64OK()
+		return ok && n == int64(w)
+	case string:
+		str, ok := v.StringValueOK()
+		return ok && str == w
+	}
+	return false
 }

@@ -168,9 +168,12 @@ func (s *Store) detectTransactions(ctx context.Context) {
 // ClaimNationalID reserves a national ID for a person in the nationalIds collection (whose
 // _id keeps national IDs unique). A reservation left by a write that never completed (its
 // person does not exist or no longer carries the number) is taken over; one held by another
-// person is CONFLICT. Index: _id.
+// person is CONFLICT. The takeover applies only while the reservation still names the owner
+// read: atomically on MongoDB, against this process's writers on FerretDB (see writeIf; a
+// claim of a free number is always decided by the insert's unique _id). Index: _id.
 func (s *Store) ClaimNationalID(ctx context.Context, nationalID, personID string) error {
 	col := s.db.Collection(colNationalIDs)
+	defer s.lockRecord(colNationalIDs, nationalID)()
 	_, err := col.InsertOne(ctx, bson.D{{Key: "_id", Value: nationalID}, {Key: "personId", Value: personID}})
 	if err == nil || !mongo.IsDuplicateKeyError(err) {
 		return classify(err)
@@ -191,21 +194,37 @@ func (s *Store) ClaimNationalID(ctx context.Context, nationalID, personID string
 	if p := holder[owner.PersonID]; p != nil && p.NationalID != nil && *p.NationalID == nationalID {
 		return apperr.New(apperr.Conflict, "national ID %s is already registered to another person", nationalID).With("field", "input.nationalId")
 	}
-	res, err := col.UpdateOne(ctx, bson.D{{Key: "_id", Value: nationalID}, {Key: "personId", Value: owner.PersonID}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "personId", Value: personID}}}})
+	// The owner was read under the lock above: on a scanning engine no second read.
+	ok, err := s.writeIf(ctx, col, nationalID, "personId", owner.PersonID, true, func(filter bson.D) (bool, error) {
+		res, err := col.UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: bson.D{{Key: "personId", Value: personID}}}})
+		if err != nil {
+			return false, err
+		}
+		return res.MatchedCount == 1, nil
+	})
 	if err != nil {
-		return classify(err)
+		return err
 	}
-	if res.MatchedCount == 0 {
+	if !ok {
 		return apperr.New(apperr.Conflict, "national ID %s was claimed at the same time by another write; retry", nationalID)
 	}
 	return nil
 }
 
-// ReleaseNationalID drops a person's reservation of a national ID (after a change of number).
+// ReleaseNationalID drops a person's reservation of a national ID (after a change of number),
+// only while the reservation still names that person (see writeIf for what is atomic on which
+// engine); a reservation meanwhile taken over by another person is left alone. Index: _id.
 func (s *Store) ReleaseNationalID(ctx context.Context, nationalID, personID string) error {
-	_, err := s.db.Collection(colNationalIDs).DeleteOne(ctx, bson.D{{Key: "_id", Value: nationalID}, {Key: "personId", Value: personID}})
-	return classify(err)
+	col := s.db.Collection(colNationalIDs)
+	defer s.lockRecord(colNationalIDs, nationalID)()
+	_, err := s.writeIf(ctx, col, nationalID, "personId", personID, false, func(filter bson.D) (bool, error) {
+		res, err := col.DeleteOne(ctx, filter)
+		if err != nil {
+			return false, err
+		}
+		return res.DeletedCount == 1, nil
+	})
+	return err
 }
 
 // InsertPerson stores a new person with its search keys (WritePerson); inserting the same ID
@@ -232,7 +251,8 @@ func (s *Store) ReplacePerson(ctx context.Context, p model.Person, expectedVersi
 }
 
 // casUpdate reads one document by _id (or starts from fresh when there is none), lets mutate
-// change it and writes it back only if nobody else changed it meanwhile (version check),
+// change it and writes it back only if nobody else changed it meanwhile (version check; see
+// writeIf for what is atomic on which engine),
 // retrying on a lost race with a fresh read; mutate sees the latest state each time, so rules
 // such as "at most one open detention period" hold under concurrency. Within this process the
 // whole read-modify-write is serialised per record (see Store.recordLocks). Index: _id.
@@ -262,11 +282,12 @@ func casUpdate[T any](ctx context.Context, s *Store, c *mongo.Collection, id str
 			}
 			return doc, classify(err)
 		}
-		res, err := c.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: old}}, doc)
+		// Read at old under the lock above: on a scanning engine no second read (writeIf).
+		ok, err := s.writeIf(ctx, c, id, "version", old, true, replaceWith(ctx, c, doc))
 		if err != nil {
-			return doc, classify(err)
+			return doc, err
 		}
-		if res.MatchedCount == 1 {
+		if ok {
 			return doc, nil
 		}
 	}
@@ -308,6 +329,7 @@ func (s *Store) UpdateDetentionRecord(ctx context.Context, personID string, muta
 // InsertPrison stores a new prison; the same ID again (a retry) is not an error.
 func (s *Store) InsertPrison(ctx context.Context, p model.Prison) error {
 	_, err := s.db.Collection(colPrisons).InsertOne(ctx, p)
+	s.forgetPrisons()
 	if mongo.IsDuplicateKeyError(err) {
 		return nil
 	}
@@ -316,5 +338,6 @@ func (s *Store) InsertPrison(ctx context.Context, p model.Prison) error {
 
 // ReplacePrison writes p if the stored prison is at expectedVersion; ok is false otherwise.
 func (s *Store) ReplacePrison(ctx context.Context, p model.Prison, expectedVersion int) (ok bool, err error) {
+	defer s.forgetPrisons()
 	return s.replaceAtVersion(ctx, s.db.Collection(colPrisons), p.ID, expectedVersion, p)
 }
