@@ -71,6 +71,9 @@ func serve(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if err := runtimeSetup(log); err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	srv, err := app.New(ctx, cfg, log)

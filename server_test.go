@@ -1,9 +1,11 @@
 package main
 
 import (
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -81,5 +83,53 @@ func TestReadyURL(t *testing.T) {
 	}
 	if _, err := readyURL("8080"); err == nil {
 		t.Error(`"8080" (no colon): want an error`)
+	}
+}
+
+// TestTuneGC: without GOGC the server collects at defaultGCPercent; GOGC keeps its meaning.
+func TestTuneGC(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	cases := []struct {
+		gogc string
+		set  int // what the runtime holds, as GOGC would have set it at start-up
+		want int
+	}{
+		{"", 100, defaultGCPercent},
+		{"50", 50, 50},
+		{"off", -1, -1},
+	}
+	for _, c := range cases {
+		debug.SetGCPercent(c.set)
+		got := tuneGC(func(name string) string {
+			if name == "GOGC" {
+				return c.gogc
+			}
+			return ""
+		})
+		if now := debug.SetGCPercent(100); got != c.want || now != c.want {
+			t.Errorf("GOGC=%q: tuneGC says %d, runtime holds %d, want %d", c.gogc, got, now, c.want)
+		}
+	}
+}
+
+// TestServePprof: the profiling endpoints are served on a loopback address only.
+func TestServePprof(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	for _, addr := range []string{":0", "0.0.0.0:0", "192.0.2.1:0", "example.com:0", "nonsense"} {
+		if _, err := servePprof(addr, log); err == nil {
+			t.Errorf("%s: served profiles off the loopback interface", addr)
+		}
+	}
+	a, err := servePprof("127.0.0.1:0", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + a.String() + "/debug/pprof/heap?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /debug/pprof/heap: %s", resp.Status)
 	}
 }

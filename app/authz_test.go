@@ -174,54 +174,72 @@ func TestPolicyCannotBeBypassed(t *testing.T) {
 func TestIntrospectionPerRole(t *testing.T) {
 	t.Parallel()
 	env := testenv.New(t, testenv.Options{})
-	const q = `{ __type(name: "Person") { fields { name args { name } } } __schema { queryType { fields { name } } types { name } } }`
-	for _, role := range everyone {
-		t.Run(string(role), func(t *testing.T) {
-			data := env.MustData(role, q, nil)
-			var queryFields []string
-			for _, f := range testenv.Path(data, "__schema", "queryType", "fields").([]any) {
-				queryFields = append(queryFields, testenv.Path(f, "name").(string))
-			}
-			if slices.Contains(personReaders, role) != slices.Contains(queryFields, "person") {
-				t.Errorf("Query.person visible=%v for %s", slices.Contains(queryFields, "person"), role)
-			}
-			if slices.Contains(identityExtra, role) != slices.Contains(queryFields, "personByNationalId") {
-				t.Errorf("Query.personByNationalId visible=%v for %s", slices.Contains(queryFields, "personByNationalId"), role)
-			}
-			personType := testenv.Path(data, "__type")
-			if role == AU {
-				if personType != nil {
-					t.Fatalf("AUDITOR must not see the Person type: %v", personType)
+	// The role schema must serve the introspection fields however the document reaches them:
+	// the field middleware is installed per operation, from a walk of the root selection.
+	const fields = `__type(name: "Person") { fields { name args { name } } } __schema { queryType { fields { name } } types { name } }`
+	shapes := []struct{ name, query string }{
+		{"direct", `{ ` + fields + ` }`},
+		{"named fragment", `query { ...Outer } fragment Outer on Query { ...Inner } fragment Inner on Query { ` + fields + ` }`},
+		{"inline fragment", `query { ... on Query { ... @include(if: true) { ` + fields + ` } } }`},
+		{"beside data", `query { prisons { id } ... on Query { ` + fields + ` } }`},
+	}
+	for _, shape := range shapes {
+		for _, role := range everyone {
+			t.Run(shape.name+"/"+string(role), func(t *testing.T) {
+				if shape.name == "beside data" && role == AU {
+					t.Skip("AUDITOR may not read prisons")
 				}
-				for _, ty := range testenv.Path(data, "__schema", "types").([]any) {
-					if name := testenv.Path(ty, "name"); name == "Person" || name == "Conviction" || name == "DetentionPeriod" {
-						t.Errorf("AUDITOR's schema lists %v", name)
-					}
-				}
-				return
+				introspectionPerRole(t, env, role, shape.query)
+			})
+		}
+	}
+}
+
+func introspectionPerRole(t *testing.T, env *testenv.Env, role model.Role, q string) {
+	t.Helper()
+	data := env.MustData(role, q, nil)
+	var queryFields []string
+	for _, f := range testenv.Path(data, "__schema", "queryType", "fields").([]any) {
+		queryFields = append(queryFields, testenv.Path(f, "name").(string))
+	}
+	if slices.Contains(personReaders, role) != slices.Contains(queryFields, "person") {
+		t.Errorf("Query.person visible=%v for %s", slices.Contains(queryFields, "person"), role)
+	}
+	if slices.Contains(identityExtra, role) != slices.Contains(queryFields, "personByNationalId") {
+		t.Errorf("Query.personByNationalId visible=%v for %s", slices.Contains(queryFields, "personByNationalId"), role)
+	}
+	personType := testenv.Path(data, "__type")
+	if role == AU {
+		if personType != nil {
+			t.Fatalf("AUDITOR must not see the Person type: %v", personType)
+		}
+		for _, ty := range testenv.Path(data, "__schema", "types").([]any) {
+			if name := testenv.Path(ty, "name"); name == "Person" || name == "Conviction" || name == "DetentionPeriod" {
+				t.Errorf("AUDITOR's schema lists %v", name)
 			}
-			fields := map[string][]string{}
-			for _, f := range personType.(map[string]any)["fields"].([]any) {
-				var args []string
-				for _, a := range testenv.Path(f, "args").([]any) {
-					args = append(args, testenv.Path(a, "name").(string))
-				}
-				fields[testenv.Path(f, "name").(string)] = args
-			}
-			check := func(field string, allowed []model.Role) {
-				if _, ok := fields[field]; ok != slices.Contains(allowed, role) {
-					t.Errorf("Person.%s visible=%v for %s", field, ok, role)
-				}
-			}
-			check("nationalId", identityExtra)
-			check("residence", residence)
-			check("detentionHistory", history)
-			check("convictions", convictions)
-			check("detentionStatus", personReaders)
-			if args, ok := fields["convictions"]; ok && slices.Contains(args, "includeExpunged") != slices.Contains(copyReaders, role) {
-				t.Errorf("includeExpunged visible=%v for %s", slices.Contains(args, "includeExpunged"), role)
-			}
-		})
+		}
+		return
+	}
+	fields := map[string][]string{}
+	for _, f := range personType.(map[string]any)["fields"].([]any) {
+		var args []string
+		for _, a := range testenv.Path(f, "args").([]any) {
+			args = append(args, testenv.Path(a, "name").(string))
+		}
+		fields[testenv.Path(f, "name").(string)] = args
+	}
+	check := func(field string, allowed []model.Role) {
+		if _, ok := fields[field]; ok != slices.Contains(allowed, role) {
+			t.Errorf("Person.%s visible=%v for %s", field, ok, role)
+		}
+	}
+	check("nationalId", identityExtra)
+	check("residence", residence)
+	check("detentionHistory", history)
+	check("convictions", convictions)
+	check("detentionStatus", personReaders)
+	if args, ok := fields["convictions"]; ok && slices.Contains(args, "includeExpunged") != slices.Contains(copyReaders, role) {
+		t.Errorf("includeExpunged visible=%v for %s", slices.Contains(args, "includeExpunged"), role)
 	}
 }
 

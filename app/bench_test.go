@@ -8,6 +8,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"custodia/internal/benchops"
 	"custodia/internal/testenv"
 	"custodia/model"
 )
@@ -15,25 +16,10 @@ import (
 // The benchmarks run real operations through the real HTTP handler against the embedded
 // FerretDB, with real tokens. Results are recorded in docs/performance.md.
 
-const benchPage = `query Page($first: Int, $copy: Boolean) {
-  searchPersons(filter: {familyName: "zkusebni", dateOfBirth: "1985-05-05"}, first: $first, purpose: {caseReference: "4 T 1/2026", reason: CRIMINAL_PROCEEDINGS}) {
-    edges { cursor node {
-      id givenNames familyName birthFamilyName dateOfBirth sex nationalities nationalId
-      residence { street city postalCode country }
-      detentionStatus { deprivedOfLiberty kind since prison { id name address { city } } responsibleAuthority { name } }
-      detentionHistory { id kind start end prison { id name address { city } } sentence { id kind } }
-      convictions(includeExpunged: $copy) { id court caseReference decisionDate expunged
-        offences { legalProvision category } sentences { id kind status durationMonths } rehabilitation { earliestDate rule } }
-    } }
-    pageInfo { hasNextPage endCursor }
-  }
-}`
-
-const benchStatus = `query Status($first: Int) {
-  searchPersons(filter: {familyName: "zkusebni", dateOfBirth: "1985-05-05"}, first: $first, purpose: {caseReference: "4 T 1/2026", reason: DETENTION_MANAGEMENT}) {
-    edges { node { id detentionStatus { deprivedOfLiberty kind since prison { name address { street city postalCode } } } } }
-  }
-}`
+const (
+	benchPage   = benchops.SearchPage
+	benchStatus = benchops.DetentionStatus
+)
 
 func benchEnv(b *testing.B) *testenv.Env {
 	b.Helper()

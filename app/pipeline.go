@@ -79,7 +79,7 @@ func (s *Server) routes() http.Handler {
 // custodia's GraphQL-over-HTTP for GET and POST), and the extensions in the order a request meets
 // them — before parsing (allow-list or persisted queries, boundDocument), after validation
 // (operationGate: policy and limits), around the response (metrics, tracing, audit, role
-// messages, timeouts) and around root fields (role introspection).
+// messages, timeouts) and, only for operations that introspect, around fields (role introspection).
 func (s *Server) graphqlHandler() *handler.Server {
 	writes := maintenance.New(s.Store, s.Trail, s.cfg.Now)
 	writes.OnEvent = s.Watches.Hub.Publish // this instance's watchers hear of its writes at once
@@ -109,8 +109,8 @@ func (s *Server) graphqlHandler() *handler.Server {
 	h.Use(traceOperations{tracer: s.tracer})
 	h.Use(auditOperations{trail: s.audit, metrics: s.Metrics, log: s.log})
 	h.Use(roleMessages{policy: s.Policy, present: s.presenter})
-	h.Use(timeoutResponses{}) // innermost: the audit entry records the timeout
-	h.AroundFields(roleIntrospection(s.Policy))
+	h.Use(timeoutResponses{})                  // innermost: the audit entry records the timeout
+	h.Use(roleIntrospection{policy: s.Policy}) // a field middleware only for operations that introspect
 	h.SetErrorPresenter(s.presenter)
 	h.SetRecoverFunc(func(ctx context.Context, v any) error {
 		s.log.ErrorContext(ctx, "panic in resolver", "request_id", requestIDFrom(ctx), "panic", fmt.Sprint(v))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"custodia/app"
+	"custodia/internal/benchops"
 	"custodia/internal/testenv"
 	"custodia/model"
 	"custodia/register"
@@ -16,32 +17,7 @@ import (
 	"custodia/store"
 )
 
-const personCard = `
-query Card($id: ID!, $purpose: PurposeInput!, $copy: Boolean) {
-  person(id: $id, purpose: $purpose) {
-    id givenNames familyName birthFamilyName previousNames { familyName givenNames usedUntil }
-    dateOfBirth placeOfBirth { city country } sex nationalities nationalId
-    residence { street city postalCode country }
-    detentionStatus {
-      deprivedOfLiberty kind since inPrisonSince expectedRelease
-      prison { id name kind address { street city postalCode country } phone email }
-      responsibleAuthority { kind name caseReference }
-    }
-    detentionHistory {
-      id kind start end expectedRelease releaseReason
-      prison { id name kind address { city } }
-      responsibleAuthority { kind name caseReference }
-      sentence { id kind durationMonths status conviction { id caseReference } }
-    }
-    convictions(includeExpunged: $copy) {
-      id court caseReference decisionDate finalDate expunged expungedOn
-      person { id }
-      offences { legalProvision description category completion participation intentional committedOn }
-      sentences { id kind durationMonths amount { amount currency } suspended probationMonths startDate endDate status conviction { id } }
-      rehabilitation { earliestDate rule blockedBy }
-    }
-  }
-}`
+const personCard = benchops.PersonCard
 
 func card(t *testing.T, env *testenv.Env, id string, copy bool) map[string]any {
 	t.Helper()

@@ -12,6 +12,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"custodia/graph"
+	"custodia/internal/benchops"
 	"custodia/model"
 	"custodia/policy"
 )
@@ -147,7 +148,7 @@ func BenchmarkDenied(b *testing.B) {
 	if errs != nil {
 		b.Fatal(errs)
 	}
-	vars := map[string]any{"copy": true}
+	vars := map[string]any{"first": 50, "copy": true}
 	b.ReportAllocs()
 	for b.Loop() {
 		if d := p.Denied(model.RoleCourt, doc, doc.Operations[0], vars); len(d) != 0 {
@@ -158,16 +159,4 @@ func BenchmarkDenied(b *testing.B) {
 
 // authorizationBenchQuery is the page of 50 persons with every relation (about 1,000 objects
 // in the result) that the end-to-end benchmark executes.
-const authorizationBenchQuery = `query Page($copy: Boolean) {
-  searchPersons(filter: {familyName: "zkusebni", dateOfBirth: "1985-05-05"}, first: 50, purpose: {caseReference: "4 T 1/2026", reason: CRIMINAL_PROCEEDINGS}) {
-    edges { cursor node {
-      id givenNames familyName birthFamilyName dateOfBirth sex nationalities nationalId
-      residence { street city postalCode country }
-      detentionStatus { deprivedOfLiberty kind since prison { id name address { city } } responsibleAuthority { name } }
-      detentionHistory { id kind start end prison { id name address { city } } sentence { id kind } }
-      convictions(includeExpunged: $copy) { id court caseReference decisionDate expunged
-        offences { legalProvision category } sentences { id kind status durationMonths } rehabilitation { earliestDate rule } }
-    } }
-    pageInfo { hasNextPage endCursor }
-  }
-}`
+const authorizationBenchQuery = benchops.SearchPage
