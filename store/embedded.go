@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
@@ -24,6 +25,10 @@ type Embedded struct {
 	log    *slog.Logger
 }
 
+// newFerretDB serialises ferretdb.New, which writes a package-level variable of FerretDB's
+// (a data race when tests start engines in parallel).
+var newFerretDB sync.Mutex
+
 // StartEmbedded starts FerretDB keeping its data under dir (created if needed) and listening on
 // addr (e.g. "127.0.0.1:0" for any free port). It returns once the listener accepts connections.
 func StartEmbedded(dir, addr string, log *slog.Logger) (*Embedded, error) {
@@ -38,12 +43,14 @@ func StartEmbedded(dir, addr string, log *slog.Logger) (*Embedded, error) {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	}
 	log = slog.New(withoutAttrs{log.Handler()})
+	newFerretDB.Lock() // ferretdb.New sets a package-level version field: one at a time
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: addr},
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + abs + "/",
 		Logger:    log,
 	})
+	newFerretDB.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("start embedded FerretDB: %w", err)
 	}
