@@ -160,7 +160,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("audit signing key: %w", err)
 	}
 	s.Trail = audit.NewTrail(s.AuditStore, cfg.Now, audit.Options{Key: auditKey, CheckpointEvery: cfg.AuditCheckpointEvery,
-		CheckpointInterval: cfg.AuditCheckpointInterval, WitnessDir: cfg.AuditWitnessDir, WitnessURL: cfg.AuditWitnessURL, Log: log})
+		CheckpointInterval: cfg.AuditCheckpointInterval, PersonIndexInterval: cfg.AuditPersonIndexInterval, WitnessDir: cfg.AuditWitnessDir, WitnessURL: cfg.AuditWitnessURL, Log: log})
 	log.Info("audit log signing key", "verifier_key", auditKey.VerifierKey)
 	s.audit = &auditAppender{trail: s.Trail}
 	s.presenter = apperr.Presenter(log, requestIDFrom)

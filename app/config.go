@@ -75,6 +75,9 @@ type Config struct {
 	// entries were appended, and at least this often while the log grows (0 = defaults).
 	AuditCheckpointEvery    int
 	AuditCheckpointInterval time.Duration
+	// AuditPersonIndexInterval is how often the per-person index of the audit log is brought up
+	// to date in the background (AUDIT_PERSON_INDEX_INTERVAL, default 1s; see store.IndexAuditPersons).
+	AuditPersonIndexInterval time.Duration
 	// AuditWitnessDir / AuditWitnessURL receive every signed checkpoint (a directory outside
 	// the database, an HTTP endpoint that is POSTed the note).
 	AuditWitnessDir string
@@ -175,6 +178,9 @@ func FromEnv() (Config, error) {
 	}
 	if c.AuditCheckpointInterval, err = time.ParseDuration(env("AUDIT_CHECKPOINT_INTERVAL", "10s")); err != nil || c.AuditCheckpointInterval < time.Second {
 		return c, fmt.Errorf("AUDIT_CHECKPOINT_INTERVAL must be a duration of at least 1s, such as 10s")
+	}
+	if c.AuditPersonIndexInterval, err = time.ParseDuration(env("AUDIT_PERSON_INDEX_INTERVAL", "1s")); err != nil || c.AuditPersonIndexInterval < 100*time.Millisecond {
+		return c, fmt.Errorf("AUDIT_PERSON_INDEX_INTERVAL must be a duration of at least 100ms, such as 1s")
 	}
 	l := DefaultLimits
 	for _, v := range []struct {

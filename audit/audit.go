@@ -64,7 +64,7 @@ type appendRequest struct {
 const maxBatch = 256
 
 // NewTrail makes a trail over a store (which may be a database of its own) and starts its
-// appender and checkpointer; Close stops them. opts.Key is required.
+// appender, checkpointer and person indexer; Close stops them. opts.Key is required.
 func NewTrail(s *store.Store, now func() time.Time, opts Options) *Trail {
 	if now == nil {
 		now = time.Now
@@ -72,9 +72,10 @@ func NewTrail(s *store.Store, now func() time.Time, opts Options) *Trail {
 	opts = opts.withDefaults()
 	t := &Trail{store: s, now: now, opts: opts, pending: make(chan *appendRequest, 4*maxBatch),
 		appended: make(chan int, 64), stop: make(chan struct{})}
-	t.stopped.Add(2)
+	t.stopped.Add(3)
 	go t.appender()
 	go t.checkpointer()
+	go t.personIndexer()
 	return t
 }
 
@@ -118,6 +119,40 @@ func (t *Trail) appender() {
 			select {
 			case t.appended <- len(entries):
 			default: // the checkpointer is busy; its timer catches up
+			}
+		}
+	}
+}
+
+// personIndexer keeps the per-person index of the log (store.IndexAuditPersons) close to the
+// end of the log, off the request path: every PersonIndexInterval it indexes what was appended
+// since, a batch at a time until it has caught up. Failures are logged and retried at the next
+// tick; readers read the positions after the index's watermark directly, so a lagging or
+// failing indexer makes them slower, never wrong.
+func (t *Trail) personIndexer() {
+	defer t.stopped.Done()
+	tick := time.NewTicker(t.opts.PersonIndexInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+		case <-t.stop:
+			return
+		}
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			n, err := t.store.IndexAuditPersons(ctx)
+			cancel()
+			if err != nil {
+				t.opts.Log.Error("audit person index not updated", "error", err.Error())
+			}
+			if err != nil || n == 0 {
+				break
+			}
+			select {
+			case <-t.stop:
+				return
+			default:
 			}
 		}
 	}

@@ -35,6 +35,9 @@ type Options struct {
 	// WitnessURL receives every checkpoint as an HTTP POST (text/plain, the signed note).
 	WitnessDir string
 	WitnessURL string
+	// PersonIndexInterval is how often the trail brings the per-person index of the log up to
+	// date (store.IndexAuditPersons; default 1 s). Readers never depend on it being current.
+	PersonIndexInterval time.Duration
 	// Log reports checkpoint and witness failures (default: discarded).
 	Log *slog.Logger
 	// HTTPClient posts to WitnessURL (default: 5 s timeout).
@@ -47,6 +50,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.CheckpointInterval <= 0 {
 		o.CheckpointInterval = 10 * time.Second
+	}
+	if o.PersonIndexInterval <= 0 {
+		o.PersonIndexInterval = time.Second
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)

@@ -212,11 +212,6 @@ func (s *Store) AppendAudit(ctx context.Context, entries []*model.AuditEntry, en
 			}
 			docs[i] = d
 		}
-		// The per-person index first (auditpersons.go): it may list a position that this insert
-		// then does not take, never miss one that it does.
-		if err := s.indexAuditPositions(ctx, pending); err != nil {
-			return err
-		}
 		_, err := col.InsertMany(ctx, docs, options.InsertMany().SetOrdered(true))
 		k, taken := len(pending), false
 		if err != nil {

@@ -21,18 +21,24 @@ import (
 // (FerretDB v1), Disclosures and the audit trail of one person read it and then the listed
 // entries by _id, so their cost follows the person's entries, not the length of the log.
 //
-// It is kept right without transactions by the order of the writes, like the search keys:
-// AppendAudit adds the positions an append is about to take before it inserts the entries, and
-// again for the new positions when another appender took some of them first. So the index
-// may list extra positions (an entry never inserted, a position another instance's entry
-// took), never miss one; a reader loads each listed entry and drops those that do not name the
-// person. The index is derived data: it is not part of the hashed log, the entries and their
-// encoding are unchanged, and it can be rebuilt from the log (ensureAuditPersons). Retention
-// removes bodies, not positions: a removed entry names nobody and yields nothing.
+// It is derived from the log off the request path: IndexAuditPersons (run in the background by
+// every instance's audit trail, see audit.Trail) reads the entries after the watermark
+// (auditMeta "personsIndexed": every position up to it is indexed), adds their positions, and
+// only then moves the watermark forward. A reader takes the index up to the watermark and
+// reads the positions after it directly by _id, up to the end of the log (the log has no
+// gaps), so it never misses an entry whatever the indexer's lag — a lagging indexer only makes
+// readers read more. The index is not part of the hashed log; the entries and their encoding
+// are unchanged, and it can be dropped and rebuilt (the watermark with it). Retention removes
+// bodies, not positions: a removed entry names nobody and yields nothing. A reader still
+// checks that each listed entry names the person.
 const colAuditPersons = "auditPersons"
 
-// auditPersonsMarkerID marks, in meta, an audit database whose auditPersons index is complete.
-const auditPersonsMarkerID = "auditPersonsComplete"
+// auditPersonsIndexedID is the auditMeta document holding the index's watermark: every
+// position up to its seq is in auditPersons.
+const auditPersonsIndexedID = "personsIndexed"
+
+// auditIndexBatch is how many entries IndexAuditPersons reads at a time.
+const auditIndexBatch = 256
 
 // auditPersonsDoc is one index document: the positions of one person's entries of one year.
 type auditPersonsDoc struct {
@@ -112,8 +118,8 @@ func onlyDuplicates(err error) bool {
 	return true
 }
 
-// indexAuditPositions adds the positions the entries hold (Sequence set, about to be inserted)
-// to the auditPersons documents of the persons they name.
+// indexAuditPositions adds the positions of these stored entries to the auditPersons documents
+// of the persons they name.
 func (s *Store) indexAuditPositions(ctx context.Context, entries []*model.AuditEntry) error {
 	add := map[string][]any{}
 	for _, e := range entries {
@@ -125,10 +131,12 @@ func (s *Store) indexAuditPositions(ctx context.Context, entries []*model.AuditE
 	return s.addToSets(ctx, s.db.Collection(colAuditPersons), "seqs", add)
 }
 
-// auditPositionsOf returns, in ascending order, the positions the index lists for a person
-// after the ones retention removed: one read of the retention record, one of the first
-// retained entry (whose time says the first year to read) and one per year of the retained
-// log. Index: _id (auditMeta, audit, auditPersons).
+// auditPositionsOf returns, in ascending order, the positions of the retained log that may
+// name a person: those the index lists up to its watermark, and every position after the
+// watermark to the end of the log (read by _id; auditEntriesAt keeps those that name the
+// person). Reads: the retention record, the first retained entry (whose time says the first
+// year), the watermark, one index document per year of the retained log, and the entries
+// after the watermark. Index: _id (auditMeta, audit, auditPersons).
 func (s *Store) auditPositionsOf(ctx context.Context, personID string) ([]int, error) {
 	through, _, err := s.AuditRetention(ctx)
 	if err != nil {
@@ -137,6 +145,10 @@ func (s *Store) auditPositionsOf(ctx context.Context, personID string) ([]int, e
 	first, _, err := s.AuditEntryAt(ctx, through+1)
 	if err != nil || first == nil {
 		return nil, err // an empty (retained) log lists nobody
+	}
+	indexed, err := s.auditIndexedThrough(ctx)
+	if err != nil {
+		return nil, err
 	}
 	// A year before the first retained entry and after this instance's clock: entries take
 	// their positions in roughly, not exactly, the order of their times (and clocks differ).
@@ -151,13 +163,120 @@ func (s *Store) auditPositionsOf(ctx context.Context, personID string) ([]int, e
 	var seqs []int
 	for _, d := range docs {
 		for _, seq := range d.Seqs {
-			if seq > through {
+			if seq > through && seq <= indexed {
 				seqs = append(seqs, seq)
 			}
 		}
 	}
+	tail, err := s.auditTail(ctx, max(indexed, through))
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range tail {
+		seqs = append(seqs, e.Sequence)
+	}
 	slices.Sort(seqs)
 	return slices.Compact(seqs), nil
+}
+
+// auditIndexedThrough is the index's watermark: every position up to it is in auditPersons
+// (0 when nothing is). Index: _id.
+func (s *Store) auditIndexedThrough(ctx context.Context) (int, error) {
+	var d struct {
+		Seq int `bson:"seq"`
+	}
+	err := decodeOne(s.db.Collection(colAuditMeta).FindOne(ctx, bson.D{{Key: "_id", Value: auditPersonsIndexedID}}), &d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return 0, nil
+	}
+	return d.Seq, classify(err)
+}
+
+// auditTail reads the entries after a position to the end of the log (the first missing
+// position), without their tree hashes, by _id: first up to the head hint and one past it,
+// then a few positions at a time while they are there (an append under way, or a hint that
+// lags). Index: _id.
+func (s *Store) auditTail(ctx context.Context, after int) ([]model.AuditEntry, error) {
+	head, err := s.AuditHead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []model.AuditEntry
+	n := min(max(head-after, 0)+1, auditIndexBatch)
+	for {
+		ids := make([]string, n)
+		for i := range ids {
+			ids[i] = AuditID(after + 1 + i)
+		}
+		docs, err := findByIDs[model.AuditEntry](ctx, s, s.db.Collection(colAudit), ids,
+			options.FindOne().SetProjection(bson.D{{Key: "tree", Value: 0}}))
+		if err != nil {
+			return nil, err
+		}
+		byID := keyed(docs, func(e *model.AuditEntry) string { return e.ID })
+		for _, id := range ids {
+			e := byID[id]
+			if e == nil {
+				return out, nil
+			}
+			out = append(out, *e)
+			after = e.Sequence
+		}
+		n = min(max(head-after, 0)+4, auditIndexBatch)
+	}
+}
+
+// IndexAuditPersons adds to the per-person index the entries after its watermark, up to
+// auditIndexBatch of them, and then moves the watermark past them (never back); it returns
+// how many it indexed. Run it repeatedly in the background (audit.Trail does); instances may
+// run it at the same time — adding a position twice is harmless and the watermark only
+// advances. Index: _id (auditMeta, audit, auditPersons).
+func (s *Store) IndexAuditPersons(ctx context.Context) (int, error) {
+	indexed, err := s.auditIndexedThrough(ctx)
+	if err != nil {
+		return 0, err
+	}
+	head, err := s.AuditHead(ctx)
+	if err != nil || head <= indexed {
+		return 0, err
+	}
+	n := min(head-indexed, auditIndexBatch)
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = AuditID(indexed + 1 + i)
+	}
+	docs, err := findByIDs[model.AuditEntry](ctx, s, s.db.Collection(colAudit), ids,
+		options.FindOne().SetProjection(bson.D{{Key: "seq", Value: 1}, {Key: "personIds", Value: 1}, {Key: "time", Value: 1}}))
+	if err != nil {
+		return 0, err
+	}
+	byID := keyed(docs, func(e *model.AuditEntry) string { return e.ID })
+	var entries []*model.AuditEntry
+	through := indexed
+	for _, id := range ids {
+		e := byID[id]
+		if e == nil {
+			break // the head hint is ahead of an insert another instance has not finished
+		}
+		if len(e.PersonIDs) > 0 {
+			entries = append(entries, e)
+		}
+		through = e.Sequence
+	}
+	if through == indexed {
+		return 0, nil
+	}
+	if err := s.indexAuditPositions(ctx, entries); err != nil {
+		return 0, err
+	}
+	_, err = s.db.Collection(colAuditMeta).UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: auditPersonsIndexedID}, {Key: "seq", Value: bson.D{{Key: "$lt", Value: through}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "seq", Value: through}}}},
+		options.UpdateOne().SetUpsert(true))
+	if err != nil && !mongo.IsDuplicateKeyError(err) { // a duplicate: another indexer is further ahead
+		return 0, classify(err)
+	}
+	return through - indexed, nil
 }
 
 // auditEntriesAt loads the entries at these positions (by _id) and keeps those that name the
@@ -224,40 +343,4 @@ func (q AuditQuery) matches(e *model.AuditEntry) bool {
 		return false
 	}
 	return true
-}
-
-// ensureAuditPersons indexes, once per audit database, the entries appended before
-// auditPersons existed: one read of the whole log at the start-up that finds no marker, then
-// never again (AppendAudit keeps the index complete on every engine). Idempotent, so instances
-// starting together may both run it; entries appended meanwhile index themselves.
-func (s *Store) ensureAuditPersons(ctx context.Context) error {
-	meta := s.db.Collection(colMeta)
-	if absent, err := absent(ctx, meta, auditPersonsMarkerID); !absent || err != nil {
-		return err
-	}
-	var batch []*model.AuditEntry
-	var failed error
-	flush := func() bool {
-		if failed = s.indexAuditPositions(ctx, batch); failed != nil {
-			return false
-		}
-		batch = batch[:0]
-		return true
-	}
-	err := s.AuditLeaves(ctx, 1, func(l AuditLeaf) bool {
-		if l.Entry != nil && len(l.Entry.PersonIDs) > 0 {
-			batch = append(batch, l.Entry)
-		}
-		return len(batch) < 500 || flush()
-	})
-	if err == nil && failed == nil {
-		flush()
-	}
-	if err = errors.Join(err, failed); err != nil {
-		return err
-	}
-	if _, err := meta.InsertOne(ctx, bson.D{{Key: "_id", Value: auditPersonsMarkerID}}); err != nil && !mongo.IsDuplicateKeyError(err) {
-		return classify(err)
-	}
-	return nil
 }

@@ -21,14 +21,11 @@ var indexes = map[string][]mongo.IndexModel{
 
 // EnsureIndexes creates every declared index, and the grantSubjects, auditPersons and
 // eventBuckets documents of a database from before they existed (ensureGrantSubjects,
-// ensureAuditPersons, ensureEventBuckets); it is idempotent and runs at start-up.
+// ensureEventBuckets; the auditPersons index catches up in the background, IndexAuditPersons); it is idempotent and runs at start-up.
 // Indexes are created one per command: FerretDB v1 fails a multi-index createIndexes when the
 // indexes already exist (a restart).
 func (s *Store) EnsureIndexes(ctx context.Context) error {
 	if err := s.ensureGrantSubjects(ctx); err != nil {
-		return err
-	}
-	if err := s.ensureAuditPersons(ctx); err != nil {
 		return err
 	}
 	if err := s.ensureEventBuckets(ctx); err != nil {
