@@ -33,6 +33,45 @@ func schemaNames(s *ast.Schema) map[string]bool {
 
 var graphQLName = regexp.MustCompile(`[_A-Za-z][_0-9A-Za-z]*`)
 
+// messageNames lists the names a message may be naming from the schema: every name inside
+// double quotes (gqlparser and gqlgen quote the schema names they mention), and outside them
+// every name that is not a plain lowercase word of the message's English ("on", "to", "field",
+// which are also field names somewhere in the schema).
+func messageNames(message string) []string {
+	var out []string
+	for i, segment := range strings.Split(message, `"`) {
+		for _, n := range graphQLName.FindAllString(segment, -1) {
+			if i%2 == 1 || strings.ToLower(n) != n || strings.ContainsAny(n, "_0123456789") {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// TestMessagesStayReadable: the English of a validation message is not redacted when a word of
+// it is also the name of a field hidden from the role (Disclosure.field for COURT, an "on" date
+// for AUDITOR), while the names in quotes are.
+func TestMessagesStayReadable(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{Persons: 5})
+	cases := []struct {
+		role  model.Role
+		query string
+		want  string
+	}{
+		{model.RoleCourt, `{ prisons { nam } }`, `Cannot query field "nam" on type "Prison". Did you mean "name"?`},
+		{model.RoleAuditor, `{ disclosures(personId: "P-000001") { recipient } }`, `Cannot query field "recipient" on type "Disclosure".`},
+		{model.RolePolice, `{ prisons { nam } }`, `Cannot query field "nam" on type "Prison". Did you mean "name"?`},
+	}
+	for _, c := range cases {
+		r := env.As(c.role, c.query, nil)
+		if len(r.Errors) != 1 || r.Errors[0].Message != c.want {
+			t.Errorf("%s %s: %s, want the message %q", c.role, c.query, r.Raw, c.want)
+		}
+	}
+}
+
 // TestMessagesNameNothingHidden sends, for every role, malformed operations that make gqlparser
 // and gqlgen suggest or list names (misspelt fields, arguments, input fields, enum values and
 // types, missing subselections, wrong variable values) and checks that no message names
@@ -73,7 +112,7 @@ func TestMessagesNameNothingHidden(t *testing.T) {
 					typed[n] = true
 				}
 				for _, e := range r.Errors {
-					for _, n := range graphQLName.FindAllString(e.Message, -1) {
+					for _, n := range messageNames(e.Message) {
 						if full[n] && !visible[n] && !typed[n] {
 							t.Errorf("message names %q, hidden from %s: %s", n, role, e.Message)
 						}

@@ -54,8 +54,12 @@ func (p *Policy) HiddenNames(role model.Role) []string {
 
 // Redactor returns a function that replaces, in a message meant for a caller with role, every
 // name hidden from the role that the caller did not write themselves in typed (their operation
-// text) by Hidden. Names are matched as whole GraphQL names; typed is read once, however many
-// messages are redacted.
+// text) by Hidden. Names are matched as whole GraphQL names. gqlparser and gqlgen quote every
+// schema name they put in a message ("Cannot query field \"x\" on type \"T\""): inside double
+// quotes every hidden name is replaced; outside them, where the message's own English is, a
+// hidden name is replaced unless it is a plain lowercase word (so a hidden field named "on",
+// "to" or "field" does not turn the sentence into "Cannot query <hidden> ..."). typed is read
+// once, however many messages are redacted.
 func (p *Policy) Redactor(role model.Role, typed string) func(message string) string {
 	hidden := p.hidden[role]
 	if hidden == nil {
@@ -64,8 +68,12 @@ func (p *Policy) Redactor(role model.Role, typed string) func(message string) st
 	var wrote map[string]bool
 	return func(message string) string {
 		var b strings.Builder
+		quoted := false
 		splitNames(message, func(part string, name bool) {
-			if name && hidden[part] {
+			if !name {
+				quoted = quoted != (strings.Count(part, `"`)%2 == 1)
+			}
+			if name && hidden[part] && (quoted || !plainWord(part)) {
 				if wrote == nil {
 					wrote = map[string]bool{}
 					splitNames(typed, func(part string, name bool) {
@@ -82,6 +90,16 @@ func (p *Policy) Redactor(role model.Role, typed string) func(message string) st
 		})
 		return b.String()
 	}
+}
+
+// plainWord says a name is an ordinary lowercase word (letters a–z only).
+func plainWord(name string) bool {
+	for i := 0; i < len(name); i++ {
+		if name[i] < 'a' || name[i] > 'z' {
+			return false
+		}
+	}
+	return true
 }
 
 // splitNames cuts text into GraphQL names and what lies between them, in order.
