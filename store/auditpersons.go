@@ -230,8 +230,12 @@ func (s *Store) auditTail(ctx context.Context, after int) ([]model.AuditEntry, e
 // auditIndexBatch of them, and then moves the watermark past them (never back); it returns
 // how many it indexed. Run it repeatedly in the background (audit.Trail does); instances may
 // run it at the same time — adding a position twice is harmless and the watermark only
-// advances. Index: _id (auditMeta, audit, auditPersons).
+// advances. Where the server serves the personIds_seq query from its index (MongoDB) nothing
+// reads the index, and it does nothing. Index: _id (auditMeta, audit, auditPersons).
 func (s *Store) IndexAuditPersons(ctx context.Context) (int, error) {
+	if !s.scansIn {
+		return 0, nil
+	}
 	indexed, err := s.auditIndexedThrough(ctx)
 	if err != nil {
 		return 0, err
