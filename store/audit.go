@@ -55,11 +55,15 @@ type auditDoc struct {
 
 // AuditHead is the furthest position known to be taken (a hint: the log may be a little
 // longer when another instance appended since).
-func (s *Store) AuditHead(ctx context.Context) (int, error) {
+func (s *Store) AuditHead(ctx context.Context) (int, error) { return s.auditMark(ctx, auditHeadID) }
+
+// auditMark is the position kept in the auditMeta document id (advanceAuditMark), 0 when there
+// is none. Index: _id.
+func (s *Store) auditMark(ctx context.Context, id string) (int, error) {
 	var h struct {
 		Seq int `bson:"seq"`
 	}
-	err := s.db.Collection(colAuditMeta).FindOne(ctx, bson.D{{Key: "_id", Value: auditHeadID}}).Decode(&h)
+	err := decodeOne(s.db.Collection(colAuditMeta).FindOne(ctx, bson.D{{Key: "_id", Value: id}}), &h)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return 0, nil
 	}
@@ -288,11 +292,21 @@ func firstDuplicate(err error) (int, bool) {
 // advanceAuditHead moves the head hint forward (never back). Failure is harmless: the next
 // appender walks forward from an older hint.
 func (s *Store) advanceAuditHead(ctx context.Context, seq int) {
+	_ = s.advanceAuditMark(ctx, auditHeadID, seq)
+}
+
+// advanceAuditMark moves the position kept in the auditMeta document id forward to seq, never
+// back: a writer that is behind matches nothing, and its upsert's duplicate key (another writer
+// is further ahead) is not an error. Index: _id (auditMeta, a few documents).
+func (s *Store) advanceAuditMark(ctx context.Context, id string, seq int) error {
 	_, err := s.db.Collection(colAuditMeta).UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: auditHeadID}, {Key: "seq", Value: bson.D{{Key: "$lt", Value: seq}}}},
+		bson.D{{Key: "_id", Value: id}, {Key: "seq", Value: bson.D{{Key: "$lt", Value: seq}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "seq", Value: seq}}}},
 		options.UpdateOne().SetUpsert(true))
-	_ = err // a duplicate key here means another appender is already further ahead
+	if err != nil && !mongo.IsDuplicateKeyError(err) {
+		return classify(err)
+	}
+	return nil
 }
 
 // AuditLeaf is one position of the log as stored: the entry (nil when retention removed its

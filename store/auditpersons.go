@@ -132,9 +132,8 @@ func (s *Store) indexAuditPositions(ctx context.Context, entries []*model.AuditE
 }
 
 // auditPositionsOf returns, in ascending order, the positions of the retained log that may
-// name a person: those the index lists up to its watermark, and every position after the
-// watermark to the end of the log (read by _id; auditEntriesAt keeps those that name the
-// person). Reads: the retention record, the first retained entry (whose time says the first
+// name a person: those the index lists up to its watermark, and those after the watermark, to
+// the end of the log, whose entries name the person (read by _id). Reads: the retention record, the first retained entry (whose time says the first
 // year), the watermark, one index document per year of the retained log, and the entries
 // after the watermark. Index: _id (auditMeta, audit, auditPersons).
 func (s *Store) auditPositionsOf(ctx context.Context, personID string) ([]int, error) {
@@ -146,7 +145,7 @@ func (s *Store) auditPositionsOf(ctx context.Context, personID string) ([]int, e
 	if err != nil || first == nil {
 		return nil, err // an empty (retained) log lists nobody
 	}
-	indexed, err := s.auditIndexedThrough(ctx)
+	indexed, err := s.auditMark(ctx, auditPersonsIndexedID)
 	if err != nil {
 		return nil, err
 	}
@@ -168,62 +167,81 @@ func (s *Store) auditPositionsOf(ctx context.Context, personID string) ([]int, e
 			}
 		}
 	}
-	tail, err := s.auditTail(ctx, max(indexed, through))
+	tail, err := s.auditTailNaming(ctx, personID, max(indexed, through))
 	if err != nil {
 		return nil, err
 	}
-	for _, e := range tail {
-		seqs = append(seqs, e.Sequence)
-	}
+	seqs = append(seqs, tail...)
 	slices.Sort(seqs)
 	return slices.Compact(seqs), nil
 }
 
-// auditIndexedThrough is the index's watermark: every position up to it is in auditPersons
-// (0 when nothing is). Index: _id.
-func (s *Store) auditIndexedThrough(ctx context.Context) (int, error) {
-	var d struct {
-		Seq int `bson:"seq"`
-	}
-	err := decodeOne(s.db.Collection(colAuditMeta).FindOne(ctx, bson.D{{Key: "_id", Value: auditPersonsIndexedID}}), &d)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return 0, nil
-	}
-	return d.Seq, classify(err)
-}
-
-// auditTail reads the entries after a position to the end of the log (the first missing
-// position), without their tree hashes, by _id: first up to the head hint and one past it,
-// then a few positions at a time while they are there (an append under way, or a hint that
-// lags). Index: _id.
-func (s *Store) auditTail(ctx context.Context, after int) ([]model.AuditEntry, error) {
+// auditTailNaming returns the positions after a position, to the end of the log (the first
+// missing position), whose entries name the person, reading only their positions, persons and
+// times by _id: first up to the head hint and one past it, then a few positions at a time while
+// they are there (an append under way, or a hint that lags). Index: _id.
+func (s *Store) auditTailNaming(ctx context.Context, personID string, after int) ([]int, error) {
 	head, err := s.AuditHead(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var out []model.AuditEntry
-	n := min(max(head-after, 0)+1, auditIndexBatch)
-	for {
-		ids := make([]string, n)
-		for i := range ids {
-			ids[i] = AuditID(after + 1 + i)
-		}
-		docs, err := findByIDs[model.AuditEntry](ctx, s, s.db.Collection(colAudit), ids,
-			options.FindOne().SetProjection(bson.D{{Key: "tree", Value: 0}}))
+	var seqs []int
+	for n := min(max(head-after, 0)+1, auditIndexBatch); ; n = min(max(head-after, 0)+4, auditIndexBatch) {
+		run, err := s.auditRun(ctx, after, n)
 		if err != nil {
 			return nil, err
 		}
-		byID := keyed(docs, func(e *model.AuditEntry) string { return e.ID })
-		for _, id := range ids {
-			e := byID[id]
-			if e == nil {
-				return out, nil
+		for _, e := range run {
+			if slices.Contains(e.PersonIDs, personID) {
+				seqs = append(seqs, e.Sequence)
 			}
-			out = append(out, *e)
 			after = e.Sequence
 		}
-		n = min(max(head-after, 0)+4, auditIndexBatch)
+		if len(run) < n {
+			return seqs, nil
+		}
 	}
+}
+
+// indexedFields is what the per-person index needs of an entry: its position, the persons it
+// names and its time (the year of the index document).
+var indexedFields = bson.D{{Key: "seq", Value: 1}, {Key: "personIds", Value: 1}, {Key: "time", Value: 1}}
+
+// auditRun reads the indexedFields of the entries at the n positions after a position and
+// returns those before the first missing position (the log has no gaps: what follows a missing
+// position is not there yet). Index: _id.
+func (s *Store) auditRun(ctx context.Context, after, n int) ([]*model.AuditEntry, error) {
+	seqs := make([]int, n)
+	for i := range seqs {
+		seqs[i] = after + 1 + i
+	}
+	entries, err := s.auditEntriesAtPositions(ctx, seqs, indexedFields)
+	if err != nil {
+		return nil, err
+	}
+	if i := slices.Index(entries, nil); i >= 0 {
+		entries = entries[:i]
+	}
+	return entries, nil
+}
+
+// auditEntriesAtPositions loads, by _id, the entries at these positions with a projection,
+// in the order of seqs; a missing position is nil. Index: _id.
+func (s *Store) auditEntriesAtPositions(ctx context.Context, seqs []int, projection bson.D) ([]*model.AuditEntry, error) {
+	ids := make([]string, len(seqs))
+	for i, seq := range seqs {
+		ids[i] = AuditID(seq)
+	}
+	docs, err := findByIDs[model.AuditEntry](ctx, s, s.db.Collection(colAudit), ids, options.FindOne().SetProjection(projection))
+	if err != nil {
+		return nil, err
+	}
+	byID := keyed(docs, func(e *model.AuditEntry) string { return e.ID })
+	out := make([]*model.AuditEntry, len(ids))
+	for i, id := range ids {
+		out[i] = byID[id]
+	}
+	return out, nil
 }
 
 // IndexAuditPersons adds to the per-person index the entries after its watermark, up to
@@ -236,7 +254,7 @@ func (s *Store) IndexAuditPersons(ctx context.Context) (int, error) {
 	if !s.scansIn {
 		return 0, nil
 	}
-	indexed, err := s.auditIndexedThrough(ctx)
+	indexed, err := s.auditMark(ctx, auditPersonsIndexedID)
 	if err != nil {
 		return 0, err
 	}
@@ -244,41 +262,22 @@ func (s *Store) IndexAuditPersons(ctx context.Context) (int, error) {
 	if err != nil || head <= indexed {
 		return 0, err
 	}
-	n := min(head-indexed, auditIndexBatch)
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = AuditID(indexed + 1 + i)
-	}
-	docs, err := findByIDs[model.AuditEntry](ctx, s, s.db.Collection(colAudit), ids,
-		options.FindOne().SetProjection(bson.D{{Key: "seq", Value: 1}, {Key: "personIds", Value: 1}, {Key: "time", Value: 1}}))
-	if err != nil {
+	run, err := s.auditRun(ctx, indexed, min(head-indexed, auditIndexBatch)) // may stop short of the head hint: an insert another instance has not finished
+	if err != nil || len(run) == 0 {
 		return 0, err
 	}
-	byID := keyed(docs, func(e *model.AuditEntry) string { return e.ID })
 	var entries []*model.AuditEntry
-	through := indexed
-	for _, id := range ids {
-		e := byID[id]
-		if e == nil {
-			break // the head hint is ahead of an insert another instance has not finished
-		}
+	for _, e := range run {
 		if len(e.PersonIDs) > 0 {
 			entries = append(entries, e)
 		}
-		through = e.Sequence
 	}
-	if through == indexed {
-		return 0, nil
-	}
+	through := run[len(run)-1].Sequence
 	if err := s.indexAuditPositions(ctx, entries); err != nil {
 		return 0, err
 	}
-	_, err = s.db.Collection(colAuditMeta).UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: auditPersonsIndexedID}, {Key: "seq", Value: bson.D{{Key: "$lt", Value: through}}}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "seq", Value: through}}}},
-		options.UpdateOne().SetUpsert(true))
-	if err != nil && !mongo.IsDuplicateKeyError(err) { // a duplicate: another indexer is further ahead
-		return 0, classify(err)
+	if err := s.advanceAuditMark(ctx, auditPersonsIndexedID, through); err != nil {
+		return 0, err
 	}
 	return through - indexed, nil
 }
@@ -287,19 +286,13 @@ func (s *Store) IndexAuditPersons(ctx context.Context) (int, error) {
 // person and pass keep, in the order of seqs. Missing entries (a position listed before its
 // insert, or never inserted) and removed ones (which name nobody) are absent.
 func (s *Store) auditEntriesAt(ctx context.Context, personID string, seqs []int, keep func(*model.AuditEntry) bool) ([]model.AuditEntry, error) {
-	ids := make([]string, len(seqs))
-	for i, seq := range seqs {
-		ids[i] = AuditID(seq)
-	}
-	docs, err := findByIDs[model.AuditEntry](ctx, s, s.db.Collection(colAudit), ids,
-		options.FindOne().SetProjection(bson.D{{Key: "tree", Value: 0}}))
+	entries, err := s.auditEntriesAtPositions(ctx, seqs, bson.D{{Key: "tree", Value: 0}})
 	if err != nil {
 		return nil, err
 	}
-	byID := keyed(docs, func(e *model.AuditEntry) string { return e.ID })
-	out := make([]model.AuditEntry, 0, len(docs))
-	for _, id := range ids {
-		if e := byID[id]; e != nil && slices.Contains(e.PersonIDs, personID) && keep(e) {
+	out := make([]model.AuditEntry, 0, len(entries))
+	for _, e := range entries {
+		if e != nil && slices.Contains(e.PersonIDs, personID) && keep(e) {
 			out = append(out, *e)
 		}
 	}
