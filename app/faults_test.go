@@ -58,7 +58,7 @@ func TestDatabaseStopsUnderLoad(t *testing.T) {
 					unavailable.Add(1)
 				default:
 					other.Add(1)
-					t.Errorf("unexpected answer during the outage: %s", r.Raw)
+					t.Errorf("unexpected answer during the outage: %s; the server logged: %s", r.Raw, env.LogLinesOf(r))
 				}
 				time.Sleep(10 * time.Millisecond)
 			}

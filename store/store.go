@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -373,15 +374,25 @@ func classify(err error) error {
 	}
 	var sse topology.ServerSelectionError
 	var appErr *apperr.Error
+	var serverErr mongo.ServerError
 	switch {
 	case errors.As(err, &appErr):
 		return err
 	case errors.As(err, &sse), mongo.IsNetworkError(err), mongo.IsTimeout(err),
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, mongo.ErrClientDisconnected):
 		return apperr.Unavailable(err)
+	case errors.As(err, &serverErr) && slices.ContainsFunc(unavailableCodes, serverErr.HasErrorCode):
+		return apperr.Unavailable(err)
 	}
 	return err
 }
+
+// unavailableCodes are the server error codes that say the database could not serve the command
+// now, not that the command was wrong: MongoDB's shutdown, failover and network codes, and
+// InternalError (1), which FerretDB answers for any failure of its own — among them the
+// commands in flight while it stops (its SQLite connections closing under them). Such errors
+// are SERVICE_UNAVAILABLE to the caller (the details are logged), like an unreachable server.
+var unavailableCodes = []int{1, 6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436}
 
 // findAll runs a find and decodes every document.
 func findAll[T any](ctx context.Context, c *mongo.Collection, filter any, opts ...options.Lister[options.FindOptions]) ([]T, error) {

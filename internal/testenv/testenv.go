@@ -100,6 +100,8 @@ type Env struct {
 	HTTP   *httptest.Server
 	Config app.Config
 	Logs   *bytes.Buffer
+	// logWriter guards Logs while the server writes to it (LogLinesOf).
+	logWriter *lockedWriter
 }
 
 var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9]`)
@@ -153,7 +155,8 @@ func New(t testing.TB, opts Options) *Env {
 		_ = s.Close(ctx)
 	}
 	logs := &bytes.Buffer{}
-	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil))
+	logWriter := &lockedWriter{w: logs}
+	log := slog.New(slog.NewJSONHandler(logWriter, nil))
 	srv, err := app.New(ctx, cfg, log)
 	if err != nil {
 		t.Fatalf("start server: %v", err)
@@ -163,7 +166,7 @@ func New(t testing.TB, opts Options) *Env {
 		hs.Close()
 		srv.Close()
 	})
-	return &Env{T: t, Server: srv, HTTP: hs, Config: cfg, Logs: logs}
+	return &Env{T: t, Server: srv, HTTP: hs, Config: cfg, Logs: logs, logWriter: logWriter}
 }
 
 type lockedWriter struct {
@@ -214,6 +217,27 @@ type GQLError struct {
 
 // Code is the extensions.code of the error.
 func (g GQLError) Code() string { c, _ := g.Extensions["code"].(string); return c }
+
+// LogLinesOf returns the server's log lines about the requests whose errors r carries (by
+// their requestId), for a test's failure message.
+func (e *Env) LogLinesOf(r Response) string {
+	var out []string
+	for _, g := range r.Errors {
+		id, _ := g.Extensions["requestId"].(string)
+		if id == "" {
+			continue
+		}
+		e.logWriter.mu.Lock()
+		text := e.Logs.String()
+		e.logWriter.mu.Unlock()
+		for _, line := range strings.Split(text, "\n") {
+			if strings.Contains(line, id) {
+				out = append(out, line)
+			}
+		}
+	}
+	return strings.Join(out, "\n")
+}
 
 // Codes lists the codes of the response's errors.
 func (r Response) Codes() []string {
