@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -64,6 +65,11 @@ type Verifier struct {
 	claims  *claimReader
 	parser  *jwt.Parser
 	methods []string
+	// validator is the parser's claim validation (same options), run again on cached tokens.
+	validator *jwt.Validator
+	cache     *tokenCache
+	// now is the clock of the parser and of the cache (time.Now; tests move it).
+	now func() time.Time
 }
 
 // NewVerifier prepares a verifier. With a JWKS URL or discovery it fetches the key set once
@@ -86,7 +92,7 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("token claims: %w", err)
 	}
-	v := &Verifier{cfg: cfg, claims: cr, methods: []string{"EdDSA", "RS256", "ES256"}}
+	v := &Verifier{cfg: cfg, claims: cr, methods: []string{"EdDSA", "RS256", "ES256"}, cache: newTokenCache(tokenCacheSize), now: time.Now}
 	if len(cfg.HS256Secret) > 0 {
 		if len(cfg.HS256Secret) < 32 {
 			return nil, errors.New("the HS256 secret must be at least 32 bytes")
@@ -101,14 +107,16 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
 			return nil, err
 		}
 	}
-	v.parser = jwt.NewParser(
+	opts := []jwt.ParserOption{
 		jwt.WithValidMethods(v.methods),
 		jwt.WithIssuer(cfg.Issuer),
 		jwt.WithAudience(cfg.Audience),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(cfg.Leeway),
-	)
+		jwt.WithTimeFunc(func() time.Time { return v.now() }),
+	}
+	v.parser, v.validator = jwt.NewParser(opts...), jwt.NewValidator(opts...)
 	return v, nil
 }
 
@@ -170,28 +178,60 @@ func errUnauthenticated(reason string) *apperr.Error {
 
 // Authenticate verifies the request's bearer token and picks the role: the token's only role,
 // or the one named by the X-Role header when the token carries several. Every failure is
-// UNAUTHENTICATED (HTTP 401).
+// UNAUTHENTICATED (HTTP 401). A token verified before is taken from the verifier's cache of
+// verified tokens, which accepts exactly what a fresh verification would (see tokenCache).
 func (v *Verifier) Authenticate(r *http.Request) (*Principal, error) {
 	header := r.Header.Get("Authorization")
 	raw, ok := strings.CutPrefix(header, "Bearer ")
-	if !ok || strings.TrimSpace(raw) == "" {
+	raw = strings.TrimSpace(raw)
+	if !ok || raw == "" {
 		return nil, errUnauthenticated("send an Authorization: Bearer <JWT> header")
 	}
+	sum := sha256.Sum256([]byte(raw))
+	t, ok := v.cache.lookup(r.Context(), v, sum)
+	if !ok {
+		var err error
+		if t, err = v.verify(r.Context(), raw); err != nil {
+			return nil, err
+		}
+		if len(t.roles) > 0 {
+			v.cache.add(sum, t)
+		}
+	}
+	role, err := chooseRole(t.roles, r.Header.Get("X-Role"))
+	if err != nil {
+		return nil, err
+	}
+	p := t.identity
+	p.Role = role
+	return &p, nil
+}
+
+// verify checks a raw token's signature and claims and reads the identity it carries.
+func (v *Verifier) verify(ctx context.Context, raw string) (*verifiedToken, error) {
 	claims := jwt.MapClaims{}
-	keyFor := func(t *jwt.Token) (any, error) { return v.keyFor(r.Context(), t) }
-	if _, err := v.parser.ParseWithClaims(strings.TrimSpace(raw), claims, keyFor); err != nil {
+	var key any
+	keyFor := func(t *jwt.Token) (any, error) {
+		k, err := v.keyFor(ctx, t)
+		key = k
+		return k, err
+	}
+	tok, err := v.parser.ParseWithClaims(raw, claims, keyFor)
+	if err != nil {
 		return nil, errUnauthenticated("the token is invalid or expired").With("reason", tokenFailure(err))
 	}
 	p := v.claims.read(claims)
 	if p.Subject == "" || p.Agency == "" {
 		return nil, errUnauthenticated("the token lacks the subject or agency claim")
 	}
-	role, err := chooseRole(v.claims.roleValues(claims), r.Header.Get("X-Role"))
-	if err != nil {
-		return nil, err
-	}
-	p.Role = role
-	return p, nil
+	t := &verifiedToken{identity: *p, roles: v.claims.roleValues(claims), header: tok.Header, key: key}
+	// The parser has validated these claims; errors are impossible here.
+	t.claims.ExpiresAt, _ = claims.GetExpirationTime()
+	t.claims.NotBefore, _ = claims.GetNotBefore()
+	t.claims.IssuedAt, _ = claims.GetIssuedAt()
+	t.claims.Issuer, _ = claims.GetIssuer()
+	t.claims.Audience, _ = claims.GetAudience()
+	return t, nil
 }
 
 // tokenFailure names the kind of token problem for the caller's developers, without detail.
