@@ -76,7 +76,7 @@ func claims(mod func(jwt.MapClaims)) jwt.MapClaims {
 	return c
 }
 
-func sign(t *testing.T, method jwt.SigningMethod, key any, kid string, c jwt.MapClaims) string {
+func sign(t testing.TB, method jwt.SigningMethod, key any, kid string, c jwt.MapClaims) string {
 	t.Helper()
 	tok := jwt.NewWithClaims(method, c)
 	if kid != "" {
