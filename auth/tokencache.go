@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/rsa"
 	"crypto/sha256"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -85,6 +86,9 @@ func sameKey(a, b any) bool {
 	case []byte: // the HS256 secret
 		b, ok := b.([]byte)
 		return ok && bytes.Equal(a, b)
+	case *rsa.PublicKey: // the same key object until the set is fetched again; Equal copies the modulus
+		b, ok := b.(*rsa.PublicKey)
+		return ok && (a == b || a.Equal(b))
 	case interface{ Equal(crypto.PublicKey) bool }: // Ed25519, RSA and ECDSA public keys
 		return a.Equal(b)
 	}
