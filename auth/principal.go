@@ -2,7 +2,9 @@
 // the role the caller acts in, and carries the resulting Principal in the request context.
 // It fits agencies' identity providers: keys from a PEM file, a JWKS or OpenID Connect
 // discovery, kept fresh without letting forged key IDs lock out a rotation (jwks.go); the
-// identity read by claim paths into nested claims, role values mapped by a table (claims.go).
+// identity read by claim paths into nested claims, role values mapped by a table (claims.go);
+// verified tokens remembered so that a repeated token is not verified again, without accepting
+// anything a fresh verification would refuse (tokencache.go).
 // It fails closed: any doubt about a token is UNAUTHENTICATED, and code that finds no
 // Principal in the context must deny.
 package auth
