@@ -252,7 +252,8 @@ func (r rowRule[T]) kept(doc *T) bool { return r.keep == nil || r.keep(doc) }
 
 // findByIDsWhere is findByIDs under a row rule (e.g. the blocking rule of store.Scope): the
 // documents the rule does not keep are absent from the result, as missing ones are. A batch of
-// one is a single lookup in the caller's goroutine.
+// one is a single lookup in the caller's goroutine; a larger one (where the server scans $in)
+// is looked up by at most maxConcurrentLookups workers, each taking the next ID in turn.
 func findByIDsWhere[T any](ctx context.Context, s *Store, c *mongo.Collection, ids []string, rule rowRule[T], opts ...options.Lister[options.FindOneOptions]) ([]T, error) {
 	switch {
 	case len(ids) == 0:
@@ -274,22 +275,31 @@ func findByIDsWhere[T any](ctx context.Context, s *Store, c *mongo.Collection, i
 	}
 	docs := make([]T, len(ids))
 	found := make([]bool, len(ids))
-	g, gctx := errgroup.WithContext(ctx)
-	for i, id := range ids {
-		select {
-		case s.lookups <- struct{}{}:
-		case <-gctx.Done():
-			if err := g.Wait(); err != nil {
-				return nil, err
+	var next atomic.Int64
+	// lookUp is one worker: it takes the next ID until none is left, one connection slot per
+	// lookup, so that concurrent batches share the slots lookup by lookup.
+	lookUp := func(ctx context.Context) error {
+		for {
+			i := int(next.Add(1)) - 1
+			if i >= len(ids) {
+				return nil
 			}
-			return nil, classify(ctx.Err())
-		}
-		g.Go(func() error {
-			defer func() { <-s.lookups }()
+			select {
+			case s.lookups <- struct{}{}:
+			case <-ctx.Done():
+				return classify(ctx.Err())
+			}
 			var err error
-			found[i], err = findOneByID(gctx, s, c, id, &docs[i], rule, opts...)
-			return err
-		})
+			found[i], err = findOneByID(ctx, s, c, ids[i], &docs[i], rule, opts...)
+			<-s.lookups
+			if err != nil {
+				return err
+			}
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for range min(len(ids), maxConcurrentLookups) {
+		g.Go(func() error { return lookUp(gctx) })
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
