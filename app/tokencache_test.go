@@ -28,17 +28,9 @@ func TestCachedTokensThroughTheHandler(t *testing.T) {
 	o, _ := seed.OfficialFor(PO)
 	multi := o.Identity
 	multi.Roles = []model.Role{PO, C}
-	// Valid for 1–2 s more: exp is 28 s ago in whole seconds, the leeway 30 s.
-	expiring := env.TokenFor(o.Identity, -28*time.Second)
-	var claims jwt.RegisteredClaims
-	if _, _, err := jwt.NewParser().ParseUnverified(expiring, &claims); err != nil {
-		t.Fatal(err)
-	}
-	expired := claims.ExpiresAt.Add(30 * time.Second)
-
 	type step struct {
 		xRole   string
-		after   time.Time // wait until then
+		expired bool // wait until the token is past exp and the leeway (30 s)
 		status  int
 		role    string // accepted in this role
 		code    string // or refused with this code
@@ -47,10 +39,10 @@ func TestCachedTokensThroughTheHandler(t *testing.T) {
 	}
 	cases := []struct {
 		name  string
-		token string
+		token func() string // signed when the case starts
 		steps []step
 	}{
-		{name: "X-Role per request on a cached token", token: env.TokenFor(multi, time.Hour), steps: []step{
+		{name: "X-Role per request on a cached token", token: func() string { return env.TokenFor(multi, time.Hour) }, steps: []step{
 			{xRole: "POLICE", status: http.StatusOK, role: "POLICE"},
 			{xRole: "POLICE", status: http.StatusOK, role: "POLICE"},
 			{xRole: "", status: http.StatusUnauthorized, code: "UNAUTHENTICATED"},
@@ -58,10 +50,11 @@ func TestCachedTokensThroughTheHandler(t *testing.T) {
 			{xRole: "COURT", status: http.StatusOK, code: "GRANT_REQUIRED"},
 			{xRole: "POLICE", status: http.StatusOK, role: "POLICE"},
 		}},
-		{name: "a cached token expires", token: expiring, steps: []step{
+		// Valid for 1–2 s more: exp is 28 s ago in whole seconds, the leeway 30 s.
+		{name: "a cached token expires", token: func() string { return env.TokenFor(o.Identity, -28*time.Second) }, steps: []step{
 			{status: http.StatusOK, role: "POLICE"},
 			{status: http.StatusOK, role: "POLICE"},
-			{after: expired, status: http.StatusUnauthorized, code: "UNAUTHENTICATED", reason: "expired", audited: true},
+			{expired: true, status: http.StatusUnauthorized, code: "UNAUTHENTICATED", reason: "expired", audited: true},
 			{status: http.StatusUnauthorized, code: "UNAUTHENTICATED", reason: "expired", audited: true},
 		}},
 	}
@@ -74,13 +67,20 @@ func TestCachedTokensThroughTheHandler(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			token := c.token()
+			var claims jwt.RegisteredClaims
+			if _, _, err := jwt.NewParser().ParseUnverified(token, &claims); err != nil {
+				t.Fatal(err)
+			}
 			for i, s := range c.steps {
-				time.Sleep(time.Until(s.after))
+				if s.expired {
+					time.Sleep(time.Until(claims.ExpiresAt.Add(30 * time.Second)))
+				}
 				var before testenv.AuditEntry
 				if s.audited {
 					before = newestEntry()
 				}
-				r := env.Do(c.token, `{ me { role } prisons { id } }`, nil, "X-Role", s.xRole)
+				r := env.Do(token, `{ me { role } prisons { id } }`, nil, "X-Role", s.xRole)
 				if r.Status != s.status {
 					t.Fatalf("step %d: HTTP %d, want %d: %s", i, r.Status, s.status, r.Raw)
 				}
