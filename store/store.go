@@ -61,7 +61,8 @@ const (
 type Config struct {
 	URI      string
 	Database string
-	// OnCommand, if set, is called for every command the driver starts (for metrics).
+	// OnCommand, if set, is called for every command that finishes, successfully or not (for
+	// metrics).
 	OnCommand func(ctx context.Context, commandName string)
 	// OnCommandStart and OnCommandEnd, if set, bracket every command (for tracing). They get
 	// the command's and collection's names, never its arguments; a failure is only "failed",
@@ -147,31 +148,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		SetRetryWrites(true).
 		SetHeartbeatInterval(2 * time.Second).
 		SetAppName("custodia")
-	if cfg.OnCommand != nil || cfg.OnCommandStart != nil || cfg.OnCommandDocument != nil {
-		opts.SetMonitor(&event.CommandMonitor{
-			Started: func(ctx context.Context, e *event.CommandStartedEvent) {
-				if cfg.OnCommand != nil {
-					cfg.OnCommand(ctx, e.CommandName)
-				}
-				if cfg.OnCommandDocument != nil {
-					cfg.OnCommandDocument(e.CommandName, e.Command)
-				}
-				if cfg.OnCommandStart != nil {
-					collection, _ := e.Command.Index(0).Value().StringValueOK()
-					cfg.OnCommandStart(ctx, e.RequestID, e.CommandName, collection)
-				}
-			},
-			Succeeded: func(_ context.Context, e *event.CommandSucceededEvent) {
-				if cfg.OnCommandEnd != nil {
-					cfg.OnCommandEnd(e.RequestID, false)
-				}
-			},
-			Failed: func(_ context.Context, e *event.CommandFailedEvent) {
-				if cfg.OnCommandEnd != nil {
-					cfg.OnCommandEnd(e.RequestID, true)
-				}
-			},
-		})
+	if m := commandMonitor(cfg); m != nil {
+		opts.SetMonitor(m)
 	}
 	client, err := mongo.Connect(opts)
 	if err != nil {
@@ -195,6 +173,43 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.scansIn = true
 	}
 	return s, nil
+}
+
+// commandMonitor is the driver's command monitor for the hooks cfg sets, nil for none. Each
+// kind of event is subscribed to only when a hook needs it: a started event makes the driver
+// copy the whole command, which only tracing (OnCommandStart) and tests (OnCommandDocument)
+// need; metrics (OnCommand) count finished commands.
+func commandMonitor(cfg Config) *event.CommandMonitor {
+	m := &event.CommandMonitor{}
+	if cfg.OnCommandStart != nil || cfg.OnCommandDocument != nil {
+		m.Started = func(ctx context.Context, e *event.CommandStartedEvent) {
+			if cfg.OnCommandDocument != nil {
+				cfg.OnCommandDocument(e.CommandName, e.Command)
+			}
+			if cfg.OnCommandStart != nil {
+				collection, _ := e.Command.Index(0).Value().StringValueOK()
+				cfg.OnCommandStart(ctx, e.RequestID, e.CommandName, collection)
+			}
+		}
+	}
+	if cfg.OnCommand != nil || cfg.OnCommandEnd != nil {
+		finished := func(ctx context.Context, e event.CommandFinishedEvent, failed bool) {
+			if cfg.OnCommand != nil {
+				cfg.OnCommand(ctx, e.CommandName)
+			}
+			if cfg.OnCommandEnd != nil {
+				cfg.OnCommandEnd(e.RequestID, failed)
+			}
+		}
+		m.Succeeded = func(ctx context.Context, e *event.CommandSucceededEvent) {
+			finished(ctx, e.CommandFinishedEvent, false)
+		}
+		m.Failed = func(ctx context.Context, e *event.CommandFailedEvent) { finished(ctx, e.CommandFinishedEvent, true) }
+	}
+	if m.Started == nil && m.Succeeded == nil {
+		return nil
+	}
+	return m
 }
 
 // detectEngine asks the server's own buildInfo whether it is FerretDB (which reports
