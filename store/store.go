@@ -41,6 +41,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 	"golang.org/x/sync/errgroup"
 
@@ -254,11 +255,20 @@ type rowRule[T any] struct {
 // where is the filter of a query by _id under the rule: {_id, rule keys...} on an engine whose
 // index serves it (MongoDB), exactly {_id: <string>} where anything more would scan the
 // collection (FerretDB v1) — the caller then applies r.kept to what it decodes.
-func (r rowRule[T]) where(s *Store, idFilter bson.D) bson.D {
+func (r rowRule[T]) where(s *Store, id string) any {
 	if s.scansIn || len(r.filter) == 0 {
-		return idFilter
+		return idFilter(id)
 	}
-	return append(idFilter, r.filter...)
+	return append(bson.D{{Key: "_id", Value: id}}, r.filter...)
+}
+
+// idFilter is the filter {_id: id}, built as BSON directly: the driver sends a bson.Raw as it
+// is, where a bson.D goes through its reflection-based encoder on every lookup.
+func idFilter(id string) bson.Raw {
+	i, doc := bsoncore.AppendDocumentStart(make([]byte, 0, 16+len(id)))
+	doc = bsoncore.AppendStringElement(doc, "_id", id)
+	doc, _ = bsoncore.AppendDocumentEnd(doc, i)
+	return bson.Raw(doc)
 }
 
 // kept says whether a decoded document passes the rule. It is applied to every document
@@ -331,7 +341,7 @@ func findByIDsWhere[T any](ctx context.Context, s *Store, c *mongo.Collection, i
 // findOneByID decodes the document with this _id into doc if it exists and the rule keeps it
 // (found). Index: _id.
 func findOneByID[T any](ctx context.Context, s *Store, c *mongo.Collection, id string, doc *T, rule rowRule[T], opts ...options.Lister[options.FindOneOptions]) (found bool, err error) {
-	err = decodeOne(c.FindOne(ctx, rule.where(s, bson.D{{Key: "_id", Value: id}}), opts...), doc)
+	err = decodeOne(c.FindOne(ctx, rule.where(s, id), opts...), doc)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return false, nil
 	}
