@@ -96,8 +96,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		s.embedded, uri, s.uri = e, e.URI(), e.URI()
 		log.Info("embedded FerretDB started", "data_dir", filepath.Join(cfg.DataDir, "db"))
 	}
-	st, err := store.Open(ctx, store.Config{URI: uri, Database: cfg.MongoDatabase, OnCommand: s.Metrics.OnCommand, BatchLoads: cfg.BatchLoads,
-		OnCommandStart: spans.started, OnCommandEnd: spans.finished, OnCommandDocument: cfg.OnDBCommandDocument, Timeout: cfg.DBTimeout, PrisonCacheTTL: cfg.PrisonCacheTTL})
+	dbConfig := store.Config{URI: uri, Database: cfg.MongoDatabase, OnCommand: s.Metrics.OnCommand, BatchLoads: cfg.BatchLoads,
+		OnCommandDocument: cfg.OnDBCommandDocument, Timeout: cfg.DBTimeout, PrisonCacheTTL: cfg.PrisonCacheTTL}
+	if s.tracesExported() {
+		dbConfig.OnCommandStart, dbConfig.OnCommandEnd = spans.started, spans.finished
+	}
+	st, err := store.Open(ctx, dbConfig)
 	if err != nil {
 		return nil, err
 	}

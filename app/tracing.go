@@ -87,6 +87,14 @@ func newOTLPExporter(ctx context.Context, protocol string) (sdktrace.SpanExporte
 	return nil, fmt.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL %q is not supported: use grpc or http/protobuf", protocol)
 }
 
+// tracesExported says whether spans go anywhere (an OTLP exporter or Config.TracerProvider):
+// without, the database commands are not bracketed by spans, which spares the driver a copy of
+// every command.
+func (s *Server) tracesExported() bool {
+	_, off := s.tracerProvider.(noop.TracerProvider)
+	return !off
+}
+
 // dbSpans turns the driver's command events into spans, children of the span in the
 // command's context (the GraphQL operation's, or the grant check's). They carry the command
 // and collection names only: never the command's body, filter or values. (The contrib

@@ -40,7 +40,7 @@ type Metrics struct {
 func New() *Metrics {
 	m := &Metrics{Registry: prometheus.NewRegistry(), names: map[string]bool{}}
 	m.DBCommands = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "custodia_db_commands_total", Help: "Database commands issued, by command name (from the driver's command monitor).",
+		Name: "custodia_db_commands_total", Help: "Database commands completed (successfully or not), by command name (from the driver's command monitor).",
 	}, []string{"command"})
 	m.RequestDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "custodia_request_duration_seconds", Help: "GraphQL request latency by operation name.",

@@ -1,12 +1,16 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"custodia/model"
 )
@@ -92,5 +96,19 @@ func TestBatchedLookupsOnEveryEngine(t *testing.T) {
 				t.Errorf("a batch with an ended context: %d persons and no error", len(got))
 			}
 		})
+	}
+}
+
+// TestIDFilterIsTheEncodedDocument checks that the directly built {_id: id} filter is byte for
+// byte what the driver's encoder makes of bson.D{{"_id", id}}.
+func TestIDFilterIsTheEncodedDocument(t *testing.T) {
+	for _, id := range []string{"", "P-000001", "Dvořák/2026", strings.Repeat("x", 300), "a\x00b"} {
+		want, err := bson.Marshal(bson.D{{Key: "_id", Value: id}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := idFilter(id); !bytes.Equal(got, want) {
+			t.Errorf("idFilter(%q) = %x, want %x", id, []byte(got), want)
+		}
 	}
 }

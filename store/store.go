@@ -41,6 +41,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 	"golang.org/x/sync/errgroup"
 
@@ -61,7 +62,8 @@ const (
 type Config struct {
 	URI      string
 	Database string
-	// OnCommand, if set, is called for every command the driver starts (for metrics).
+	// OnCommand, if set, is called for every command that finishes, successfully or not (for
+	// metrics).
 	OnCommand func(ctx context.Context, commandName string)
 	// OnCommandStart and OnCommandEnd, if set, bracket every command (for tracing). They get
 	// the command's and collection's names, never its arguments; a failure is only "failed",
@@ -147,31 +149,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		SetRetryWrites(true).
 		SetHeartbeatInterval(2 * time.Second).
 		SetAppName("custodia")
-	if cfg.OnCommand != nil || cfg.OnCommandStart != nil || cfg.OnCommandDocument != nil {
-		opts.SetMonitor(&event.CommandMonitor{
-			Started: func(ctx context.Context, e *event.CommandStartedEvent) {
-				if cfg.OnCommand != nil {
-					cfg.OnCommand(ctx, e.CommandName)
-				}
-				if cfg.OnCommandDocument != nil {
-					cfg.OnCommandDocument(e.CommandName, e.Command)
-				}
-				if cfg.OnCommandStart != nil {
-					collection, _ := e.Command.Index(0).Value().StringValueOK()
-					cfg.OnCommandStart(ctx, e.RequestID, e.CommandName, collection)
-				}
-			},
-			Succeeded: func(_ context.Context, e *event.CommandSucceededEvent) {
-				if cfg.OnCommandEnd != nil {
-					cfg.OnCommandEnd(e.RequestID, false)
-				}
-			},
-			Failed: func(_ context.Context, e *event.CommandFailedEvent) {
-				if cfg.OnCommandEnd != nil {
-					cfg.OnCommandEnd(e.RequestID, true)
-				}
-			},
-		})
+	if m := commandMonitor(cfg); m != nil {
+		opts.SetMonitor(m)
 	}
 	client, err := mongo.Connect(opts)
 	if err != nil {
@@ -195,6 +174,43 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.scansIn = true
 	}
 	return s, nil
+}
+
+// commandMonitor is the driver's command monitor for the hooks cfg sets, nil for none. Each
+// kind of event is subscribed to only when a hook needs it: a started event makes the driver
+// copy the whole command, which only tracing (OnCommandStart) and tests (OnCommandDocument)
+// need; metrics (OnCommand) count finished commands.
+func commandMonitor(cfg Config) *event.CommandMonitor {
+	m := &event.CommandMonitor{}
+	if cfg.OnCommandStart != nil || cfg.OnCommandDocument != nil {
+		m.Started = func(ctx context.Context, e *event.CommandStartedEvent) {
+			if cfg.OnCommandDocument != nil {
+				cfg.OnCommandDocument(e.CommandName, e.Command)
+			}
+			if cfg.OnCommandStart != nil {
+				collection, _ := e.Command.Index(0).Value().StringValueOK()
+				cfg.OnCommandStart(ctx, e.RequestID, e.CommandName, collection)
+			}
+		}
+	}
+	if cfg.OnCommand != nil || cfg.OnCommandEnd != nil {
+		finished := func(ctx context.Context, e event.CommandFinishedEvent, failed bool) {
+			if cfg.OnCommand != nil {
+				cfg.OnCommand(ctx, e.CommandName)
+			}
+			if cfg.OnCommandEnd != nil {
+				cfg.OnCommandEnd(e.RequestID, failed)
+			}
+		}
+		m.Succeeded = func(ctx context.Context, e *event.CommandSucceededEvent) {
+			finished(ctx, e.CommandFinishedEvent, false)
+		}
+		m.Failed = func(ctx context.Context, e *event.CommandFailedEvent) { finished(ctx, e.CommandFinishedEvent, true) }
+	}
+	if m.Started == nil && m.Succeeded == nil {
+		return nil
+	}
+	return m
 }
 
 // detectEngine asks the server's own buildInfo whether it is FerretDB (which reports
@@ -239,11 +255,20 @@ type rowRule[T any] struct {
 // where is the filter of a query by _id under the rule: {_id, rule keys...} on an engine whose
 // index serves it (MongoDB), exactly {_id: <string>} where anything more would scan the
 // collection (FerretDB v1) — the caller then applies r.kept to what it decodes.
-func (r rowRule[T]) where(s *Store, idFilter bson.D) bson.D {
+func (r rowRule[T]) where(s *Store, id string) any {
 	if s.scansIn || len(r.filter) == 0 {
-		return idFilter
+		return idFilter(id)
 	}
-	return append(idFilter, r.filter...)
+	return append(bson.D{{Key: "_id", Value: id}}, r.filter...)
+}
+
+// idFilter is the filter {_id: id}, built as BSON directly: the driver sends a bson.Raw as it
+// is, where a bson.D goes through its reflection-based encoder on every lookup.
+func idFilter(id string) bson.Raw {
+	i, doc := bsoncore.AppendDocumentStart(make([]byte, 0, 16+len(id)))
+	doc = bsoncore.AppendStringElement(doc, "_id", id)
+	doc, _ = bsoncore.AppendDocumentEnd(doc, i)
+	return bson.Raw(doc)
 }
 
 // kept says whether a decoded document passes the rule. It is applied to every document
@@ -316,7 +341,7 @@ func findByIDsWhere[T any](ctx context.Context, s *Store, c *mongo.Collection, i
 // findOneByID decodes the document with this _id into doc if it exists and the rule keeps it
 // (found). Index: _id.
 func findOneByID[T any](ctx context.Context, s *Store, c *mongo.Collection, id string, doc *T, rule rowRule[T], opts ...options.Lister[options.FindOneOptions]) (found bool, err error) {
-	err = decodeOne(c.FindOne(ctx, rule.where(s, bson.D{{Key: "_id", Value: id}}), opts...), doc)
+	err = decodeOne(c.FindOne(ctx, rule.where(s, id), opts...), doc)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return false, nil
 	}
