@@ -42,6 +42,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 	"golang.org/x/sync/errgroup"
 
@@ -408,13 +409,19 @@ func classify(err error) error {
 		return nil
 	}
 	var sse topology.ServerSelectionError
+	var connErr topology.ConnectionError
+	var poolErr driver.RetryablePoolError
 	var appErr *apperr.Error
 	var serverErr mongo.ServerError
 	switch {
 	case errors.As(err, &appErr):
 		return err
-	case errors.As(err, &sse), mongo.IsNetworkError(err), mongo.IsTimeout(err),
+	case errors.As(err, &sse), errors.As(err, &connErr), mongo.IsNetworkError(err), mongo.IsTimeout(err),
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, mongo.ErrClientDisconnected):
+		return apperr.Unavailable(err)
+	case errors.As(err, &poolErr) && poolErr.Retryable():
+		// The connection pool was cleared: another command on it just failed (the server is
+		// stopping or unreachable).
 		return apperr.Unavailable(err)
 	case errors.As(err, &serverErr) && slices.ContainsFunc(unavailableCodes, serverErr.HasErrorCode):
 		return apperr.Unavailable(err)
