@@ -279,7 +279,8 @@ func (r rowRule[T]) kept(doc *T) bool { return r.keep == nil || r.keep(doc) }
 // findByIDsWhere is findByIDs under a row rule (e.g. the blocking rule of store.Scope): the
 // documents the rule does not keep are absent from the result, as missing ones are. A batch of
 // one is a single lookup in the caller's goroutine; a larger one (where the server scans $in)
-// is looked up by at most maxConcurrentLookups workers, each taking the next ID in turn.
+// is looked up by workers taking the next ID in turn, one per connection slot the batch gets
+// (at least one, at most maxConcurrentLookups; the slots are shared by the whole process).
 func findByIDsWhere[T any](ctx context.Context, s *Store, c *mongo.Collection, ids []string, rule rowRule[T], opts ...options.Lister[options.FindOneOptions]) ([]T, error) {
 	switch {
 	case len(ids) == 0:
@@ -302,30 +303,35 @@ func findByIDsWhere[T any](ctx context.Context, s *Store, c *mongo.Collection, i
 	docs := make([]T, len(ids))
 	found := make([]bool, len(ids))
 	var next atomic.Int64
-	// lookUp is one worker: it takes the next ID until none is left, one connection slot per
-	// lookup, so that concurrent batches share the slots lookup by lookup.
+	// lookUp is one worker holding one connection slot: it takes the next ID until none is left.
 	lookUp := func(ctx context.Context) error {
-		for {
-			i := int(next.Add(1)) - 1
-			if i >= len(ids) {
-				return nil
-			}
-			select {
-			case s.lookups <- struct{}{}:
-			case <-ctx.Done():
-				return classify(ctx.Err())
-			}
+		defer func() { <-s.lookups }()
+		for i := int(next.Add(1)) - 1; i < len(ids); i = int(next.Add(1)) - 1 {
 			var err error
-			found[i], err = findOneByID(ctx, s, c, ids[i], &docs[i], rule, opts...)
-			<-s.lookups
-			if err != nil {
+			if found[i], err = findOneByID(ctx, s, c, ids[i], &docs[i], rule, opts...); err != nil {
 				return err
 			}
 		}
+		return nil
+	}
+	// The batch waits for one slot, then takes the slots free at that moment, up to
+	// maxConcurrentLookups: alone it runs that many lookups at once; among busy batches each
+	// runs on the slots it got, without a goroutine waking per lookup to wait for a slot.
+	select {
+	case s.lookups <- struct{}{}:
+	case <-ctx.Done():
+		return nil, classify(ctx.Err())
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	for range min(len(ids), maxConcurrentLookups) {
-		g.Go(func() error { return lookUp(gctx) })
+	g.Go(func() error { return lookUp(gctx) })
+more:
+	for range min(len(ids), maxConcurrentLookups) - 1 {
+		select {
+		case s.lookups <- struct{}{}:
+			g.Go(func() error { return lookUp(gctx) })
+		default:
+			break more
+		}
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
