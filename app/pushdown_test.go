@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"sync"
@@ -125,7 +126,8 @@ func isIDEquality(f bson.Raw) bool {
 // registration, an identity update with a new national ID, an admission and a release, a
 // correction and a blocking (each naming the recipients to notify from the person's audit
 // entries), and an access request with its approval — while a watch subscription makes the
-// hub poll the event log's tail, and a second one resumes after an event. Every filter on a
+// hub poll the event log's tail, and a second one resumes after an event; the auditor's export
+// and the start-up retention purge read the audit log. Every filter on a
 // collection that grows with the register or its use must be exactly {_id: <string>};
 // anything else reads the whole collection on the embedded engine.
 func TestGrowingCollectionsAreReadByIDOnly(t *testing.T) {
@@ -188,6 +190,14 @@ func TestGrowingCollectionsAreReadByIDOnly(t *testing.T) {
 	req := call(t, env, newbie, `mutation { requestAccess(input: {justification: "Nový vyšetřovatel"}) { id } }`, nil)
 	call(t, env, env.Token(model.RolePolice), `mutation($id: ID!) { approveAccessRequest(id: $id) { status } }`,
 		map[string]any{"id": testenv.Path(req, "requestAccess", "id")})
+
+	// The auditor's export, a page in the middle of the log and the first one, and the
+	// retention purge an instance runs at start-up (nothing is old enough to remove).
+	env.MustData(model.RoleAuditor, `{ auditExport(afterSequence: 3, first: 5) { lines hasMore } }`, nil)
+	env.MustData(model.RoleAuditor, `{ auditExport(first: 2) { lines hasMore } }`, nil)
+	if _, err := env.Server.Trail.Purge(context.Background(), 24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
 
 	// A resume after the admission: the log after a cursor, then the release.
 	watchVars["after"] = admitted.ID

@@ -320,8 +320,16 @@ type AuditLeaf struct {
 }
 
 // AuditLeaves streams positions from, from+1, … in log order to visit until the end of the
-// log (or visit returns false). Index: seq.
+// log (or visit returns false). Where the server would scan for a range of seq (FerretDB v1 —
+// and sort the whole log before the first leaf), the positions are read by _id in runs that
+// grow from a few to auditIndexBatch, so reading a few leaves costs a few lookups whatever the
+// log's length. A missing position there ends the log when it is past the head hint; one at or
+// before the head (an entry deleted behind the server's back) is skipped, as the range query
+// skips it, up to auditIndexBatch missing positions in a row. Index: seq, or _id.
 func (s *Store) AuditLeaves(ctx context.Context, from int, visit func(AuditLeaf) bool) error {
+	if s.scansIn {
+		return s.auditLeavesByID(ctx, from, visit)
+	}
 	cur, err := s.db.Collection(colAudit).Find(ctx, bson.D{{Key: "seq", Value: bson.D{{Key: "$gte", Value: from}}}},
 		options.Find().SetSort(bson.D{{Key: "seq", Value: 1}}))
 	if err != nil {
@@ -333,19 +341,59 @@ func (s *Store) AuditLeaves(ctx context.Context, from int, visit func(AuditLeaf)
 		if err := cur.Decode(&d); err != nil {
 			return err
 		}
-		l := AuditLeaf{Seq: d.Sequence, Tree: d.Tree, Removed: d.Removed}
-		if len(d.Tree) > 0 {
-			l.Leaf = d.Tree[0]
-		}
-		if !d.Removed {
-			e := d.AuditEntry
-			l.Entry = &e
-		}
-		if !visit(l) {
+		if !visit(d.leaf()) {
 			break
 		}
 	}
 	return classify(cur.Err())
+}
+
+// auditLeavesByID is AuditLeaves by _id lookups (index: _id).
+func (s *Store) auditLeavesByID(ctx context.Context, from int, visit func(AuditLeaf) bool) error {
+	head, missingInARow := -1, 0 // the head hint is read at the first missing position
+	for n := 4; ; n = min(2*n, auditIndexBatch) {
+		ids := make([]string, n)
+		for i := range ids {
+			ids[i] = AuditID(from + i)
+		}
+		docs, err := findByIDs[auditDoc](ctx, s, s.db.Collection(colAudit), ids)
+		if err != nil {
+			return err
+		}
+		byID := keyed(docs, func(d *auditDoc) string { return d.ID })
+		for i, id := range ids {
+			d := byID[id]
+			if d != nil {
+				missingInARow = 0
+				if !visit(d.leaf()) {
+					return nil
+				}
+				continue
+			}
+			if head < 0 {
+				if head, err = s.AuditHead(ctx); err != nil {
+					return err
+				}
+			}
+			if missingInARow++; from+i > head || missingInARow >= auditIndexBatch {
+				return nil
+			}
+		}
+		from += n
+	}
+}
+
+// leaf is the stored document as an AuditLeaf.
+func (d *auditDoc) leaf() AuditLeaf {
+	l := AuditLeaf{Seq: d.Sequence, Tree: d.Tree, Removed: d.Removed}
+	if len(d.Tree) > 0 {
+		l.Leaf = d.Tree[0]
+	}
+	if !d.Removed {
+		e := d.AuditEntry
+		l.Entry = &e
+	}
+	return l
 }
 
 // AuditEntryAt returns the stored entry at a sequence (nil when absent) and whether

@@ -112,3 +112,76 @@ func TestIDFilterIsTheEncodedDocument(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditLeavesOnEveryEngine reads the audit log's leaves on both paths from the start and
+// from a middle position, after an entry was deleted by hand (the range query skips the gap;
+// the lookups by _id skip it too, since it lies before the head) and after the head hint was
+// moved far ahead by hand (the lookups stop after a run of missing positions instead of
+// probing to the hint).
+func TestAuditLeavesOnEveryEngine(t *testing.T) {
+	t.Parallel()
+	e := startEmbedded(t)
+	ctx := context.Background()
+	encode := func(e *model.AuditEntry) []byte { return fmt.Appendf(nil, "%s|%s", e.ID, *e.OperationName) }
+	for _, mode := range []string{"point-lookups", "in"} {
+		t.Run(mode, func(t *testing.T) {
+			s, err := Open(ctx, Config{URI: e.URI(), Database: "leaves_" + mode[:2], BatchLoads: mode})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close(ctx)
+			var entries []*model.AuditEntry
+			for i := range 40 {
+				name := fmt.Sprintf("op%d", i+1)
+				entries = append(entries, &model.AuditEntry{Kind: model.AuditKindOperation, OperationName: &name, Outcome: model.AuditOutcomeAllowed})
+			}
+			if err := s.AppendAudit(ctx, entries, encode); err != nil {
+				t.Fatal(err)
+			}
+			leaves := func(from int) []int {
+				t.Helper()
+				var seqs []int
+				if err := s.AuditLeaves(ctx, from, func(l AuditLeaf) bool {
+					if l.Entry == nil || *l.Entry.OperationName != fmt.Sprintf("op%d", l.Seq) || len(l.Leaf) == 0 {
+						t.Errorf("leaf %d: %+v", l.Seq, l)
+					}
+					seqs = append(seqs, l.Seq)
+					return true
+				}); err != nil {
+					t.Fatal(err)
+				}
+				return seqs
+			}
+			seqs := func(from, to int, except ...int) []int {
+				var out []int
+				for i := from; i <= to; i++ {
+					if !slices.Contains(except, i) {
+						out = append(out, i)
+					}
+				}
+				return out
+			}
+			if got := leaves(1); !slices.Equal(got, seqs(1, 40)) {
+				t.Errorf("leaves from 1: %v", got)
+			}
+			if got := leaves(38); !slices.Equal(got, seqs(38, 40)) {
+				t.Errorf("leaves from 38: %v", got)
+			}
+			if got := leaves(41); len(got) != 0 {
+				t.Errorf("leaves from past the end: %v", got)
+			}
+			if _, err := s.db.Collection(colAudit).DeleteOne(ctx, bson.D{{Key: "_id", Value: AuditID(7)}}); err != nil {
+				t.Fatal(err)
+			}
+			if got := leaves(1); !slices.Equal(got, seqs(1, 40, 7)) {
+				t.Errorf("leaves from 1 after entry 7 was deleted: %v", got)
+			}
+			if err := s.advanceAuditMark(ctx, auditHeadID, 1_000_000); err != nil {
+				t.Fatal(err)
+			}
+			if got := leaves(30); !slices.Equal(got, seqs(30, 40)) {
+				t.Errorf("leaves from 30 with the head hint at 1,000,000: %v", got)
+			}
+		})
+	}
+}
