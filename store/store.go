@@ -281,6 +281,7 @@ func (r rowRule[T]) kept(doc *T) bool { return r.keep == nil || r.keep(doc) }
 // one is a single lookup in the caller's goroutine; a larger one (where the server scans $in)
 // is looked up by workers taking the next ID in turn, one per connection slot the batch gets
 // (at least one, at most maxConcurrentLookups; the slots are shared by the whole process).
+// Index: _id.
 func findByIDsWhere[T any](ctx context.Context, s *Store, c *mongo.Collection, ids []string, rule rowRule[T], opts ...options.Lister[options.FindOneOptions]) ([]T, error) {
 	switch {
 	case len(ids) == 0:
@@ -302,36 +303,48 @@ func findByIDsWhere[T any](ctx context.Context, s *Store, c *mongo.Collection, i
 	}
 	docs := make([]T, len(ids))
 	found := make([]bool, len(ids))
-	var next atomic.Int64
-	// lookUp is one worker holding one connection slot: it takes the next ID until none is left.
-	lookUp := func(ctx context.Context) error {
-		defer func() { <-s.lookups }()
+	var next, workers atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	var lookUp func() error
+	// grow starts another worker if a connection slot is free right now, IDs are left and the
+	// batch has fewer than maxConcurrentLookups workers; it never waits.
+	grow := func() bool {
+		if next.Load() >= int64(len(ids)) || workers.Load() >= maxConcurrentLookups {
+			return false
+		}
+		select {
+		case s.lookups <- struct{}{}:
+			workers.Add(1)
+			g.Go(lookUp)
+			return true
+		default:
+			return false
+		}
+	}
+	// lookUp is one worker holding one connection slot: it takes the next ID until none is
+	// left, and after each lookup starts another worker if a slot has come free.
+	lookUp = func() error {
+		defer func() { workers.Add(-1); <-s.lookups }()
 		for i := int(next.Add(1)) - 1; i < len(ids); i = int(next.Add(1)) - 1 {
 			var err error
-			if found[i], err = findOneByID(ctx, s, c, ids[i], &docs[i], rule, opts...); err != nil {
+			if found[i], err = findOneByID(gctx, s, c, ids[i], &docs[i], rule, opts...); err != nil {
 				return err
 			}
+			grow()
 		}
 		return nil
 	}
-	// The batch waits for one slot, then takes the slots free at that moment, up to
-	// maxConcurrentLookups: alone it runs that many lookups at once; among busy batches each
-	// runs on the slots it got, without a goroutine waking per lookup to wait for a slot.
+	// The batch waits for one slot and takes the others free at that moment or later: alone
+	// it runs maxConcurrentLookups lookups at once; among busy batches every slot stays in
+	// use, and no goroutine wakes per lookup to wait for one.
 	select {
 	case s.lookups <- struct{}{}:
 	case <-ctx.Done():
 		return nil, classify(ctx.Err())
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return lookUp(gctx) })
-more:
-	for range min(len(ids), maxConcurrentLookups) - 1 {
-		select {
-		case s.lookups <- struct{}{}:
-			g.Go(func() error { return lookUp(gctx) })
-		default:
-			break more
-		}
+	workers.Add(1)
+	g.Go(lookUp)
+	for grow() {
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
