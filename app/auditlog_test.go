@@ -704,10 +704,11 @@ func TestAuditRetentionIsSignedAndBounded(t *testing.T) {
 	if err != nil || !report.Valid || report.RemovedByRetention != 5 || report.EntriesChecked < 1 {
 		t.Fatalf("after retention: %+v %s %v", report, deref(report.Problem), err)
 	}
-	listed, _, err := later.Server.Trail.Entries(ctx, store.AuditQuery{Limit: 100})
+	listedPage, err := later.Server.Trail.Entries(ctx, store.AuditQuery{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
+	listed := listedPage.Entries
 	for _, e := range listed {
 		if e.Sequence <= 5 {
 			t.Errorf("removed entry %d still listed", e.Sequence)

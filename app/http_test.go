@@ -335,11 +335,11 @@ func TestTimedOutOperationIsUnavailable(t *testing.T) {
 // out by design).
 func readEntry(t *testing.T, env *testenv.Env, subject, requestID string) model.AuditEntry {
 	t.Helper()
-	entries, _, err := env.Server.Trail.Entries(context.Background(), store.AuditQuery{Subject: subject, Limit: 100})
+	page, err := env.Server.Trail.Entries(context.Background(), store.AuditQuery{Subject: subject, Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range entries {
+	for _, e := range page.Entries {
 		if e.RequestID != nil && *e.RequestID == requestID {
 			return e
 		}
@@ -433,7 +433,8 @@ func TestReadyzFollowsAuditAppends(t *testing.T) {
 	if !ready {
 		t.Fatal("/readyz did not return to 200 after the audit database came back")
 	}
-	probes, _, err := env.Server.Trail.Entries(context.Background(), store.AuditQuery{Limit: 10})
+	probesPage, err := env.Server.Trail.Entries(context.Background(), store.AuditQuery{Limit: 10})
+	probes := probesPage.Entries
 	if err != nil || len(probes) == 0 || probes[0].Kind != model.AuditKindReadinessProbe {
 		t.Fatalf("the newest entry must be the readiness probe that proved appends work: %v %+v", err, probes)
 	}

@@ -127,7 +127,7 @@ func isIDEquality(f bson.Raw) bool {
 // correction and a blocking (each naming the recipients to notify from the person's audit
 // entries), and an access request with its approval — while a watch subscription makes the
 // hub poll the event log's tail, and a second one resumes after an event; the auditor's export
-// and the start-up retention purge read the audit log. Every filter on a
+// and trail (without a person) and the start-up retention purge read the audit log. Every filter on a
 // collection that grows with the register or its use must be exactly {_id: <string>};
 // anything else reads the whole collection on the embedded engine.
 func TestGrowingCollectionsAreReadByIDOnly(t *testing.T) {
@@ -195,6 +195,8 @@ func TestGrowingCollectionsAreReadByIDOnly(t *testing.T) {
 	// retention purge an instance runs at start-up (nothing is old enough to remove).
 	env.MustData(model.RoleAuditor, `{ auditExport(afterSequence: 3, first: 5) { lines hasMore } }`, nil)
 	env.MustData(model.RoleAuditor, `{ auditExport(first: 2) { lines hasMore } }`, nil)
+	env.MustData(model.RoleAuditor, `{ auditTrail(first: 5) { edges { node { sequence } } }
+	  byAgency: auditTrail(filter: {agency: "Policie České republiky", from: "2026-01-01T00:00:00Z"}, first: 5) { edges { node { sequence } } } }`, nil)
 	if _, err := env.Server.Trail.Purge(context.Background(), 24*time.Hour); err != nil {
 		t.Fatal(err)
 	}

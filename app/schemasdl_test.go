@@ -41,7 +41,8 @@ func TestSchemaSDLIsTheCallersRoleSchema(t *testing.T) {
 			t.Errorf("%s: got %d and a schema that is not the role's:\n%.300s", role, status, body)
 		}
 		o, _ := seed.OfficialFor(role)
-		entries, _, err := env.Server.Trail.Entries(context.Background(), store.AuditQuery{Subject: o.Subject, Limit: 5})
+		entriesPage, err := env.Server.Trail.Entries(context.Background(), store.AuditQuery{Subject: o.Subject, Limit: 5})
+		entries := entriesPage.Entries
 		if err != nil {
 			t.Fatal(err)
 		}

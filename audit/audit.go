@@ -354,7 +354,7 @@ func (r *Record) Fill(e *model.AuditEntry) {
 }
 
 // Entries is one page of the trail, newest first.
-func (t *Trail) Entries(ctx context.Context, q store.AuditQuery) ([]model.AuditEntry, bool, error) {
+func (t *Trail) Entries(ctx context.Context, q store.AuditQuery) (store.AuditPage, error) {
 	return t.store.AuditEntries(ctx, q)
 }
 

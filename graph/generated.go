@@ -3500,7 +3500,9 @@ extend type Query {
     @access(roles: [REGISTRAR, AUDITOR])
   """
   The audit trail, newest first: every operation, denied attempt, grant transition and write.
-  Reading it is itself audited.
+  Reading it is itself audited. A page may hold fewer entries than ` + "`" + `first` + "`" + `, even none, while
+  ` + "`" + `pageInfo.hasNextPage` + "`" + ` is true (on the embedded engine a page examines a bounded stretch of the
+  log): go on from ` + "`" + `pageInfo.endCursor` + "`" + `.
   """
   auditTrail(filter: AuditFilter, first: Int = 50, after: String): AuditEntryConnection!
     @access(roles: [AUDITOR])

@@ -25,10 +25,11 @@ func TestPerformOrderAndCrashRecovery(t *testing.T) {
 	ctx := context.Background()
 	p := &auth.Principal{Subject: "demo-prison-service", Agency: "Vězeňská služba ČR", Role: model.RolePrisonService}
 	countWrites := func() int {
-		entries, _, err := env.Server.Trail.Entries(ctx, store.AuditQuery{Subject: p.Subject, Limit: 100})
+		got, err := env.Server.Trail.Entries(ctx, store.AuditQuery{Subject: p.Subject, Limit: 100})
 		if err != nil {
 			t.Fatal(err)
 		}
+		entries := got.Entries
 		n := 0
 		for _, e := range entries {
 			if e.Kind == model.AuditKindWrite {

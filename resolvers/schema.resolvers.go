@@ -502,15 +502,19 @@ func (r *queryResolver) AuditTrail(ctx context.Context, filter *model.AuditFilte
 		q.PersonID, q.Subject, q.Agency = deref(filter.PersonID), deref(filter.Subject), deref(filter.Agency)
 		q.From, q.To = (*time.Time)(filter.From), (*time.Time)(filter.To)
 	}
-	entries, more, err := r.Trail.Entries(ctx, q)
+	page, err := r.Trail.Entries(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.AuditEntryConnection{Edges: make([]model.AuditEntryEdge, len(entries)), PageInfo: model.PageInfo{HasNextPage: more}}
-	for i, e := range entries {
+	conn := &model.AuditEntryConnection{Edges: make([]model.AuditEntryEdge, len(page.Entries)), PageInfo: model.PageInfo{HasNextPage: page.More}}
+	for i, e := range page.Entries {
 		conn.Edges[i] = model.AuditEntryEdge{Cursor: register.EncodeCursor(strconv.Itoa(e.Sequence)), Node: e}
 	}
-	if n := len(entries); n > 0 {
+	switch n := len(page.Entries); {
+	case page.More: // where the next page starts, which may lie below the last entry listed
+		end := register.EncodeCursor(strconv.Itoa(page.Next))
+		conn.PageInfo.EndCursor = &end
+	case n > 0:
 		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
 	}
 	return conn, nil

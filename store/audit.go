@@ -530,13 +530,36 @@ type AuditQuery struct {
 	Limit                     int
 }
 
-// AuditEntries runs an audit trail query and says whether more entries follow. Entries whose
-// body retention removed are not listed. Indexes: personIds_seq, subject_seq, agency_seq,
-// time, seq. Where the server serves only {_id: <string>} from an index (Store.scansIn), a
-// query with a person is answered from the auditPersons index and point lookups instead.
-func (s *Store) AuditEntries(ctx context.Context, q AuditQuery) ([]model.AuditEntry, bool, error) {
+// AuditPage is a page of an audit query's entries, newest first. When More, the next page is
+// the same query with BeforeSeq set to Next: the last entry's sequence for a full page, or the
+// lowest position examined when a page stopped early (auditEntriesBackward).
+type AuditPage struct {
+	Entries []model.AuditEntry
+	More    bool
+	Next    int
+}
+
+// fullPage cuts entries fetched with limit+1 to a page.
+func fullPage(entries []model.AuditEntry, limit int) AuditPage {
+	entries, more := page(entries, limit)
+	p := AuditPage{Entries: entries, More: more}
+	if more {
+		p.Next = entries[len(entries)-1].Sequence
+	}
+	return p
+}
+
+// AuditEntries runs an audit trail query. Entries whose body retention removed are not listed.
+// Indexes: personIds_seq, subject_seq, agency_seq, time, seq. Where the server serves only
+// {_id: <string>} from an index (Store.scansIn), a query with a person is answered from the
+// auditPersons index and point lookups, and any other by reading positions backwards by _id
+// (auditEntriesBackward): the cost follows the entries examined, not the log's length.
+func (s *Store) AuditEntries(ctx context.Context, q AuditQuery) (AuditPage, error) {
 	if s.scansIn && q.PersonID != "" {
 		return s.personAuditEntries(ctx, q)
+	}
+	if s.scansIn {
+		return s.auditEntriesBackward(ctx, q)
 	}
 	filter := bson.D{}
 	if q.PersonID != "" {
@@ -565,10 +588,88 @@ func (s *Store) AuditEntries(ctx context.Context, q AuditQuery) ([]model.AuditEn
 	entries, err := findAll[model.AuditEntry](ctx, s.db.Collection(colAudit), filter,
 		options.Find().SetSort(bson.D{{Key: "seq", Value: -1}}).SetLimit(int64(q.Limit+1)))
 	if err != nil {
-		return nil, false, err
+		return AuditPage{}, err
 	}
-	entries, more := page(entries, q.Limit)
-	return entries, more, nil
+	return fullPage(entries, q.Limit), nil
+}
+
+// auditScanBudget is how many positions one page of an audit query without a person may
+// examine on an engine that scans (auditEntriesBackward) before it stops and says where to go on.
+const auditScanBudget = 2048
+
+// auditTimeSlack is how far out of time order entries may lie in the log (instances append
+// concurrently, each entry timed when its request ended): reading backwards, a query with From
+// stops at the first entry older than From by more than this.
+const auditTimeSlack = time.Minute
+
+// auditEntriesBackward answers a query without a person where the server would scan: it reads
+// positions backwards by _id, from below BeforeSeq or from the end of the log, in runs growing
+// to auditIndexBatch, and keeps the entries the query matches, until the page and one more are
+// found, the start of the log or an entry older than From (less auditTimeSlack) is reached, or
+// auditScanBudget positions were examined — then the page has More and Next, the lowest position
+// examined, with fewer entries than asked for (possibly none). Index: _id.
+func (s *Store) auditEntriesBackward(ctx context.Context, q AuditQuery) (AuditPage, error) {
+	pos := q.BeforeSeq - 1
+	if q.BeforeSeq <= 0 {
+		end, err := s.auditEnd(ctx)
+		if err != nil {
+			return AuditPage{}, err
+		}
+		pos = end
+	}
+	var out []model.AuditEntry
+	for n, examined := 8, 0; pos >= 1; n = min(2*n, auditIndexBatch) {
+		if examined >= auditScanBudget {
+			return AuditPage{Entries: out, More: true, Next: pos + 1}, nil
+		}
+		ids := make([]string, 0, n)
+		for p := pos; p > max(pos-n, 0); p-- {
+			ids = append(ids, AuditID(p))
+		}
+		docs, err := findByIDs[auditDoc](ctx, s, s.db.Collection(colAudit), ids, options.FindOne().SetProjection(bson.D{{Key: "tree", Value: 0}}))
+		if err != nil {
+			return AuditPage{}, err
+		}
+		byID := keyed(docs, func(d *auditDoc) string { return d.ID })
+		for _, id := range ids {
+			pos--
+			examined++
+			d := byID[id]
+			if d == nil || d.Removed {
+				continue
+			}
+			if q.From != nil && d.Time.Before(q.From.Add(-auditTimeSlack)) {
+				return fullPage(out, q.Limit), nil
+			}
+			if q.matches(&d.AuditEntry) {
+				if out = append(out, d.AuditEntry); len(out) > q.Limit {
+					return fullPage(out, q.Limit), nil
+				}
+			}
+		}
+	}
+	return fullPage(out, q.Limit), nil
+}
+
+// auditEnd is the last position of the log: the head hint, then the positions after it that are
+// taken (an append under way, or a hint that lags). Index: _id.
+func (s *Store) auditEnd(ctx context.Context) (int, error) {
+	end, err := s.AuditHead(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for {
+		run, err := s.auditRun(ctx, end, 8)
+		if err != nil {
+			return 0, err
+		}
+		if len(run) > 0 {
+			end = run[len(run)-1].Sequence
+		}
+		if len(run) < 8 {
+			return end, nil
+		}
+	}
 }
 
 // Disclosures lists the allowed operations that returned data about a person, oldest first.

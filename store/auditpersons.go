@@ -302,10 +302,10 @@ func (s *Store) auditEntriesAt(ctx context.Context, personID string, seqs []int,
 // personAuditEntries answers an audit query with a person from the index, newest first: the
 // person's positions below q.BeforeSeq are loaded a page at a time and the query's other
 // conditions applied to each entry, until a page and one more are found.
-func (s *Store) personAuditEntries(ctx context.Context, q AuditQuery) ([]model.AuditEntry, bool, error) {
+func (s *Store) personAuditEntries(ctx context.Context, q AuditQuery) (AuditPage, error) {
 	seqs, err := s.auditPositionsOf(ctx, q.PersonID)
 	if err != nil {
-		return nil, false, err
+		return AuditPage{}, err
 	}
 	slices.Reverse(seqs)
 	if q.BeforeSeq > 0 {
@@ -320,12 +320,11 @@ func (s *Store) personAuditEntries(ctx context.Context, q AuditQuery) ([]model.A
 		n := min(len(seqs), q.Limit+1-len(out))
 		got, err := s.auditEntriesAt(ctx, q.PersonID, seqs[:n], q.matches)
 		if err != nil {
-			return nil, false, err
+			return AuditPage{}, err
 		}
 		out, seqs = append(out, got...), seqs[n:]
 	}
-	out, more := page(out, q.Limit)
-	return out, more, nil
+	return fullPage(out, q.Limit), nil
 }
 
 // matches applies the query's conditions other than the person to a stored entry (the filter

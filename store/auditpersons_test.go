@@ -73,10 +73,11 @@ func TestAuditPersonsIndexNeitherMissesNorInvents(t *testing.T) {
 				// The trail, newest first, a page of one at a time (keyset on the sequence).
 				var trail []string
 				for before := 0; ; {
-					page, more, err := s.AuditEntries(ctx, AuditQuery{PersonID: person, BeforeSeq: before, Limit: 1})
+					got, err := s.AuditEntries(ctx, AuditQuery{PersonID: person, BeforeSeq: before, Limit: 1})
 					if err != nil {
 						t.Fatal(err)
 					}
+					page, more := got.Entries, got.More
 					trail = append(trail, opNames(page)...)
 					if !more || len(page) == 0 {
 						break
@@ -118,8 +119,8 @@ func TestAuditPersonsIndexNeitherMissesNorInvents(t *testing.T) {
 			}
 			// The other conditions of a trail query apply to the person's entries.
 			from := time.Now().Add(time.Hour)
-			if got, _, err := a.AuditEntries(ctx, AuditQuery{PersonID: "P-1", From: &from, Limit: 10}); err != nil || len(got) != 0 {
-				t.Errorf("trail of P-1 from an hour ahead: %v, %v", opNames(got), err)
+			if got, err := a.AuditEntries(ctx, AuditQuery{PersonID: "P-1", From: &from, Limit: 10}); err != nil || len(got.Entries) != 0 {
+				t.Errorf("trail of P-1 from an hour ahead: %v, %v", opNames(got.Entries), err)
 			}
 			// Retention removes the bodies of 1..2: what they disclosed is gone.
 			if err := a.RemoveAuditBodies(ctx, 2, []byte("retention")); err != nil {

@@ -185,3 +185,99 @@ func TestAuditLeavesOnEveryEngine(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditTrailOnEveryEngine lists an audit log of 3,000 entries page by page with queries
+// without a person — none, a rare subject, an agency below a cursor, a time range from and to
+// — on both paths, and checks that they list the same entries: the indexed queries MongoDB is
+// sent, and the backward reads by _id where the server would scan, whose pages stop after
+// auditScanBudget positions and say where to go on. An entry whose body retention removed is
+// listed by neither.
+func TestAuditTrailOnEveryEngine(t *testing.T) {
+	t.Parallel()
+	e := startEmbedded(t)
+	ctx := context.Background()
+	const n = 3000
+	base := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	at := func(seq int) time.Time { return base.Add(time.Duration(seq) * time.Second) }
+	encode := func(e *model.AuditEntry) []byte { return fmt.Appendf(nil, "%d|%s", e.Sequence, *e.Subject) }
+	var entries []*model.AuditEntry
+	for i := 1; i <= n; i++ {
+		subject, agency := "common", []string{"A", "B"}[i%2]
+		if i%1000 == 0 {
+			subject = "rare"
+		}
+		entries = append(entries, &model.AuditEntry{Kind: model.AuditKindOperation, Subject: &subject, Agency: &agency,
+			Time: at(i), Outcome: model.AuditOutcomeAllowed})
+	}
+	stores := map[string]*Store{}
+	for _, mode := range []string{"point-lookups", "in"} {
+		s, err := Open(ctx, Config{URI: e.URI(), Database: "trail", BatchLoads: mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close(ctx)
+		stores[mode] = s
+	}
+	if err := stores["in"].EnsureIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := stores["in"].AppendAudit(ctx, entries, encode); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stores["in"].db.Collection(colAudit).UpdateOne(ctx, bson.D{{Key: "_id", Value: AuditID(n - 1)}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "removed", Value: true}}}, {Key: "$unset", Value: bson.D{{Key: "subject", Value: ""}, {Key: "agency", Value: ""}}}}); err != nil {
+		t.Fatal(err)
+	}
+	from, to, until := at(2500), at(101), at(2600)
+	queries := []struct {
+		name string
+		q    AuditQuery
+	}{
+		{"the newest", AuditQuery{Limit: 400}},
+		{"a rare subject", AuditQuery{Subject: "rare", Limit: 10}},
+		{"an agency below a cursor", AuditQuery{Agency: "B", BeforeSeq: 1500, Limit: 400}},
+		{"from a time", AuditQuery{From: &from, Limit: 200}},
+		{"from and to a time", AuditQuery{From: &from, To: &until, Limit: 1000}},
+		{"to a time long ago", AuditQuery{To: &to, Limit: 30}},
+	}
+	for _, c := range queries {
+		t.Run(c.name, func(t *testing.T) {
+			listed := map[string][]int{}
+			stoppedEarly := false
+			for mode, s := range stores {
+				q := c.q
+				for pages := 0; ; pages++ {
+					if pages > 100 {
+						t.Fatalf("%s: more than 100 pages", mode)
+					}
+					p, err := s.AuditEntries(ctx, q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, e := range p.Entries {
+						listed[mode] = append(listed[mode], e.Sequence)
+						if e.Sequence == n-1 {
+							t.Errorf("%s: the entry whose body was removed is listed", mode)
+						}
+					}
+					if !p.More {
+						break
+					}
+					if len(p.Entries) < q.Limit {
+						stoppedEarly = true
+					}
+					if p.Next <= 0 || (q.BeforeSeq > 0 && p.Next >= q.BeforeSeq) {
+						t.Fatalf("%s: next page below %d after %d", mode, p.Next, q.BeforeSeq)
+					}
+					q.BeforeSeq = p.Next
+				}
+			}
+			if !slices.Equal(listed["point-lookups"], listed["in"]) || len(listed["in"]) == 0 {
+				t.Errorf("listed by point lookups %v,\nby the indexed query %v", listed["point-lookups"], listed["in"])
+			}
+			if c.name == "a rare subject" && !stoppedEarly {
+				t.Errorf("no page stopped after %d positions", auditScanBudget)
+			}
+		})
+	}
+}
