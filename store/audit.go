@@ -603,19 +603,18 @@ const auditScanBudget = 2048
 const auditTimeSlack = time.Minute
 
 // auditEntriesBackward answers a query without a person where the server would scan: it reads
-// positions backwards by _id, from below BeforeSeq or from the end of the log, in runs growing
+// positions backwards by _id, from below BeforeSeq or the end of the log, in runs growing
 // to auditIndexBatch, and keeps the entries the query matches, until the page and one more are
 // found, the start of the log or an entry older than From (less auditTimeSlack) is reached, or
 // auditScanBudget positions were examined — then the page has More and Next, the lowest position
 // examined, with fewer entries than asked for (possibly none). Index: _id.
 func (s *Store) auditEntriesBackward(ctx context.Context, q AuditQuery) (AuditPage, error) {
-	pos := q.BeforeSeq - 1
-	if q.BeforeSeq <= 0 {
-		end, err := s.auditEnd(ctx)
-		if err != nil {
-			return AuditPage{}, err
-		}
-		pos = end
+	pos, err := s.auditEnd(ctx)
+	if err != nil {
+		return AuditPage{}, err
+	}
+	if q.BeforeSeq > 0 { // a cursor past the end (made up) starts at the end
+		pos = min(pos, q.BeforeSeq-1)
 	}
 	var out []model.AuditEntry
 	for n, examined := 8, 0; pos >= 1; n = min(2*n, auditIndexBatch) {

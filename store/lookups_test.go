@@ -187,8 +187,8 @@ func TestAuditLeavesOnEveryEngine(t *testing.T) {
 }
 
 // TestAuditTrailOnEveryEngine lists an audit log of 3,000 entries page by page with queries
-// without a person — none, a rare subject, an agency below a cursor, a time range from and to
-// — on both paths, and checks that they list the same entries: the indexed queries MongoDB is
+// without a person — none, a rare subject, an agency below a cursor, a time range from and to,
+// a cursor past the end — on both paths, and checks that they list the same entries: the indexed queries MongoDB is
 // sent, and the backward reads by _id where the server would scan, whose pages stop after
 // auditScanBudget positions and say where to go on. An entry whose body retention removed is
 // listed by neither.
@@ -239,6 +239,7 @@ func TestAuditTrailOnEveryEngine(t *testing.T) {
 		{"from a time", AuditQuery{From: &from, Limit: 200}},
 		{"from and to a time", AuditQuery{From: &from, To: &until, Limit: 1000}},
 		{"to a time long ago", AuditQuery{To: &to, Limit: 30}},
+		{"below a cursor past the end", AuditQuery{BeforeSeq: 1 << 40, Limit: 500}},
 	}
 	for _, c := range queries {
 		t.Run(c.name, func(t *testing.T) {
