@@ -306,10 +306,11 @@ func findByIDsWhere[T any](ctx context.Context, s *Store, c *mongo.Collection, i
 	var next, workers atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	var lookUp func() error
-	// grow starts another worker if a connection slot is free right now, IDs are left and the
-	// batch has fewer than maxConcurrentLookups workers; it never waits.
+	// grow starts another worker if a connection slot is free right now, IDs are left, no
+	// lookup has failed and the batch has fewer than maxConcurrentLookups workers; it never
+	// waits.
 	grow := func() bool {
-		if next.Load() >= int64(len(ids)) || workers.Load() >= maxConcurrentLookups {
+		if next.Load() >= int64(len(ids)) || workers.Load() >= maxConcurrentLookups || gctx.Err() != nil {
 			return false
 		}
 		select {
