@@ -351,6 +351,7 @@ func (s *Store) AuditLeaves(ctx context.Context, from int, visit func(AuditLeaf)
 // auditLeavesByID is AuditLeaves by _id lookups (index: _id).
 func (s *Store) auditLeavesByID(ctx context.Context, from int, visit func(AuditLeaf) bool) error {
 	head, missingInARow := -1, 0 // the head hint is read at the first missing position
+runs:
 	for n := 4; ; n = min(2*n, auditIndexBatch) {
 		ids := make([]string, n)
 		for i := range ids {
@@ -375,12 +376,40 @@ func (s *Store) auditLeavesByID(ctx context.Context, from int, visit func(AuditL
 					return err
 				}
 			}
-			if missingInARow++; from+i > head || missingInARow >= auditIndexBatch {
+			if missingInARow++; from+i > head {
 				return nil
+			}
+			if missingInARow >= auditIndexBatch { // a long run deleted by hand, or a hint moved ahead
+				next, err := s.nextAuditPosition(ctx, from+i)
+				if err != nil || next == 0 {
+					return err
+				}
+				from, missingInARow, n = next, 0, 2
+				continue runs
 			}
 		}
 		from += n
 	}
+}
+
+// nextAuditPosition is the first taken position after seq (0 when there is none). It is
+// asked only after auditIndexBatch missing positions in a row before the head hint — a log
+// edited by hand — so that reading by _id does not take a long deleted run for the end of the
+// log and hide the entries after it; where the server scans, this query reads the whole log.
+// Index: seq.
+func (s *Store) nextAuditPosition(ctx context.Context, seq int) (int, error) {
+	var d struct {
+		Seq int `bson:"seq"`
+	}
+	err := decodeOne(s.db.Collection(colAudit).FindOne(ctx, bson.D{{Key: "seq", Value: bson.D{{Key: "$gt", Value: seq}}}},
+		options.FindOne().SetSort(bson.D{{Key: "seq", Value: 1}}).SetProjection(bson.D{{Key: "seq", Value: 1}})), &d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, classify(err)
+	}
+	return d.Seq, nil
 }
 
 // leaf is the stored document as an AuditLeaf.

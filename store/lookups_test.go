@@ -282,3 +282,71 @@ func TestAuditTrailOnEveryEngine(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditLeavesAfterDeletedRuns deletes runs of entries longer than auditIndexBatch by hand
+// (a database administrator tampering with the log) and reads the log in order on both paths:
+// both list every entry that is still stored, in order — the walk by _id must not take a long
+// run of missing positions before the head for the end of the log and hide the entries after
+// it (an export would silently stop there).
+func TestAuditLeavesAfterDeletedRuns(t *testing.T) {
+	t.Parallel()
+	e := startEmbedded(t)
+	ctx := context.Background()
+	encode := func(e *model.AuditEntry) []byte { return fmt.Appendf(nil, "%s|%s", e.ID, *e.OperationName) }
+	const n = 2*auditIndexBatch + 100
+	cases := []struct {
+		name         string
+		deleteFrom   int
+		deleteTo     int
+		from         int
+		headHintFrom int // when > 0, the head hint is moved forward to this position
+	}{
+		{name: "a run in the middle", deleteFrom: 10, deleteTo: 10 + auditIndexBatch + 40, from: 1},
+		{name: "two batches in the middle", deleteFrom: 20, deleteTo: 20 + 2*auditIndexBatch, from: 5},
+		{name: "the start", deleteFrom: 1, deleteTo: auditIndexBatch + 1, from: 1},
+		{name: "the tail", deleteFrom: n - auditIndexBatch - 9, deleteTo: n, from: 1},
+		{name: "a run and a head hint far ahead", deleteFrom: 30, deleteTo: 30 + auditIndexBatch, from: 1, headHintFrom: 1_000_000},
+	}
+	for _, mode := range []string{"point-lookups", "in"} {
+		for i, tc := range cases {
+			t.Run(mode+"/"+tc.name, func(t *testing.T) {
+				s, err := Open(ctx, Config{URI: e.URI(), Database: fmt.Sprintf("runs_%s_%d", mode[:2], i), BatchLoads: mode})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer s.Close(ctx)
+				var entries []*model.AuditEntry
+				for i := range n {
+					name := fmt.Sprintf("op%d", i+1)
+					entries = append(entries, &model.AuditEntry{Kind: model.AuditKindOperation, OperationName: &name, Outcome: model.AuditOutcomeAllowed})
+				}
+				if err := s.AppendAudit(ctx, entries, encode); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := s.db.Collection(colAudit).DeleteMany(ctx, bson.D{{Key: "seq", Value: bson.D{{Key: "$gte", Value: tc.deleteFrom}, {Key: "$lte", Value: tc.deleteTo}}}}); err != nil {
+					t.Fatal(err)
+				}
+				if tc.headHintFrom > 0 {
+					if err := s.advanceAuditMark(ctx, auditHeadID, tc.headHintFrom); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var want, got []int
+				for seq := tc.from; seq <= n; seq++ {
+					if seq < tc.deleteFrom || seq > tc.deleteTo {
+						want = append(want, seq)
+					}
+				}
+				if err := s.AuditLeaves(ctx, tc.from, func(l AuditLeaf) bool {
+					got = append(got, l.Seq)
+					return true
+				}); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("leaves from %d after %d..%d were deleted: %d leaves, want %d (got %v)", tc.from, tc.deleteFrom, tc.deleteTo, len(got), len(want), got)
+				}
+			})
+		}
+	}
+}
