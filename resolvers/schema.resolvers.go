@@ -494,7 +494,9 @@ func (r *queryResolver) AuditTrail(ctx context.Context, filter *model.AuditFilte
 		if err != nil {
 			return nil, err
 		}
-		if q.BeforeSeq, err = strconv.Atoi(cursor); err != nil {
+		// A position below 1 is never issued: taken for "from the newest", it would restart
+		// a client's paging at the top.
+		if q.BeforeSeq, err = strconv.Atoi(cursor); err != nil || q.BeforeSeq < 1 {
 			return nil, apperr.BadInput("after", "after is not a cursor issued by this API")
 		}
 	}
