@@ -197,3 +197,38 @@ func TestAuditTrailOnlyForAuditors(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditTrailOverEditedSequences edits the seq field of stored entries by hand (one far
+// past the end, one to 1): paging through auditTrail with endCursor must still end, listing
+// every stored entry once by its position in the log, newest first — an edited entry must
+// neither send the next page back to the end of the log (a loop) nor end the listing early.
+func TestAuditTrailOverEditedSequences(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{Persons: 10})
+	for range 40 {
+		env.As(model.RolePolice, `{ __typename }`, nil)
+	}
+	ctx := context.Background()
+	audit := env.RawCollection("audit")
+	for id, seq := range map[string]int{"000000000020": 1_000_000, "000000000030": 1} {
+		if _, err := audit.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: bson.D{{Key: "seq", Value: seq}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, first := range []int{1, 3, 10} {
+		got := trailSequences(t, env, map[string]any{"subject": "demo-police"}, first)
+		var want []int
+		for s := 40; s >= 1; s-- {
+			want = append(want, s)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("first %d: listed %v\nwant %v", first, got, want)
+		}
+	}
+	report := testenv.DataAs[struct {
+		VerifyAuditChain model.AuditChainReport `json:"verifyAuditChain"`
+	}](t, env.As(model.RoleAuditor, `{ verifyAuditChain { valid firstBrokenSequence } }`, nil)).VerifyAuditChain
+	if report.Valid {
+		t.Errorf("verifyAuditChain after seq was edited: %+v", report)
+	}
+}

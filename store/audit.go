@@ -666,6 +666,9 @@ func (s *Store) auditEntriesBackward(ctx context.Context, q AuditQuery) (AuditPa
 			if d == nil || d.Removed {
 				continue
 			}
+			// The position is the _id read: a seq field edited by hand must not send the next
+			// page back to the end of the log or end the listing early (verification reports it).
+			d.Sequence = pos + 1
 			if q.From != nil && d.Time.Before(q.From.Add(-auditTimeSlack)) {
 				return fullPage(out, q.Limit), nil
 			}
