@@ -201,7 +201,9 @@ func TestAuditTrailOnlyForAuditors(t *testing.T) {
 // TestAuditTrailOverEditedSequences edits the seq field of stored entries by hand (one far
 // past the end, one to 1): paging through auditTrail with endCursor must still end, listing
 // every stored entry once by its position in the log, newest first — an edited entry must
-// neither send the next page back to the end of the log (a loop) nor end the listing early.
+// neither send the next page back to the end of the log (a loop) nor end the listing early;
+// auditExport, page by page, lists every position once in order; verifyAuditChain names the
+// first edited entry.
 func TestAuditTrailOverEditedSequences(t *testing.T) {
 	t.Parallel()
 	env := testenv.New(t, testenv.Options{Persons: 10})
@@ -225,10 +227,20 @@ func TestAuditTrailOverEditedSequences(t *testing.T) {
 			t.Errorf("first %d: listed %v\nwant %v", first, got, want)
 		}
 	}
+	// The export, page by page, lists each position once, in order, and ends.
+	exported := exportedSequences(t, env, 3)
+	for i, s := range exported {
+		if s != i+1 {
+			t.Fatalf("export after seq was edited: position %d holds %d (%v)", i+1, s, exported)
+		}
+	}
+	if len(exported) < 40 {
+		t.Errorf("export after seq was edited: %v", exported)
+	}
 	report := testenv.DataAs[struct {
 		VerifyAuditChain model.AuditChainReport `json:"verifyAuditChain"`
 	}](t, env.As(model.RoleAuditor, `{ verifyAuditChain { valid firstBrokenSequence } }`, nil)).VerifyAuditChain
-	if report.Valid {
+	if report.Valid || report.FirstBrokenSequence == nil || *report.FirstBrokenSequence != 20 {
 		t.Errorf("verifyAuditChain after seq was edited: %+v", report)
 	}
 }

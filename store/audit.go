@@ -366,7 +366,11 @@ runs:
 			d := byID[id]
 			if d != nil {
 				missingInARow = 0
-				if !visit(d.leaf()) {
+				// The position is the _id read, as the leaves' order is: a seq field edited by
+				// hand must not send a reader back or ahead (verification reports the entry).
+				l := d.leaf()
+				l.Seq = from + i
+				if !visit(l) {
 					return nil
 				}
 				continue
