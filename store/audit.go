@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -384,7 +385,7 @@ runs:
 				return nil
 			}
 			if missingInARow >= auditIndexBatch { // a long run deleted by hand, or a hint moved ahead
-				next, err := s.nextAuditPosition(ctx, from+i)
+				next, err := s.auditNeighbour(ctx, from+i, true)
 				if err != nil || next == 0 {
 					return err
 				}
@@ -396,24 +397,32 @@ runs:
 	}
 }
 
-// nextAuditPosition is the first taken position after seq (0 when there is none). It is
-// asked only after auditIndexBatch missing positions in a row before the head hint — a log
-// edited by hand — so that reading by _id does not take a long deleted run for the end of the
-// log and hide the entries after it; where the server scans, this query reads the whole log.
-// Index: seq.
-func (s *Store) nextAuditPosition(ctx context.Context, seq int) (int, error) {
-	var d struct {
-		Seq int `bson:"seq"`
+// auditNeighbour is the nearest taken position after seq (later) or before it, by _id, 0 when
+// there is none. It is asked only after auditIndexBatch missing positions in a row — a log
+// edited by hand, or a head hint moved far ahead — so that reading by _id does not take a long
+// run of missing positions for the end (or the start) of the log and hide the entries beyond
+// it; where the server scans, this query reads the whole log. Index: _id.
+func (s *Store) auditNeighbour(ctx context.Context, seq int, later bool) (int, error) {
+	op, order := "$lt", -1
+	if later {
+		op, order = "$gt", 1
 	}
-	err := decodeOne(s.db.Collection(colAudit).FindOne(ctx, bson.D{{Key: "seq", Value: bson.D{{Key: "$gt", Value: seq}}}},
-		options.FindOne().SetSort(bson.D{{Key: "seq", Value: 1}}).SetProjection(bson.D{{Key: "seq", Value: 1}})), &d)
+	var d struct {
+		ID string `bson:"_id"`
+	}
+	err := decodeOne(s.db.Collection(colAudit).FindOne(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: op, Value: AuditID(seq)}}}},
+		options.FindOne().SetSort(bson.D{{Key: "_id", Value: order}}).SetProjection(bson.D{{Key: "_id", Value: 1}})), &d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return 0, nil
 	}
 	if err != nil {
 		return 0, classify(err)
 	}
-	return d.Seq, nil
+	pos, err := strconv.Atoi(d.ID)
+	if err != nil {
+		return 0, fmt.Errorf("audit entry _id %q is not a position: %w", d.ID, err)
+	}
+	return pos, nil
 }
 
 // leaf is the stored document as an AuditLeaf.
@@ -650,6 +659,8 @@ func (s *Store) auditEntriesBackward(ctx context.Context, q AuditQuery) (AuditPa
 		pos = min(pos, q.BeforeSeq-1)
 	}
 	var out []model.AuditEntry
+	missingInARow := 0
+runs:
 	for n, examined := 8, 0; pos >= 1; n = min(2*n, auditIndexBatch) {
 		if examined >= auditScanBudget {
 			return AuditPage{Entries: out, More: true, Next: pos + 1}, nil
@@ -667,7 +678,18 @@ func (s *Store) auditEntriesBackward(ctx context.Context, q AuditQuery) (AuditPa
 			pos--
 			examined++
 			d := byID[id]
-			if d == nil || d.Removed {
+			if d == nil {
+				if missingInARow++; missingInARow >= auditIndexBatch { // deleted by hand, or a hint far ahead
+					if pos, err = s.auditNeighbour(ctx, pos+1, false); err != nil {
+						return AuditPage{}, err
+					}
+					missingInARow, n = 0, 4
+					continue runs
+				}
+				continue
+			}
+			missingInARow = 0
+			if d.Removed {
 				continue
 			}
 			// The position is the _id read: a seq field edited by hand must not send the next

@@ -346,6 +346,31 @@ func TestAuditLeavesAfterDeletedRuns(t *testing.T) {
 				if !slices.Equal(got, want) {
 					t.Errorf("leaves from %d after %d..%d were deleted: %d leaves, want %d (got %v)", tc.from, tc.deleteFrom, tc.deleteTo, len(got), len(want), got)
 				}
+				// The trail, newest first, page by page, lists the same entries in a few pages.
+				var listed []int
+				q := AuditQuery{Limit: 50}
+				for pages := 0; ; pages++ {
+					if pages > n/q.Limit+3 {
+						t.Fatalf("audit trail after %d..%d were deleted: more than %d pages (listed %v)", tc.deleteFrom, tc.deleteTo, pages, listed)
+					}
+					p, err := s.AuditEntries(ctx, q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, e := range p.Entries {
+						if e.Sequence >= tc.from {
+							listed = append(listed, e.Sequence)
+						}
+					}
+					if !p.More {
+						break
+					}
+					q.BeforeSeq = p.Next
+				}
+				slices.Reverse(listed)
+				if !slices.Equal(listed, want) {
+					t.Errorf("audit trail after %d..%d were deleted: %d entries, want %d (got %v)", tc.deleteFrom, tc.deleteTo, len(listed), len(want), listed)
+				}
 			})
 		}
 	}
