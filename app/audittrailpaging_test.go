@@ -244,3 +244,37 @@ func TestAuditTrailOverEditedSequences(t *testing.T) {
 		t.Errorf("verifyAuditChain after seq was edited: %+v", report)
 	}
 }
+
+// TestPersonAuditTrailOverEditedSequences edits the seq field of entries naming a person by
+// hand (one far past the end, one to 1), then the person is read again: auditTrail by person
+// and disclosures list every entry naming them once, newest first, the new ones included — an
+// edited entry must not move the per-person index past the entries that follow it.
+func TestPersonAuditTrailOverEditedSequences(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{Persons: 10})
+	const card = `query($p: PurposeInput!) { person(id: "P-000001", purpose: $p) { familyName } }`
+	read := func(times int) {
+		for range times {
+			env.MustData(model.RolePolice, card, map[string]any{"p": testenv.Purpose(model.RolePolice)})
+		}
+	}
+	read(30)
+	ctx := context.Background()
+	audit := env.RawCollection("audit")
+	for id, seq := range map[string]int{"000000000010": 1_000_000, "000000000020": 1} {
+		if _, err := audit.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: bson.D{{Key: "seq", Value: seq}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read(5)
+	var want []int
+	for s := 35; s >= 1; s-- {
+		want = append(want, s)
+	}
+	for _, first := range []int{1, 4, 50} {
+		got := trailSequences(t, env, map[string]any{"personId": "P-000001", "subject": "demo-police"}, first)
+		if !slices.Equal(got, want) {
+			t.Errorf("first %d: listed %v\nwant %v", first, got, want)
+		}
+	}
+}

@@ -239,7 +239,11 @@ func (s *Store) auditEntriesAtPositions(ctx context.Context, seqs []int, project
 	byID := keyed(docs, func(e *model.AuditEntry) string { return e.ID })
 	out := make([]*model.AuditEntry, len(ids))
 	for i, id := range ids {
-		out[i] = byID[id]
+		if out[i] = byID[id]; out[i] != nil {
+			// The position is the _id read: a seq field edited by hand must not move the
+			// per-person index's watermark or a reader's next position (verification reports it).
+			out[i].Sequence = seqs[i]
+		}
 	}
 	return out, nil
 }
