@@ -715,15 +715,15 @@ func (s *Store) auditEnd(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	for {
-		run, err := s.auditRun(ctx, end, 8)
+	for n := 1; ; n = 8 { // one position past a current hint, runs of 8 past a lagging one
+		run, err := s.auditRun(ctx, end, n)
 		if err != nil {
 			return 0, err
 		}
 		if len(run) > 0 {
 			end = run[len(run)-1].Sequence
 		}
-		if len(run) < 8 {
+		if len(run) < n {
 			return end, nil
 		}
 	}
