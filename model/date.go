@@ -60,6 +60,13 @@ func (d Date) After(o Date) bool { return d > o }
 // String is the ISO-8601 form.
 func (d Date) String() string { return string(d) }
 
+// IsValid says whether d is a real calendar day in YYYY-MM-DD form (what ParseDate accepts);
+// the store refuses a stored date that is not (a document edited by hand).
+func (d Date) IsValid() bool {
+	_, err := ParseDate(string(d))
+	return err == nil
+}
+
 // UnmarshalGQL accepts only a string in ISO-8601 calendar form.
 func (d *Date) UnmarshalGQL(v any) error {
 	s, ok := v.(string)

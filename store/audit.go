@@ -54,6 +54,9 @@ type auditDoc struct {
 	Removed          bool     `bson:"removed,omitempty"`
 }
 
+// bodyRemoved says retention removed the entry's body (its fields are then absent).
+func (d *auditDoc) bodyRemoved() bool { return d.Removed }
+
 // AuditHead is the furthest position known to be taken (a hint: the log may be a little
 // longer when another instance appended since).
 func (s *Store) AuditHead(ctx context.Context) (int, error) { return s.auditMark(ctx, auditHeadID) }
@@ -64,7 +67,7 @@ func (s *Store) auditMark(ctx context.Context, id string) (int, error) {
 	var h struct {
 		Seq int `bson:"seq"`
 	}
-	err := decodeOne(s.db.Collection(colAuditMeta).FindOne(ctx, bson.D{{Key: "_id", Value: id}}), &h)
+	err := decodeOne(s.db.Collection(colAuditMeta).FindOne(ctx, bson.D{{Key: "_id", Value: id}}), &h, true)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return 0, nil
 	}
@@ -318,6 +321,46 @@ type AuditLeaf struct {
 	Leaf    []byte
 	Tree    [][]byte
 	Removed bool
+	// Corrupt, when not empty, says why the stored document is not an entry custodia wrote (a
+	// field of the wrong type, a value no entry holds: it was edited by hand); Entry is then
+	// what could still be decoded of it, nil when nothing could. Readers report it, never
+	// skip it.
+	Corrupt string
+}
+
+// auditLeafOf reads a stored audit document as a leaf; a document that is not an entry
+// custodia wrote is a leaf marked Corrupt, not an error, so that verification and the export
+// report it where it lies and go on.
+func auditLeafOf(raw bson.Raw) AuditLeaf {
+	var d auditDoc
+	err := decodeRaw(raw, &d, true)
+	if err == nil {
+		return d.leaf()
+	}
+	l := AuditLeaf{Corrupt: "it does not decode"}
+	var ce *CorruptError
+	if errors.As(err, &ce) {
+		l.Corrupt = ce.Detail()
+	}
+	d = auditDoc{}
+	if bson.Unmarshal(raw, &d) == nil { // only a value no entry holds: the rest is readable
+		corrupt := l.Corrupt
+		l = d.leaf()
+		l.Corrupt = corrupt
+	} else { // the hashes, if they still decode
+		var h struct {
+			Tree [][]byte `bson:"tree"`
+		}
+		if bson.Unmarshal(raw, &h) == nil && len(h.Tree) > 0 {
+			l.Tree, l.Leaf = h.Tree, h.Tree[0]
+		}
+	}
+	if id, ok := raw.Lookup("_id").StringValueOK(); ok {
+		if pos, err := strconv.Atoi(id); err == nil {
+			l.Seq = pos
+		}
+	}
+	return l
 }
 
 // AuditLeaves streams positions from, from+1, … in log order to visit until the end of the
@@ -338,11 +381,7 @@ func (s *Store) AuditLeaves(ctx context.Context, from int, visit func(AuditLeaf)
 	}
 	defer cur.Close(ctx)
 	for cur.Next(ctx) {
-		var d auditDoc
-		if err := cur.Decode(&d); err != nil {
-			return err
-		}
-		if !visit(d.leaf()) {
+		if !visit(auditLeafOf(cur.Current)) {
 			break
 		}
 	}
@@ -358,18 +397,18 @@ runs:
 		for i := range ids {
 			ids[i] = AuditID(from + i)
 		}
-		docs, err := findByIDs[auditDoc](ctx, s, s.db.Collection(colAudit), ids)
+		docs, err := findByIDs[bson.Raw](ctx, s, s.db.Collection(colAudit), ids)
 		if err != nil {
 			return err
 		}
-		byID := keyed(docs, func(d *auditDoc) string { return d.ID })
+		byID := keyed(docs, func(d *bson.Raw) string { id, _ := d.Lookup("_id").StringValueOK(); return id })
 		for i, id := range ids {
 			d := byID[id]
 			if d != nil {
 				missingInARow = 0
 				// The position is the _id read, as the leaves' order is: a seq field edited by
 				// hand must not send a reader back or ahead (verification reports the entry).
-				l := d.leaf()
+				l := auditLeafOf(*d)
 				l.Seq = from + i
 				if !visit(l) {
 					return nil
@@ -411,7 +450,7 @@ func (s *Store) auditNeighbour(ctx context.Context, seq int, later bool) (int, e
 		ID string `bson:"_id"`
 	}
 	err := decodeOne(s.db.Collection(colAudit).FindOne(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: op, Value: AuditID(seq)}}}},
-		options.FindOne().SetSort(bson.D{{Key: "_id", Value: order}}).SetProjection(bson.D{{Key: "_id", Value: 1}})), &d)
+		options.FindOne().SetSort(bson.D{{Key: "_id", Value: order}}).SetProjection(bson.D{{Key: "_id", Value: 1}})), &d, false)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return 0, nil
 	}
@@ -442,7 +481,7 @@ func (d *auditDoc) leaf() AuditLeaf {
 // retention removed its body.
 func (s *Store) AuditEntryAt(ctx context.Context, seq int) (*model.AuditEntry, bool, error) {
 	var d auditDoc
-	err := s.db.Collection(colAudit).FindOne(ctx, bson.D{{Key: "_id", Value: AuditID(seq)}}).Decode(&d)
+	err := decodeOne(s.db.Collection(colAudit).FindOne(ctx, bson.D{{Key: "_id", Value: AuditID(seq)}}), &d, true)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, false, nil
 	}

@@ -27,8 +27,8 @@ func recordsWithEverything(t *testing.T) (*Store, string) {
 		return []model.Sentence{{ID: id, Kind: model.SentenceKindImprisonment, Status: model.SentenceStatusServed}}
 	}
 	conviction := func(id, decided string, expunged bool) model.Conviction {
-		return model.Conviction{ID: id, Court: "Okresní soud", CaseReference: "ref " + id, DecisionDate: model.MustDate(decided),
-			Offences:  []model.Offence{{LegalProvision: "§ 205 TZ"}},
+		return model.Conviction{ID: id, Court: "Okresní soud", CaseReference: "ref " + id, DecisionDate: model.MustDate(decided), FinalDate: model.MustDate(decided),
+			Offences:  []model.Offence{{LegalProvision: "§ 205 TZ", Completion: model.OffenceCompletionCompleted, Participation: model.ParticipationPerpetrator}},
 			Sentences: sentence("S" + id[1:]), Expunged: expunged}
 	}
 	blocked := &model.Blocking{Reason: "court order", CorrectionID: "K-1"}

@@ -261,7 +261,7 @@ func casUpdate[T any](ctx context.Context, s *Store, c *mongo.Collection, id str
 	for attempt := 0; attempt < 50; attempt++ {
 		doc := fresh()
 		exists := true
-		err := c.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&doc)
+		err := decodeOne(c.FindOne(ctx, bson.D{{Key: "_id", Value: id}}), &doc, true)
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			doc, exists = fresh(), false
 		} else if err != nil {
