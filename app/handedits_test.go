@@ -297,3 +297,101 @@ func TestAuditEntryEditedToAnotherShape(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditHeadHintEditedByHand moves the audit head hint (and deletes entries) by hand, then
+// starts a new instance over the database: its first append never takes the position of a
+// deleted entry (which would hide the deletion from verification), and a hint past the last
+// stored entry — a truncated tail, or a hint moved ahead — refuses the append, so the read
+// fails closed with SERVICE_UNAVAILABLE and no data, and /readyz says so, rather than placing
+// the entry beyond a gap the Merkle tree cannot span.
+func TestAuditHeadHintEditedByHand(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		deleted []int // entries deleted (the log holds 1..5 before)
+		head    int   // the hint set (-1: its document deleted)
+		refused bool
+		broken  int // the entry verifyAuditChain reports (0: none)
+	}{
+		{"moved back below a deleted entry", []int{4}, 2, false, 4},
+		{"deleted, with the first entry", []int{1}, -1, false, 1},
+		{"moved back to the start", nil, 0, false, 0},
+		{"moved ahead", nil, 1006, true, 0},
+		{"left over a deleted tail", []int{4, 5}, 5, true, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			first := testenv.New(t, testenv.Options{Persons: 10})
+			ctx := context.Background()
+			for i := 0; i < 5; i++ {
+				first.MustData(model.RoleCourt, prisonsQuery, nil)
+			}
+			auditCol := first.RawCollection("audit")
+			if n, err := auditCol.CountDocuments(ctx, bson.D{}); err != nil || n != 5 {
+				t.Fatalf("the log should hold 5 entries: %d %v", n, err)
+			}
+			for _, seq := range c.deleted {
+				if _, err := auditCol.DeleteOne(ctx, bson.D{{Key: "_id", Value: store.AuditID(seq)}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			meta := first.RawCollection("auditMeta")
+			var err error
+			if c.head < 0 {
+				_, err = meta.DeleteOne(ctx, bson.D{{Key: "_id", Value: "head"}})
+			} else {
+				_, err = meta.UpdateOne(ctx, bson.D{{Key: "_id", Value: "head"}}, bson.D{{Key: "$set", Value: bson.D{{Key: "seq", Value: c.head}}}})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			env := testenv.New(t, testenv.Options{Persons: 10, Database: first.Config.MongoDatabase})
+			r := env.As(model.RolePolice, `query($p: PurposeInput!) { person(id: "P-000001", purpose: $p) { familyName } }`, map[string]any{"p": testenv.Purpose(model.RolePolice)})
+			stored := map[string]bool{}
+			cur, err := auditCol.Find(ctx, bson.D{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for cur.Next(ctx) {
+				id, _ := cur.Current.Lookup("_id").StringValueOK()
+				stored[id] = true
+			}
+			if c.refused {
+				if r.Data["person"] != nil || len(r.Errors) != 1 || r.Errors[0].Code() != "SERVICE_UNAVAILABLE" || strings.Contains(r.Raw, "Nov") {
+					t.Fatalf("want SERVICE_UNAVAILABLE and no data, got %s", r.Raw)
+				}
+				if len(stored) != 5-len(c.deleted) {
+					t.Fatalf("a refused append stored an entry: %v", stored)
+				}
+				if status, _ := env.Get("/readyz"); status != 503 {
+					t.Errorf("/readyz: %d, want 503", status)
+				}
+				if !strings.Contains(env.LogLinesOf(r), "head hint is past the last stored entry") {
+					t.Errorf("the log should say why: %s", env.LogLinesOf(r))
+				}
+				return
+			}
+			if r.Data["person"] == nil {
+				t.Fatalf("the read should be answered and audited: %s", r.Raw)
+			}
+			for _, seq := range c.deleted {
+				if stored[store.AuditID(seq)] {
+					t.Fatalf("the position of deleted entry %d was taken again", seq)
+				}
+			}
+			if !stored[store.AuditID(6)] {
+				t.Fatalf("the read's entry should follow the last stored one: %v", stored)
+			}
+			report := testenv.DataAs[struct {
+				VerifyAuditChain model.AuditChainReport `json:"verifyAuditChain"`
+			}](t, env.As(model.RoleAuditor, `{ verifyAuditChain { valid firstBrokenSequence problem } }`, nil)).VerifyAuditChain
+			switch {
+			case c.broken == 0 && !report.Valid:
+				t.Fatalf("verifyAuditChain: %+v %s", report, deref(report.Problem))
+			case c.broken > 0 && (report.Valid || report.FirstBrokenSequence == nil || *report.FirstBrokenSequence != c.broken):
+				t.Fatalf("verifyAuditChain: want entry %d reported, got %+v %s", c.broken, report, deref(report.Problem))
+			}
+		})
+	}
+}

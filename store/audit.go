@@ -181,11 +181,18 @@ func (s *Store) readAuditHashes(ctx context.Context, indexes []int64, overlay ma
 // succeeds, and the append costs the insert and the hint's update. When another instance did
 // append, the insert collides and the append goes on from the hint as above. The hint is
 // still updated on every append, so other instances start near the end.
+//
+// The first append of a process starts after the last position stored (auditStart), not
+// after the hint alone: a hint moved back by hand must not make it fill the position of an
+// entry deleted by hand (which would hide the deletion), and a hint moved ahead of the last
+// stored entry (or a truncated tail) must not make it append beyond a gap the Merkle tree
+// cannot span. The latter refuses every append — the request fails closed — until an
+// operator restores the log.
 func (s *Store) AppendAudit(ctx context.Context, entries []*model.AuditEntry, encode func(*model.AuditEntry) []byte) error {
 	head := int(s.auditLast.Load())
 	if head == 0 {
 		var err error
-		if head, err = s.AuditHead(ctx); err != nil {
+		if head, err = s.auditStart(ctx); err != nil {
 			return err
 		}
 	}
@@ -245,6 +252,34 @@ func (s *Store) AppendAudit(ctx context.Context, entries []*model.AuditEntry, en
 	}
 	return nil
 }
+
+// ErrAuditTruncated says the audit head hint names a position past the last stored entry: the
+// tail of the log was deleted or the hint edited by hand. Appends are refused, since an entry
+// placed after the gap could never be proven in the tree and one placed in it would hide the
+// deletion.
+var ErrAuditTruncated = errors.New("audit log: the head hint is past the last stored entry (the tail was deleted or the hint edited by hand); appends are refused until the log is restored")
+
+// auditStart is where a process's first append starts: the last stored position, checked
+// against the head hint (see AppendAudit). One query by _id (index: _id; where the server
+// scans, it reads the log once per process).
+func (s *Store) auditStart(ctx context.Context) (int, error) {
+	hint, err := s.AuditHead(ctx)
+	if err != nil {
+		return 0, err
+	}
+	last, err := s.auditNeighbour(ctx, auditPositions, false)
+	if err != nil {
+		return 0, err
+	}
+	if hint > last {
+		return 0, fmt.Errorf("%w (hint %d, last stored %d)", ErrAuditTruncated, hint, last)
+	}
+	return last, nil
+}
+
+// auditPositions is one past the largest position AuditID pads to 12 digits; auditNeighbour
+// before it is the last stored position.
+const auditPositions = 1_000_000_000_000
 
 // rememberAuditLast records that this process took every position up to seq (never moving
 // back: appenders of one process may finish out of order).
@@ -449,7 +484,11 @@ func (s *Store) auditNeighbour(ctx context.Context, seq int, later bool) (int, e
 	var d struct {
 		ID string `bson:"_id"`
 	}
-	err := decodeOne(s.db.Collection(colAudit).FindOne(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: op, Value: AuditID(seq)}}}},
+	bound := AuditID(seq)
+	if seq >= auditPositions {
+		bound = ":" // sorts after every _id of digits
+	}
+	err := decodeOne(s.db.Collection(colAudit).FindOne(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: op, Value: bound}}}},
 		options.FindOne().SetSort(bson.D{{Key: "_id", Value: order}}).SetProjection(bson.D{{Key: "_id", Value: 1}})), &d, false)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return 0, nil
