@@ -247,6 +247,16 @@ func TestHandEditedGrants(t *testing.T) {
 	}
 }
 
+// serverWithAuditEntries starts a test server whose audit log holds n entries (prison reads).
+func serverWithAuditEntries(t *testing.T, n int) (*testenv.Env, context.Context) {
+	t.Helper()
+	env := testenv.New(t, testenv.Options{Persons: 10})
+	for i := 0; i < n; i++ {
+		env.MustData(model.RoleCourt, prisonsQuery, nil)
+	}
+	return env, context.Background()
+}
+
 // TestAuditEntryEditedToAnotherShape edits stored audit entries into documents custodia never
 // writes — a field of another type, a value no entry holds, the whole body replaced: the
 // server's own verification and the offline verification of an export report the entry (the
@@ -268,11 +278,7 @@ func TestAuditEntryEditedToAnotherShape(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			env := testenv.New(t, testenv.Options{Persons: 10})
-			ctx := context.Background()
-			for i := 0; i < 6; i++ {
-				env.MustData(model.RoleCourt, prisonsQuery, nil)
-			}
+			env, ctx := serverWithAuditEntries(t, 6)
 			if _, err := env.Server.Trail.Checkpoint(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -322,11 +328,7 @@ func TestAuditHeadHintEditedByHand(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			first := testenv.New(t, testenv.Options{Persons: 10})
-			ctx := context.Background()
-			for i := 0; i < 5; i++ {
-				first.MustData(model.RoleCourt, prisonsQuery, nil)
-			}
+			first, ctx := serverWithAuditEntries(t, 5)
 			auditCol := first.RawCollection("audit")
 			if n, err := auditCol.CountDocuments(ctx, bson.D{}); err != nil || n != 5 {
 				t.Fatalf("the log should hold 5 entries: %d %v", n, err)
