@@ -397,3 +397,35 @@ func TestAuditHeadHintEditedByHand(t *testing.T) {
 		})
 	}
 }
+
+// TestHandEditedIdempotencyRecord edits the record of a completed write, then retries the
+// write with the same key: an answer whose owner link was pointed at another person, or that
+// holds a value no write produces, is INTERNAL — never that person's data, never the value.
+func TestHandEditedIdempotencyRecord(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{Persons: 10})
+	const record = `mutation($pid: ID!, $in: ConvictionInput!, $k: String!, $p: PurposeInput!) {
+	  recordConviction(personId: $pid, input: $in, idempotencyKey: $k, purpose: $p) { id sentences { status } person { familyName nationalId } } }`
+	conviction := map[string]any{"court": "Okresní soud v Jihlavě", "caseReference": "2 T 9/2020", "decisionDate": "2020-02-10", "finalDate": "2020-03-01",
+		"offences":  []any{map[string]any{"legalProvision": "§ 205 odst. 1 TZ", "description": "krádež", "category": "0801 00", "completion": "COMPLETED", "participation": "PERPETRATOR", "intentional": true}},
+		"sentences": []any{map[string]any{"kind": "FINE", "amount": map[string]any{"amount": "5000.00", "currency": "CZK"}, "status": "SERVED", "startDate": "2020-03-01", "endDate": "2020-04-01"}}}
+	court, _ := seed.OfficialFor(model.RoleCourt)
+	for i, c := range []struct {
+		name, field string
+		value       any
+		leak        string
+	}{
+		{"the owner pointed at another person", "owners.personId", seed.NamedSvoboda, "Svoboda"},
+		{"a sentence status no write produces", "answer.sentences.0.status", "ESCAPED", "ESCAPED"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			vars := map[string]any{"pid": seed.NamedNovak, "in": conviction, "k": fmt.Sprintf("dba-idempotency-%d", i), "p": testenv.Purpose(model.RoleCourt)}
+			env.MustData(model.RoleCourt, record, vars)
+			setField("idempotency", court.Identity.Subject+"|"+vars["k"].(string), c.field, c.value).apply(t, env)
+			r := env.As(model.RoleCourt, record, vars)
+			if len(r.Errors) != 1 || r.Errors[0].Code() != "INTERNAL" || strings.Contains(r.Raw, c.leak) {
+				t.Fatalf("a retry over an edited record: want INTERNAL without %q, got %s", c.leak, r.Raw)
+			}
+		})
+	}
+}
