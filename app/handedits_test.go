@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"custodia/app"
 	"custodia/audit"
@@ -53,7 +54,7 @@ func (h handEdit) apply(t *testing.T, env *testenv.Env) (restore func()) {
 
 // TestHandEditedRegisterDocumentsAreRefused edits a person's stored documents as a database
 // administrator could — a wrong type, an enum value the schema does not know, a date that is
-// not one, a required value removed — and reads the person as a court (full copy) and as the
+// not one, a required value removed, detention periods that contradict each other — and reads the person as a court (full copy) and as the
 // police (extract): each read is INTERNAL with no data (never the stored value passed on as if
 // it were valid), the log names the document and field but not the value, and a write over
 // the corrupt record is refused and leaves it as it was.
@@ -77,6 +78,9 @@ func TestHandEditedRegisterDocumentsAreRefused(t *testing.T) {
 		{"the date of birth removed", unsetField("persons", novak, "dateOfBirth"), "dateOfBirth", `"dateOfBirth":""`, false},
 		{"an unknown detention kind", setField("detentions", novak, "periods.0.kind", "HOLIDAY"), "periods[0].kind", "HOLIDAY", true},
 		{"a period start that is not a date", setField("detentions", novak, "periods.0.start", "soon"), "periods[0].start", `"soon"`, true},
+		{"two open periods", unsetField("detentions", novak, "periods.1.end"), "would both be ongoing", "", true},
+		{"a period ending before it starts", setField("detentions", novak, "periods.1.end", "2001-01-01"), "would end before it starts", "2001-01-01", true},
+		{"overlapping periods", setField("detentions", novak, "periods.1.start", "2016-01-01"), "would overlap", "2016-01-01", true},
 		{"an unknown sentence status", setField("records", novak, "convictions.0.sentences.0.status", "ESCAPED"), "convictions[0].sentences[0].status", "ESCAPED", false},
 		{"an unknown offence completion", setField("records", novak, "convictions.0.offences.0.completion", "MAYBE"), "convictions[0].offences[0].completion", "MAYBE", false},
 	}
@@ -425,6 +429,40 @@ func TestHandEditedIdempotencyRecord(t *testing.T) {
 			r := env.As(model.RoleCourt, record, vars)
 			if len(r.Errors) != 1 || r.Errors[0].Code() != "INTERNAL" || strings.Contains(r.Raw, c.leak) {
 				t.Fatalf("a retry over an edited record: want INTERNAL without %q, got %s", c.leak, r.Raw)
+			}
+		})
+	}
+}
+
+// TestAuditNotesEditedByHand replaces a stored checkpoint's or the retention record's signed
+// note by something that is not text: verifyAuditChain reports that it does not verify
+// (it did fail with INTERNAL), as it does for a note edited into other text.
+func TestAuditNotesEditedByHand(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name, collection, id string
+		note                 any
+	}{
+		{"a checkpoint edited into other text", "auditCheckpoints", store.AuditID(2), "forged"},
+		{"a checkpoint edited into a number", "auditCheckpoints", store.AuditID(2), 5},
+		{"a retention record edited into a number", "auditMeta", "retention", 5},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			env, ctx := serverWithAuditEntries(t, 2)
+			if _, err := env.Server.Trail.Checkpoint(ctx); err != nil {
+				t.Fatal(err)
+			}
+			col := env.RawCollection(c.collection)
+			if _, err := col.UpdateOne(ctx, bson.D{{Key: "_id", Value: c.id}}, bson.D{{Key: "$set", Value: bson.D{{Key: "note", Value: c.note}}}},
+				options.UpdateOne().SetUpsert(true)); err != nil {
+				t.Fatal(err)
+			}
+			report := testenv.DataAs[struct {
+				VerifyAuditChain model.AuditChainReport `json:"verifyAuditChain"`
+			}](t, env.As(model.RoleAuditor, `{ verifyAuditChain { valid problem } }`, nil)).VerifyAuditChain
+			if report.Valid || !strings.Contains(deref(report.Problem), "does not verify") {
+				t.Fatalf("want the note reported, got %+v %s", report, deref(report.Problem))
 			}
 		})
 	}

@@ -548,7 +548,7 @@ func (s *Store) AuditCheckpoints(ctx context.Context, limit int) ([][]byte, erro
 		opts.SetLimit(int64(limit))
 	}
 	type cp struct {
-		Note string `bson:"note"`
+		Note bson.RawValue `bson:"note"`
 	}
 	docs, err := findAll[cp](ctx, s.db.Collection(colAuditCheckpoints), bson.D{}, opts)
 	if err != nil {
@@ -556,29 +556,45 @@ func (s *Store) AuditCheckpoints(ctx context.Context, limit int) ([][]byte, erro
 	}
 	out := make([][]byte, len(docs))
 	for i, d := range docs {
-		out[len(docs)-1-i] = []byte(d.Note)
+		out[len(docs)-1-i] = noteText(d.Note)
 	}
 	return out, nil
+}
+
+// notANote stands, for a verifier, for a stored signed note (a checkpoint, the retention
+// record) that is not text — edited by hand: it does not verify, so the verifier reports it
+// where the note would be, instead of the read failing.
+var notANote = []byte("custodia: the stored note is not text (edited by hand)\n")
+
+// noteText is a stored note's text, or notANote.
+func noteText(v bson.RawValue) []byte {
+	if str, ok := v.StringValueOK(); ok {
+		return []byte(str)
+	}
+	return notANote
 }
 
 // AuditCheckpointAt returns the stored checkpoint of a tree size, nil when there is none.
 func (s *Store) AuditCheckpointAt(ctx context.Context, size int64) ([]byte, error) {
 	var d struct {
-		Note string `bson:"note"`
+		Note bson.RawValue `bson:"note"`
 	}
 	err := s.db.Collection(colAuditCheckpoints).FindOne(ctx, bson.D{{Key: "_id", Value: AuditID(int(size))}}).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, nil
 	}
-	return []byte(d.Note), classify(err)
+	if err != nil {
+		return nil, classify(err)
+	}
+	return noteText(d.Note), nil
 }
 
 // AuditRetention returns the signed retention record and the last position it removed
 // (0 and nil when retention never removed anything).
 func (s *Store) AuditRetention(ctx context.Context) (int, []byte, error) {
 	var d struct {
-		Through int    `bson:"through"`
-		Note    string `bson:"note"`
+		Through int           `bson:"through"`
+		Note    bson.RawValue `bson:"note"`
 	}
 	err := s.db.Collection(colAuditMeta).FindOne(ctx, bson.D{{Key: "_id", Value: auditRetentionID}}).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
@@ -587,7 +603,7 @@ func (s *Store) AuditRetention(ctx context.Context) (int, []byte, error) {
 	if err != nil {
 		return 0, nil, classify(err)
 	}
-	return d.Through, []byte(d.Note), nil
+	return d.Through, noteText(d.Note), nil
 }
 
 // AuditRemovable returns the last position of the run of entries, after the ones already

@@ -1,13 +1,18 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"custodia/model"
+	"custodia/register"
 )
 
 // Documents edited behind the server's back (a database administrator, a restore gone wrong)
@@ -45,6 +50,9 @@ func (e *CorruptError) Error() string {
 // Detail says what is wrong with the document, without naming it: the field that holds no
 // valid value, or why it does not decode.
 func (e *CorruptError) Detail() string {
+	if e.Field != "" && e.Cause != nil {
+		return e.Field + ": " + e.Cause.Error()
+	}
 	if e.Field != "" {
 		return e.Field + " holds no valid value"
 	}
@@ -72,7 +80,25 @@ func decodeRaw(raw bson.Raw, v any, whole bool) error {
 	if field := invalidField(reflect.ValueOf(v).Elem(), whole, ""); field != "" {
 		return corrupt(raw, v, field, nil)
 	}
+	if field, err := inconsistent(v); err != nil {
+		return corrupt(raw, v, field, err)
+	}
 	return nil
+}
+
+// inconsistent applies the register's rules that hold across the items of one stored
+// document, on every read and before every write that reads it: a detention record's periods
+// (register.CheckPeriods: none ending before it starts, at most one open, none overlapping —
+// two open periods edited in by hand are not shown as the person's detention, nor kept by the
+// next write). It returns the field and the rule broken, never a value.
+func inconsistent(v any) (field string, err error) {
+	if r, ok := v.(*model.DetentionRecord); ok {
+		if bad := register.CheckPeriods(slices.Concat(r.Periods, r.CopyOnlyPeriods, r.BlockedPeriods)); bad != nil {
+			// A plain error: the caller must get INTERNAL, not the rule's CONFLICT.
+			return "periods", errors.New(bad.Error())
+		}
+	}
+	return "", nil
 }
 
 func corrupt(raw bson.Raw, v any, field string, cause error) *CorruptError {
