@@ -78,7 +78,7 @@ func decodeRaw(raw bson.Raw, v any, whole bool) error {
 		whole = false
 	}
 	if field := invalidField(reflect.ValueOf(v).Elem(), whole, ""); field != "" {
-		return corrupt(raw, v, field, nil)
+		return corrupt(raw, v, strings.TrimPrefix(field, "."), nil)
 	}
 	if field, err := inconsistent(v); err != nil {
 		return corrupt(raw, v, field, err)
@@ -106,92 +106,149 @@ func corrupt(raw bson.Raw, v any, field string, cause error) *CorruptError {
 	return &CorruptError{Type: strings.TrimPrefix(reflect.TypeOf(v).String(), "*"), ID: id, Field: field, Cause: cause}
 }
 
-// checkedTypes caches, per type, whether a value of it can hold a validated value.
-var checkedTypes sync.Map
-
-// holdsValidated says whether a value of type t can hold a validated value (so that the walk
-// skips strings, times, byte slices and structs without enums or dates at once).
-func holdsValidated(t reflect.Type) bool {
-	if v, ok := checkedTypes.Load(t); ok {
-		return v.(bool)
-	}
-	checkedTypes.Store(t, false) // a recursive type is settled below
-	holds := false
-	switch {
-	case t.Kind() != reflect.Pointer && t.Implements(validatedType):
-		holds = true
-	case t.Kind() == reflect.Pointer, t.Kind() == reflect.Slice, t.Kind() == reflect.Array, t.Kind() == reflect.Map:
-		holds = holdsValidated(t.Elem())
-	case t.Kind() == reflect.Struct:
-		for i := 0; i < t.NumField(); i++ {
-			if f := t.Field(i); f.IsExported() && f.Tag.Get("bson") != "-" && holdsValidated(f.Type) {
-				holds = true
-			}
-		}
-	}
-	checkedTypes.Store(t, holds)
-	return holds
+// checkPlan is how to find the validated values in a value of one type, worked out once per
+// type (checkPlans): which struct fields can hold one, and under which names.
+type checkPlan struct {
+	kind   reflect.Kind
+	leaf   bool                     // the type itself is validated
+	valid  func(reflect.Value) bool // for a leaf
+	elem   *checkPlan               // pointers, slices, arrays, maps
+	fields []fieldCheck             // structs: only the fields that can hold a validated value
 }
 
-// invalidField returns the path of the first invalid validated value in v, "" when there is
-// none.
-func invalidField(v reflect.Value, whole bool, path string) string {
-	t := v.Type()
-	if !holdsValidated(t) {
-		return ""
+type fieldCheck struct {
+	index int
+	name  string // the stored name ("" for an inlined struct)
+	plan  *checkPlan
+}
+
+// checkPlans caches the plan of each type; nil means a value of the type holds nothing to
+// check (strings, times, byte slices, structs without enums or dates).
+var checkPlans sync.Map
+
+func planOf(t reflect.Type) *checkPlan {
+	if p, ok := checkPlans.Load(t); ok {
+		return p.(*checkPlan)
 	}
-	switch t.Kind() {
-	case reflect.Pointer:
-		if v.IsNil() {
-			return ""
+	checkPlans.Store(t, (*checkPlan)(nil)) // a recursive type is settled below
+	var p *checkPlan
+	switch {
+	case t.Kind() != reflect.Pointer && t.Implements(validatedType):
+		p = &checkPlan{kind: t.Kind(), leaf: true, valid: validator(t)}
+	case t.Kind() == reflect.Pointer, t.Kind() == reflect.Slice, t.Kind() == reflect.Array, t.Kind() == reflect.Map:
+		if elem := planOf(t.Elem()); elem != nil {
+			p = &checkPlan{kind: t.Kind(), elem: elem}
 		}
-		// A present optional value must be valid, even under a projection.
-		return invalidField(v.Elem(), true, path)
-	case reflect.Slice, reflect.Array:
-		for i := 0; i < v.Len(); i++ {
-			if f := invalidField(v.Index(i), whole, path+"["+strconv.Itoa(i)+"]"); f != "" {
-				return f
-			}
-		}
-		return ""
-	case reflect.Map:
-		for it := v.MapRange(); it.Next(); {
-			if f := invalidField(it.Value(), whole, path+"["+fmt.Sprint(it.Key())+"]"); f != "" {
-				return f
-			}
-		}
-		return ""
-	case reflect.Struct:
+	case t.Kind() == reflect.Struct:
+		var fields []fieldCheck
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
 			tag := f.Tag.Get("bson")
 			if !f.IsExported() || tag == "-" {
 				continue
 			}
-			name, _, _ := strings.Cut(tag, ",")
-			if name == "" && !f.Anonymous {
-				name = strings.ToLower(f.Name[:1]) + f.Name[1:]
-			}
-			sub := path
-			if name != "" {
-				sub = strings.TrimPrefix(path+"."+name, ".")
-			}
-			if bad := invalidField(v.Field(i), whole, sub); bad != "" {
-				return bad
+			if fp := planOf(f.Type); fp != nil {
+				name, _, _ := strings.Cut(tag, ",")
+				if name == "" && !f.Anonymous {
+					name = strings.ToLower(f.Name[:1]) + f.Name[1:]
+				}
+				fields = append(fields, fieldCheck{index: i, name: name, plan: fp})
 			}
 		}
+		if len(fields) > 0 {
+			p = &checkPlan{kind: reflect.Struct, fields: fields}
+		}
+	}
+	checkPlans.Store(t, p)
+	return p
+}
+
+// validator is the validity test of a validated type, without boxing each value where it can
+// be helped: a date is checked as a string; an enum's valid values (a closed set) are
+// remembered once seen, so each later one costs a map lookup.
+func validator(t reflect.Type) func(reflect.Value) bool {
+	boxed := func(v reflect.Value) bool { return v.Interface().(validated).IsValid() }
+	switch {
+	case t == reflect.TypeFor[model.Date]():
+		return func(v reflect.Value) bool { return model.Date(v.String()).IsValid() }
+	case t.Kind() != reflect.String:
+		return boxed
+	}
+	var mu sync.RWMutex
+	known := map[string]bool{} // only valid values: bounded by the enum
+	return func(v reflect.Value) bool {
+		s := v.String()
+		mu.RLock()
+		ok := known[s]
+		mu.RUnlock()
+		if ok {
+			return true
+		}
+		if !boxed(v) {
+			return false
+		}
+		mu.Lock()
+		known[s] = true
+		mu.Unlock()
+		return true
+	}
+}
+
+// invalidField returns the path of the first invalid validated value in v, "" when there is
+// none. The path is built only for an invalid value, on the way back.
+func invalidField(v reflect.Value, whole bool, _ string) string {
+	p := planOf(v.Type())
+	if p == nil {
 		return ""
 	}
-	if v.IsZero() && !whole {
-		return ""
-	}
-	if !v.Interface().(validated).IsValid() {
+	if path, bad := p.invalid(v, whole); bad {
 		if path == "" {
 			return "the value"
 		}
 		return path
 	}
 	return ""
+}
+
+func (p *checkPlan) invalid(v reflect.Value, whole bool) (path string, bad bool) {
+	switch {
+	case p.leaf:
+		if v.IsZero() {
+			return "", whole
+		}
+		return "", !p.valid(v)
+	case p.kind == reflect.Pointer:
+		if v.IsNil() {
+			return "", false
+		}
+		// A present optional value must be valid, even under a projection.
+		return p.elem.invalid(v.Elem(), true)
+	case p.kind == reflect.Slice, p.kind == reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			if sub, bad := p.elem.invalid(v.Index(i), whole); bad {
+				return "[" + strconv.Itoa(i) + "]" + sub, true
+			}
+		}
+	case p.kind == reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			if sub, bad := p.elem.invalid(it.Value(), whole); bad {
+				return "[" + fmt.Sprint(it.Key()) + "]" + sub, true
+			}
+		}
+	case p.kind == reflect.Struct:
+		for _, f := range p.fields {
+			if sub, bad := f.plan.invalid(v.Field(f.index), whole); bad {
+				switch {
+				case f.name == "":
+					return sub, true
+				case sub == "" || sub[0] == '[':
+					return "." + f.name + sub, true
+				}
+				return "." + f.name + sub, true
+			}
+		}
+	}
+	return "", false
 }
 
 // keepsWhole says whether a projection leaves every field of the document in (none, or one
