@@ -77,7 +77,7 @@ func decodeRaw(raw bson.Raw, v any, whole bool) error {
 	if b, ok := v.(bodiless); ok && b.bodyRemoved() {
 		whole = false
 	}
-	if field := invalidField(reflect.ValueOf(v).Elem(), whole, ""); field != "" {
+	if field := invalidField(reflect.ValueOf(v).Elem(), whole); field != "" {
 		return corrupt(raw, v, strings.TrimPrefix(field, "."), nil)
 	}
 	if field, err := inconsistent(v); err != nil {
@@ -196,7 +196,7 @@ func validator(t reflect.Type) func(reflect.Value) bool {
 
 // invalidField returns the path of the first invalid validated value in v, "" when there is
 // none. The path is built only for an invalid value, on the way back.
-func invalidField(v reflect.Value, whole bool, _ string) string {
+func invalidField(v reflect.Value, whole bool) string {
 	p := planOf(v.Type())
 	if p == nil {
 		return ""
@@ -238,11 +238,8 @@ func (p *checkPlan) invalid(v reflect.Value, whole bool) (path string, bad bool)
 	case p.kind == reflect.Struct:
 		for _, f := range p.fields {
 			if sub, bad := f.plan.invalid(v.Field(f.index), whole); bad {
-				switch {
-				case f.name == "":
+				if f.name == "" { // an inlined struct
 					return sub, true
-				case sub == "" || sub[0] == '[':
-					return "." + f.name + sub, true
 				}
 				return "." + f.name + sub, true
 			}
