@@ -373,7 +373,7 @@ func TestAuditHeadHintEditedByHand(t *testing.T) {
 				if status, _ := env.Get("/readyz"); status != 503 {
 					t.Errorf("/readyz: %d, want 503", status)
 				}
-				if !strings.Contains(env.LogLinesOf(r), "head hint is past the last stored entry") {
+				if !strings.Contains(env.LogLinesOf(r), "the entry at the head hint is missing") {
 					t.Errorf("the log should say why: %s", env.LogLinesOf(r))
 				}
 				return

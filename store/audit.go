@@ -254,28 +254,55 @@ func (s *Store) AppendAudit(ctx context.Context, entries []*model.AuditEntry, en
 	return nil
 }
 
-// ErrAuditTruncated says the audit head hint names a position past the last stored entry: the
-// tail of the log was deleted or the hint edited by hand. Appends are refused, since an entry
-// placed after the gap could never be proven in the tree and one placed in it would hide the
-// deletion.
-var ErrAuditTruncated = errors.New("audit log: the head hint is past the last stored entry (the tail was deleted or the hint edited by hand); appends are refused until the log is restored")
+// ErrAuditTruncated says the entry at the audit head hint is missing: the tail of the log was
+// deleted, the entry deleted, or the hint moved ahead by hand. Appends are refused, since an
+// entry placed after the gap could never be proven in the tree and one placed in it would hide
+// the deletion.
+var ErrAuditTruncated = errors.New("audit log: the entry at the head hint is missing (the tail or that entry was deleted, or the hint moved ahead by hand); appends are refused until the log is restored")
 
-// auditStart is where a process's first append starts: the last stored position, checked
-// against the head hint (see AppendAudit). One query by _id (index: _id; where the server
-// scans, it reads the log once per process).
+// auditStartWindow is how many positions from the head hint a process's first append looks up.
+const auditStartWindow = 16
+
+// auditStart is where a process's first append starts (see AppendAudit): after the last
+// stored position. It looks up the positions from the head hint on by _id, in one batch: the
+// entry at the hint must be stored (else ErrAuditTruncated); the first missing position after
+// it ends the log, unless a position after that one is stored — a hole, so the hint was moved
+// back below a deleted entry: then the last stored position is asked for (auditNeighbour, on
+// the scanning engine a read of the log, paid only in a log edited by hand). A hint that lags
+// by more than the window is walked forward (lastAuditSeq). Index: _id.
 func (s *Store) auditStart(ctx context.Context) (int, error) {
 	hint, err := s.AuditHead(ctx)
 	if err != nil {
 		return 0, err
 	}
-	last, err := s.auditNeighbour(ctx, auditPositions, false)
+	ids := make([]string, auditStartWindow)
+	for i := range ids {
+		ids[i] = AuditID(hint + i)
+	}
+	type idOnly struct {
+		ID string `bson:"_id"`
+	}
+	docs, err := findByIDs[idOnly](ctx, s, s.db.Collection(colAudit), ids, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}}))
 	if err != nil {
 		return 0, err
 	}
-	if hint > last {
-		return 0, fmt.Errorf("%w (hint %d, last stored %d)", ErrAuditTruncated, hint, last)
+	taken := keyed(docs, func(d *idOnly) string { return d.ID })
+	if hint > 0 && taken[AuditID(hint)] == nil {
+		return 0, fmt.Errorf("%w (hint %d)", ErrAuditTruncated, hint)
 	}
-	return last, nil
+	end := hint
+	for end+1 < hint+auditStartWindow && taken[AuditID(end+1)] != nil {
+		end++
+	}
+	if end+1 == hint+auditStartWindow { // the hint lags: walk on
+		return s.lastAuditSeq(ctx, end)
+	}
+	for seq := end + 2; seq < hint+auditStartWindow; seq++ {
+		if taken[AuditID(seq)] != nil {
+			return s.auditNeighbour(ctx, auditPositions, false)
+		}
+	}
+	return end, nil
 }
 
 // auditPositions is one past the largest position AuditID pads to 12 digits; auditNeighbour
