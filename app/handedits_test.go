@@ -206,8 +206,9 @@ func slicesContainOnly(codes []string, want string) bool {
 
 // TestHandEditedGrants edits the demo officials' grants as a database administrator could: a
 // validity end that is not a date must not make a grant valid forever, a purpose added beyond
-// what the role may hold is not honoured, a status no grant has is refused; an expired
-// ACTIVE grant reads as expired.
+// what the role may hold is not honoured, a status no grant has or a field of the wrong type
+// is refused (INTERNAL, no detail); an expired ACTIVE grant reads as expired, a grant moved to
+// another agency no longer serves the token's.
 func TestHandEditedGrants(t *testing.T) {
 	t.Parallel()
 	env := testenv.New(t, testenv.Options{Persons: 10, Mutate: func(c *app.Config) { c.GrantCacheTTL = -1 }})
@@ -235,6 +236,8 @@ func TestHandEditedGrants(t *testing.T) {
 	}{
 		{"a validity end that is not a date", model.RolePolice, func(id string) handEdit { return setField("grants", id, "validUntil", "31.12.2020") }, model.PurposeCodePreTrialInvestigation, "INTERNAL"},
 		{"an ACTIVE grant past its validity end", model.RolePolice, func(id string) handEdit { return setField("grants", id, "validUntil", "2020-12-31") }, model.PurposeCodePreTrialInvestigation, "GRANT_EXPIRED"},
+		{"a grant moved to an unknown agency", model.RolePolice, func(id string) handEdit { return setField("grants", id, "agency", "Neznámý úřad") }, model.PurposeCodePreTrialInvestigation, "GRANT_REQUIRED"},
+		{"a caseload of the wrong type", model.RoleReintegration, func(id string) handEdit { return setField("grants", id, "caseload", 5) }, model.PurposeCodeSupervision, "INTERNAL"},
 		{"a status no grant has", model.RolePolice, func(id string) handEdit { return setField("grants", id, "status", "SUPERUSER") }, model.PurposeCodePreTrialInvestigation, "INTERNAL"},
 		{"a purpose beyond the role", model.RoleReintegration, func(id string) handEdit {
 			return setField("grants", id, "allowedPurposes", bson.A{"SUPERVISION", "CRIMINAL_PROCEEDINGS"})
@@ -246,6 +249,9 @@ func TestHandEditedGrants(t *testing.T) {
 			r := read(c.role, c.reason)
 			if r.Data["person"] != nil || len(r.Errors) != 1 || r.Errors[0].Code() != c.want {
 				t.Fatalf("want %s and no data, got %s", c.want, r.Raw)
+			}
+			if strings.Contains(r.Raw, "corrupt") || strings.Contains(r.Raw, "decod") {
+				t.Fatalf("the stored document's fault reached the caller: %s", r.Raw)
 			}
 		})
 	}
