@@ -421,11 +421,12 @@ func (r *queryResolver) SearchPersons(ctx context.Context, filter model.PersonSe
 	}
 	caller := auth.FromContext(ctx)
 	q.Names = register.NameKinds{Birth: r.Policy.Allows(caller.Role, "Person.birthFamilyName"), Previous: r.Policy.Allows(caller.Role, "Person.previousNames")}
-	persons, hasNext, err := r.Store.SearchPersons(ctx, grants.Scope(caller), q)
+	res, err := r.Store.SearchPersons(ctx, grants.Scope(caller), q)
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.PersonConnection{Edges: make([]model.PersonEdge, len(persons)), PageInfo: model.PageInfo{HasNextPage: hasNext}}
+	persons := res.Persons
+	conn := &model.PersonConnection{Edges: make([]model.PersonEdge, len(persons)), PageInfo: model.PageInfo{HasNextPage: res.More}}
 	page := make([]*model.Person, len(persons))
 	for i := range persons {
 		page[i] = &persons[i]
@@ -435,7 +436,12 @@ func (r *queryResolver) SearchPersons(ctx context.Context, filter model.PersonSe
 	if err := loaders.For(ctx).PrefetchPersons(ctx, page, loaders.SelectionBelow(ctx)); err != nil {
 		return nil, err
 	}
-	if n := len(conn.Edges); n > 0 {
+	if res.More {
+		// Where the next page starts: after the last person, or, when the page stopped at the
+		// store's scan budget, after the last candidate it looked up (sealed).
+		next := register.EncodeCursor(res.Next)
+		conn.PageInfo.EndCursor = &next
+	} else if n := len(conn.Edges); n > 0 {
 		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
 	}
 	return conn, nil

@@ -305,7 +305,9 @@ func (s *Store) auditEntriesAt(ctx context.Context, personID string, seqs []int,
 
 // personAuditEntries answers an audit query with a person from the index, newest first: the
 // person's positions below q.BeforeSeq are loaded a page at a time and the query's other
-// conditions applied to each entry, until a page and one more are found.
+// conditions applied to each entry, until a page and one more are found or KeyScanBudget
+// positions were looked up — then the page has More and Next, the lowest position looked up,
+// with fewer entries than asked for (possibly none).
 func (s *Store) personAuditEntries(ctx context.Context, q AuditQuery) (AuditPage, error) {
 	seqs, err := s.auditPositionsOf(ctx, q.PersonID)
 	if err != nil {
@@ -319,14 +321,22 @@ func (s *Store) personAuditEntries(ctx context.Context, q AuditQuery) (AuditPage
 		}
 		seqs = seqs[i:]
 	}
+	budget := newScanBudget()
 	var out []model.AuditEntry
+	low := 0 // the lowest position looked up
 	for len(seqs) > 0 && len(out) <= q.Limit {
-		n := min(len(seqs), q.Limit+1-len(out))
+		n := budget.take(min(len(seqs), q.Limit+1-len(out)))
+		if n == 0 {
+			// Stopped at the budget (an index document listing positions that do not name the
+			// person, or many entries the query's other conditions skip): go on below the
+			// lowest position looked up.
+			return AuditPage{Entries: out, More: true, Next: low}, nil
+		}
 		got, err := s.auditEntriesAt(ctx, q.PersonID, seqs[:n], q.matches)
 		if err != nil {
 			return AuditPage{}, err
 		}
-		out, seqs = append(out, got...), seqs[n:]
+		out, low, seqs = append(out, got...), seqs[n-1], seqs[n:]
 	}
 	return fullPage(out, q.Limit), nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -72,14 +73,18 @@ func (s *Store) bucketEvent(ctx context.Context, eventID string) error {
 // eventsAfterByBuckets is EventsAfter on an engine that serves only {_id: <string>} from an
 // index: the seconds from the cursor's (or, for a cursor older than the log's floor or than
 // eventHorizon, from that) to now are read in time order, a batch of second documents at a
-// time, and the events they list loaded by _id, until limit events after the cursor are found.
-func (s *Store) eventsAfterByBuckets(ctx context.Context, after string, limit int) ([]model.PersonEvent, error) {
+// time, and the events they list loaded by _id, until limit events after the cursor are found
+// or KeyScanBudget second documents and listed events were looked up: then the page has More
+// and Next, the position up to which the buckets were examined (an event ID or an instant),
+// with fewer events than asked for (possibly none) — a bucket bloated by hand costs each read
+// a bounded number of lookups, and the next read goes on from where this one stopped.
+func (s *Store) eventsAfterByBuckets(ctx context.Context, after string, limit int) (EventPage, error) {
 	now := time.Now()
 	start, ok := cursorTime(after)
 	if !ok || now.Sub(start) > eventShortSpan {
 		floor, err := s.eventFloor(ctx, now)
 		if err != nil {
-			return nil, err
+			return EventPage{}, err
 		}
 		if !ok || start.Before(floor) {
 			start = floor
@@ -98,7 +103,7 @@ func (s *Store) eventsAfterByBuckets(ctx context.Context, after string, limit in
 		}
 		hours, err := findByIDs[bucketDoc](ctx, s, s.db.Collection(colEventBuckets), ids)
 		if err != nil {
-			return nil, err
+			return EventPage{}, err
 		}
 		for _, h := range hours {
 			for _, v := range h.In {
@@ -110,45 +115,64 @@ func (s *Store) eventsAfterByBuckets(ctx context.Context, after string, limit in
 		slices.Sort(secs)
 		secs = slices.Compact(secs)
 	}
+	budget := newScanBudget()
 	var out []model.PersonEvent
-	for len(secs) > 0 && len(out) < limit {
-		n := min(len(secs), secondsPerRead)
+	pos := after // every listed event up to pos has been examined
+	stop := func() EventPage { return EventPage{Events: out, More: true, Next: pos} }
+	for len(secs) > 0 {
+		n := budget.take(min(len(secs), secondsPerRead))
+		if n == 0 {
+			return stop(), nil
+		}
 		ids := make([]string, n)
 		for i, sec := range secs[:n] {
 			ids[i] = secondBucketID(sec)
 		}
-		secs = secs[n:]
 		buckets, err := findByIDs[bucketDoc](ctx, s, s.db.Collection(colEventBuckets), ids)
 		if err != nil {
-			return nil, err
+			return EventPage{}, err
 		}
-		var eventIDs []string
-		for _, b := range buckets {
-			for _, v := range b.In {
-				if id, ok := v.(string); ok && id > after {
-					eventIDs = append(eventIDs, id)
+		byID := keyed(buckets, func(b *bucketDoc) string { return b.ID })
+		for i, sec := range secs[:n] {
+			listed := listedEvents(byID[ids[i]], sec, pos)
+			for len(listed) > 0 {
+				k := budget.take(min(len(listed), limit-len(out)))
+				if k == 0 {
+					return stop(), nil
+				}
+				events, err := findByIDs[model.PersonEvent](ctx, s, s.db.Collection(colEvents), listed[:k])
+				if err != nil {
+					return EventPage{}, err
+				}
+				slices.SortFunc(events, func(a, b model.PersonEvent) int { return strings.Compare(a.Key, b.Key) })
+				out, pos, listed = append(out, events...), listed[k-1], listed[k:]
+				if len(out) == limit {
+					return EventPage{Events: out, More: true, Next: out[limit-1].Key}, nil
 				}
 			}
+			pos = max(pos, EventIDAt(time.Unix(sec+1, 0))) // the whole second examined
 		}
-		events, err := findByIDs[model.PersonEvent](ctx, s, s.db.Collection(colEvents), eventIDs)
-		if err != nil {
-			return nil, err
+		secs = secs[n:]
+	}
+	return EventPage{Events: out}, nil
+}
+
+// listedEvents returns, in ID order and each once, the event IDs a second's bucket lists that
+// are after pos and of that second — the only ones bucketEvent lists there; anything else was
+// put there by hand and is skipped unread.
+func listedEvents(b *bucketDoc, sec int64, pos string) []string {
+	if b == nil {
+		return nil
+	}
+	lo, hi := EventIDAt(time.Unix(sec, 0)), EventIDAt(time.Unix(sec+1, 0))
+	var ids []string
+	for _, v := range b.In {
+		if id, ok := v.(string); ok && len(id) == 24 && id > pos && id >= lo && id < hi {
+			ids = append(ids, id)
 		}
-		slices.SortFunc(events, func(a, b model.PersonEvent) int {
-			switch {
-			case a.Key < b.Key:
-				return -1
-			case a.Key > b.Key:
-				return 1
-			}
-			return 0
-		})
-		out = append(out, events...)
 	}
-	if len(out) > limit {
-		out = out[:limit]
-	}
-	return out, nil
+	slices.Sort(ids)
+	return slices.Compact(ids)
 }
 
 // cursorTime is the instant of a cursor: an event ID, or the smallest ID of an instant

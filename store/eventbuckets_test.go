@@ -69,13 +69,13 @@ func TestEventsAfterOnEveryEngine(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					for _, e := range page {
+					for _, e := range page.Events {
 						got = append(got, e.Key)
-						after = e.Key
 					}
-					if len(page) < limit {
+					if !page.More {
 						return got
 					}
+					after = page.Next
 				}
 			}
 			cases := []struct {

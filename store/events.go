@@ -97,12 +97,23 @@ func (s *Store) AppendEvent(ctx context.Context, writeID string, e *model.Person
 	return nil
 }
 
+// EventPage is a read of the event log, in ID order. When More, the log may hold further
+// events: read on after Next — the last event's ID for a full page, or the position up to which
+// the time buckets were examined when the read stopped at KeyScanBudget (then with fewer events
+// than asked for, possibly none). Next is a cursor for EventsAfter only, not an event ID.
+type EventPage struct {
+	Events []model.PersonEvent
+	More   bool
+	Next   string
+}
+
 // EventsAfter reads up to limit events with an ID greater than after (all if after is ""), in
 // ID order. Index: _id (range scan). Where the server serves only {_id: <string>} from an
 // index (Store.scansIn), the range would read the whole log: the events are found through
 // their time buckets instead (eventsAfterByBuckets), up to eventSkew past this instance's
-// clock and from no earlier than the last purge's cutoff (or eventHorizon ago).
-func (s *Store) EventsAfter(ctx context.Context, after string, limit int) ([]model.PersonEvent, error) {
+// clock and from no earlier than the last purge's cutoff (or eventHorizon ago), looking up at
+// most KeyScanBudget listed IDs per read.
+func (s *Store) EventsAfter(ctx context.Context, after string, limit int) (EventPage, error) {
 	if s.scansIn {
 		return s.eventsAfterByBuckets(ctx, after, limit)
 	}
@@ -112,13 +123,17 @@ func (s *Store) EventsAfter(ctx context.Context, after string, limit int) ([]mod
 	}
 	cur, err := s.db.Collection(colEvents).Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(limit)))
 	if err != nil {
-		return nil, classify(err)
+		return EventPage{}, classify(err)
 	}
 	var out []model.PersonEvent
 	if err := cur.All(ctx, &out); err != nil {
-		return nil, classify(err)
+		return EventPage{}, classify(err)
 	}
-	return out, nil
+	p := EventPage{Events: out, More: len(out) == limit}
+	if p.More {
+		p.Next = out[limit-1].Key
+	}
+	return p, nil
 }
 
 // PurgeEvents removes events logged before t and their time buckets, and returns how many

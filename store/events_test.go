@@ -46,14 +46,16 @@ func TestAppendEventOncePerWrite(t *testing.T) {
 	if completed.Key <= named {
 		t.Fatalf("the completed event %s is not later than the named %s", completed.Key, named)
 	}
-	all, err := s.EventsAfter(ctx, "", 100)
+	allPage, err := s.EventsAfter(ctx, "", 100)
 	if err != nil {
 		t.Fatal(err)
 	}
+	all := allPage.Events
 	if len(all) != 2 || all[0].Key != first.Key || all[1].Key != completed.Key || all[0].Source != "subj|key-1" {
 		t.Fatalf("log holds %+v", all)
 	}
-	after, err := s.EventsAfter(ctx, first.Key, 100)
+	afterPage, err := s.EventsAfter(ctx, first.Key, 100)
+	after := afterPage.Events
 	if err != nil || len(after) != 1 || after[0].Key != completed.Key {
 		t.Fatalf("EventsAfter(first) = %+v, %v", after, err)
 	}

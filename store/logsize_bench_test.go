@@ -52,8 +52,8 @@ func BenchmarkLogSize(b *testing.B) {
 			})
 			b.Run(fmt.Sprintf("log=%d/%s/resume1h", n, mode), func(b *testing.B) {
 				for b.Loop() {
-					if got, err := s.EventsAfter(ctx, EventIDAt(time.Now().Add(-time.Hour)), 500); err != nil || len(got) < 10 {
-						b.Fatalf("%d events in the last hour, %v", len(got), err)
+					if got, err := s.EventsAfter(ctx, EventIDAt(time.Now().Add(-time.Hour)), 500); err != nil || len(got.Events) < 10 {
+						b.Fatalf("%d events in the last hour, %v", len(got.Events), err)
 					}
 				}
 			})

@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"custodia/apperr"
 	"custodia/model"
 	"custodia/register"
 )
@@ -175,41 +176,76 @@ func searchKeyDocs(persons []model.Person) []any {
 	return docs
 }
 
+// PersonPage is a page of a person search, in search order. When More, the next page is the
+// same query after Next: the last person's order key for a full page, or a sealed position
+// (sealPosition) when the page stopped at KeyScanBudget, with fewer persons than asked for
+// (possibly none).
+type PersonPage struct {
+	Persons []model.Person
+	More    bool
+	Next    string
+}
+
 // SearchPersons runs a validated search: one page in search order, within the scope, and
 // whether a further page exists. The candidates come from point lookups — the search key
 // documents of the kinds of name the query may match (register.PersonQuery.KeyIDs), or the
 // national-ID key — and are loaded by _id through PersonsByIDs, so the scope and every other
 // person row rule apply as in any person read; a candidate that no longer matches (a key left
-// by an interrupted write) is dropped. Index: _id (searchKeys, nationalIds, persons).
-func (s *Store) SearchPersons(ctx context.Context, scope Scope, q register.PersonQuery) ([]model.Person, bool, error) {
+// by an interrupted write, or listed by hand) is dropped. At most KeyScanBudget candidates are
+// looked up per page: a page that reaches it stops there, with More and a sealed Next, so a
+// key document bloated by hand costs each page a bounded number of lookups and paging still
+// reaches every person. Index: _id (searchKeys, nationalIds, persons).
+func (s *Store) SearchPersons(ctx context.Context, scope Scope, q register.PersonQuery) (PersonPage, error) {
+	after, ok, err := s.openPosition(ctx, q.After)
+	if err != nil {
+		return PersonPage{}, err
+	}
+	if !ok {
+		return PersonPage{}, apperr.BadInput("after", "after is not a cursor issued by this API: pass pageInfo.endCursor of the previous page")
+	}
 	candidates, err := s.searchCandidates(ctx, q)
 	if err != nil {
-		return nil, false, err
+		return PersonPage{}, err
 	}
 	// Candidates after the cursor, in search order, each person once.
 	slices.Sort(candidates)
 	candidates = slices.Compact(candidates)
-	if q.After != "" {
-		i, _ := slices.BinarySearch(candidates, q.After)
-		for i < len(candidates) && candidates[i] <= q.After {
+	if after != "" {
+		i, _ := slices.BinarySearch(candidates, after)
+		for i < len(candidates) && candidates[i] <= after {
 			i++
 		}
 		candidates = candidates[i:]
 	}
+	if scope.Restricted { // out of the caseload: never looked up, so not counted
+		visible := map[string]bool{}
+		for _, id := range scope.visible(candidateIDs(candidates)) {
+			visible[id] = true
+		}
+		candidates = slices.DeleteFunc(candidates, func(c string) bool { return !visible[orderKeyID(c)] })
+	}
+	budget := newScanBudget()
 	var out []model.Person
+	last := ""
 	for len(candidates) > 0 && len(out) <= q.Limit {
 		// Load as many as the page still needs (plus one to know whether more follow); a
 		// further round only when some of them no longer match.
-		n := min(len(candidates), q.Limit+1-len(out))
-		batch := candidates[:n]
-		candidates = candidates[n:]
-		ids := make([]string, len(batch))
-		for i, c := range batch {
-			ids[i] = orderKeyID(c)
+		n := budget.take(min(len(candidates), q.Limit+1-len(out)))
+		if n == 0 {
+			// Stopped at the budget: go on after the last candidate looked up, sealed (it may be
+			// a person the caller may not see, or a former name of one).
+			next, err := s.sealPosition(ctx, last)
+			if err != nil {
+				return PersonPage{}, err
+			}
+			return PersonPage{Persons: out, More: true, Next: next}, nil
 		}
+		batch := candidates[:n]
+		candidates, last = candidates[n:], batch[n-1]
+		ids := candidateIDs(batch)
 		found, err := s.PersonsByIDs(ctx, scope, ids)
 		if err != nil {
-			return nil, false, err
+			return PersonPage{}, err
 		}
 		for i, c := range batch {
 			if p := found[ids[i]]; p != nil && p.Search.Order == c && q.Matches(p) {
@@ -218,7 +254,20 @@ func (s *Store) SearchPersons(ctx context.Context, scope Scope, q register.Perso
 		}
 	}
 	out, more := page(out, q.Limit)
-	return out, more, nil
+	p := PersonPage{Persons: out, More: more}
+	if more {
+		p.Next = out[len(out)-1].Search.Order
+	}
+	return p, nil
+}
+
+// candidateIDs returns the person IDs of these order keys.
+func candidateIDs(orders []string) []string {
+	ids := make([]string, len(orders))
+	for i, c := range orders {
+		ids[i] = orderKeyID(c)
+	}
+	return ids
 }
 
 // searchCandidates reads the order keys of the persons a query may find.

@@ -125,6 +125,8 @@ type Store struct {
 	lookups chan struct{}
 	// interrupt, if set, stops WritePerson between its writes (SetInterrupt; tests only).
 	interrupt atomic.Pointer[func(step string) error]
+	// seal holds the key sealing resume positions inside key documents (see sealPosition).
+	seal cursorSeal
 }
 
 // maxConcurrentLookups bounds the connections batched _id lookups use at once.

@@ -154,12 +154,12 @@ func (c *Callbacks) run() {
 
 // deliver sends the callback's pending events in order until one fails.
 func (c *Callbacks) deliver(ctx context.Context, cb model.EventCallback) {
-	list, err := c.svc.Hub.store.EventsAfter(ctx, cb.Cursor, 100)
+	page, err := c.svc.Hub.store.EventsAfter(ctx, cb.Cursor, 100)
 	if err != nil {
 		return
 	}
 	cursor, attempts := cb.Cursor, cb.Attempts
-	for _, e := range list {
+	for _, e := range page.Events {
 		field := model.EventReferenceField[e.Kind]
 		if slices.Contains(cb.PersonIDs, e.PersonID) && c.svc.policy.Allows(cb.Role, "PersonEvent."+field) {
 			if err := c.post(ctx, cb, e, field); err != nil {
@@ -170,6 +170,9 @@ func (c *Callbacks) deliver(ctx context.Context, cb model.EventCallback) {
 			}
 		}
 		cursor, attempts = e.Key, 0
+	}
+	if page.More {
+		cursor = page.Next // every event up to it delivered, or skipped as not the callback's
 	}
 	if cursor != cb.Cursor || attempts != cb.Attempts {
 		_ = c.svc.Hub.store.SaveCallbackProgress(ctx, cb.ID, cursor, 0, time.Time{})

@@ -87,6 +87,9 @@ type Hub struct {
 	perSubject map[string]int
 	seen       map[string]time.Time
 	closed     error
+	// resume is where the last poll stopped when it did not reach the end of the log ("" when
+	// it did); read only by the polling goroutine.
+	resume string
 
 	stop chan struct{}
 	done chan struct{}
@@ -210,27 +213,43 @@ func (h *Hub) poll() {
 	}
 }
 
+// pollReads bounds the reads of the log one poll makes (each of at most 500 events and a
+// bounded number of lookups, see store.EventsAfter): a poll that does not reach the end of the
+// log leaves the rest to the next one (Hub.resume).
+const pollReads = 2
+
+// readLog reads the log from Lookback before now — or from where the last poll stopped, if that
+// is earlier — and publishes what it finds, in at most pollReads reads.
 func (h *Hub) readLog() {
 	h.mu.Lock()
 	idle := len(h.byPerson) == 0
 	h.mu.Unlock()
 	now := time.Now()
 	cursor := store.EventIDAt(now.Add(-h.cfg.Lookback))
-	for !idle {
-		ctx, cancel := contextWithTimeout(h.cfg.Poll * 5)
-		list, err := h.store.EventsAfter(ctx, cursor, 500)
-		cancel()
-		if err != nil {
-			return // the next poll tries again; the lookback covers the gap
-		}
-		for _, e := range list {
-			h.Publish(e)
-			cursor = e.Key
-		}
-		if len(list) < 500 {
+	if h.resume != "" && h.resume < cursor {
+		cursor = h.resume
+	}
+	resume := ""
+	for reads := 0; !idle; reads++ {
+		if reads == pollReads {
+			resume = cursor
 			break
 		}
+		ctx, cancel := contextWithTimeout(h.cfg.Poll * 5)
+		page, err := h.store.EventsAfter(ctx, cursor, 500)
+		cancel()
+		if err != nil {
+			return // the next poll tries again from the same place; the lookback covers the gap
+		}
+		for _, e := range page.Events {
+			h.Publish(e)
+		}
+		if !page.More {
+			break
+		}
+		cursor = page.Next
 	}
+	h.resume = resume
 	h.mu.Lock()
 	for id, at := range h.seen {
 		if now.Sub(at) > 2*h.cfg.Lookback {

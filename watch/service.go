@@ -117,20 +117,20 @@ func (s *Service) deliver(ctx context.Context, p *auth.Principal, req Request, p
 		}
 	}
 	for cursor := req.After; cursor != ""; {
-		list, err := s.store.EventsAfter(ctx, cursor, 500)
+		page, err := s.store.EventsAfter(ctx, cursor, 500)
 		if err != nil {
 			s.end(ctx, out, apperr.Unavailable(err))
 			return
 		}
-		for _, e := range list {
+		for _, e := range page.Events {
 			if slices.Contains(persons, e.PersonID) && !send(e) {
 				return
 			}
-			cursor = e.Key
 		}
-		if len(list) < 500 {
+		if !page.More {
 			break
 		}
+		cursor = page.Next
 	}
 	recheck := time.NewTicker(s.Hub.cfg.Recheck)
 	defer recheck.Stop()
