@@ -19,6 +19,7 @@ import (
 	"custodia/register"
 	"custodia/seed"
 	"custodia/store"
+	"custodia/watch"
 )
 
 // lookupCounter counts the find commands the server sends, per collection, while it is on.
@@ -235,5 +236,107 @@ func TestBloatedKeyDocumentsArePagedWithinTheBudget(t *testing.T) {
 			t.Parallel()
 			tc.run(t)
 		})
+	}
+}
+
+// TestBloatedGrantSubjectIsRefused lists thousands of grant IDs under an official by hand: up to
+// twice the number a subject may hold, the grant check still finds the official's grant (looking
+// up each listed ID once, a bounded number); past that the document is not one custodia wrote and
+// every request is INTERNAL, with no grant looked up and no listed ID in the log. A request for
+// access by a subject at the limit is CONFLICT.
+func TestBloatedGrantSubjectIsRefused(t *testing.T) {
+	t.Parallel()
+	court, _ := seed.OfficialFor(model.RoleCourt)
+	cases := []struct {
+		name   string
+		listed int    // bogus grant IDs listed under the court official
+		want   string // the card's error code, "" for data
+	}{
+		{"twice the limit", 2*store.MaxGrantsPerSubject - 1, ""},
+		{"past twice the limit", 2*store.MaxGrantsPerSubject + 1, "INTERNAL"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var c lookupCounter
+			env := boundedEnv(t, nil, &c, func(cfg *app.Config) { cfg.GrantCacheTTL = -1 })
+			ids := make([]any, tc.listed)
+			for i := range ids {
+				ids[i] = fmt.Sprintf("G-BOGUS-%05d", i)
+			}
+			pushAll(t, env, "grantSubjects", court.Identity.Subject, "grants", ids)
+			vars := map[string]any{"id": seed.NamedNovak, "purpose": testenv.Purpose(model.RoleCourt), "copy": false}
+			var r testenv.Response
+			n := c.during(func() { r = env.As(model.RoleCourt, personCard, vars) })["grants"]
+			if n > 2*store.MaxGrantsPerSubject {
+				t.Fatalf("the grant check looked up %d grants", n)
+			}
+			switch {
+			case tc.want == "" && len(r.Errors) > 0:
+				t.Fatalf("want the card, got %s", r.Raw)
+			case tc.want != "":
+				if codes := r.Codes(); len(codes) != 1 || codes[0] != tc.want || n != 0 {
+					t.Fatalf("want %s after no grant lookup, got %v after %d: %s", tc.want, codes, n, r.Raw)
+				}
+				if logs := env.LogLinesOf(r); !strings.Contains(logs, "grantSubjectDoc") || strings.Contains(logs, "G-BOGUS") {
+					t.Fatalf("the log should name the document, never a listed ID: %s", logs)
+				}
+			}
+		})
+	}
+	t.Run("a request past the limit", func(t *testing.T) {
+		t.Parallel()
+		var c lookupCounter
+		env := boundedEnv(t, nil, &c, nil)
+		newbie := officer("pcr-mnoho", "Adam Mnohý")
+		ids := make([]any, store.MaxGrantsPerSubject)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("G-OLD-%05d", i)
+		}
+		pushAll(t, env, "grantSubjects", newbie.Subject, "grants", ids)
+		wantCode(t, env.Do(env.TokenFor(newbie, time.Hour), `mutation { requestAccess(input: {justification: "Nový vyšetřovatel"}) { id } }`, nil), "CONFLICT")
+	})
+}
+
+// TestBloatedEventBucketKeepsPollsBoundedAndLosesNoEvent lists thousands of made-up events of
+// the current second in its event bucket by hand, while an instance's hub polls for a
+// subscriber: the events it looks up stay within PollReads reads of store.KeyScanBudget per
+// poll, and an event written through another instance right after still reaches the
+// subscriber (each poll goes on from where the last one stopped).
+func TestBloatedEventBucketKeepsPollsBoundedAndLosesNoEvent(t *testing.T) {
+	t.Parallel()
+	const poll, bogus = 500 * time.Millisecond, 3000
+	a := testenv.New(t, testenv.Options{Persons: 20})
+	var c lookupCounter
+	b := testenv.New(t, testenv.Options{MongoURI: a.Config.MongoURI, Database: a.Config.MongoDatabase, Mutate: func(cfg *app.Config) {
+		cfg.BatchLoads = "point-lookups"
+		cfg.Watch.Poll = poll
+		cfg.OnDBCommandDocument = c.observe
+	}})
+	person := seed.NamedDvorakova
+	s := b.SubscribeWS(b.Token(model.RoleCourt), watchPersons(1), map[string]any{"ids": []string{person}, "p": testenv.Purpose(model.RoleCourt)})
+	defer s.Close()
+	time.Sleep(2 * poll)
+	var e watchedEvent
+	var period string
+	start := time.Now()
+	counts := c.during(func() {
+		now := time.Now()
+		ids := make([]any, bogus)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("%016x%08x", now.Truncate(time.Second).UnixNano()+int64(i), i)
+		}
+		pushAll(t, b, "eventBuckets", fmt.Sprintf("s%012d", now.Unix()), "in", ids)
+		period = write(t, a, model.RolePrisonService, admit, "admitToDetention", detentionVars(person, "bloated-admit"))
+		e = event(t, s.Next(20*time.Second))
+		// Polls go on reading the bucket while it is within the hub's lookback.
+		time.Sleep(time.Until(start.Add(4 * time.Second)))
+	})
+	polls := int(time.Since(start)/poll) + 1
+	if n := counts["events"]; n > polls*watch.PollReads*store.KeyScanBudget {
+		t.Fatalf("%d event lookups in %d polls, more than %d reads of %d per poll", n, polls, watch.PollReads, store.KeyScanBudget)
+	}
+	if e.Kind != "ADMITTED" || e.DetentionPeriodID == nil || *e.DetentionPeriodID != period {
+		t.Fatalf("got %+v", e)
 	}
 }

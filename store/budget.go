@@ -40,11 +40,11 @@ func (b *scanBudget) take(n int) int {
 // spent says the read may look up no further ID.
 func (b *scanBudget) spent() bool { return b.left <= 0 }
 
-// maxGrantsPerSubject is how many grants one subject may have: InsertGrant refuses a further
+// MaxGrantsPerSubject is how many grants one subject may have: InsertGrant refuses a further
 // request, and a grantSubjects document listing more than twice as many is not one custodia
 // wrote (it is refused as corrupt). The grant check reads all of a subject's grants on every request (it needs the
 // open one, wherever it is in the list), so it cannot stop part-way as a paged read does.
-const maxGrantsPerSubject = KeyScanBudget
+const MaxGrantsPerSubject = KeyScanBudget
 
 // sealedPrefix marks a resume position the store sealed (sealPosition) where a cursor holds an
 // order key: a position inside a key document that must not be shown to the caller (it may be

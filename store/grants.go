@@ -78,12 +78,12 @@ func (s *Store) grantsOfSubject(ctx context.Context, subject string) ([]model.Ac
 	if err != nil {
 		return nil, classify(err)
 	}
-	if len(doc.Grants) > 2*maxGrantsPerSubject {
+	if len(doc.Grants) > 2*MaxGrantsPerSubject {
 		// Far more than InsertGrant ever lists (grantRoom): edited by hand. Refused whole, as any stored
 		// document no custodia write produces — the grant check cannot page, and cannot tell
 		// which of the listed grants to leave unread.
 		return nil, &CorruptError{Type: "store.grantSubjectDoc", ID: subject, Field: "grants",
-			Cause: fmt.Errorf("lists %d grants, more than twice the %d a subject may have", len(doc.Grants), maxGrantsPerSubject)}
+			Cause: fmt.Errorf("lists %d grants, more than twice the %d a subject may have", len(doc.Grants), MaxGrantsPerSubject)}
 	}
 	list, err := findByIDsWhere(ctx, s, s.db.Collection(colGrants), doc.Grants, rowRule[model.AccessGrant]{
 		keep: func(g *model.AccessGrant) bool { return g.Subject == subject },
@@ -96,7 +96,7 @@ func (s *Store) grantsOfSubject(ctx context.Context, subject string) ([]model.Ac
 }
 
 // grantRoom refuses (CONFLICT) a further grant of a subject that already has
-// maxGrantsPerSubject, so that no write makes a grantSubjects document grantsOfSubject
+// MaxGrantsPerSubject, so that no write makes a grantSubjects document grantsOfSubject
 // refuses. Concurrent requests of one subject may all pass at the limit (no transaction): the
 // reader refuses only a document listing twice the limit, which racing requests cannot reach.
 // Index: _id.
@@ -106,7 +106,7 @@ func (s *Store) grantRoom(ctx context.Context, subject string) error {
 	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
 		return classify(err)
 	}
-	if len(doc.Grants) >= maxGrantsPerSubject {
+	if len(doc.Grants) >= MaxGrantsPerSubject {
 		return apperr.New(apperr.Conflict, "you have %d access requests and grants, the most the register keeps for one person; ask the register office", len(doc.Grants))
 	}
 	return nil

@@ -213,13 +213,13 @@ func (h *Hub) poll() {
 	}
 }
 
-// pollReads bounds the reads of the log one poll makes (each of at most 500 events and a
+// PollReads bounds the reads of the log one poll makes (each of at most 500 events and a
 // bounded number of lookups, see store.EventsAfter): a poll that does not reach the end of the
 // log leaves the rest to the next one (Hub.resume).
-const pollReads = 2
+const PollReads = 2
 
 // readLog reads the log from Lookback before now — or from where the last poll stopped, if that
-// is earlier — and publishes what it finds, in at most pollReads reads.
+// is earlier — and publishes what it finds, in at most PollReads reads.
 func (h *Hub) readLog() {
 	h.mu.Lock()
 	idle := len(h.byPerson) == 0
@@ -231,7 +231,7 @@ func (h *Hub) readLog() {
 	}
 	resume := ""
 	for reads := 0; !idle; reads++ {
-		if reads == pollReads {
+		if reads == PollReads {
 			resume = cursor
 			break
 		}
