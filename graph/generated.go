@@ -3076,7 +3076,8 @@ type Query {
     @access(roles: [COURT, PROSECUTOR, POLICE, PRISON_SERVICE, REGISTRAR])
   """
   Search the register (see PersonSearchInput). Pages hold at most 50 persons (` + "`" + `first` + "`" + `, default 20);
-  ` + "`" + `after` + "`" + ` takes the ` + "`" + `endCursor` + "`" + ` of the previous page.
+  ` + "`" + `after` + "`" + ` takes the ` + "`" + `endCursor` + "`" + ` of the previous page. A page may hold fewer than ` + "`" + `first` + "`" + ` persons,
+  or none, with ` + "`" + `hasNextPage` + "`" + ` true (it stopped after a bounded amount of work): page on.
   """
   searchPersons(filter: PersonSearchInput!, first: Int = 20, after: String, purpose: PurposeInput!): PersonConnection!
     @access(roles: [COURT, PROSECUTOR, POLICE, REINTEGRATION, PRISON_SERVICE, REGISTRAR])
