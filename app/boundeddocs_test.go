@@ -340,3 +340,22 @@ func TestBloatedEventBucketKeepsPollsBoundedAndLosesNoEvent(t *testing.T) {
 		t.Fatalf("got %+v", e)
 	}
 }
+
+// TestMadeUpSealedSearchCursors: a search cursor that claims to be a sealed position (the form
+// a page that stopped at the budget answers) but was not sealed by this database is
+// BAD_USER_INPUT, never INTERNAL or a page.
+func TestMadeUpSealedSearchCursors(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{Persons: 20})
+	cases := []struct{ name, position string }{
+		{"not base64", "\x01!!!"},
+		{"too short", "\x01AAAA"},
+		{"sealed under another key", "\x01" + base64.RawURLEncoding.EncodeToString([]byte("0123456789abcdefghijklmnopqrstuvwxyz0123"))},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			vars := map[string]any{"after": register.EncodeCursor(tc.position), "p": testenv.Purpose(model.RoleCourt)}
+			wantCode(t, env.As(model.RoleCourt, boundedSearch, vars), "BAD_USER_INPUT")
+		})
+	}
+}
