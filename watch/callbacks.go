@@ -160,14 +160,21 @@ func (c *Callbacks) deliver(ctx context.Context, cb model.EventCallback) {
 	}
 	cursor, attempts := cb.Cursor, cb.Attempts
 	for _, e := range list {
-		field := model.EventReferenceField[e.Kind]
-		if slices.Contains(cb.PersonIDs, e.PersonID) && c.svc.policy.Allows(cb.Role, "PersonEvent."+field) {
-			if err := c.post(ctx, cb, e, field); err != nil {
-				attempts++
-				backoff := min(c.base<<min(attempts-1, 20), 10*time.Minute)
-				_ = c.svc.Hub.store.SaveCallbackProgress(ctx, cb.ID, cursor, attempts, time.Now().Add(backoff))
-				return
-			}
+		if !slices.Contains(cb.PersonIDs, e.PersonID) {
+			cursor, attempts = e.Key, 0
+			continue
+		}
+		// The callback's role is told what a subscription in that role is told (visible);
+		// a failed lookup is retried like a failed post.
+		ok, err := c.svc.visible(ctx, cb.Role, e)
+		if ok {
+			err = c.post(ctx, cb, e, model.EventReferenceField[e.Kind])
+		}
+		if err != nil {
+			attempts++
+			backoff := min(c.base<<min(attempts-1, 20), 10*time.Minute)
+			_ = c.svc.Hub.store.SaveCallbackProgress(ctx, cb.ID, cursor, attempts, time.Now().Add(backoff))
+			return
 		}
 		cursor, attempts = e.Key, 0
 	}

@@ -1,0 +1,114 @@
+package app_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"custodia/app"
+	"custodia/internal/testenv"
+	"custodia/model"
+	"custodia/seed"
+	"custodia/store"
+)
+
+// negligentFine is a conviction recorded with a negligent-offence fine already paid: deemed not
+// convicted from the start, so it is in the full copy only (DESIGN §2, §7).
+var negligentFine = map[string]any{"court": "Okresní soud v Jihlavě", "caseReference": "3 T 7/2021", "decisionDate": "2021-02-10", "finalDate": "2021-03-01",
+	"offences":  []any{map[string]any{"legalProvision": "§ 147 odst. 1 TZ", "description": "těžké ublížení na zdraví z nedbalosti", "category": "0203 00", "completion": "COMPLETED", "participation": "PERPETRATOR", "intentional": false}},
+	"sentences": []any{map[string]any{"kind": "FINE", "amount": map[string]any{"amount": "8000.00", "currency": "CZK"}, "status": "SERVED", "startDate": "2021-03-01", "endDate": "2021-04-01"}}}
+
+const recordConvictionMutation = `mutation($pid: ID!, $in: ConvictionInput!, $k: String!, $p: PurposeInput!) {
+  recordConviction(personId: $pid, input: $in, idempotencyKey: $k, purpose: $p) { id } }`
+
+// TestWatchTellsNothingOfBlockedRecords: blocked data reads as absent for every role but the
+// register office (DESIGN §7a) — on a watch too. A COURT subscriber (a reader of the full copy,
+// for whom the extract check does not apply) is not told of what happens to a blocked person
+// or to a blocked conviction, and is told again once the blocking is lifted.
+func TestWatchTellsNothingOfBlockedRecords(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{Persons: 20})
+	person := seed.NamedDvorakova
+	court := env.SubscribeWS(env.Token(model.RoleCourt), watchCourt, map[string]any{"id": person, "p": testenv.Purpose(model.RoleCourt)})
+	time.Sleep(300 * time.Millisecond)
+	record := func(key string) string {
+		return write(t, env, model.RoleRegistrar, recordConvictionMutation, "recordConviction",
+			map[string]any{"pid": person, "in": negligentFine, "k": key, "p": registrarPurpose()})
+	}
+	quiet := func(what string) {
+		t.Helper()
+		if m, quiet := court.Quiet(700 * time.Millisecond); !quiet {
+			t.Fatalf("COURT was told of %s: %s", what, m.Data)
+		}
+	}
+
+	block(t, env, true, "watch-block-person", person, model.RecordItemKindPerson, "")
+	record("watch-blocked-person-conviction")
+	quiet("a conviction of a blocked person")
+	block(t, env, false, "watch-unblock-person", person, model.RecordItemKindPerson, "")
+
+	since := store.EventIDAt(time.Now()) + "00000000"
+	cid := record("watch-visible-conviction")
+	if e := event(t, court.Next(5*time.Second)); e.Kind != "CONVICTION_RECORDED" || e.ConvictionID == nil || *e.ConvictionID != cid {
+		t.Fatalf("COURT received %+v, want CONVICTION_RECORDED of %s", e, cid)
+	}
+	// Once the conviction is blocked, a subscription resumed from before it was recorded is
+	// not told of it; the blocking itself is no event.
+	block(t, env, true, "watch-block-conviction", person, model.RecordItemKindConviction, cid)
+	quiet("the blocking of a conviction")
+	court = env.SubscribeWS(env.Token(model.RoleCourt), watchCourt, map[string]any{"id": person, "p": testenv.Purpose(model.RoleCourt), "after": since})
+	quiet("a blocked conviction on resuming")
+}
+
+// TestWatchCallbackTellsAnExtractReaderNothingOfTheCopy: an agency callback registered in an
+// extract reader's role (POLICE) is not posted events about records only the full copy holds —
+// the rule a subscription of the same role follows (TestWatchExpungementOnlyToCopyReaders).
+func TestWatchCallbackTellsAnExtractReaderNothingOfTheCopy(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var kinds []string
+	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var thin struct{ Kind string }
+		body, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(body, &thin)
+		mu.Lock()
+		kinds = append(kinds, thin.Kind)
+		mu.Unlock()
+	}))
+	defer ts.Close()
+	env := testenv.New(t, testenv.Options{Persons: 20, Mutate: func(c *app.Config) {
+		c.Watch.CallbackClient = ts.Client()
+		c.Watch.CallbackBackoff = 100 * time.Millisecond
+	}})
+	person := seed.NamedDvorakova
+	r := env.As(model.RoleRegistrar, `mutation($in: EventCallbackInput!) { registerEventCallback(input: $in) { id } }`,
+		map[string]any{"in": map[string]any{"agency": "Policie ČR — KŘP Vysočina", "role": "POLICE", "url": ts.URL, "personIds": []string{person},
+			"purpose": map[string]any{"caseReference": "KRPJ-1234/TČ-2026", "reason": "PRE_TRIAL_INVESTIGATION"}}})
+	if len(r.Errors) > 0 {
+		t.Fatalf("registerEventCallback: %s", r.Raw)
+	}
+	write(t, env, model.RoleCourt, recordConvictionMutation, "recordConviction",
+		map[string]any{"pid": person, "in": negligentFine, "k": "callback-deemed", "p": testenv.Purpose(model.RoleCourt)})
+	write(t, env, model.RolePrisonService, admit, "admitToDetention", detentionVars(person, "callback-admit-after-deemed"))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		got := slices.Clone(kinds)
+		mu.Unlock()
+		if slices.Contains(got, "ADMITTED") { // posted in event order: anything before it has been posted too
+			if !slices.Equal(got, []string{"ADMITTED"}) {
+				t.Fatalf("the POLICE callback was posted %v, want only ADMITTED", got)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the callback received %v, want ADMITTED", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
