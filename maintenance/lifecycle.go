@@ -30,7 +30,8 @@ func (s *Service) RecordSentenceStatus(ctx context.Context, p *auth.Principal, p
 		Validate:  func() error { return register.ValidateStatusInput(in, s.today()) },
 		ProposeID: fixedID(sentenceID),
 		Check: func(ctx context.Context, _ string) error {
-			c, sen, err := s.sentence(ctx, personID, sentenceID)
+			// A writer who may not read the copy does not find its sentences (not even their kind).
+			c, sen, err := s.sentence(ctx, s.readsCopy(p), personID, sentenceID)
 			if err != nil {
 				return err
 			}
@@ -256,12 +257,13 @@ func (s *Service) conviction(ctx context.Context, personID, convictionID string)
 	return nil, apperr.NotFoundf("no conviction %q of person %q", convictionID, personID)
 }
 
-// sentence loads one of a person's sentences, with its conviction, from the full copy.
-func (s *Service) sentence(ctx context.Context, personID, sentenceID string) (*model.Conviction, *model.Sentence, error) {
+// sentence loads one of a person's sentences, with its conviction, from the full copy or,
+// with copy false, from the extract (where a copy-only sentence is as absent as a missing one).
+func (s *Service) sentence(ctx context.Context, copy bool, personID, sentenceID string) (*model.Conviction, *model.Sentence, error) {
 	if _, err := s.person(ctx, personID); err != nil {
 		return nil, nil, err
 	}
-	all, err := s.store.ConvictionsByPersonIDs(ctx, store.Scope{HideBlocked: true}, []string{personID}, true)
+	all, err := s.store.ConvictionsByPersonIDs(ctx, store.Scope{HideBlocked: true}, []string{personID}, copy)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -332,7 +334,7 @@ func execute(c *model.Conviction, sen *model.Sentence, to model.SentenceStatus, 
 // before anything is written: the sentence must be custodial (BAD_USER_INPUT) and PENDING or
 // BEING_SERVED, and the step valid for it (CONFLICT, BAD_USER_INPUT on its date).
 func (s *Service) checkExecution(ctx context.Context, personID, sentenceID string, to model.SentenceStatus, on model.Date) error {
-	c, sen, err := s.sentence(ctx, personID, sentenceID)
+	c, sen, err := s.sentence(ctx, true, personID, sentenceID)
 	if err != nil || c.CopyOnly() {
 		return apperr.BadInput("input.sentenceId", "person %s has no unexpunged sentence %q", personID, sentenceID)
 	}

@@ -43,6 +43,15 @@ type Service struct {
 	now   func() time.Time
 	// OnEvent, if set, is told of every event a write logged, after it is logged.
 	OnEvent func(model.PersonEvent)
+	// ReadsCopy is the policy's decision whether a role may read the full copy
+	// (policy.Policy.ReadsCopy). A writer whose role may not finds a sentence or a detention
+	// period only the copy holds as it finds one that does not exist. Unset, no role does.
+	ReadsCopy func(model.Role) bool
+}
+
+// readsCopy reports whether the writer p may read the full copy (see ReadsCopy).
+func (s *Service) readsCopy(p *auth.Principal) bool {
+	return s.ReadsCopy != nil && p != nil && s.ReadsCopy(p.Role)
 }
 
 // New makes the service.

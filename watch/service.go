@@ -235,7 +235,7 @@ func (s *Service) visible(ctx context.Context, role model.Role, e model.PersonEv
 	if !ok || !s.policy.Allows(role, "PersonEvent."+field) {
 		return false, nil
 	}
-	hide, copy := grants.HidesBlocked(role), s.policy.Allows(role, "PersonEvent.expungedConvictionId")
+	hide, copy := grants.HidesBlocked(role), s.policy.ReadsCopy(role)
 	if !hide && copy {
 		return true, nil // the register office sees every record
 	}
