@@ -25,10 +25,12 @@ func sameAnswer(t *testing.T, what string, hidden, missing testenv.Response, hid
 	}
 }
 
-// TestWritesAreNoOracleForTheCopy: PRISON_SERVICE writes sentence steps and corrects detention
-// periods, but reads only the extract (DESIGN §4): a sentence or a detention period of an
-// expunged or deemed-not-convicted conviction must answer its writes exactly as one that does
-// not exist — not with its kind, not by accepting the write, not with the period in the answer.
+// TestWritesAreNoOracleForTheCopy: PRISON_SERVICE writes sentence steps, admits and corrects
+// detention periods, but reads only the extract, and of sentences only those a detention
+// executes (DESIGN §4): a sentence or a detention period of an expunged or deemed-not-convicted
+// conviction, and a sentence no detention can execute (a fine), must answer its writes exactly
+// as one that does not exist — not with its kind, not by accepting the write, not with the
+// period in the answer.
 func TestWritesAreNoOracleForTheCopy(t *testing.T) {
 	t.Parallel()
 	env := testenv.New(t, testenv.Options{Persons: 20})
@@ -53,6 +55,12 @@ func TestWritesAreNoOracleForTheCopy(t *testing.T) {
 	deemed := testenv.DataAs[recordedOut](t, env.As(C, `mutation($pid: ID!, $in: ConvictionInput!, $k: String!, $p: PurposeInput!) {
 	  recordConviction(personId: $pid, input: $in, idempotencyKey: $k, purpose: $p) { id sentences { id } } }`,
 		map[string]any{"pid": seed.NamedNovak, "in": negligentFine, "k": l.key("deemed"), "p": testenv.Purpose(C)})).C
+	fine := map[string]any{"court": "Okresní soud v Kladně", "caseReference": "4 T 55/2026", "decisionDate": "2026-09-10", "finalDate": "2026-10-01",
+		"offences":  []any{map[string]any{"legalProvision": "§ 205 odst. 1 TZ", "description": "krádež", "category": "0801 00", "completion": "COMPLETED", "participation": "PERPETRATOR", "intentional": true}},
+		"sentences": []any{map[string]any{"kind": "FINE", "amount": map[string]any{"amount": "20000.00", "currency": "CZK"}, "status": "PENDING"}}}
+	unpaid := testenv.DataAs[recordedOut](t, env.As(C, `mutation($pid: ID!, $in: ConvictionInput!, $k: String!, $p: PurposeInput!) {
+	  recordConviction(personId: $pid, input: $in, idempotencyKey: $k, purpose: $p) { id sentences { id } } }`,
+		map[string]any{"pid": seed.NamedDvorakova, "in": fine, "k": l.key("fine"), "p": testenv.Purpose(C)})).C.Sentences[0].ID
 	cases := []struct {
 		name              string
 		hiddenID, missing string
@@ -60,6 +68,14 @@ func TestWritesAreNoOracleForTheCopy(t *testing.T) {
 	}{
 		{"a step of an expunged fine (Dvořáková)", "S-000002-1-1", "S-000002-1-9", func(id string) testenv.Response {
 			return l.status(PS, seed.NamedDvorakova, id, map[string]any{"version": 1, "status": "BEING_SERVED", "on": "2026-10-21"})
+		}},
+		{"a step of an unpaid fine of the extract", unpaid, unpaid + "9", func(id string) testenv.Response {
+			return l.status(PS, seed.NamedDvorakova, id, map[string]any{"version": 1, "status": "BEING_SERVED", "on": "2026-10-21"})
+		}},
+		{"an admission executing an unpaid fine", unpaid, unpaid + "9", func(id string) testenv.Response {
+			return env.As(PS, `mutation($pid: ID!, $in: AdmissionInput!, $k: String!, $p: PurposeInput!) { admitToDetention(personId: $pid, input: $in, idempotencyKey: $k, purpose: $p) { id } }`,
+				map[string]any{"pid": seed.NamedDvorakova, "k": l.key("admit"), "p": testenv.Purpose(PS), "in": map[string]any{"kind": "IMPRISONMENT", "prisonId": "PRS-VALDICE", "start": "2026-10-30", "sentenceId": id,
+					"responsibleAuthority": map[string]any{"kind": "COURT", "name": "Okresní soud v Kladně", "caseReference": "4 T 55/2026"}}})
 		}},
 		{"a step of an expunged imprisonment", "S-000003-1-1", "S-000003-1-9", func(id string) testenv.Response {
 			return l.status(PS, svoboda, id, step)

@@ -83,7 +83,7 @@ func (s *Server) routes() http.Handler {
 func (s *Server) graphqlHandler() *handler.Server {
 	writes := maintenance.New(s.Store, s.Trail, s.cfg.Now)
 	writes.OnEvent = s.Watches.Hub.Publish // this instance's watchers hear of its writes at once
-	writes.ReadsCopy = s.Policy.ReadsCopy
+	writes.Policy = s.Policy
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Store: s.Store, Grants: s.Grants, Trail: s.Trail,
 		Maintenance: writes, Watches: s.Watches, Connection: connectionOf, Refused: s.auditRefusedSubscription, Policy: s.Policy, Now: s.cfg.Now}})
 	h := handler.New(es)

@@ -518,7 +518,7 @@ func (s *Service) CorrectDetentionPeriod(ctx context.Context, p *auth.Principal,
 				return nil, apperr.BadInput("input.prisonId", "a %s cannot hold %s", prison.Kind, in.Kind)
 			}
 			if in.SentenceID != nil {
-				if _, _, err := s.sentence(ctx, s.readsCopy(p), personID, *in.SentenceID); err != nil {
+				if _, _, err := s.sentence(ctx, p, personID, *in.SentenceID); err != nil {
 					if apperr.CodeOf(err) == apperr.NotFound {
 						return nil, apperr.BadInput("input.sentenceId", "person %s has no sentence %q", personID, *in.SentenceID)
 					}
