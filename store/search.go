@@ -181,10 +181,22 @@ func searchKeyDocs(persons []model.Person) []any {
 // national-ID key — and are loaded by _id through PersonsByIDs, so the scope and every other
 // person row rule apply as in any person read; a candidate that no longer matches (a key left
 // by an interrupted write) is dropped. Index: _id (searchKeys, nationalIds, persons).
+//
+// Its work does not depend on whether the persons its keys name are hidden from the caller or
+// do not exist: the candidates are read in at least one round, even when there are none
+// (PersonsByIDs then reads an absent ID), and a national ID is read through the scope once.
 func (s *Store) SearchPersons(ctx context.Context, scope Scope, q register.PersonQuery) ([]model.Person, bool, error) {
-	candidates, err := s.searchCandidates(ctx, q)
+	if q.NationalID != "" {
+		return s.searchByNationalID(ctx, scope, q)
+	}
+	keys := q.KeyIDs()
+	docs, err := findByIDs[searchKeyDoc](ctx, s, s.db.Collection(colSearchKeys), keys)
 	if err != nil {
 		return nil, false, err
+	}
+	var candidates []string
+	for _, d := range docs {
+		candidates = append(candidates, d.Entries...)
 	}
 	// Candidates after the cursor, in search order, each person once.
 	slices.Sort(candidates)
@@ -197,7 +209,7 @@ func (s *Store) SearchPersons(ctx context.Context, scope Scope, q register.Perso
 		candidates = candidates[i:]
 	}
 	var out []model.Person
-	for len(candidates) > 0 && len(out) <= q.Limit {
+	for round := 0; round == 0 || len(candidates) > 0 && len(out) <= q.Limit; round++ {
 		// Load as many as the page still needs (plus one to know whether more follow); a
 		// further round only when some of them no longer match.
 		n := min(len(candidates), q.Limit+1-len(out))
@@ -221,27 +233,21 @@ func (s *Store) SearchPersons(ctx context.Context, scope Scope, q register.Perso
 	return out, more, nil
 }
 
-// searchCandidates reads the order keys of the persons a query may find.
-func (s *Store) searchCandidates(ctx context.Context, q register.PersonQuery) ([]string, error) {
-	if q.NationalID != "" {
-		id, ok, err := s.PersonIDByNationalID(ctx, q.NationalID)
-		if err != nil || !ok {
-			return nil, err
-		}
-		found, err := s.PersonsByIDs(ctx, Scope{}, []string{id})
-		if err != nil || found[id] == nil {
-			return nil, err
-		}
-		return []string{found[id].Search.Order}, nil
-	}
-	keys := q.KeyIDs()
-	docs, err := findByIDs[searchKeyDoc](ctx, s, s.db.Collection(colSearchKeys), keys)
+// searchByNationalID is a search by national ID: the person the number names, read through
+// the scope — once, whether the number names anyone or not.
+func (s *Store) searchByNationalID(ctx context.Context, scope Scope, q register.PersonQuery) ([]model.Person, bool, error) {
+	id, _, err := s.PersonIDByNationalID(ctx, q.NationalID) // "" (noPerson) when it names nobody
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	var out []string
-	for _, d := range docs {
-		out = append(out, d.Entries...)
+	found, err := s.PersonsByIDs(ctx, scope, []string{id})
+	if err != nil {
+		return nil, false, err
 	}
-	return out, nil
+	var out []model.Person
+	if p := found[id]; p != nil && q.Matches(p) && p.Search.Order > q.After {
+		out = append(out, *p)
+	}
+	out, more := page(out, q.Limit)
+	return out, more, nil
 }
