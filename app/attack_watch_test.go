@@ -3,6 +3,7 @@ package app_test
 import (
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -83,6 +84,7 @@ func TestWatchCallbackTellsAnExtractReaderNothingOfTheCopy(t *testing.T) {
 	defer ts.Close()
 	env := testenv.New(t, testenv.Options{Persons: 20, Mutate: func(c *app.Config) {
 		c.Watch.CallbackClient = ts.Client()
+		c.Watch.CallbackLoopback = true
 		c.Watch.CallbackBackoff = 100 * time.Millisecond
 	}})
 	person := seed.NamedDvorakova
@@ -108,6 +110,71 @@ func TestWatchCallbackTellsAnExtractReaderNothingOfTheCopy(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the callback received %v, want ADMITTED", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestWatchCallbackTargets: a callback URL cannot make the server post to its own host or
+// network (server-side request forgery): loopback, link-local (cloud metadata), unspecified
+// and multicast targets are refused at registration, and a receiver's redirect is not
+// followed — the post is a failed delivery, retried to the receiver, never sent elsewhere.
+func TestWatchCallbackTargets(t *testing.T) {
+	t.Parallel()
+	const registerCallback = `mutation($in: EventCallbackInput!) { registerEventCallback(input: $in) { id } }`
+	input := func(url string) map[string]any {
+		return map[string]any{"in": map[string]any{"agency": "Vězeňská služba — dispečink", "role": "PRISON_SERVICE", "url": url, "personIds": []string{seed.NamedDvorakova},
+			"purpose": map[string]any{"caseReference": "VS-2026/17", "reason": "DETENTION_MANAGEMENT"}}}
+	}
+	strict := testenv.New(t, testenv.Options{Persons: 20})
+	for _, url := range []string{"https://127.0.0.1:8443/events", "https://localhost/events", "https://api.LOCALHOST./events", "https://[::1]/events",
+		"https://169.254.169.254/latest/meta-data/", "https://[fe80::1%25eth0]/events", "https://0.0.0.0/events", "https://[::ffff:127.0.0.1]/events", "https://224.0.0.1/events"} {
+		if r := strict.As(model.RoleRegistrar, registerCallback, input(url)); len(r.Errors) != 1 || r.Errors[0].Code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["field"] != "input.url" {
+			t.Errorf("%s: want BAD_USER_INPUT on input.url, got %s", url, r.Raw)
+		}
+	}
+	if r := strict.As(model.RoleRegistrar, registerCallback, input("https://10.20.30.40/events")); len(r.Errors) > 0 {
+		t.Errorf("an agency receiver on a private network is a valid target: %s", r.Raw)
+	}
+
+	var mu sync.Mutex
+	posts := map[string]int{}
+	count := func(name string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			posts[name]++
+			mu.Unlock()
+		}
+	}
+	elsewhere := httptest.NewTLSServer(count("elsewhere"))
+	defer elsewhere.Close()
+	receiver := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		count("receiver")(w, r)
+		http.Redirect(w, r, elsewhere.URL+"/internal", http.StatusTemporaryRedirect)
+	}))
+	defer receiver.Close()
+	env := testenv.New(t, testenv.Options{Persons: 20, Mutate: func(c *app.Config) {
+		c.Watch.CallbackClient = receiver.Client() // trusts both test servers' certificate
+		c.Watch.CallbackLoopback = true
+		c.Watch.CallbackBackoff = 50 * time.Millisecond
+	}})
+	if r := env.As(model.RoleRegistrar, registerCallback, input(receiver.URL)); len(r.Errors) > 0 {
+		t.Fatal(r.Raw)
+	}
+	write(t, env, model.RolePrisonService, admit, "admitToDetention", detentionVars(seed.NamedDvorakova, "callback-redirect"))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		got := maps.Clone(posts)
+		mu.Unlock()
+		if got["elsewhere"] > 0 {
+			t.Fatalf("a redirect was followed: %v", got)
+		}
+		if got["receiver"] >= 2 { // the redirect was a failed delivery, retried to the receiver
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the receiver got %v, want a post and its retry", got)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

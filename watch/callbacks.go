@@ -55,6 +55,9 @@ func (s *Service) RegisterCallback(ctx context.Context, p *auth.Principal, in mo
 	if err != nil || u.Scheme != "https" || u.Host == "" {
 		return nil, apperr.BadInput("input.url", "the callback URL must be an absolute https URL")
 	}
+	if why := refusedHost(u.Hostname(), s.Hub.cfg.CallbackLoopback); why != "" {
+		return nil, apperr.BadInput("input.url", "the callback URL may not point at %s: agency receivers only", why)
+	}
 	if in.Agency == "" || len(in.Agency) > 200 {
 		return nil, apperr.BadInput("input.agency", "input.agency must be 1 to 200 characters")
 	}
@@ -111,11 +114,10 @@ type Callbacks struct {
 	done   chan struct{}
 }
 
-// StartCallbacks starts the deliverer; client nil means a client with a 10 s timeout.
+// StartCallbacks starts the deliverer; client nil means a client with a 10 s timeout. The
+// deliverer follows no redirect and connects to no refused address (callbackClient).
 func (s *Service) StartCallbacks(client *http.Client) *Callbacks {
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
-	}
+	client = callbackClient(client, s.Hub.cfg.CallbackLoopback)
 	c := &Callbacks{svc: s, client: client, owner: randomHex(8), base: s.Hub.cfg.CallbackBackoff, stop: make(chan struct{}), done: make(chan struct{})}
 	go c.run()
 	return c
