@@ -94,7 +94,7 @@ func (s *Server) graphqlHandler() *handler.Server {
 	h.SetQueryCache(cache)
 	h.SetParserTokenLimit(s.limits.Tokens)
 	h.SetDisableSuggestion(true) // suggestions come from the caller's role schema (roleMessages)
-	costs := newCosts(es.Schema())
+	costs := newCosts(es.Schema(), s.limits.Complexity)
 	if s.cfg.Introspection {
 		h.Use(extension.Introspection{})
 	}
