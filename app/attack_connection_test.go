@@ -1,0 +1,64 @@
+package app_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"custodia/internal/testenv"
+	"custodia/model"
+	"custodia/seed"
+)
+
+// TestConnectionOperationsAreAuthorisedEach: a websocket connection carries many operations
+// (graphql-transport-ws runs queries and mutations too); each is authorised as a request of
+// its own, against the grant and caseload as they are when it runs. A connection opened
+// before a revocation read persons over it for as long as it stayed open, and a caseload
+// reduced meanwhile still let it read the persons taken out.
+func TestConnectionOperationsAreAuthorisedEach(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{Persons: 20})
+	const read = `query($id: ID!, $p: PurposeInput!) { person(id: $id, purpose: $p) { id familyName } }`
+	type person struct {
+		Person *struct{ ID string } `json:"person"`
+	}
+	readOn := func(c *testenv.Connection, role model.Role, id string) (string, []string) {
+		t.Helper()
+		m := c.Do(read, map[string]any{"id": id, "p": testenv.Purpose(role)})
+		var d person
+		_ = json.Unmarshal(m.Data, &d)
+		got := ""
+		if d.Person != nil {
+			got = d.Person.ID
+		}
+		return got, m.Codes()
+	}
+
+	court := env.Connect(env.Token(C))
+	if got, codes := readOn(court, C, seed.NamedNovak); got != seed.NamedNovak {
+		t.Fatalf("COURT before the revocation: %q %v", got, codes)
+	}
+	reintegration := env.Connect(env.Token(RE))
+	if got, codes := readOn(reintegration, RE, seed.NamedHorvath); got != seed.NamedHorvath {
+		t.Fatalf("REINTEGRATION before the caseload changed: %q %v", got, codes)
+	}
+
+	if r := env.As(RG, `mutation { revokeAccessGrant(id: "GRANT-demo-court", reason: "Odchod z funkce") { status } }`, nil); len(r.Errors) > 0 {
+		t.Fatal(r.Raw)
+	}
+	if r := env.As(RG, `mutation { suspendAccessGrant(id: "GRANT-demo-reintegration", reason: "Změna spisu") { status } }`, nil); len(r.Errors) > 0 {
+		t.Fatal(r.Raw)
+	}
+	if r := env.As(RG, `mutation($id: ID!) { activateAccessGrant(id: "GRANT-demo-reintegration", input: {caseload: [$id]}) { status } }`, map[string]any{"id": seed.NamedDvorakova}); len(r.Errors) > 0 {
+		t.Fatal(r.Raw)
+	}
+
+	if got, codes := readOn(court, C, seed.NamedNovak); got != "" || len(codes) != 1 || codes[0] != "GRANT_REVOKED" {
+		t.Errorf("COURT after the revocation, on the same connection: %q %v, want GRANT_REVOKED and no data", got, codes)
+	}
+	if got, codes := readOn(reintegration, RE, seed.NamedHorvath); got != "" || len(codes) != 1 || codes[0] != "NOT_FOUND" {
+		t.Errorf("REINTEGRATION after Horváth left its caseload, on the same connection: %q %v, want NOT_FOUND", got, codes)
+	}
+	if got, codes := readOn(reintegration, RE, seed.NamedDvorakova); got != seed.NamedDvorakova {
+		t.Errorf("REINTEGRATION reads its new caseload on the same connection: %q %v", got, codes)
+	}
+}
