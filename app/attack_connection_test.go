@@ -2,7 +2,10 @@ package app_test
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
+
+	"custodia/app"
 
 	"custodia/internal/testenv"
 	"custodia/model"
@@ -60,5 +63,37 @@ func TestConnectionOperationsAreAuthorisedEach(t *testing.T) {
 	}
 	if got, codes := readOn(reintegration, RE, seed.NamedDvorakova); got != seed.NamedDvorakova {
 		t.Errorf("REINTEGRATION reads its new caseload on the same connection: %q %v", got, codes)
+	}
+}
+
+// TestConnectionOperationsAreRateLimited: the per-subject rate limit counts the operations of
+// a websocket connection too. A browser connection (token in connection_init) was never
+// limited: its upgrade request carries no token, and its operations bypassed the middleware.
+func TestConnectionOperationsAreRateLimited(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{Persons: 20, Mutate: func(c *app.Config) { c.Limits.RatePerSec, c.Limits.RateBurst = 1, 3 }})
+	conn := env.Connect(env.Token(PO))
+	limited := 0
+	for range 10 {
+		m := conn.Do(`{ prisons { id } }`, nil)
+		if slices.Contains(m.Codes(), "RATE_LIMITED") {
+			if m.Data != nil && string(m.Data) != "null" {
+				t.Fatalf("a limited operation returned data: %s", m.Data)
+			}
+			limited++
+		}
+	}
+	if limited < 5 {
+		t.Fatalf("%d of 10 operations in a burst of 3 at 1/s were limited", limited)
+	}
+	entries := env.AuditEntries("demo-police")
+	refused := 0
+	for _, e := range entries {
+		if e.ErrorCode != nil && *e.ErrorCode == "RATE_LIMITED" {
+			refused++
+		}
+	}
+	if refused != limited {
+		t.Errorf("%d limited operations, %d audited as RATE_LIMITED", limited, refused)
 	}
 }

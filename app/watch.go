@@ -104,6 +104,11 @@ type connectionExecutor struct {
 
 func (e connectionExecutor) CreateOperationContext(ctx context.Context, params *graphql.RawParams) (*graphql.OperationContext, gqlerror.List) {
 	req := e.s.connectionRequest(ctx, params.Headers)
+	if err := e.s.overRate(req.principal); err != nil {
+		// Refused like a /query request over the rate: the audit entry is written as the
+		// refusal's response passes the response interceptors (DispatchError).
+		return nil, gqlerror.List{e.s.presenter(req.attach(ctx), err)}
+	}
 	rc, errs := e.GraphExecutor.CreateOperationContext(req.attach(ctx), params)
 	if rc != nil {
 		rc.Stats.SetExtension(connectionRequestKey, req)
