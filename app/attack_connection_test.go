@@ -3,6 +3,7 @@ package app_test
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 
 	"custodia/app"
@@ -95,5 +96,22 @@ func TestConnectionOperationsAreRateLimited(t *testing.T) {
 	}
 	if refused != limited {
 		t.Errorf("%d limited operations, %d audited as RATE_LIMITED", limited, refused)
+	}
+}
+
+// TestConnectionMessagesKeepTheBodyLimit: a websocket message is bounded like a /query body
+// (BODY_LIMIT, 64 KiB): a larger one closes the connection before it is decoded. gqlgen's
+// default let messages of 1 MiB through, sixteen times the work a request may ask for.
+func TestConnectionMessagesKeepTheBodyLimit(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{Persons: 20})
+	conn := env.Connect(env.Token(PO))
+	if m := conn.Do(`{ prisons { id } }`, nil); m.Done || len(m.Errors) > 0 {
+		t.Fatalf("a small operation: %+v", m)
+	}
+	big := map[string]any{"p": map[string]any{"caseReference": strings.Repeat("x", 100<<10), "reason": "CRIMINAL_PROCEEDINGS"}}
+	m := conn.Do(`query($p: PurposeInput!) { person(id: "P-000001", purpose: $p) { id } }`, big)
+	if !m.Done || !slices.Contains(m.Codes(), "WS_CLOSE_StatusMessageTooBig") {
+		t.Fatalf("a 100 KiB message: want the connection closed as too big, got done=%v %+v", m.Done, m.Errors)
 	}
 }

@@ -28,6 +28,9 @@ import (
 // every operation the connection carries (connectionExecutor).
 func (s *Server) websocketTransport() graphql.Transport {
 	return connectionTransport{s: s, Websocket: transport.Websocket{
+		// A message is bounded like a /query body (gqlgen's default is 1 MiB); a larger one
+		// closes the connection.
+		PayloadReadLimit:      &s.limits.BodyBytes,
 		InitTimeout:           10 * time.Second,
 		KeepAlivePingInterval: 15 * time.Second,
 		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {

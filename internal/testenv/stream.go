@@ -214,20 +214,21 @@ func (e *Env) Connect(token string) *Connection {
 }
 
 // Do sends a query or mutation on the connection and returns its result (the next or error
-// message), waiting for its complete.
+// message), waiting for its complete; a connection the server closes gives a Done message
+// whose error code names the close status (e.g. WS_CLOSE_StatusMessageTooBig).
 func (c *Connection) Do(query string, vars map[string]any) StreamMessage {
 	c.t.Helper()
 	c.n++
 	id := fmt.Sprint(c.n)
 	payload, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	if err := wsjson.Write(c.ctx, c.conn, wsMessage{ID: id, Type: "subscribe", Payload: payload}); err != nil {
-		c.t.Fatalf("subscribe: %v", err)
+		return StreamMessage{Done: true, Errors: []GQLError{{Message: err.Error(), Extensions: map[string]any{"code": closeCode(err)}}}}
 	}
 	var out StreamMessage
 	for {
 		var m wsMessage
 		if err := wsjson.Read(c.ctx, c.conn, &m); err != nil {
-			c.t.Fatalf("read: %v", err)
+			return StreamMessage{Done: true, Errors: []GQLError{{Message: err.Error(), Extensions: map[string]any{"code": closeCode(err)}}}}
 		}
 		switch {
 		case m.ID != id:
