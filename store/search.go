@@ -198,6 +198,13 @@ func (s *Store) SearchPersons(ctx context.Context, scope Scope, q register.Perso
 	for _, d := range docs {
 		candidates = append(candidates, d.Entries...)
 	}
+	// A caseload is known before anything is read: candidates outside it are dropped here, so
+	// they cost no round below (rounds counted hidden persons, their number and, with a cursor
+	// moved by hand, their order keys).
+	if scope.Restricted {
+		visible := scope.visible(mapIDs(candidates))
+		candidates = slices.DeleteFunc(candidates, func(c string) bool { return !slices.Contains(visible, orderKeyID(c)) })
+	}
 	// Candidates after the cursor, in search order, each person once.
 	slices.Sort(candidates)
 	candidates = slices.Compact(candidates)
@@ -231,6 +238,15 @@ func (s *Store) SearchPersons(ctx context.Context, scope Scope, q register.Perso
 	}
 	out, more := page(out, q.Limit)
 	return out, more, nil
+}
+
+// mapIDs are the person IDs of order keys.
+func mapIDs(orderKeys []string) []string {
+	ids := make([]string, len(orderKeys))
+	for i, c := range orderKeys {
+		ids[i] = orderKeyID(c)
+	}
+	return ids
 }
 
 // searchByNationalID is a search by national ID: the person the number names, read through
