@@ -2,9 +2,11 @@ package app_test
 
 import (
 	"encoding/json"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"custodia/app"
 
@@ -113,5 +115,19 @@ func TestConnectionMessagesKeepTheBodyLimit(t *testing.T) {
 	m := conn.Do(`query($p: PurposeInput!) { person(id: "P-000001", purpose: $p) { id } }`, big)
 	if !m.Done || !slices.Contains(m.Codes(), "WS_CLOSE_StatusMessageTooBig") {
 		t.Fatalf("a 100 KiB message: want the connection closed as too big, got done=%v %+v", m.Done, m.Errors)
+	}
+}
+
+// TestSubscriptionNeedsAStream: a subscription sent as a plain POST (one JSON answer) is
+// refused at once with BAD_REQUEST. It was opened and held unanswered until the request
+// timed out (SERVICE_UNAVAILABLE after REQUEST_TIMEOUT), taking a subscription of the
+// official's bounded number meanwhile.
+func TestSubscriptionNeedsAStream(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{Persons: 20, Mutate: func(c *app.Config) { c.Limits.Timeout = 5 * time.Second }})
+	r := env.As(C, `subscription($id: ID!, $p: PurposeInput!) { watchPerson(personId: $id, purpose: $p) { id } }`,
+		map[string]any{"id": seed.NamedNovak, "p": testenv.Purpose(C)})
+	if r.Status != http.StatusBadRequest || len(r.Errors) != 1 || r.Errors[0].Code() != "BAD_REQUEST" {
+		t.Fatalf("want HTTP 400 BAD_REQUEST, got %d %s", r.Status, r.Raw)
 	}
 }
