@@ -179,3 +179,48 @@ func TestWatchCallbackTargets(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestWatchTellsThePrisonServiceOnlyOfCustodialSentences: PRISON_SERVICE reads sentences only
+// through the detention periods that execute them (DESIGN §4), so it is not told that a fine
+// changed status — only of the custodial sentences it may read.
+func TestWatchTellsThePrisonServiceOnlyOfCustodialSentences(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{Persons: 20})
+	l := &lifecycle{t: t, env: env}
+	person := seed.NamedDvorakova
+	prison := env.SubscribeWS(env.Token(model.RolePrisonService), `subscription($id: ID!, $p: PurposeInput!) {
+	  watchPerson(personId: $id, purpose: $p) { kind sentenceId } }`, map[string]any{"id": person, "p": testenv.Purpose(model.RolePrisonService)})
+	time.Sleep(300 * time.Millisecond)
+	fine := map[string]any{"court": "Okresní soud v Kladně", "caseReference": "4 T 56/2026", "decisionDate": "2026-09-10", "finalDate": "2026-10-01",
+		"offences":  []any{map[string]any{"legalProvision": "§ 205 odst. 1 TZ", "description": "krádež", "category": "0801 00", "completion": "COMPLETED", "participation": "PERPETRATOR", "intentional": true}},
+		"sentences": []any{map[string]any{"kind": "FINE", "amount": map[string]any{"amount": "20000.00", "currency": "CZK"}, "status": "PENDING"},
+			map[string]any{"kind": "IMPRISONMENT", "durationMonths": 6, "status": "PENDING"}}}
+	recorded := testenv.DataAs[recordedOut](t, env.As(model.RoleCourt, `mutation($pid: ID!, $in: ConvictionInput!, $k: String!, $p: PurposeInput!) {
+	  recordConviction(personId: $pid, input: $in, idempotencyKey: $k, purpose: $p) { id sentences { id } } }`,
+		map[string]any{"pid": person, "in": fine, "k": "watch-ps-fine", "p": testenv.Purpose(model.RoleCourt)})).C
+	paid, custodial := recorded.Sentences[0].ID, recorded.Sentences[1].ID
+	l.mustStatus(model.RoleCourt, person, paid, map[string]any{"version": 1, "status": "SERVED", "on": "2026-10-20"})
+	write(t, env, model.RolePrisonService, `mutation($pid: ID!, $sid: ID!, $k: String!, $p: PurposeInput!) { admitToDetention(personId: $pid, idempotencyKey: $k, purpose: $p, input: {
+	  kind: IMPRISONMENT, prisonId: "PRS-VALDICE", start: "2026-10-30", sentenceId: $sid, responsibleAuthority: {kind: COURT, name: "Okresní soud v Kladně", caseReference: "4 T 56/2026"}}) { id } }`,
+		"admitToDetention", map[string]any{"pid": person, "sid": custodial, "k": "watch-ps-admit", "p": testenv.Purpose(model.RolePrisonService)})
+	var got []string
+	for len(got) == 0 || got[len(got)-1] != "ADMITTED" {
+		m := prison.Next(5 * time.Second)
+		var d struct {
+			WatchPerson struct{ Kind, SentenceID *string } `json:"watchPerson"`
+		}
+		if err := json.Unmarshal(m.Data, &d); err != nil || d.WatchPerson.Kind == nil {
+			t.Fatalf("not an event: %s %+v", m.Data, m.Errors)
+		}
+		e := *d.WatchPerson.Kind
+		if d.WatchPerson.SentenceID != nil {
+			e += ":" + *d.WatchPerson.SentenceID
+		}
+		got = append(got, e)
+	}
+	// The admission started the imprisonment (SENTENCE_STATUS_CHANGED of it), before or after
+	// ADMITTED; the fine's payment is not told.
+	if slices.Contains(got, "SENTENCE_STATUS_CHANGED:"+paid) {
+		t.Fatalf("PRISON_SERVICE was told of the fine: %v", got)
+	}
+}

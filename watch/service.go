@@ -15,6 +15,7 @@ import (
 	"custodia/grants"
 	"custodia/model"
 	"custodia/policy"
+	"custodia/register"
 	"custodia/store"
 )
 
@@ -227,31 +228,42 @@ func (s *Service) current(ctx context.Context, p *auth.Principal, req Request) e
 // read now — the rules of the read paths, so that a watch tells nothing a query would not show:
 // the role may read the event kind's reference field (PersonEvent's @access); the person is
 // not blocked, nor the record, for a role that does not see blocked data (DESIGN §7a); and
-// for a role that may not read the full copy, the record is in the extract (DESIGN §4). The
-// caseload is the caller's to check (it comes with the grant). Deliveries of one event to
+// for a role that may not read the full copy, the record is in the extract (DESIGN §4); for
+// one that may not read convictions, a sentence is custodial (see view). The caseload is the
+// caller's to check (it comes with the grant). Deliveries of one event to
 // readers who see alike share one lookup.
 func (s *Service) visible(ctx context.Context, role model.Role, e model.PersonEvent) (bool, error) {
 	field, ok := model.EventReferenceField[e.Kind]
 	if !ok || !s.policy.Allows(role, "PersonEvent."+field) {
 		return false, nil
 	}
-	hide, copy := grants.HidesBlocked(role), s.policy.ReadsCopy(role)
-	if !hide && copy {
+	v := view{scope: store.Scope{HideBlocked: grants.HidesBlocked(role)}, copy: s.policy.ReadsCopy(role), convictions: s.policy.Allows(role, "Person.convictions")}
+	if !v.scope.HideBlocked && v.copy && v.convictions {
 		return true, nil // the register office sees every record
 	}
-	key := fmt.Sprintf("visible\x00%s\x00%t\x00%t", e.Key, hide, copy)
-	v, err, _ := s.lookups.Do(key, func() (any, error) {
-		return s.recordVisible(context.WithoutCancel(ctx), store.Scope{HideBlocked: hide}, copy, e)
+	key := fmt.Sprintf("visible\x00%s\x00%+v", e.Key, v)
+	seen, err, _ := s.lookups.Do(key, func() (any, error) {
+		return s.recordVisible(context.WithoutCancel(ctx), v, e)
 	})
 	if err != nil {
 		return false, apperr.Unavailable(err)
 	}
-	return v.(bool), nil
+	return seen.(bool), nil
 }
 
-// recordVisible reads the event's person and record within scope (blocked ones left out when
-// it hides them), from the full copy or the extract.
-func (s *Service) recordVisible(ctx context.Context, scope store.Scope, copy bool, e model.PersonEvent) (bool, error) {
+// view is what a role reads of a person's record: blocked items or not (scope), the full copy
+// or the extract, convictions with all their sentences or — a role that reads sentences only
+// through detention periods (PRISON_SERVICE) — only the custodial sentences a period executes
+// (the rule package maintenance applies to such a writer's lookups).
+type view struct {
+	scope       store.Scope
+	copy        bool
+	convictions bool
+}
+
+// recordVisible reads the event's person and record as the view shows them.
+func (s *Service) recordVisible(ctx context.Context, v view, e model.PersonEvent) (bool, error) {
+	scope, copy := v.scope, v.copy
 	persons, err := s.store.PersonsByIDs(ctx, scope, []string{e.PersonID})
 	if err != nil || persons[e.PersonID] == nil || e.EntityID == e.PersonID {
 		return err == nil && persons[e.PersonID] != nil, err
@@ -263,8 +275,8 @@ func (s *Service) recordVisible(ctx context.Context, scope store.Scope, copy boo
 			return false, err
 		}
 		for _, c := range found[e.PersonID] {
-			if c.ID == e.EntityID || slices.ContainsFunc(c.Sentences, func(x model.Sentence) bool { return x.ID == e.EntityID }) ||
-				slices.ContainsFunc(c.Offences, func(x model.Offence) bool { return x.ID == e.EntityID }) {
+			if slices.ContainsFunc(c.Sentences, func(x model.Sentence) bool { return x.ID == e.EntityID && (v.convictions || register.Custodial(&x)) }) ||
+				v.convictions && (c.ID == e.EntityID || slices.ContainsFunc(c.Offences, func(x model.Offence) bool { return x.ID == e.EntityID })) {
 				return true, nil
 			}
 		}
