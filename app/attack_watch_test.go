@@ -192,7 +192,7 @@ func TestWatchTellsThePrisonServiceOnlyOfCustodialSentences(t *testing.T) {
 	  watchPerson(personId: $id, purpose: $p) { kind sentenceId } }`, map[string]any{"id": person, "p": testenv.Purpose(model.RolePrisonService)})
 	time.Sleep(300 * time.Millisecond)
 	fine := map[string]any{"court": "Okresní soud v Kladně", "caseReference": "4 T 56/2026", "decisionDate": "2026-09-10", "finalDate": "2026-10-01",
-		"offences":  []any{map[string]any{"legalProvision": "§ 205 odst. 1 TZ", "description": "krádež", "category": "0801 00", "completion": "COMPLETED", "participation": "PERPETRATOR", "intentional": true}},
+		"offences": []any{map[string]any{"legalProvision": "§ 205 odst. 1 TZ", "description": "krádež", "category": "0801 00", "completion": "COMPLETED", "participation": "PERPETRATOR", "intentional": true}},
 		"sentences": []any{map[string]any{"kind": "FINE", "amount": map[string]any{"amount": "20000.00", "currency": "CZK"}, "status": "PENDING"},
 			map[string]any{"kind": "IMPRISONMENT", "durationMonths": 6, "status": "PENDING"}}}
 	recorded := testenv.DataAs[recordedOut](t, env.As(model.RoleCourt, `mutation($pid: ID!, $in: ConvictionInput!, $k: String!, $p: PurposeInput!) {
