@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -129,5 +130,27 @@ func TestSubscriptionNeedsAStream(t *testing.T) {
 		map[string]any{"id": seed.NamedNovak, "p": testenv.Purpose(C)})
 	if r.Status != http.StatusBadRequest || len(r.Errors) != 1 || r.Errors[0].Code() != "BAD_REQUEST" {
 		t.Fatalf("want HTTP 400 BAD_REQUEST, got %d %s", r.Status, r.Raw)
+	}
+}
+
+// TestEveryOperationIsBoundedByTheRequestTimeout: REQUEST_TIMEOUT bounds every query and
+// mutation whatever carries it. Over a websocket connection, or as a POST accepting
+// text/event-stream (which gqlgen's SSE transport also runs), an operation had no deadline: a
+// verification of the whole audit log ran as long as it took.
+func TestEveryOperationIsBoundedByTheRequestTimeout(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{Persons: 20, Mutate: func(c *app.Config) { c.Limits.Timeout = 50 * time.Millisecond }})
+	for range 400 { // a log whose verification takes far longer than the timeout
+		if err := env.Server.Trail.Append(context.Background(), &model.AuditEntry{Kind: model.AuditKindOperation, Outcome: model.AuditOutcomeAllowed}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const verify = `{ verifyAuditChain { valid } }`
+	if m := env.Connect(env.Token(AU)).Do(verify, nil); !slices.Contains(m.Codes(), "SERVICE_UNAVAILABLE") || string(m.Data) != "" && string(m.Data) != "null" {
+		t.Errorf("over a websocket connection: want SERVICE_UNAVAILABLE and no data, got %s %+v", m.Data, m.Errors)
+	}
+	s := env.SubscribeSSE(env.Token(AU), verify, nil)
+	if m := s.Next(10 * time.Second); !slices.Contains(m.Codes(), "SERVICE_UNAVAILABLE") || string(m.Data) != "" && string(m.Data) != "null" {
+		t.Errorf("as text/event-stream: want SERVICE_UNAVAILABLE and no data, got %s %+v", m.Data, m.Errors)
 	}
 }

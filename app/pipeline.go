@@ -106,6 +106,7 @@ func (s *Server) graphqlHandler() *handler.Server {
 	// Before parsing and validation (after the allow-list or APQ has supplied the text).
 	h.Use(boundDocument{limits: s.limits, schema: es.Schema(), costs: costs, cache: cache, policy: s.Policy})
 	h.Use(operationGate{limits: s.limits, schema: es.Schema(), costs: costs, policy: s.Policy, metrics: s.Metrics})
+	h.Use(boundOperations{timeout: s.limits.Timeout}) // REQUEST_TIMEOUT on every transport
 	h.Use(requestMetrics{metrics: s.Metrics})
 	h.Use(traceOperations{tracer: s.tracer})
 	h.Use(auditOperations{trail: s.audit, metrics: s.Metrics, log: s.log})
