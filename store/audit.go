@@ -14,6 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"golang.org/x/mod/sumdb/tlog"
+	"golang.org/x/sync/errgroup"
 
 	"custodia/model"
 )
@@ -533,9 +534,25 @@ func (s *Store) AuditRemovable(ctx context.Context, before time.Time) (int, erro
 // RemoveAuditBodies applies retention: it first stores the signed record (note) saying that
 // entries up to through were removed, then deletes those entries' bodies, keeping each one's
 // position, leaf hash and tree hashes, so the Merkle tree and every proof for the remaining
-// entries stay intact. Interrupted, it is finished by the next call (the record comes first).
+// entries stay intact. Interrupted, it is finished by the next call (the record comes first,
+// and the record's document keeps how far bodies are known removed: the next call starts
+// there, even under a record that was rewritten meanwhile).
+//
+// Cost: on MongoDB one update served by the seq index; on an engine that scans every other
+// filter (FerretDB v1, Store.scansIn) one update by _id per position not yet removed, at most
+// maxConcurrentLookups at a time — the positions that newly passed the retention period,
+// never the whole log.
 func (s *Store) RemoveAuditBodies(ctx context.Context, through int, note []byte) error {
-	if _, err := s.db.Collection(colAuditMeta).UpdateOne(ctx, bson.D{{Key: "_id", Value: auditRetentionID}},
+	meta := s.db.Collection(colAuditMeta)
+	var d struct {
+		BodiesRemovedThrough int `bson:"bodiesRemovedThrough"`
+	}
+	// A record written before the progress was kept has none: every position up to the new
+	// record is then visited once (the removal is idempotent).
+	if err := meta.FindOne(ctx, idFilter(auditRetentionID)).Decode(&d); err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+		return classify(err)
+	}
+	if _, err := meta.UpdateOne(ctx, idFilter(auditRetentionID),
 		bson.D{{Key: "$set", Value: bson.D{{Key: "through", Value: through}, {Key: "note", Value: string(note)}}}},
 		options.UpdateOne().SetUpsert(true)); err != nil {
 		return classify(err)
@@ -544,11 +561,42 @@ func (s *Store) RemoveAuditBodies(ctx context.Context, through int, note []byte)
 	for _, f := range auditBodyFields() {
 		unset = append(unset, bson.E{Key: f, Value: ""})
 	}
-	_, err := s.db.Collection(colAudit).UpdateMany(ctx,
-		bson.D{{Key: "seq", Value: bson.D{{Key: "$lte", Value: through}}}, {Key: "removed", Value: bson.D{{Key: "$ne", Value: true}}}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "removed", Value: true}}}, {Key: "$unset", Value: unset}})
-	return classify(err)
+	removeBody := bson.D{{Key: "$set", Value: bson.D{{Key: "removed", Value: true}}}, {Key: "$unset", Value: unset}}
+	done := func(seq int) error {
+		_, err := meta.UpdateOne(ctx, idFilter(auditRetentionID), bson.D{{Key: "$set", Value: bson.D{{Key: "bodiesRemovedThrough", Value: seq}}}})
+		return classify(err)
+	}
+	if !s.scansIn {
+		if _, err := s.db.Collection(colAudit).UpdateMany(ctx,
+			bson.D{{Key: "seq", Value: bson.D{{Key: "$gt", Value: d.BodiesRemovedThrough}, {Key: "$lte", Value: through}}}, {Key: "removed", Value: bson.D{{Key: "$ne", Value: true}}}},
+			removeBody); err != nil {
+			return classify(err)
+		}
+		return done(through)
+	}
+	for from := d.BodiesRemovedThrough + 1; from <= through; from += retentionProgressEvery {
+		to := min(from+retentionProgressEvery-1, through)
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(maxConcurrentLookups)
+		for seq := from; seq <= to; seq++ {
+			g.Go(func() error {
+				_, err := s.db.Collection(colAudit).UpdateOne(gctx, idFilter(AuditID(seq)), removeBody)
+				return classify(err)
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		if err := done(to); err != nil {
+			return err
+		}
+	}
+	return nil
 }
+
+// retentionProgressEvery is how many positions RemoveAuditBodies clears on the point-lookup
+// path before it records its progress, so an interrupted purge resumes near where it stopped.
+const retentionProgressEvery = 512
 
 // auditBodyFields are the stored fields of an entry that retention deletes: all of them but
 // its position and hash (derived from the struct, so a new field is removed too).

@@ -122,22 +122,10 @@ func TestAuditLeavesOnEveryEngine(t *testing.T) {
 	t.Parallel()
 	e := startEmbedded(t)
 	ctx := context.Background()
-	encode := func(e *model.AuditEntry) []byte { return fmt.Appendf(nil, "%s|%s", e.ID, *e.OperationName) }
 	for _, mode := range []string{"point-lookups", "in"} {
 		t.Run(mode, func(t *testing.T) {
-			s, err := Open(ctx, Config{URI: e.URI(), Database: "leaves_" + mode[:2], BatchLoads: mode})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close(ctx)
-			var entries []*model.AuditEntry
-			for i := range 40 {
-				name := fmt.Sprintf("op%d", i+1)
-				entries = append(entries, &model.AuditEntry{Kind: model.AuditKindOperation, OperationName: &name, Outcome: model.AuditOutcomeAllowed})
-			}
-			if err := s.AppendAudit(ctx, entries, encode); err != nil {
-				t.Fatal(err)
-			}
+			s := openOnPath(t, e.URI(), "leaves_"+mode[:2], mode)
+			appendOperations(t, s, 40)
 			leaves := func(from int) []int {
 				t.Helper()
 				var seqs []int
