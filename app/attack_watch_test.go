@@ -3,7 +3,6 @@ package app_test
 import (
 	"encoding/json"
 	"io"
-	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -97,21 +96,25 @@ func TestWatchCallbackTellsAnExtractReaderNothingOfTheCopy(t *testing.T) {
 	write(t, env, model.RoleCourt, recordConvictionMutation, "recordConviction",
 		map[string]any{"pid": person, "in": negligentFine, "k": "callback-deemed", "p": testenv.Purpose(model.RoleCourt)})
 	write(t, env, model.RolePrisonService, admit, "admitToDetention", detentionVars(person, "callback-admit-after-deemed"))
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var got []string
+	poll(t, "the callback to receive ADMITTED", func() bool {
 		mu.Lock()
-		got := slices.Clone(kinds)
-		mu.Unlock()
-		if slices.Contains(got, "ADMITTED") { // posted in event order: anything before it has been posted too
-			if !slices.Equal(got, []string{"ADMITTED"}) {
-				t.Fatalf("the POLICE callback was posted %v, want only ADMITTED", got)
-			}
-			return
-		}
+		defer mu.Unlock()
+		got = slices.Clone(kinds)
+		return slices.Contains(got, "ADMITTED") // posted in event order: anything before it has been posted too
+	})
+	if !slices.Equal(got, []string{"ADMITTED"}) {
+		t.Fatalf("the POLICE callback was posted %v, want only ADMITTED", got)
+	}
+}
+
+// poll calls done every 50 ms until it is true, failing the test after 10 s waiting for what.
+func poll(t *testing.T, what string, done func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !done(); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("the callback received %v, want ADMITTED", got)
+			t.Fatalf("waited 10 s for %s", what)
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -162,22 +165,14 @@ func TestWatchCallbackTargets(t *testing.T) {
 		t.Fatal(r.Raw)
 	}
 	write(t, env, model.RolePrisonService, admit, "admitToDetention", detentionVars(seed.NamedDvorakova, "callback-redirect"))
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	poll(t, "a post to the receiver and its retry", func() bool {
 		mu.Lock()
-		got := maps.Clone(posts)
-		mu.Unlock()
-		if got["elsewhere"] > 0 {
-			t.Fatalf("a redirect was followed: %v", got)
+		defer mu.Unlock()
+		if posts["elsewhere"] > 0 {
+			t.Fatalf("a redirect was followed: %v", posts)
 		}
-		if got["receiver"] >= 2 { // the redirect was a failed delivery, retried to the receiver
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the receiver got %v, want a post and its retry", got)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return posts["receiver"] >= 2 // the redirect was a failed delivery, retried to the receiver
+	})
 }
 
 // TestWatchTellsThePrisonServiceOnlyOfCustodialSentences: PRISON_SERVICE reads sentences only
