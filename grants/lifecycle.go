@@ -200,7 +200,7 @@ func (s *Service) Reconfirm(ctx context.Context, p *auth.Principal, id string) (
 	return s.transition(ctx, p, id, "reconfirm", []model.GrantStatus{model.GrantStatusSuspended}, model.GrantStatusActive, "",
 		func(g *model.AccessGrant) error {
 			if g.Subject != p.Subject || g.Role != p.Role || g.Agency != p.Agency {
-				return apperr.NotFoundf("no access grant %q of yours", g.ID)
+				return apperr.NotFoundf("no access grant %q", g.ID) // another's grant reads as absent
 			}
 			if g.StatusReason == nil || *g.StatusReason != IdentityChanged {
 				return apperr.New(apperr.Conflict, "the grant was suspended by the register office; only the register office can reinstate it")
