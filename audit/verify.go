@@ -47,6 +47,10 @@ type ExportLine struct {
 	Entry      json.RawMessage `json:"entry,omitempty"`
 	Removed    bool            `json:"removed,omitempty"`
 	LeafHash   string          `json:"leafHash,omitempty"`
+	// Corrupt says the stored document at Seq is not an entry custodia wrote (it was edited
+	// by hand) and why; Entry is the encoding of what could still be read of it, or, when
+	// nothing could, LeafHash is its stored leaf hash. A verifier reports such a position.
+	Corrupt string `json:"corrupt,omitempty"`
 }
 
 // ExportFormat names the export format in its first line.
@@ -123,10 +127,13 @@ func (t *Trail) ExportPage(ctx context.Context, afterSeq, first int) (*model.Aud
 			page.HasMore = true
 			return false
 		}
-		line := ExportLine{Seq: l.Seq}
-		if l.Entry != nil {
+		line := ExportLine{Seq: l.Seq, Corrupt: l.Corrupt}
+		switch {
+		case l.Entry != nil:
 			line.Entry = Encode(l.Entry)
-		} else {
+		case l.Corrupt != "":
+			line.LeafHash = base64.StdEncoding.EncodeToString(l.Leaf)
+		default:
 			line.Removed, line.LeafHash = true, base64.StdEncoding.EncodeToString(l.Leaf)
 		}
 		add(line)
@@ -241,6 +248,22 @@ func (c *checker) removed(seq int, leaf []byte) []tlog.Hash {
 	return c.leaf(seq, h)
 }
 
+// corrupt reports a position whose stored document is not an entry custodia wrote; when
+// nothing of it could be read, its stored leaf hash (if any) keeps the tree going, so that
+// what follows is still checked. It returns the stored hashes, if any.
+func (c *checker) corrupt(seq int, why string, readable bool, leaf []byte) []tlog.Hash {
+	c.fail(seq, fmt.Sprintf("entry %d was edited: the stored document is not an entry custodia writes (%s)", seq, why))
+	if readable {
+		return nil
+	}
+	c.report.EntriesChecked++
+	if len(leaf) != tlog.HashSize {
+		c.stopped = true // nothing to place at this position: what follows cannot be checked
+		return nil
+	}
+	return c.leaf(seq, tlog.Hash(leaf))
+}
+
 // addRetention verifies and keeps the signed retention record.
 func (c *checker) addRetention(msg []byte) {
 	r, err := OpenRetention(msg, c.key)
@@ -335,6 +358,9 @@ func VerifyExport(r io.Reader, key note.Verifier, kept [][]byte, minRetention ti
 			c.addRetention([]byte(line.Retention))
 		case line.Checkpoint != "":
 			c.addCheckpoint([]byte(line.Checkpoint))
+		case line.Corrupt != "" && len(line.Entry) == 0:
+			leaf, _ := base64.StdEncoding.DecodeString(line.LeafHash)
+			c.corrupt(line.Seq, line.Corrupt, false, leaf)
 		case line.Removed:
 			leaf, err := base64.StdEncoding.DecodeString(line.LeafHash)
 			if err != nil {
@@ -342,6 +368,9 @@ func VerifyExport(r io.Reader, key note.Verifier, kept [][]byte, minRetention ti
 			}
 			c.removed(line.Seq, leaf)
 		default:
+			if line.Corrupt != "" {
+				c.corrupt(line.Seq, line.Corrupt, true, nil)
+			}
 			c.entry(line.Seq, line.Entry)
 		}
 		first = false
@@ -382,13 +411,18 @@ func (t *Trail) Verify(ctx context.Context) (model.AuditChainReport, error) {
 	}
 	err = t.store.AuditLeaves(ctx, 1, func(l store.AuditLeaf) bool {
 		var hashes []tlog.Hash
-		if l.Entry != nil {
+		if l.Corrupt != "" {
+			hashes = c.corrupt(l.Seq, l.Corrupt, l.Entry != nil, l.Leaf)
+		}
+		switch {
+		case l.Corrupt != "" && l.Entry == nil:
+		case l.Entry != nil:
 			leaf := tlog.RecordHash(Encode(l.Entry))
 			if l.Entry.Hash != base64.StdEncoding.EncodeToString(l.Leaf) || leaf.String() != l.Entry.Hash {
 				c.fail(l.Seq, fmt.Sprintf("entry %d does not match its hash (it was edited)", l.Seq))
 			}
 			hashes = c.entry(l.Seq, Encode(l.Entry))
-		} else {
+		default:
 			hashes = c.removed(l.Seq, l.Leaf)
 		}
 		if hashes != nil && !sameHashes(hashes, l.Tree) {

@@ -186,9 +186,11 @@ func deref(s *string) string {
 	return *s
 }
 
-// CheckPurpose is FORBIDDEN when the request's grant does not allow the stated reason.
+// CheckPurpose is FORBIDDEN when the request's grant does not allow the stated reason, or the
+// reason is not one the role may hold at all (RolePurposes) — whatever the stored grant lists,
+// should it have been edited by hand.
 func CheckPurpose(p *auth.Principal, reason model.PurposeCode) error {
-	if p == nil || p.Grant == nil || !slices.Contains(p.Grant.AllowedPurposes, reason) {
+	if p == nil || p.Grant == nil || !slices.Contains(p.Grant.AllowedPurposes, reason) || !slices.Contains(RolePurposes[p.Role], reason) {
 		return apperr.New(apperr.Forbidden, "your access grant does not allow the purpose %s", reason)
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"time"
 
@@ -89,6 +90,11 @@ func Perform[T any](ctx context.Context, s *Service, p *auth.Principal, m Mutati
 		var answer T
 		if err := store.DecodeAnswer(rec, &answer); err != nil {
 			return nil, err
+		}
+		// The recorded answer must be about the request's person: a record edited by hand to
+		// name another would let a retry read that person's data through the answer's links.
+		if owner := store.AnswerPerson(&answer); m.PersonID != "" && owner != "" && owner != m.PersonID {
+			return nil, fmt.Errorf("the idempotency record of a %s names another person than its request (edited by hand)", m.Name)
 		}
 		return &answer, nil
 	}

@@ -60,6 +60,40 @@ func (d Date) After(o Date) bool { return d > o }
 // String is the ISO-8601 form.
 func (d Date) String() string { return string(d) }
 
+// IsValid says whether d is a real calendar day in YYYY-MM-DD form — exactly what ParseDate
+// accepts, checked without parsing into a time (the store checks every date it reads, and
+// refuses a stored date that is not one: a document edited by hand).
+func (d Date) IsValid() bool {
+	s := string(d)
+	if len(s) != len(dateLayout) || s[4] != '-' || s[7] != '-' {
+		return false
+	}
+	n := [3]int{}
+	for i, part := range [3]string{s[0:4], s[5:7], s[8:10]} {
+		for _, c := range []byte(part) {
+			if c < '0' || c > '9' {
+				return false
+			}
+			n[i] = n[i]*10 + int(c-'0')
+		}
+	}
+	year, month, day := n[0], n[1], n[2]
+	if month < 1 || month > 12 || day < 1 {
+		return false
+	}
+	days := 31
+	switch month {
+	case 4, 6, 9, 11:
+		days = 30
+	case 2:
+		days = 28
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			days = 29
+		}
+	}
+	return day <= days
+}
+
 // UnmarshalGQL accepts only a string in ISO-8601 calendar form.
 func (d *Date) UnmarshalGQL(v any) error {
 	s, ok := v.(string)

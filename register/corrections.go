@@ -70,11 +70,15 @@ func CorrectedPeriod(in model.DetentionPeriodCorrectionInput, today model.Date) 
 	return p, nil
 }
 
-// CheckPeriods checks that a person's periods are consistent after a correction: at most one
-// ongoing, and none overlapping another (a transfer ends one period the day the next starts).
-// A violation is CONFLICT naming the periods.
+// CheckPeriods checks that a person's periods are consistent — after a correction, and on
+// every read of a stored record (a record edited by hand): none ending before it starts, at
+// most one ongoing, and none overlapping another (a transfer ends one period the day the next
+// starts). A violation is CONFLICT naming the periods.
 func CheckPeriods(periods []model.DetentionPeriod) error {
 	for i, a := range periods {
+		if a.End != nil && a.End.Before(a.Start) {
+			return apperr.New(apperr.Conflict, "period %s would end before it starts", a.ID)
+		}
 		for _, b := range periods[i+1:] {
 			if a.End == nil && b.End == nil {
 				return apperr.New(apperr.Conflict, "periods %s and %s would both be ongoing; a person has at most one open period", a.ID, b.ID)

@@ -2,6 +2,7 @@ package resolvers
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -69,6 +70,18 @@ func loadPrison(ctx context.Context, id string) (*model.Prison, error) {
 	p, err := loaders.For(ctx).Prison.Load(ctx, id)
 	if err == nil && p == nil {
 		err = apperr.NotFoundf("no prison with ID %q", id)
+	}
+	return p, err
+}
+
+// referencedPrison loads the prison a detention names. A prison that does not exist there is
+// not the caller's mistake but a dangling reference in the register (a document edited by
+// hand): INTERNAL, logged with what names it (a period's ID) — never NOT_FOUND, which would
+// read as if the person asked for did not exist.
+func referencedPrison(ctx context.Context, id, namedBy string) (*model.Prison, error) {
+	p, err := loaders.For(ctx).Prison.Load(ctx, id)
+	if err == nil && p == nil {
+		err = fmt.Errorf("%s names a prison that does not exist", namedBy)
 	}
 	return p, err
 }

@@ -38,7 +38,7 @@ func (r *convictionResolver) Rehabilitation(ctx context.Context, obj *model.Conv
 
 // Prison is the resolver for the prison field.
 func (r *detentionPeriodResolver) Prison(ctx context.Context, obj *model.DetentionPeriod) (*model.Prison, error) {
-	return loadPrison(ctx, obj.PrisonID)
+	return referencedPrison(ctx, obj.PrisonID, "detention period "+obj.ID)
 }
 
 // Sentence is the resolver for the sentence field.
@@ -67,7 +67,7 @@ func (r *detentionStatusResolver) Prison(ctx context.Context, obj *model.Detenti
 	if obj.PrisonID == nil {
 		return nil, nil
 	}
-	return loadPrison(ctx, *obj.PrisonID)
+	return referencedPrison(ctx, *obj.PrisonID, "the current detention period")
 }
 
 // RequestAccess is the resolver for the requestAccess field.

@@ -55,6 +55,9 @@ type auditDoc struct {
 	Removed          bool     `bson:"removed,omitempty"`
 }
 
+// bodyRemoved says retention removed the entry's body (its fields are then absent).
+func (d *auditDoc) bodyRemoved() bool { return d.Removed }
+
 // AuditHead is the furthest position known to be taken (a hint: the log may be a little
 // longer when another instance appended since).
 func (s *Store) AuditHead(ctx context.Context) (int, error) { return s.auditMark(ctx, auditHeadID) }
@@ -65,7 +68,7 @@ func (s *Store) auditMark(ctx context.Context, id string) (int, error) {
 	var h struct {
 		Seq int `bson:"seq"`
 	}
-	err := decodeOne(s.db.Collection(colAuditMeta).FindOne(ctx, bson.D{{Key: "_id", Value: id}}), &h)
+	err := decodeOne(s.db.Collection(colAuditMeta).FindOne(ctx, bson.D{{Key: "_id", Value: id}}), &h, true)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return 0, nil
 	}
@@ -179,11 +182,18 @@ func (s *Store) readAuditHashes(ctx context.Context, indexes []int64, overlay ma
 // succeeds, and the append costs the insert and the hint's update. When another instance did
 // append, the insert collides and the append goes on from the hint as above. The hint is
 // still updated on every append, so other instances start near the end.
+//
+// The first append of a process starts after the last position stored (auditStart), not
+// after the hint alone: a hint moved back by hand must not make it fill the position of an
+// entry deleted by hand (which would hide the deletion), and a hint moved ahead of the last
+// stored entry (or a truncated tail) must not make it append beyond a gap the Merkle tree
+// cannot span. The latter refuses every append — the request fails closed — until an
+// operator restores the log.
 func (s *Store) AppendAudit(ctx context.Context, entries []*model.AuditEntry, encode func(*model.AuditEntry) []byte) error {
 	head := int(s.auditLast.Load())
 	if head == 0 {
 		var err error
-		if head, err = s.AuditHead(ctx); err != nil {
+		if head, err = s.auditStart(ctx); err != nil {
 			return err
 		}
 	}
@@ -243,6 +253,61 @@ func (s *Store) AppendAudit(ctx context.Context, entries []*model.AuditEntry, en
 	}
 	return nil
 }
+
+// ErrAuditTruncated says the entry at the audit head hint is missing: the tail of the log was
+// deleted, the entry deleted, or the hint moved ahead by hand. Appends are refused, since an
+// entry placed after the gap could never be proven in the tree and one placed in it would hide
+// the deletion.
+var ErrAuditTruncated = errors.New("audit log: the entry at the head hint is missing (the tail or that entry was deleted, or the hint moved ahead by hand); appends are refused until the log is restored")
+
+// auditStartWindow is how many positions from the head hint a process's first append looks up.
+const auditStartWindow = 16
+
+// auditStart is where a process's first append starts (see AppendAudit): after the last
+// stored position. It looks up the positions from the head hint on by _id, in one batch: the
+// entry at the hint must be stored (else ErrAuditTruncated); the first missing position after
+// it ends the log, unless a position after that one is stored — a hole, so the hint was moved
+// back below a deleted entry: then the last stored position is asked for (auditNeighbour, on
+// the scanning engine a read of the log, paid only in a log edited by hand). A hint that lags
+// by more than the window is walked forward (lastAuditSeq). Index: _id.
+func (s *Store) auditStart(ctx context.Context) (int, error) {
+	hint, err := s.AuditHead(ctx)
+	if err != nil {
+		return 0, err
+	}
+	ids := make([]string, auditStartWindow)
+	for i := range ids {
+		ids[i] = AuditID(hint + i)
+	}
+	type idOnly struct {
+		ID string `bson:"_id"`
+	}
+	docs, err := findByIDs[idOnly](ctx, s, s.db.Collection(colAudit), ids, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return 0, err
+	}
+	taken := keyed(docs, func(d *idOnly) string { return d.ID })
+	if hint > 0 && taken[AuditID(hint)] == nil {
+		return 0, fmt.Errorf("%w (hint %d)", ErrAuditTruncated, hint)
+	}
+	end := hint
+	for end+1 < hint+auditStartWindow && taken[AuditID(end+1)] != nil {
+		end++
+	}
+	if end+1 == hint+auditStartWindow { // the hint lags: walk on
+		return s.lastAuditSeq(ctx, end)
+	}
+	for seq := end + 2; seq < hint+auditStartWindow; seq++ {
+		if taken[AuditID(seq)] != nil {
+			return s.auditNeighbour(ctx, auditPositions, false)
+		}
+	}
+	return end, nil
+}
+
+// auditPositions is one past the largest position AuditID pads to 12 digits; auditNeighbour
+// before it is the last stored position.
+const auditPositions = 1_000_000_000_000
 
 // rememberAuditLast records that this process took every position up to seq (never moving
 // back: appenders of one process may finish out of order).
@@ -319,6 +384,46 @@ type AuditLeaf struct {
 	Leaf    []byte
 	Tree    [][]byte
 	Removed bool
+	// Corrupt, when not empty, says why the stored document is not an entry custodia wrote (a
+	// field of the wrong type, a value no entry holds: it was edited by hand); Entry is then
+	// what could still be decoded of it, nil when nothing could. Readers report it, never
+	// skip it.
+	Corrupt string
+}
+
+// auditLeafOf reads a stored audit document as a leaf; a document that is not an entry
+// custodia wrote is a leaf marked Corrupt, not an error, so that verification and the export
+// report it where it lies and go on.
+func auditLeafOf(raw bson.Raw) AuditLeaf {
+	var d auditDoc
+	err := decodeRaw(raw, &d, true)
+	if err == nil {
+		return d.leaf()
+	}
+	l := AuditLeaf{Corrupt: "it does not decode"}
+	var ce *CorruptError
+	if errors.As(err, &ce) {
+		l.Corrupt = ce.Detail()
+	}
+	d = auditDoc{}
+	if bson.Unmarshal(raw, &d) == nil { // only a value no entry holds: the rest is readable
+		corrupt := l.Corrupt
+		l = d.leaf()
+		l.Corrupt = corrupt
+	} else { // the hashes, if they still decode
+		var h struct {
+			Tree [][]byte `bson:"tree"`
+		}
+		if bson.Unmarshal(raw, &h) == nil && len(h.Tree) > 0 {
+			l.Tree, l.Leaf = h.Tree, h.Tree[0]
+		}
+	}
+	if id, ok := raw.Lookup("_id").StringValueOK(); ok {
+		if pos, err := strconv.Atoi(id); err == nil {
+			l.Seq = pos
+		}
+	}
+	return l
 }
 
 // AuditLeaves streams positions from, from+1, … in log order to visit until the end of the
@@ -339,11 +444,7 @@ func (s *Store) AuditLeaves(ctx context.Context, from int, visit func(AuditLeaf)
 	}
 	defer cur.Close(ctx)
 	for cur.Next(ctx) {
-		var d auditDoc
-		if err := cur.Decode(&d); err != nil {
-			return err
-		}
-		if !visit(d.leaf()) {
+		if !visit(auditLeafOf(cur.Current)) {
 			break
 		}
 	}
@@ -359,18 +460,18 @@ runs:
 		for i := range ids {
 			ids[i] = AuditID(from + i)
 		}
-		docs, err := findByIDs[auditDoc](ctx, s, s.db.Collection(colAudit), ids)
+		docs, err := findByIDs[bson.Raw](ctx, s, s.db.Collection(colAudit), ids)
 		if err != nil {
 			return err
 		}
-		byID := keyed(docs, func(d *auditDoc) string { return d.ID })
+		byID := keyed(docs, func(d *bson.Raw) string { id, _ := d.Lookup("_id").StringValueOK(); return id })
 		for i, id := range ids {
 			d := byID[id]
 			if d != nil {
 				missingInARow = 0
 				// The position is the _id read, as the leaves' order is: a seq field edited by
 				// hand must not send a reader back or ahead (verification reports the entry).
-				l := d.leaf()
+				l := auditLeafOf(*d)
 				l.Seq = from + i
 				if !visit(l) {
 					return nil
@@ -411,8 +512,12 @@ func (s *Store) auditNeighbour(ctx context.Context, seq int, later bool) (int, e
 	var d struct {
 		ID string `bson:"_id"`
 	}
-	err := decodeOne(s.db.Collection(colAudit).FindOne(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: op, Value: AuditID(seq)}}}},
-		options.FindOne().SetSort(bson.D{{Key: "_id", Value: order}}).SetProjection(bson.D{{Key: "_id", Value: 1}})), &d)
+	bound := AuditID(seq)
+	if seq >= auditPositions {
+		bound = ":" // sorts after every _id of digits
+	}
+	err := decodeOne(s.db.Collection(colAudit).FindOne(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: op, Value: bound}}}},
+		options.FindOne().SetSort(bson.D{{Key: "_id", Value: order}}).SetProjection(bson.D{{Key: "_id", Value: 1}})), &d, false)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return 0, nil
 	}
@@ -443,7 +548,7 @@ func (d *auditDoc) leaf() AuditLeaf {
 // retention removed its body.
 func (s *Store) AuditEntryAt(ctx context.Context, seq int) (*model.AuditEntry, bool, error) {
 	var d auditDoc
-	err := s.db.Collection(colAudit).FindOne(ctx, bson.D{{Key: "_id", Value: AuditID(seq)}}).Decode(&d)
+	err := decodeOne(s.db.Collection(colAudit).FindOne(ctx, bson.D{{Key: "_id", Value: AuditID(seq)}}), &d, true)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, false, nil
 	}
@@ -471,7 +576,7 @@ func (s *Store) AuditCheckpoints(ctx context.Context, limit int) ([][]byte, erro
 		opts.SetLimit(int64(limit))
 	}
 	type cp struct {
-		Note string `bson:"note"`
+		Note bson.RawValue `bson:"note"`
 	}
 	docs, err := findAll[cp](ctx, s.db.Collection(colAuditCheckpoints), bson.D{}, opts)
 	if err != nil {
@@ -479,29 +584,45 @@ func (s *Store) AuditCheckpoints(ctx context.Context, limit int) ([][]byte, erro
 	}
 	out := make([][]byte, len(docs))
 	for i, d := range docs {
-		out[len(docs)-1-i] = []byte(d.Note)
+		out[len(docs)-1-i] = noteText(d.Note)
 	}
 	return out, nil
+}
+
+// notANote stands, for a verifier, for a stored signed note (a checkpoint, the retention
+// record) that is not text — edited by hand: it does not verify, so the verifier reports it
+// where the note would be, instead of the read failing.
+var notANote = []byte("custodia: the stored note is not text (edited by hand)\n")
+
+// noteText is a stored note's text, or notANote.
+func noteText(v bson.RawValue) []byte {
+	if str, ok := v.StringValueOK(); ok {
+		return []byte(str)
+	}
+	return notANote
 }
 
 // AuditCheckpointAt returns the stored checkpoint of a tree size, nil when there is none.
 func (s *Store) AuditCheckpointAt(ctx context.Context, size int64) ([]byte, error) {
 	var d struct {
-		Note string `bson:"note"`
+		Note bson.RawValue `bson:"note"`
 	}
 	err := s.db.Collection(colAuditCheckpoints).FindOne(ctx, bson.D{{Key: "_id", Value: AuditID(int(size))}}).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, nil
 	}
-	return []byte(d.Note), classify(err)
+	if err != nil {
+		return nil, classify(err)
+	}
+	return noteText(d.Note), nil
 }
 
 // AuditRetention returns the signed retention record and the last position it removed
 // (0 and nil when retention never removed anything).
 func (s *Store) AuditRetention(ctx context.Context) (int, []byte, error) {
 	var d struct {
-		Through int    `bson:"through"`
-		Note    string `bson:"note"`
+		Through int           `bson:"through"`
+		Note    bson.RawValue `bson:"note"`
 	}
 	err := s.db.Collection(colAuditMeta).FindOne(ctx, bson.D{{Key: "_id", Value: auditRetentionID}}).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
@@ -510,7 +631,7 @@ func (s *Store) AuditRetention(ctx context.Context) (int, []byte, error) {
 	if err != nil {
 		return 0, nil, classify(err)
 	}
-	return d.Through, []byte(d.Note), nil
+	return d.Through, noteText(d.Note), nil
 }
 
 // AuditRemovable returns the last position of the run of entries, after the ones already

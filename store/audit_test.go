@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -75,7 +76,9 @@ func TestAuditAppendStartsAfterItsOwnLastEntry(t *testing.T) {
 	}{
 		{"a appended last", a, []string{"a2", "a3"}, "[insert update]"},
 		{"a again", a, []string{"a4"}, "[insert update]"},
-		{"b never appended: reads the hint", b, []string{"b1"}, "[find insert update]"},
+		// b never appended: it reads the hint and looks up the positions from it (auditStart:
+		// auditStartWindow lookups by _id on this engine).
+		{"b never appended: reads the hint", b, []string{"b1"}, "[find " + strings.Repeat("find ", auditStartWindow) + "insert update]"},
 		{"b appended last", b, []string{"b2"}, "[insert update]"},
 		// a's insert collides: it reads the hint, counts the entries at the position after it
 		// (an aggregate: none), reads the tree hashes of b's entries it has not cached, and

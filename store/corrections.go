@@ -37,7 +37,7 @@ func (s *Store) Corrections(ctx context.Context, personID string) ([]model.Corre
 		var doc struct {
 			Corrections []model.Correction `bson:"corrections"`
 		}
-		err := s.db.Collection(col).FindOne(ctx, bson.D{{Key: "_id", Value: personID}}, only).Decode(&doc)
+		err := decodeOne(s.db.Collection(col).FindOne(ctx, bson.D{{Key: "_id", Value: personID}}, only), &doc, true)
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			if col == colPersons {
 				return nil, apperr.NotFoundf("no person with ID %q", personID)

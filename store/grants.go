@@ -136,7 +136,7 @@ func (s *Store) ensureGrantSubjects(ctx context.Context) error {
 
 // GrantByID reads one grant; ok is false when there is none. Index: _id.
 func (s *Store) GrantByID(ctx context.Context, id string) (g model.AccessGrant, ok bool, err error) {
-	err = s.db.Collection(colGrants).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&g)
+	err = decodeOne(s.db.Collection(colGrants).FindOne(ctx, bson.D{{Key: "_id", Value: id}}), &g, true)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return g, false, nil
 	}

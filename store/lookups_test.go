@@ -51,7 +51,7 @@ func TestBatchedLookupsOnEveryEngine(t *testing.T) {
 			var reg Register
 			var ids, want []string
 			for i := range stored {
-				p := model.Person{ID: fmt.Sprintf("P-%02d", i), FamilyName: "Dávka"}
+				p := model.Person{ID: fmt.Sprintf("P-%02d", i), FamilyName: "Dávka", DateOfBirth: model.MustDate("1980-01-01"), Sex: model.SexFemale}
 				if i%5 == 0 {
 					p.Blocked = &model.Blocking{Since: time.Now().UTC().Truncate(time.Millisecond)}
 				} else {

@@ -61,9 +61,10 @@ func TestGuardedReadsAndWritesOnEveryEngine(t *testing.T) {
 			}
 			defer s.Close(ctx)
 			nid := func(n string) *string { return &n }
+			born := model.MustDate("1980-01-01")
 			reg := Register{
-				Persons: []model.Person{{ID: "P-1", FamilyName: "Jedna", NationalID: nid("111")}, {ID: "P-2", FamilyName: "Dva"},
-					{ID: "P-3", FamilyName: "Tri", Blocked: &model.Blocking{Since: time.Now().UTC().Truncate(time.Millisecond)}}},
+				Persons: []model.Person{{ID: "P-1", FamilyName: "Jedna", NationalID: nid("111"), DateOfBirth: born, Sex: model.SexMale}, {ID: "P-2", FamilyName: "Dva", DateOfBirth: born, Sex: model.SexMale},
+					{ID: "P-3", FamilyName: "Tri", DateOfBirth: born, Sex: model.SexMale, Blocked: &model.Blocking{Since: time.Now().UTC().Truncate(time.Millisecond)}}},
 				Grants: []model.AccessGrant{{ID: "G-1", Subject: "sub-a", Role: model.RoleCourt, Agency: "Soud", Status: model.GrantStatusActive, Version: 1}},
 			}
 			if err := s.LoadRegister(ctx, reg, nil); err != nil {

@@ -230,7 +230,13 @@ func (s *Store) criminalRecords(ctx context.Context, scope Scope, personIDs []st
 // read again for the other view.
 func convictionsAsRead(r *model.CriminalRecord, includeExpunged bool) []model.Conviction {
 	list := make([]model.Conviction, 0, len(r.Convictions)+len(r.ExpungedConvictions)+len(r.BlockedConvictions))
-	list = append(list, r.Convictions...)
+	for _, c := range r.Convictions {
+		// A conviction of the copy only never reaches the extract, also when it lies in the
+		// extract's array (a document edited by hand): the conviction's own flags decide.
+		if includeExpunged || !c.CopyOnly() {
+			list = append(list, c)
+		}
+	}
 	if includeExpunged {
 		list = append(list, r.ExpungedConvictions...)
 	}
@@ -266,7 +272,7 @@ func (sc Scope) itemProjection(blockedFields ...string) bson.D {
 // The offences and sentences of list are copied before they are filled in.
 func withBlocked(list []model.Conviction, r *model.CriminalRecord, includeExpunged bool) []model.Conviction {
 	for _, c := range r.BlockedConvictions {
-		if includeExpunged || !c.Expunged {
+		if includeExpunged || !c.CopyOnly() {
 			list = append(list, c)
 		}
 	}

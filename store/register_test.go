@@ -27,8 +27,8 @@ func recordsWithEverything(t *testing.T) (*Store, string) {
 		return []model.Sentence{{ID: id, Kind: model.SentenceKindImprisonment, Status: model.SentenceStatusServed}}
 	}
 	conviction := func(id, decided string, expunged bool) model.Conviction {
-		return model.Conviction{ID: id, Court: "Okresní soud", CaseReference: "ref " + id, DecisionDate: model.MustDate(decided),
-			Offences:  []model.Offence{{LegalProvision: "§ 205 TZ"}},
+		return model.Conviction{ID: id, Court: "Okresní soud", CaseReference: "ref " + id, DecisionDate: model.MustDate(decided), FinalDate: model.MustDate(decided),
+			Offences:  []model.Offence{{LegalProvision: "§ 205 TZ", Completion: model.OffenceCompletionCompleted, Participation: model.ParticipationPerpetrator}},
 			Sentences: sentence("S" + id[1:]), Expunged: expunged}
 	}
 	blocked := &model.Blocking{Reason: "court order", CorrectionID: "K-1"}
@@ -40,8 +40,13 @@ func recordsWithEverything(t *testing.T) (*Store, string) {
 		BlockedConvictions:  []model.Conviction{withBlock(conviction("C-4", "2021-01-01", false)), withBlock(conviction("C-5", "2011-01-01", true))},
 		BlockedSentences:    []model.BlockedSentence{{ConvictionID: "C-1", Sentence: sentence("S-1-blocked")[0]}},
 	}
+	year := 2010
 	period := func(id, sentenceID string, b *model.Blocking) model.DetentionPeriod {
-		return model.DetentionPeriod{ID: id, Kind: model.DetentionKindImprisonment, Start: model.MustDate("2010-01-01"), PrisonID: "PRS-1", SentenceID: &sentenceID, Blocked: b}
+		// One year each, one after the other: a consistent record (register.CheckPeriods).
+		year++
+		end := model.MustDate(fmt.Sprintf("%d-12-31", year))
+		return model.DetentionPeriod{ID: id, Kind: model.DetentionKindImprisonment, Start: model.MustDate(fmt.Sprintf("%d-01-01", year)), End: &end,
+			PrisonID: "PRS-1", SentenceID: &sentenceID, Blocked: b}
 	}
 	det := model.DetentionRecord{PersonID: pid, Version: 1,
 		Periods:         []model.DetentionPeriod{period("D-1", "S-1", nil)},

@@ -38,7 +38,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 	var reg Register
 	var ids []string
 	for i := range 50 {
-		p := model.Person{ID: fmt.Sprintf("P-RT-%02d", i), FamilyName: "Okružní", GivenNames: "Jan"}
+		p := model.Person{ID: fmt.Sprintf("P-RT-%02d", i), FamilyName: "Okružní", GivenNames: "Jan", DateOfBirth: model.MustDate("1980-01-01"), Sex: model.SexMale}
 		reg.Persons, ids = append(reg.Persons, p), append(ids, p.ID)
 	}
 	if err := s.LoadRegister(ctx, reg, nil); err != nil {

@@ -362,7 +362,7 @@ func findByIDsWhere[T any](ctx context.Context, s *Store, c *mongo.Collection, i
 // findOneByID decodes the document with this _id into doc if it exists and the rule keeps it
 // (found). Index: _id.
 func findOneByID[T any](ctx context.Context, s *Store, c *mongo.Collection, id string, doc *T, rule rowRule[T], opts ...options.Lister[options.FindOneOptions]) (found bool, err error) {
-	err = decodeOne(c.FindOne(ctx, rule.where(s, id), opts...), doc)
+	err = decodeOne(c.FindOne(ctx, rule.where(s, id), opts...), doc, keepsWhole(projectionOf(opts)))
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return false, nil
 	}
@@ -388,13 +388,23 @@ func keepOnly[T any](docs []T, rule rowRule[T]) []T {
 
 // projectionOf returns the projection set by FindOne options (for the equivalent find).
 func projectionOf(opts []options.Lister[options.FindOneOptions]) any {
-	var o options.FindOneOptions
+	return optionOf(opts, func(o *options.FindOneOptions) any { return o.Projection })
+}
+
+// findProjectionOf returns the projection set by Find options.
+func findProjectionOf(opts []options.Lister[options.FindOptions]) any {
+	return optionOf(opts, func(o *options.FindOptions) any { return o.Projection })
+}
+
+// optionOf applies driver options and returns the one field get reads.
+func optionOf[O any](opts []options.Lister[O], get func(*O) any) any {
+	var o O
 	for _, l := range opts {
 		for _, set := range l.List() {
 			_ = set(&o)
 		}
 	}
-	return o.Projection
+	return get(&o)
 }
 
 // Close disconnects.
@@ -464,10 +474,11 @@ func findAll[T any](ctx context.Context, c *mongo.Collection, filter any, opts .
 	}
 	defer cur.Close(context.WithoutCancel(ctx))
 	out := []T{}
+	whole := keepsWhole(findProjectionOf(opts))
 	for cur.Next(ctx) {
 		out = append(out, *new(T))
-		if err := bson.Unmarshal(cur.Current, &out[len(out)-1]); err != nil {
-			return nil, classify(err)
+		if err := decodeRaw(cur.Current, &out[len(out)-1], whole); err != nil {
+			return nil, err
 		}
 	}
 	if err := cur.Err(); err != nil {
@@ -478,13 +489,14 @@ func findAll[T any](ctx context.Context, c *mongo.Collection, filter any, opts .
 
 // decodeOne decodes a single result into v with the driver's pooled document reader
 // (SingleResult.Decode and Cursor.All allocate a 4 KiB read buffer per document — 13 % of the
-// bytes a search page allocated). mongo.ErrNoDocuments passes through unchanged.
-func decodeOne(res *mongo.SingleResult, v any) error {
+// bytes a search page allocated), and checks it (decodeRaw; whole: read without an inclusion
+// projection). mongo.ErrNoDocuments passes through unchanged.
+func decodeOne(res *mongo.SingleResult, v any, whole bool) error {
 	raw, err := res.Raw()
 	if err != nil {
 		return err
 	}
-	return bson.Unmarshal(raw, v)
+	return decodeRaw(raw, v, whole)
 }
 
 // in is the filter {field: {$in: values}}.

@@ -104,13 +104,23 @@ func ownersOf(answer any) AnswerOwners {
 }
 
 // DecodeAnswer reads the answer a completed write recorded into out (a pointer of the type
-// given to CompleteIdempotency) and restores its owner links.
+// given to CompleteIdempotency), checked as every stored document is (decodeRaw), and
+// restores its owner links.
 func DecodeAnswer(rec Idempotency, out any) error {
-	if err := bson.Unmarshal(rec.Answer, out); err != nil {
+	if err := decodeRaw(rec.Answer, out, true); err != nil {
 		return err
 	}
 	restoreOwners(out, rec.Owners)
 	return nil
+}
+
+// AnswerPerson is the person a decoded answer belongs to ("" for a prison): the person
+// itself, or the owner of a conviction, sentence or detention period.
+func AnswerPerson(answer any) string {
+	if p, ok := answer.(*model.Person); ok {
+		return p.ID
+	}
+	return ownersOf(answer).PersonID
 }
 
 // restoreOwners puts the owner links back into a decoded answer.
@@ -261,7 +271,7 @@ func casUpdate[T any](ctx context.Context, s *Store, c *mongo.Collection, id str
 	for attempt := 0; attempt < 50; attempt++ {
 		doc := fresh()
 		exists := true
-		err := c.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&doc)
+		err := decodeOne(c.FindOne(ctx, bson.D{{Key: "_id", Value: id}}), &doc, true)
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			doc, exists = fresh(), false
 		} else if err != nil {
