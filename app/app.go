@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -49,6 +50,9 @@ type Server struct {
 	// AuditStore holds the audit trail: the register's store unless configured apart.
 	AuditStore *store.Store
 	handler    http.Handler
+	// rates is the per-subject rate limiter (overRate), made on first use.
+	rates     *rateLimiter
+	ratesOnce sync.Once
 	// Watches serves subscriptions (package watch).
 	Watches   *watch.Service
 	callbacks *watch.Callbacks

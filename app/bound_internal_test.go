@@ -28,7 +28,7 @@ func BenchmarkBoundDocument(b *testing.B) {
 		fmt.Fprintf(&q, "fragment F%d on Query { prisons { id } }", levels)
 		b.Run(fmt.Sprintf("doubled_spreads_%d_levels_%dB", levels, q.Len()), func(b *testing.B) {
 			for b.Loop() {
-				bd := boundDocument{limits: DefaultLimits, schema: schema, costs: newCosts(schema), cache: lru.New[*ast.QueryDocument](10), policy: benchPolicy}
+				bd := boundDocument{limits: DefaultLimits, schema: schema, costs: newCosts(schema, DefaultLimits.Complexity), cache: lru.New[*ast.QueryDocument](10), policy: benchPolicy}
 				if err := bd.MutateOperationParameters(context.Background(), &graphql.RawParams{Query: q.String()}); err != nil {
 					b.Fatal(err)
 				}
@@ -56,7 +56,7 @@ func BenchmarkBoundDocument(b *testing.B) {
 	}
 	b.Run(fmt.Sprintf("limits_just_met_%dB", q.Len()), func(b *testing.B) {
 		for b.Loop() {
-			bd := boundDocument{limits: DefaultLimits, schema: schema, costs: newCosts(schema), cache: lru.New[*ast.QueryDocument](10), policy: benchPolicy}
+			bd := boundDocument{limits: DefaultLimits, schema: schema, costs: newCosts(schema, DefaultLimits.Complexity), cache: lru.New[*ast.QueryDocument](10), policy: benchPolicy}
 			_ = bd.MutateOperationParameters(context.Background(), &graphql.RawParams{Query: q.String()})
 		}
 	})

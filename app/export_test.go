@@ -20,7 +20,7 @@ var (
 // limits and an empty query cache, and returns its refusal (nil if the document passed and was
 // validated). For benchmarks in package app_test.
 func BoundDocument(query string, vars map[string]any) error {
-	bd := boundDocument{limits: DefaultLimits, schema: benchSchema, costs: newCosts(benchSchema), cache: lru.New[*ast.QueryDocument](1), policy: benchPolicy}
+	bd := boundDocument{limits: DefaultLimits, schema: benchSchema, costs: newCosts(benchSchema, DefaultLimits.Complexity), cache: lru.New[*ast.QueryDocument](1), policy: benchPolicy}
 	if err := bd.MutateOperationParameters(context.Background(), &graphql.RawParams{Query: query, Variables: vars}); err != nil {
 		return err
 	}

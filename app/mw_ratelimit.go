@@ -53,13 +53,26 @@ func (s *Server) limitRate(next http.Handler) http.Handler {
 	if s.limits.RatePerSec <= 0 {
 		return next
 	}
-	rl := newRateLimiter(s.limits.RatePerSec, s.limits.RateBurst)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := auth.FromContext(r.Context()); p != nil && !rl.allow(p.Subject) {
+		if err := s.overRate(auth.FromContext(r.Context())); err != nil {
 			w.Header().Set("Retry-After", "1")
-			s.refuse(w, r, apperr.New(apperr.RateLimited, "too many requests: at most %g per second (bursts of %d); retry shortly", s.limits.RatePerSec, s.limits.RateBurst))
+			s.refuse(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// overRate takes one request of p's subject from the instance's one limiter (HTTP requests
+// and the operations of websocket connections alike) and says, RATE_LIMITED, when it is over
+// the rate; nil when it is not, or without a principal or a limit.
+func (s *Server) overRate(p *auth.Principal) error {
+	if s.limits.RatePerSec <= 0 || p == nil {
+		return nil
+	}
+	s.ratesOnce.Do(func() { s.rates = newRateLimiter(s.limits.RatePerSec, s.limits.RateBurst) })
+	if s.rates.allow(p.Subject) {
+		return nil
+	}
+	return apperr.New(apperr.RateLimited, "too many requests: at most %g per second (bursts of %d); retry shortly", s.limits.RatePerSec, s.limits.RateBurst)
 }

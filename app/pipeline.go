@@ -83,6 +83,7 @@ func (s *Server) routes() http.Handler {
 func (s *Server) graphqlHandler() *handler.Server {
 	writes := maintenance.New(s.Store, s.Trail, s.cfg.Now)
 	writes.OnEvent = s.Watches.Hub.Publish // this instance's watchers hear of its writes at once
+	writes.Policy = s.Policy
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Store: s.Store, Grants: s.Grants, Trail: s.Trail,
 		Maintenance: writes, Watches: s.Watches, Connection: connectionOf, Refused: s.auditRefusedSubscription, Policy: s.Policy, Now: s.cfg.Now}})
 	h := handler.New(es)
@@ -93,7 +94,7 @@ func (s *Server) graphqlHandler() *handler.Server {
 	h.SetQueryCache(cache)
 	h.SetParserTokenLimit(s.limits.Tokens)
 	h.SetDisableSuggestion(true) // suggestions come from the caller's role schema (roleMessages)
-	costs := newCosts(es.Schema())
+	costs := newCosts(es.Schema(), s.limits.Complexity)
 	if s.cfg.Introspection {
 		h.Use(extension.Introspection{})
 	}
@@ -105,6 +106,7 @@ func (s *Server) graphqlHandler() *handler.Server {
 	// Before parsing and validation (after the allow-list or APQ has supplied the text).
 	h.Use(boundDocument{limits: s.limits, schema: es.Schema(), costs: costs, cache: cache, policy: s.Policy})
 	h.Use(operationGate{limits: s.limits, schema: es.Schema(), costs: costs, policy: s.Policy, metrics: s.Metrics})
+	h.Use(boundOperations{timeout: s.limits.Timeout}) // REQUEST_TIMEOUT on every transport
 	h.Use(requestMetrics{metrics: s.Metrics})
 	h.Use(traceOperations{tracer: s.tracer})
 	h.Use(auditOperations{trail: s.audit, metrics: s.Metrics, log: s.log})

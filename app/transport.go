@@ -188,10 +188,16 @@ func (t graphqlHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
 	oc, errs := exec.CreateOperationContext(ctx, params)
-	if r.Method == http.MethodGet && oc != nil && oc.Operation != nil && oc.Operation.Operation != ast.Query {
+	switch {
+	case oc == nil || oc.Operation == nil:
+	case r.Method == http.MethodGet && oc.Operation.Operation != ast.Query:
 		// GET is safe and cacheable by HTTP's rules: only queries (GraphQL-over-HTTP).
 		w.Header().Set("Allow", "POST")
 		errs = gqlerror.List{asGQLError(apperr.New(apperr.MethodNotAllowed, "a %s must be sent with POST; GET runs only queries", oc.Operation.Operation))}
+	case oc.Operation.Operation == ast.Subscription:
+		// One answer per request cannot carry a stream: the subscription would be opened and
+		// held, unanswered, until the request timed out.
+		errs = gqlerror.List{asGQLError(apperr.New(apperr.BadRequest, "a subscription needs a stream: send it with Accept: text/event-stream (Server-Sent Events) or over a graphql-transport-ws websocket"))}
 	}
 	if errs != nil {
 		t.s.writeResponse(w, r, exec.DispatchError(graphql.WithOperationContext(ctx, oc), errs))

@@ -49,6 +49,7 @@ func TestWatchCallbackDeliversThinSignedRetried(t *testing.T) {
 	defer ts.Close()
 	env := testenv.New(t, testenv.Options{Mutate: func(c *app.Config) {
 		c.Watch.CallbackClient = ts.Client() // trusts the test server's certificate
+		c.Watch.CallbackLoopback = true      // the test server listens on 127.0.0.1
 		c.Watch.CallbackBackoff = 100 * time.Millisecond
 	}})
 	person := seed.NamedDvorakova

@@ -330,7 +330,9 @@ func TestWatchResume(t *testing.T) {
 }
 
 // TestWatchAcrossInstances: an event written through one instance reaches a subscriber on
-// another instance of the same database within one second.
+// another instance of the same database within two seconds — ten of the hub's 200 ms polls:
+// on the project's 2 cores, among the package's parallel tests, one second was exceeded now
+// and then (1.04 s, 1.57 s) with nothing wrong but the load.
 func TestWatchAcrossInstances(t *testing.T) {
 	t.Parallel()
 	a := testenv.New(t, testenv.Options{})
@@ -341,7 +343,7 @@ func TestWatchAcrossInstances(t *testing.T) {
 	period := write(t, a, model.RolePrisonService, admit, "admitToDetention", detentionVars(person, "across-admit"))
 	acked := time.Now()
 	e := event(t, s.Next(5*time.Second))
-	if took := time.Since(acked); took > time.Second {
+	if took := time.Since(acked); took > 2*time.Second {
 		t.Fatalf("the event took %s to reach the other instance", took)
 	}
 	if e.Kind != "ADMITTED" || e.DetentionPeriodID == nil || *e.DetentionPeriodID != period {

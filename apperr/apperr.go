@@ -68,7 +68,7 @@ var Codes = []CodeInfo{
 	{ComplexityLimitExceeded, "the operation is too deep, too complex, uses too many aliases or root fields, or the document is over a bound checked before validation (tokens, fields of one selection set or input object, fragment spreads, repeated fields, variables, operations)"},
 	{RateLimited, "the subject sent more requests than its rate allows; retry after `Retry-After` seconds"},
 	{TooManySubscriptions, "the official already holds as many open subscriptions (`watchPerson`, `watchPersons`) as one official may; `extensions.limit` says how many"},
-	{BadRequest, "the HTTP request is malformed: not JSON, a JSON batch (array), a `Content-Type` other than `application/json`, `query`/`operationName`/`variables`/`extensions` of the wrong type or missing, bad JSON in GET parameters, a persisted-query hash that does not match its query"},
+	{BadRequest, "the HTTP request is malformed: not JSON, a JSON batch (array), a `Content-Type` other than `application/json`, `query`/`operationName`/`variables`/`extensions` of the wrong type or missing, bad JSON in GET parameters, a persisted-query hash that does not match its query, a subscription sent without a stream (SSE or websocket)"},
 	{MethodNotAllowed, "an HTTP method other than GET or POST, or a mutation sent with GET (the `Allow` header says what is allowed)"},
 	{PayloadTooLarge, "the request body is larger than `MAX_BODY_BYTES`, whether announced by `Content-Length` or sent chunked"},
 	{GraphQLParseFailed, "the query text is not valid GraphQL syntax, or exceeds the parser's token limit"},

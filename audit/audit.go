@@ -277,6 +277,12 @@ func WithRecord(ctx context.Context) (context.Context, *Record) {
 	return context.WithValue(ctx, recordKey{}, r), r
 }
 
+// WithExistingRecord returns ctx carrying r: the record a request started elsewhere (its
+// operation checked in one context, executed in another).
+func WithExistingRecord(ctx context.Context, r *Record) context.Context {
+	return context.WithValue(ctx, recordKey{}, r)
+}
+
 // RecordFrom returns the request's record, or a throwaway one outside a request.
 func RecordFrom(ctx context.Context) *Record {
 	if r, ok := ctx.Value(recordKey{}).(*Record); ok {

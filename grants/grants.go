@@ -196,6 +196,11 @@ func CheckPurpose(p *auth.Principal, reason model.PurposeCode) error {
 	return nil
 }
 
+// HidesBlocked reports whether blocked persons and items are absent for a role: for every
+// role but the register office (DESIGN §7a). Scope applies it to a principal; an agency
+// callback, which has a role but no grant, applies it to its role.
+func HidesBlocked(role model.Role) bool { return role != model.RoleRegistrar }
+
 // Scope is the row rule of the principal (DESIGN §4, §7a): REINTEGRATION sees only its
 // grant's caseload; blocked persons and items exist only for the register office; a principal
 // without a grant sees nobody.
@@ -203,7 +208,7 @@ func Scope(p *auth.Principal) store.Scope {
 	if p == nil || p.Grant == nil {
 		return store.Scope{Restricted: true, HideBlocked: true}
 	}
-	hide := p.Role != model.RoleRegistrar
+	hide := HidesBlocked(p.Role)
 	if p.Role == model.RoleReintegration {
 		return store.Scope{Restricted: true, Caseload: p.Grant.Caseload, HideBlocked: hide}
 	}

@@ -87,6 +87,9 @@ func nonEmpty(s string) *string {
 // Approve moves a request to APPROVED: only an approver of the same agency, never for their
 // own request.
 func (s *Service) Approve(ctx context.Context, p *auth.Principal, id string) (*model.AccessGrant, error) {
+	if err := requireApprover(p); err != nil {
+		return nil, err
+	}
 	return s.transition(ctx, p, id, "approve", []model.GrantStatus{model.GrantStatusRequested}, model.GrantStatusApproved, "",
 		func(g *model.AccessGrant) error { return mayDecideForAgency(p, g) }, nil)
 }
@@ -98,6 +101,11 @@ func (s *Service) Reject(ctx context.Context, p *auth.Principal, id, reason stri
 	if err != nil {
 		return nil, err
 	}
+	if p.Role != model.RoleRegistrar {
+		if err := requireApprover(p); err != nil {
+			return nil, err
+		}
+	}
 	return s.transition(ctx, p, id, "reject", []model.GrantStatus{model.GrantStatusRequested, model.GrantStatusApproved}, model.GrantStatusRejected, reason,
 		func(g *model.AccessGrant) error {
 			if g.Status == model.GrantStatusApproved {
@@ -107,12 +115,24 @@ func (s *Service) Reject(ctx context.Context, p *auth.Principal, id, reason stri
 		}, nil)
 }
 
+// requireApprover refuses an official whose token does not name them approver — before any
+// grant is read, so the refusal is the same whether the grant named exists or not.
+func requireApprover(p *auth.Principal) error {
+	if !p.Approver {
+		return apperr.New(apperr.Forbidden, "only an approver of the agency may decide access requests (token claim approver)")
+	}
+	return nil
+}
+
+// mayDecideForAgency lets an approver decide a grant of their own agency, never their own.
+// A grant of another agency is one the approver may not see (DESIGN §5): it reads as the same
+// NOT_FOUND as a grant that does not exist, naming neither it nor its agency.
 func mayDecideForAgency(p *auth.Principal, g *model.AccessGrant) error {
 	switch {
 	case !p.Approver:
-		return apperr.New(apperr.Forbidden, "only an approver of agency %q may decide this request (token claim approver)", g.Agency)
+		return requireApprover(p)
 	case p.Agency != g.Agency:
-		return apperr.New(apperr.Forbidden, "only an approver of agency %q may decide this request", g.Agency)
+		return apperr.NotFoundf("no access grant %q", g.ID)
 	case p.Subject == g.Subject:
 		return apperr.New(apperr.Forbidden, "you cannot decide your own access request")
 	}
@@ -180,7 +200,7 @@ func (s *Service) Reconfirm(ctx context.Context, p *auth.Principal, id string) (
 	return s.transition(ctx, p, id, "reconfirm", []model.GrantStatus{model.GrantStatusSuspended}, model.GrantStatusActive, "",
 		func(g *model.AccessGrant) error {
 			if g.Subject != p.Subject || g.Role != p.Role || g.Agency != p.Agency {
-				return apperr.NotFoundf("no access grant %q of yours", g.ID)
+				return apperr.NotFoundf("no access grant %q", g.ID) // another's grant reads as absent
 			}
 			if g.StatusReason == nil || *g.StatusReason != IdentityChanged {
 				return apperr.New(apperr.Conflict, "the grant was suspended by the register office; only the register office can reinstate it")

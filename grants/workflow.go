@@ -59,6 +59,9 @@ func (s *Service) RequestCancellation(ctx context.Context, p *auth.Principal, id
 }
 
 func (s *Service) requestChange(ctx context.Context, p *auth.Principal, id string, req model.GrantChangeRequest, from []model.GrantStatus, kind model.GrantEventKind) (*model.AccessGrant, error) {
+	if err := requireApprover(p); err != nil {
+		return nil, err
+	}
 	g, ok, err := s.store.GrantByID(ctx, id)
 	if err != nil {
 		return nil, err

@@ -518,7 +518,7 @@ func (s *Service) CorrectDetentionPeriod(ctx context.Context, p *auth.Principal,
 				return nil, apperr.BadInput("input.prisonId", "a %s cannot hold %s", prison.Kind, in.Kind)
 			}
 			if in.SentenceID != nil {
-				if _, _, err := s.sentence(ctx, personID, *in.SentenceID); err != nil {
+				if _, _, err := s.sentence(ctx, p, personID, *in.SentenceID); err != nil {
 					if apperr.CodeOf(err) == apperr.NotFound {
 						return nil, apperr.BadInput("input.sentenceId", "person %s has no sentence %q", personID, *in.SentenceID)
 					}
@@ -526,7 +526,7 @@ func (s *Service) CorrectDetentionPeriod(ctx context.Context, p *auth.Principal,
 				}
 			}
 			res, err := s.updatePeriods(ctx, personID, c, func(r *model.DetentionRecord) (string, error) {
-				q := anyPeriod(r, periodID)
+				q := periodIn(r, periodID, s.readsCopy(p))
 				if q == nil {
 					return "", apperr.NotFoundf("no detention period %q of person %q", periodID, personID)
 				}
@@ -548,7 +548,16 @@ func (s *Service) CorrectDetentionPeriod(ctx context.Context, p *auth.Principal,
 
 // anyPeriod finds a period of the extract or the copy (never a blocked one).
 func anyPeriod(r *model.DetentionRecord, id string) *model.DetentionPeriod {
-	for _, list := range [][]model.DetentionPeriod{r.Periods, r.CopyOnlyPeriods} {
+	return periodIn(r, id, true)
+}
+
+// periodIn finds a period of the extract or, with copy, of the copy too (never a blocked one).
+func periodIn(r *model.DetentionRecord, id string, copy bool) *model.DetentionPeriod {
+	lists := [][]model.DetentionPeriod{r.Periods}
+	if copy {
+		lists = append(lists, r.CopyOnlyPeriods)
+	}
+	for _, list := range lists {
 		for i := range list {
 			if list[i].ID == id {
 				return &list[i]

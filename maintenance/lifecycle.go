@@ -30,7 +30,7 @@ func (s *Service) RecordSentenceStatus(ctx context.Context, p *auth.Principal, p
 		Validate:  func() error { return register.ValidateStatusInput(in, s.today()) },
 		ProposeID: fixedID(sentenceID),
 		Check: func(ctx context.Context, _ string) error {
-			c, sen, err := s.sentence(ctx, personID, sentenceID)
+			c, sen, err := s.sentence(ctx, p, personID, sentenceID)
 			if err != nil {
 				return err
 			}
@@ -256,17 +256,21 @@ func (s *Service) conviction(ctx context.Context, personID, convictionID string)
 	return nil, apperr.NotFoundf("no conviction %q of person %q", convictionID, personID)
 }
 
-// sentence loads one of a person's sentences, with its conviction, from the full copy.
-func (s *Service) sentence(ctx context.Context, personID, sentenceID string) (*model.Conviction, *model.Sentence, error) {
+// sentence loads one of a person's sentences, with its conviction, as the writer p may find
+// it: from the full copy if p's role may read it, else from the extract; and, if p's role may
+// not read convictions (PRISON_SERVICE), only a custodial sentence — the kind a detention
+// period executes, which is what such a role reads of sentences. Any other sentence is the
+// same NOT_FOUND as a missing one: a write is no oracle for what the role may not read.
+func (s *Service) sentence(ctx context.Context, p *auth.Principal, personID, sentenceID string) (*model.Conviction, *model.Sentence, error) {
 	if _, err := s.person(ctx, personID); err != nil {
 		return nil, nil, err
 	}
-	all, err := s.store.ConvictionsByPersonIDs(ctx, store.Scope{HideBlocked: true}, []string{personID}, true)
+	all, err := s.store.ConvictionsByPersonIDs(ctx, store.Scope{HideBlocked: true}, []string{personID}, s.readsCopy(p))
 	if err != nil {
 		return nil, nil, err
 	}
 	for i := range all[personID] {
-		if sen := findSentence(&all[personID][i], sentenceID); sen != nil {
+		if sen := findSentence(&all[personID][i], sentenceID); sen != nil && (register.Custodial(sen) || s.readsConvictions(p)) {
 			return &all[personID][i], sen, nil
 		}
 	}
@@ -331,13 +335,13 @@ func execute(c *model.Conviction, sen *model.Sentence, to model.SentenceStatus, 
 // checkExecution refuses a detention write whose sentence step the lifecycle does not allow,
 // before anything is written: the sentence must be custodial (BAD_USER_INPUT) and PENDING or
 // BEING_SERVED, and the step valid for it (CONFLICT, BAD_USER_INPUT on its date).
-func (s *Service) checkExecution(ctx context.Context, personID, sentenceID string, to model.SentenceStatus, on model.Date) error {
-	c, sen, err := s.sentence(ctx, personID, sentenceID)
-	if err != nil || c.CopyOnly() {
-		return apperr.BadInput("input.sentenceId", "person %s has no unexpunged sentence %q", personID, sentenceID)
+func (s *Service) checkExecution(ctx context.Context, p *auth.Principal, personID, sentenceID string, to model.SentenceStatus, on model.Date) error {
+	c, sen, err := s.sentence(ctx, p, personID, sentenceID)
+	if apperr.CodeOf(err) == apperr.NotFound || err == nil && (c.CopyOnly() || !register.Custodial(sen)) {
+		return apperr.BadInput("input.sentenceId", "person %s has no unexpunged custodial sentence %q (a detention executes only imprisonment or a protective measure)", personID, sentenceID)
 	}
-	if !register.Custodial(sen) {
-		return apperr.BadInput("input.sentenceId", "sentence %s is a %s: a detention executes only imprisonment or a protective measure", sentenceID, sen.Kind)
+	if err != nil {
+		return err
 	}
 	if sen.Status == to {
 		return nil // already recorded (a re-admission after an interruption)

@@ -32,6 +32,7 @@ import (
 	"custodia/auth"
 	"custodia/grants"
 	"custodia/model"
+	"custodia/policy"
 	"custodia/register"
 	"custodia/store"
 )
@@ -43,6 +44,23 @@ type Service struct {
 	now   func() time.Time
 	// OnEvent, if set, is told of every event a write logged, after it is logged.
 	OnEvent func(model.PersonEvent)
+	// Policy decides what a writer finds of a person's record beyond what it writes: a
+	// writer whose role may not read the full copy (policy.Policy.ReadsCopy) finds a
+	// sentence or detention period only the copy holds as one that does not exist, and one
+	// that may not read convictions finds only the sentences a detention may execute (see
+	// sentence). Unset, no role reads either (fail closed).
+	Policy *policy.Policy
+}
+
+// readsCopy reports whether the writer p may read the full copy (see Policy).
+func (s *Service) readsCopy(p *auth.Principal) bool {
+	return s.Policy != nil && p != nil && s.Policy.ReadsCopy(p.Role)
+}
+
+// readsConvictions reports whether the writer p may read convictions and all their sentences
+// (see Policy).
+func (s *Service) readsConvictions(p *auth.Principal) bool {
+	return s.Policy != nil && p != nil && s.Policy.Allows(p.Role, "Person.convictions")
 }
 
 // New makes the service.
@@ -252,7 +270,7 @@ func (s *Service) AdmitToDetention(ctx context.Context, p *auth.Principal, perso
 				return apperr.BadInput("input.prisonId", "a %s cannot hold %s", prison.Kind, in.Kind)
 			}
 			if in.SentenceID != nil {
-				return s.checkExecution(ctx, personID, *in.SentenceID, model.SentenceStatusBeingServed, in.Start)
+				return s.checkExecution(ctx, p, personID, *in.SentenceID, model.SentenceStatusBeingServed, in.Start)
 			}
 			return nil
 		},
@@ -398,7 +416,7 @@ func (s *Service) ReleaseFromDetention(ctx context.Context, p *auth.Principal, p
 			if err != nil || sentenceID == "" {
 				return err
 			}
-			return s.checkExecution(ctx, personID, sentenceID, model.SentenceStatusServed, in.Date)
+			return s.checkExecution(ctx, p, personID, sentenceID, model.SentenceStatusServed, in.Date)
 		},
 		Apply: func(ctx context.Context, released string) (*model.DetentionPeriod, error) {
 			today := s.today()

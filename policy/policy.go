@@ -120,6 +120,15 @@ func (p *Policy) Allows(role model.Role, coordinate string) bool {
 	return slices.Contains(p.fields[coordinate], role)
 }
 
+// ReadsCopy reports whether role may read the full copy (DESIGN §4): expunged and
+// deemed-not-convicted convictions, their sentences and the detention periods that executed
+// them. It is the decision on Person.convictions(includeExpunged:); every other path to the
+// copy — a watch's events, a writer's lookups — follows it, so that a role that may not read
+// the copy finds there exactly what it finds for a record that does not exist.
+func (p *Policy) ReadsCopy(role model.Role) bool {
+	return slices.Contains(p.guarded["Person.convictions(includeExpunged:)"], role)
+}
+
 // Undecided lists the object-type field coordinates that have no @access decision (neither on
 // the field nor on its type). It must be empty: a test fails otherwise.
 func (p *Policy) Undecided() []string {

@@ -395,17 +395,16 @@ func (r *queryResolver) PersonByNationalID(ctx context.Context, nationalID strin
 	if err != nil {
 		return nil, err
 	}
-	if ok {
-		// The person is loaded through the caller's scope: outside it reads as not found. A
-		// reservation whose person does not (or no longer) carry the number — a write that did
-		// not complete — reads as not found too.
-		p, err := rootPerson(ctx, id)
-		if err == nil && (p.NationalID == nil || *p.NationalID != canonical) {
-			err = apperr.NotFoundf("no person with national ID %q", canonical)
-		}
-		if apperr.CodeOf(err) != apperr.NotFound {
-			return p, err
-		}
+	// The person is loaded through the caller's scope: outside it reads as not found. A
+	// reservation whose person does not (or no longer) carry the number — a write that did not
+	// complete — reads as not found too. A number that names nobody is looked up all the same
+	// (id ""; no person has it): a hidden person costs what a missing one costs.
+	p, err := rootPerson(ctx, id)
+	if err == nil && (!ok || p.NationalID == nil || *p.NationalID != canonical) {
+		err = apperr.NotFoundf("no person with national ID %q", canonical)
+	}
+	if apperr.CodeOf(err) != apperr.NotFound {
+		return p, err
 	}
 	return nil, apperr.NotFoundf("no person with national ID %q", canonical)
 }

@@ -195,6 +195,10 @@ type PersonPage struct {
 // looked up per page: a page that reaches it stops there, with More and a sealed Next, so a
 // key document bloated by hand costs each page a bounded number of lookups and paging still
 // reaches every person. Index: _id (searchKeys, nationalIds, persons).
+//
+// Its work does not depend on whether the persons its keys name are hidden from the caller or
+// do not exist: the candidates are read in at least one round, even when there are none
+// (PersonsByIDs then reads an absent ID), and a national ID is read through the scope once.
 func (s *Store) SearchPersons(ctx context.Context, scope Scope, q register.PersonQuery) (PersonPage, error) {
 	after, ok, err := s.openPosition(ctx, q.After)
 	if err != nil {
@@ -203,35 +207,44 @@ func (s *Store) SearchPersons(ctx context.Context, scope Scope, q register.Perso
 	if !ok {
 		return PersonPage{}, apperr.BadInput("after", "after is not a cursor issued by this API: pass pageInfo.endCursor of the previous page")
 	}
-	candidates, err := s.searchCandidates(ctx, q)
+	q.After = after
+	if q.NationalID != "" {
+		return s.searchByNationalID(ctx, scope, q)
+	}
+	keys := q.KeyIDs()
+	docs, err := findByIDs[searchKeyDoc](ctx, s, s.db.Collection(colSearchKeys), keys)
 	if err != nil {
 		return PersonPage{}, err
 	}
-	// Candidates after the cursor, in search order, each person once.
-	slices.Sort(candidates)
-	candidates = slices.Compact(candidates)
-	if after != "" {
-		i, _ := slices.BinarySearch(candidates, after)
-		for i < len(candidates) && candidates[i] <= after {
-			i++
-		}
-		candidates = candidates[i:]
+	var candidates []string
+	for _, d := range docs {
+		candidates = append(candidates, d.Entries...)
 	}
-	if scope.Restricted { // out of the caseload: never looked up, so not counted
+	// A caseload is known before anything is read: candidates outside it are dropped here, so
+	// they cost no round below (rounds counted hidden persons, their number and, with a cursor
+	// moved by hand, their order keys) and no part of the scan budget.
+	if scope.Restricted {
 		visible := map[string]bool{}
-		for _, id := range scope.visible(candidateIDs(candidates)) {
+		for _, id := range scope.visible(mapIDs(candidates)) {
 			visible[id] = true
 		}
 		candidates = slices.DeleteFunc(candidates, func(c string) bool { return !visible[orderKeyID(c)] })
 	}
+	// Candidates after the cursor, in search order, each person once.
+	slices.Sort(candidates)
+	candidates = slices.Compact(candidates)
+	if q.After != "" {
+		i, _ := slices.BinarySearch(candidates, q.After)
+		for i < len(candidates) && candidates[i] <= q.After {
+			i++
+		}
+		candidates = candidates[i:]
+	}
 	budget := newScanBudget()
 	var out []model.Person
-	last := ""
-	for len(candidates) > 0 && len(out) <= q.Limit {
-		// Load as many as the page still needs (plus one to know whether more follow); a
-		// further round only when some of them no longer match.
-		n := budget.take(min(len(candidates), q.Limit+1-len(out)))
-		if n == 0 {
+	last := "" // the last candidate looked up
+	for round := 0; round == 0 || len(candidates) > 0 && len(out) <= q.Limit; round++ {
+		if budget.spent() {
 			// Stopped at the budget: go on after the last candidate looked up, sealed (it may be
 			// a person the caller may not see, or a former name of one).
 			next, err := s.sealPosition(ctx, last)
@@ -240,9 +253,15 @@ func (s *Store) SearchPersons(ctx context.Context, scope Scope, q register.Perso
 			}
 			return PersonPage{Persons: out, More: true, Next: next}, nil
 		}
+		// Load as many as the page still needs (plus one to know whether more follow); a
+		// further round only when some of them no longer match.
+		n := budget.take(min(len(candidates), q.Limit+1-len(out)))
 		batch := candidates[:n]
-		candidates, last = candidates[n:], batch[n-1]
-		ids := candidateIDs(batch)
+		candidates = candidates[n:]
+		if n > 0 {
+			last = batch[n-1]
+		}
+		ids := mapIDs(batch)
 		found, err := s.PersonsByIDs(ctx, scope, ids)
 		if err != nil {
 			return PersonPage{}, err
@@ -253,44 +272,42 @@ func (s *Store) SearchPersons(ctx context.Context, scope Scope, q register.Perso
 			}
 		}
 	}
-	out, more := page(out, q.Limit)
-	p := PersonPage{Persons: out, More: more}
-	if more {
-		p.Next = out[len(out)-1].Search.Order
-	}
-	return p, nil
+	return fullPersonPage(out, q.Limit), nil
 }
 
-// candidateIDs returns the person IDs of these order keys.
-func candidateIDs(orders []string) []string {
-	ids := make([]string, len(orders))
-	for i, c := range orders {
+// fullPersonPage cuts persons fetched with limit+1 to a page.
+func fullPersonPage(persons []model.Person, limit int) PersonPage {
+	persons, more := page(persons, limit)
+	p := PersonPage{Persons: persons, More: more}
+	if more {
+		p.Next = persons[len(persons)-1].Search.Order
+	}
+	return p
+}
+
+// mapIDs are the person IDs of order keys.
+func mapIDs(orderKeys []string) []string {
+	ids := make([]string, len(orderKeys))
+	for i, c := range orderKeys {
 		ids[i] = orderKeyID(c)
 	}
 	return ids
 }
 
-// searchCandidates reads the order keys of the persons a query may find.
-func (s *Store) searchCandidates(ctx context.Context, q register.PersonQuery) ([]string, error) {
-	if q.NationalID != "" {
-		id, ok, err := s.PersonIDByNationalID(ctx, q.NationalID)
-		if err != nil || !ok {
-			return nil, err
-		}
-		found, err := s.PersonsByIDs(ctx, Scope{}, []string{id})
-		if err != nil || found[id] == nil {
-			return nil, err
-		}
-		return []string{found[id].Search.Order}, nil
-	}
-	keys := q.KeyIDs()
-	docs, err := findByIDs[searchKeyDoc](ctx, s, s.db.Collection(colSearchKeys), keys)
+// searchByNationalID is a search by national ID: the person the number names, read through
+// the scope — once, whether the number names anyone or not.
+func (s *Store) searchByNationalID(ctx context.Context, scope Scope, q register.PersonQuery) (PersonPage, error) {
+	id, _, err := s.PersonIDByNationalID(ctx, q.NationalID) // "" (noPerson) when it names nobody
 	if err != nil {
-		return nil, err
+		return PersonPage{}, err
 	}
-	var out []string
-	for _, d := range docs {
-		out = append(out, d.Entries...)
+	found, err := s.PersonsByIDs(ctx, scope, []string{id})
+	if err != nil {
+		return PersonPage{}, err
 	}
-	return out, nil
+	var out []model.Person
+	if p := found[id]; p != nil && q.Matches(p) && p.Search.Order > q.After {
+		out = append(out, *p)
+	}
+	return fullPersonPage(out, q.Limit), nil
 }

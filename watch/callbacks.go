@@ -55,6 +55,9 @@ func (s *Service) RegisterCallback(ctx context.Context, p *auth.Principal, in mo
 	if err != nil || u.Scheme != "https" || u.Host == "" {
 		return nil, apperr.BadInput("input.url", "the callback URL must be an absolute https URL")
 	}
+	if why := refusedHost(u.Hostname(), s.Hub.cfg.CallbackLoopback); why != "" {
+		return nil, apperr.BadInput("input.url", "the callback URL may not point at %s: agency receivers only", why)
+	}
 	if in.Agency == "" || len(in.Agency) > 200 {
 		return nil, apperr.BadInput("input.agency", "input.agency must be 1 to 200 characters")
 	}
@@ -111,11 +114,10 @@ type Callbacks struct {
 	done   chan struct{}
 }
 
-// StartCallbacks starts the deliverer; client nil means a client with a 10 s timeout.
+// StartCallbacks starts the deliverer; client nil means a client with a 10 s timeout. The
+// deliverer follows no redirect and connects to no refused address (callbackClient).
 func (s *Service) StartCallbacks(client *http.Client) *Callbacks {
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
-	}
+	client = callbackClient(client, s.Hub.cfg.CallbackLoopback)
 	c := &Callbacks{svc: s, client: client, owner: randomHex(8), base: s.Hub.cfg.CallbackBackoff, stop: make(chan struct{}), done: make(chan struct{})}
 	go c.run()
 	return c
@@ -160,14 +162,21 @@ func (c *Callbacks) deliver(ctx context.Context, cb model.EventCallback) {
 	}
 	cursor, attempts := cb.Cursor, cb.Attempts
 	for _, e := range page.Events {
-		field := model.EventReferenceField[e.Kind]
-		if slices.Contains(cb.PersonIDs, e.PersonID) && c.svc.policy.Allows(cb.Role, "PersonEvent."+field) {
-			if err := c.post(ctx, cb, e, field); err != nil {
-				attempts++
-				backoff := min(c.base<<min(attempts-1, 20), 10*time.Minute)
-				_ = c.svc.Hub.store.SaveCallbackProgress(ctx, cb.ID, cursor, attempts, time.Now().Add(backoff))
-				return
-			}
+		if !slices.Contains(cb.PersonIDs, e.PersonID) {
+			cursor, attempts = e.Key, 0
+			continue
+		}
+		// The callback's role is told what a subscription in that role is told (visible);
+		// a failed lookup is retried like a failed post.
+		ok, err := c.svc.visible(ctx, cb.Role, e)
+		if ok {
+			err = c.post(ctx, cb, e, model.EventReferenceField[e.Kind])
+		}
+		if err != nil {
+			attempts++
+			backoff := min(c.base<<min(attempts-1, 20), 10*time.Minute)
+			_ = c.svc.Hub.store.SaveCallbackProgress(ctx, cb.ID, cursor, attempts, time.Now().Add(backoff))
+			return
 		}
 		cursor, attempts = e.Key, 0
 	}

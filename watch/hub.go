@@ -44,6 +44,10 @@ type Config struct {
 	// CallbackClient posts to agency callbacks (nil: a client with a 10 s timeout); tests use
 	// it to trust a local TLS server.
 	CallbackClient *http.Client `json:"-"`
+	// CallbackLoopback allows callback targets on the loopback interface (tests, a receiver on
+	// the same host); other targets of the server's own network are refused all the same
+	// (see targets.go).
+	CallbackLoopback bool
 	// Buffer is how many events may wait for a slow subscriber before it is ended (default 256).
 	Buffer int
 }

@@ -2,6 +2,7 @@ package watch
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"custodia/grants"
 	"custodia/model"
 	"custodia/policy"
+	"custodia/register"
 	"custodia/store"
 )
 
@@ -162,8 +164,8 @@ func (s *Service) end(ctx context.Context, out chan<- *model.PersonEvent, reason
 }
 
 // authorise decides one delivery against the caller's grant as it is now: an error ends the
-// subscription; false skips the event unseen (a kind the role may not read, a person no
-// longer in the caseload). A delivered event is audited first (fail closed).
+// subscription; false skips the event unseen (a person no longer in the caseload, or an event
+// the role may not be told of: see visible). A delivered event is audited first (fail closed).
 func (s *Service) authorise(ctx context.Context, p *auth.Principal, req Request, e model.PersonEvent) (bool, error) {
 	now, err := s.principalNow(ctx, p, req)
 	if err != nil {
@@ -172,16 +174,10 @@ func (s *Service) authorise(ctx context.Context, p *auth.Principal, req Request,
 	if scope := grants.Scope(now); scope.Restricted && !slices.Contains(scope.Caseload, e.PersonID) {
 		return false, nil
 	}
-	field, ok := model.EventReferenceField[e.Kind]
-	if !ok || !s.policy.Allows(now.Role, "PersonEvent."+field) {
-		return false, nil
+	if ok, err := s.visible(ctx, now.Role, e); err != nil || !ok {
+		return false, err
 	}
-	// Who may not read expunged records is not told of anything about one (DESIGN §4).
-	if !s.policy.Allows(now.Role, "PersonEvent.expungedConvictionId") {
-		if in, err := s.inExtract(ctx, e); err != nil || !in {
-			return false, err
-		}
-	}
+	field := model.EventReferenceField[e.Kind]
 	entry := &model.AuditEntry{Kind: model.AuditKindOperation, Outcome: model.AuditOutcomeAllowed,
 		OperationName: &req.Operation, Purpose: &model.AuditPurpose{CaseReference: req.Purpose.CaseReference, Reason: req.Purpose.Reason},
 		Coordinates: []string{"Subscription." + req.Operation, "PersonEvent." + field}, PersonIDs: []string{e.PersonID}}
@@ -228,35 +224,73 @@ func (s *Service) current(ctx context.Context, p *auth.Principal, req Request) e
 	return err
 }
 
-// inExtract reports whether the event's record is, now, part of the person's extract: not a
-// conviction (or a sentence of one) that is expunged or deemed not convicted, nor a detention
-// period executing such a sentence. Deliveries of one event share one lookup.
-func (s *Service) inExtract(ctx context.Context, e model.PersonEvent) (bool, error) {
-	v, err, _ := s.lookups.Do("extract\x00"+e.Key, func() (any, error) {
-		ctx := context.WithoutCancel(ctx)
-		switch e.Kind {
-		case model.PersonEventKindConvictionRecorded, model.PersonEventKindSentenceStatusChanged:
-			found, err := s.store.ConvictionsByPersonIDs(ctx, store.Scope{HideBlocked: true}, []string{e.PersonID}, false)
-			if err != nil {
-				return false, err
-			}
-			for _, c := range found[e.PersonID] {
-				if c.ID == e.EntityID || slices.ContainsFunc(c.Sentences, func(x model.Sentence) bool { return x.ID == e.EntityID }) {
-					return true, nil
-				}
-			}
-			return false, nil
-		case model.PersonEventKindAdmitted, model.PersonEventKindTransferred, model.PersonEventKindReleased, model.PersonEventKindExpectedReleaseChanged:
-			found, err := s.store.DetentionsByPersonIDs(ctx, store.Scope{HideBlocked: true}, []string{e.PersonID}, false)
-			if err != nil || found[e.PersonID] == nil {
-				return false, err
-			}
-			return slices.ContainsFunc(found[e.PersonID].Periods, func(x model.DetentionPeriod) bool { return x.ID == e.EntityID }), nil
-		}
-		return false, nil // other kinds are for readers of the copy only
+// visible decides whether an event may be told to a reader in role, as its person and record
+// read now — the rules of the read paths, so that a watch tells nothing a query would not show:
+// the role may read the event kind's reference field (PersonEvent's @access); the person is
+// not blocked, nor the record, for a role that does not see blocked data (DESIGN §7a); and
+// for a role that may not read the full copy, the record is in the extract (DESIGN §4); for
+// one that may not read convictions, a sentence is custodial (see view). The caseload is the
+// caller's to check (it comes with the grant). Deliveries of one event to
+// readers who see alike share one lookup.
+func (s *Service) visible(ctx context.Context, role model.Role, e model.PersonEvent) (bool, error) {
+	field, ok := model.EventReferenceField[e.Kind]
+	if !ok || !s.policy.Allows(role, "PersonEvent."+field) {
+		return false, nil
+	}
+	v := view{scope: store.Scope{HideBlocked: grants.HidesBlocked(role)}, copy: s.policy.ReadsCopy(role), convictions: s.policy.Allows(role, "Person.convictions")}
+	if !v.scope.HideBlocked && v.copy && v.convictions {
+		return true, nil // the register office sees every record
+	}
+	key := fmt.Sprintf("visible\x00%s\x00%+v", e.Key, v)
+	seen, err, _ := s.lookups.Do(key, func() (any, error) {
+		return s.recordVisible(context.WithoutCancel(ctx), v, e)
 	})
 	if err != nil {
 		return false, apperr.Unavailable(err)
 	}
-	return v.(bool), nil
+	return seen.(bool), nil
+}
+
+// view is what a role reads of a person's record: blocked items or not (scope), the full copy
+// or the extract, convictions with all their sentences or — a role that reads sentences only
+// through detention periods (PRISON_SERVICE) — only the custodial sentences a period executes
+// (the rule package maintenance applies to such a writer's lookups).
+type view struct {
+	scope       store.Scope
+	copy        bool
+	convictions bool
+}
+
+// recordVisible reads the event's person and record as the view shows them.
+func (s *Service) recordVisible(ctx context.Context, v view, e model.PersonEvent) (bool, error) {
+	scope, copy := v.scope, v.copy
+	persons, err := s.store.PersonsByIDs(ctx, scope, []string{e.PersonID})
+	if err != nil || persons[e.PersonID] == nil || e.EntityID == e.PersonID {
+		return err == nil && persons[e.PersonID] != nil, err
+	}
+	switch e.Kind {
+	case model.PersonEventKindConvictionRecorded, model.PersonEventKindSentenceStatusChanged, model.PersonEventKindExpunged, model.PersonEventKindCorrected:
+		found, err := s.store.ConvictionsByPersonIDs(ctx, scope, []string{e.PersonID}, copy)
+		if err != nil {
+			return false, err
+		}
+		for _, c := range found[e.PersonID] {
+			if slices.ContainsFunc(c.Sentences, func(x model.Sentence) bool { return x.ID == e.EntityID && (v.convictions || register.Custodial(&x)) }) ||
+				v.convictions && (c.ID == e.EntityID || slices.ContainsFunc(c.Offences, func(x model.Offence) bool { return x.ID == e.EntityID })) {
+				return true, nil
+			}
+		}
+		if e.Kind != model.PersonEventKindCorrected {
+			return false, nil
+		}
+	}
+	switch e.Kind {
+	case model.PersonEventKindAdmitted, model.PersonEventKindTransferred, model.PersonEventKindReleased, model.PersonEventKindExpectedReleaseChanged, model.PersonEventKindCorrected:
+		found, err := s.store.DetentionsByPersonIDs(ctx, scope, []string{e.PersonID}, copy)
+		if err != nil || found[e.PersonID] == nil {
+			return false, err
+		}
+		return slices.ContainsFunc(found[e.PersonID].Periods, func(x model.DetentionPeriod) bool { return x.ID == e.EntityID }), nil
+	}
+	return false, nil
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -177,4 +178,67 @@ func (e *Env) SubscribeSSE(token, query string, vars map[string]any) *Stream {
 		s.msgs <- StreamMessage{Done: true}
 	}()
 	return s
+}
+
+// Connection is one graphql-transport-ws connection on which a test sends operations one
+// after another, as a long-lived browser client does.
+type Connection struct {
+	t    testing.TB
+	ctx  context.Context
+	conn *websocket.Conn
+	n    int
+}
+
+// Connect opens a graphql-transport-ws connection, sending the token in connection_init's
+// payload; it fails the test unless the server acknowledges it.
+func (e *Env) Connect(token string) *Connection {
+	e.T.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	e.T.Cleanup(cancel)
+	url := "ws" + strings.TrimPrefix(e.HTTP.URL, "http") + "/query"
+	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		e.T.Fatalf("websocket dial: %v", err)
+	}
+	e.T.Cleanup(func() { conn.CloseNow() })
+	conn.SetReadLimit(1 << 20)
+	init, _ := json.Marshal(map[string]any{"Authorization": "Bearer " + token})
+	var ack wsMessage
+	if err := wsjson.Write(ctx, conn, wsMessage{Type: "connection_init", Payload: init}); err != nil {
+		e.T.Fatalf("connection_init: %v", err)
+	}
+	if err := wsjson.Read(ctx, conn, &ack); err != nil || ack.Type != "connection_ack" {
+		e.T.Fatalf("connection_init not acknowledged: %v %+v", err, ack)
+	}
+	return &Connection{t: e.T, ctx: ctx, conn: conn}
+}
+
+// Do sends a query or mutation on the connection and returns its result (the next or error
+// message), waiting for its complete; a connection the server closes gives a Done message
+// whose error code names the close status (e.g. WS_CLOSE_StatusMessageTooBig).
+func (c *Connection) Do(query string, vars map[string]any) StreamMessage {
+	c.t.Helper()
+	c.n++
+	id := fmt.Sprint(c.n)
+	payload, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err := wsjson.Write(c.ctx, c.conn, wsMessage{ID: id, Type: "subscribe", Payload: payload}); err != nil {
+		return StreamMessage{Done: true, Errors: []GQLError{{Message: err.Error(), Extensions: map[string]any{"code": closeCode(err)}}}}
+	}
+	var out StreamMessage
+	for {
+		var m wsMessage
+		if err := wsjson.Read(c.ctx, c.conn, &m); err != nil {
+			return StreamMessage{Done: true, Errors: []GQLError{{Message: err.Error(), Extensions: map[string]any{"code": closeCode(err)}}}}
+		}
+		switch {
+		case m.ID != id:
+		case m.Type == "next":
+			_ = json.Unmarshal(m.Payload, &out)
+		case m.Type == "error":
+			_ = json.Unmarshal(m.Payload, &out.Errors)
+			return out
+		case m.Type == "complete":
+			return out
+		}
+	}
 }
