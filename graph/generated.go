@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"custodia/model"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -2878,34 +2877,36 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	opCtx := graphql.GetOperationContext(ctx)
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
-	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
-		ec.unmarshalInputAccessGrantFilter,
-		ec.unmarshalInputActivateAccessGrantInput,
-		ec.unmarshalInputAddressInput,
-		ec.unmarshalInputAdmissionInput,
-		ec.unmarshalInputAuditFilter,
-		ec.unmarshalInputAuthorityInput,
-		ec.unmarshalInputBlockInput,
-		ec.unmarshalInputConvictionCorrectionInput,
-		ec.unmarshalInputConvictionInput,
-		ec.unmarshalInputCourtDecisionInput,
-		ec.unmarshalInputDetentionPeriodCorrectionInput,
-		ec.unmarshalInputEventCallbackInput,
-		ec.unmarshalInputGrantChangeInput,
-		ec.unmarshalInputMoneyInput,
-		ec.unmarshalInputOffenceInput,
-		ec.unmarshalInputPersonInput,
-		ec.unmarshalInputPersonSearchInput,
-		ec.unmarshalInputPlaceInput,
-		ec.unmarshalInputPreviousNameInput,
-		ec.unmarshalInputPrisonInput,
-		ec.unmarshalInputPurposeInput,
-		ec.unmarshalInputReleaseInput,
-		ec.unmarshalInputRequestAccessInput,
-		ec.unmarshalInputSentenceInput,
-		ec.unmarshalInputSentenceStatusInput,
-		ec.unmarshalInputTransferInput,
-	)
+	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
+		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("AccessGrantFilter", ec.unmarshalInputAccessGrantFilter),
+			graphql.NewInputUnmarshaler("ActivateAccessGrantInput", ec.unmarshalInputActivateAccessGrantInput),
+			graphql.NewInputUnmarshaler("AddressInput", ec.unmarshalInputAddressInput),
+			graphql.NewInputUnmarshaler("AdmissionInput", ec.unmarshalInputAdmissionInput),
+			graphql.NewInputUnmarshaler("AuditFilter", ec.unmarshalInputAuditFilter),
+			graphql.NewInputUnmarshaler("AuthorityInput", ec.unmarshalInputAuthorityInput),
+			graphql.NewInputUnmarshaler("BlockInput", ec.unmarshalInputBlockInput),
+			graphql.NewInputUnmarshaler("ConvictionCorrectionInput", ec.unmarshalInputConvictionCorrectionInput),
+			graphql.NewInputUnmarshaler("ConvictionInput", ec.unmarshalInputConvictionInput),
+			graphql.NewInputUnmarshaler("CourtDecisionInput", ec.unmarshalInputCourtDecisionInput),
+			graphql.NewInputUnmarshaler("DetentionPeriodCorrectionInput", ec.unmarshalInputDetentionPeriodCorrectionInput),
+			graphql.NewInputUnmarshaler("EventCallbackInput", ec.unmarshalInputEventCallbackInput),
+			graphql.NewInputUnmarshaler("GrantChangeInput", ec.unmarshalInputGrantChangeInput),
+			graphql.NewInputUnmarshaler("MoneyInput", ec.unmarshalInputMoneyInput),
+			graphql.NewInputUnmarshaler("OffenceInput", ec.unmarshalInputOffenceInput),
+			graphql.NewInputUnmarshaler("PersonInput", ec.unmarshalInputPersonInput),
+			graphql.NewInputUnmarshaler("PersonSearchInput", ec.unmarshalInputPersonSearchInput),
+			graphql.NewInputUnmarshaler("PlaceInput", ec.unmarshalInputPlaceInput),
+			graphql.NewInputUnmarshaler("PreviousNameInput", ec.unmarshalInputPreviousNameInput),
+			graphql.NewInputUnmarshaler("PrisonInput", ec.unmarshalInputPrisonInput),
+			graphql.NewInputUnmarshaler("PurposeInput", ec.unmarshalInputPurposeInput),
+			graphql.NewInputUnmarshaler("ReleaseInput", ec.unmarshalInputReleaseInput),
+			graphql.NewInputUnmarshaler("RequestAccessInput", ec.unmarshalInputRequestAccessInput),
+			graphql.NewInputUnmarshaler("SentenceInput", ec.unmarshalInputSentenceInput),
+			graphql.NewInputUnmarshaler("SentenceStatusInput", ec.unmarshalInputSentenceStatusInput),
+			graphql.NewInputUnmarshaler("TransferInput", ec.unmarshalInputTransferInput),
+		)
+	}
 	first := true
 
 	switch opCtx.Operation.Operation {
@@ -2915,7 +2916,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			var data graphql.Marshaler
 			if first {
 				first = false
-				ctx = graphql.WithUnmarshalerMap(ctx, inputUnmarshalMap)
+				ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
 				data = ec._Query(ctx, opCtx.Operation.SelectionSet)
 			} else {
 				if atomic.LoadInt32(&ec.PendingDeferred) > 0 {
@@ -2945,7 +2946,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				return nil
 			}
 			first = false
-			ctx = graphql.WithUnmarshalerMap(ctx, inputUnmarshalMap)
+			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
 			data.MarshalGQL(&buf)
@@ -6757,8 +6758,8 @@ func (ec *executionContext) field___Directive_args_args(ctx context.Context, raw
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "includeDeprecated",
-		func(ctx context.Context, v any) (*bool, error) {
-			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalOBoolean2bool(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6771,8 +6772,8 @@ func (ec *executionContext) field___Field_args_args(ctx context.Context, rawArgs
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "includeDeprecated",
-		func(ctx context.Context, v any) (*bool, error) {
-			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalOBoolean2bool(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6796,6 +6797,20 @@ func (ec *executionContext) field___Type_enumValues_args(ctx context.Context, ra
 }
 
 func (ec *executionContext) field___Type_fields_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "includeDeprecated",
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalOBoolean2bool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeDeprecated"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "includeDeprecated",
@@ -6833,7 +6848,7 @@ func (ec *executionContext) _AccessGrant_id(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_AccessGrant_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, "ID")
 }
 
 func (ec *executionContext) _AccessGrant_subject(ctx context.Context, field graphql.CollectedField, obj *model.AccessGrant) (ret graphql.Marshaler) {
@@ -6856,7 +6871,7 @@ func (ec *executionContext) _AccessGrant_subject(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_AccessGrant_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, "String")
 }
 
 func (ec *executionContext) _AccessGrant_agency(ctx context.Context, field graphql.CollectedField, obj *model.AccessGrant) (ret graphql.Marshaler) {
@@ -6879,7 +6894,7 @@ func (ec *executionContext) _AccessGrant_agency(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_AccessGrant_agency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, "String")
 }
 
 func (ec *executionContext) _AccessGrant_role(ctx context.Context, field graphql.CollectedField, obj *model.AccessGrant) (ret graphql.Marshaler) {
@@ -6902,7 +6917,7 @@ func (ec *executionContext) _AccessGrant_role(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_AccessGrant_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, errors.New("field of type Role does not have child fields"))
+	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, "Role")
 }
 
 func (ec *executionContext) _AccessGrant_status(ctx context.Context, field graphql.CollectedField, obj *model.AccessGrant) (ret graphql.Marshaler) {
@@ -6925,7 +6940,7 @@ func (ec *executionContext) _AccessGrant_status(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_AccessGrant_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, errors.New("field of type GrantStatus does not have child fields"))
+	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, "GrantStatus")
 }
 
 func (ec *executionContext) _AccessGrant_issuedTo(ctx context.Context, field graphql.CollectedField, obj *model.AccessGrant) (ret graphql.Marshaler) {
@@ -6980,7 +6995,7 @@ func (ec *executionContext) _AccessGrant_allowedPurposes(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_AccessGrant_allowedPurposes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, errors.New("field of type PurposeCode does not have child fields"))
+	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, "PurposeCode")
 }
 
 func (ec *executionContext) _AccessGrant_caseload(ctx context.Context, field graphql.CollectedField, obj *model.AccessGrant) (ret graphql.Marshaler) {
@@ -7003,7 +7018,7 @@ func (ec *executionContext) _AccessGrant_caseload(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_AccessGrant_caseload(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, "ID")
 }
 
 func (ec *executionContext) _AccessGrant_justification(ctx context.Context, field graphql.CollectedField, obj *model.AccessGrant) (ret graphql.Marshaler) {
@@ -7026,7 +7041,7 @@ func (ec *executionContext) _AccessGrant_justification(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_AccessGrant_justification(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, "String")
 }
 
 func (ec *executionContext) _AccessGrant_requestedAt(ctx context.Context, field graphql.CollectedField, obj *model.AccessGrant) (ret graphql.Marshaler) {
@@ -7049,7 +7064,7 @@ func (ec *executionContext) _AccessGrant_requestedAt(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_AccessGrant_requestedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, errors.New("field of type DateTime does not have child fields"))
+	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, "DateTime")
 }
 
 func (ec *executionContext) _AccessGrant_validFrom(ctx context.Context, field graphql.CollectedField, obj *model.AccessGrant) (ret graphql.Marshaler) {
@@ -7072,7 +7087,7 @@ func (ec *executionContext) _AccessGrant_validFrom(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_AccessGrant_validFrom(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, "Date")
 }
 
 func (ec *executionContext) _AccessGrant_validUntil(ctx context.Context, field graphql.CollectedField, obj *model.AccessGrant) (ret graphql.Marshaler) {
@@ -7095,7 +7110,7 @@ func (ec *executionContext) _AccessGrant_validUntil(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_AccessGrant_validUntil(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, "Date")
 }
 
 func (ec *executionContext) _AccessGrant_statusReason(ctx context.Context, field graphql.CollectedField, obj *model.AccessGrant) (ret graphql.Marshaler) {
@@ -7118,7 +7133,7 @@ func (ec *executionContext) _AccessGrant_statusReason(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_AccessGrant_statusReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, "String")
 }
 
 func (ec *executionContext) _AccessGrant_pendingChange(ctx context.Context, field graphql.CollectedField, obj *model.AccessGrant) (ret graphql.Marshaler) {
@@ -7237,7 +7252,7 @@ func (ec *executionContext) _AccessGrantEdge_cursor(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_AccessGrantEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AccessGrantEdge", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AccessGrantEdge", field, false, false, "String")
 }
 
 func (ec *executionContext) _AccessGrantEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.AccessGrantEdge) (ret graphql.Marshaler) {
@@ -7292,7 +7307,7 @@ func (ec *executionContext) _Address_street(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Address_street(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Address", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Address", field, false, false, "String")
 }
 
 func (ec *executionContext) _Address_city(ctx context.Context, field graphql.CollectedField, obj *model.Address) (ret graphql.Marshaler) {
@@ -7315,7 +7330,7 @@ func (ec *executionContext) _Address_city(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Address_city(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Address", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Address", field, false, false, "String")
 }
 
 func (ec *executionContext) _Address_postalCode(ctx context.Context, field graphql.CollectedField, obj *model.Address) (ret graphql.Marshaler) {
@@ -7338,7 +7353,7 @@ func (ec *executionContext) _Address_postalCode(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Address_postalCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Address", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Address", field, false, false, "String")
 }
 
 func (ec *executionContext) _Address_country(ctx context.Context, field graphql.CollectedField, obj *model.Address) (ret graphql.Marshaler) {
@@ -7361,7 +7376,7 @@ func (ec *executionContext) _Address_country(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Address_country(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Address", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Address", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditAccess_field(ctx context.Context, field graphql.CollectedField, obj *model.AuditAccess) (ret graphql.Marshaler) {
@@ -7384,7 +7399,7 @@ func (ec *executionContext) _AuditAccess_field(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_AuditAccess_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditAccess", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditAccess", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditAccess_purpose(ctx context.Context, field graphql.CollectedField, obj *model.AuditAccess) (ret graphql.Marshaler) {
@@ -7439,7 +7454,7 @@ func (ec *executionContext) _AuditAccess_personIds(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_AuditAccess_personIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditAccess", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditAccess", field, false, false, "ID")
 }
 
 func (ec *executionContext) _AuditChainReport_entriesChecked(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainReport) (ret graphql.Marshaler) {
@@ -7462,7 +7477,7 @@ func (ec *executionContext) _AuditChainReport_entriesChecked(ctx context.Context
 	)
 }
 func (ec *executionContext) fieldContext_AuditChainReport_entriesChecked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, "Int")
 }
 
 func (ec *executionContext) _AuditChainReport_valid(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainReport) (ret graphql.Marshaler) {
@@ -7485,7 +7500,7 @@ func (ec *executionContext) _AuditChainReport_valid(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_AuditChainReport_valid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _AuditChainReport_firstBrokenSequence(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainReport) (ret graphql.Marshaler) {
@@ -7508,7 +7523,7 @@ func (ec *executionContext) _AuditChainReport_firstBrokenSequence(ctx context.Co
 	)
 }
 func (ec *executionContext) fieldContext_AuditChainReport_firstBrokenSequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, "Int")
 }
 
 func (ec *executionContext) _AuditChainReport_problem(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainReport) (ret graphql.Marshaler) {
@@ -7531,7 +7546,7 @@ func (ec *executionContext) _AuditChainReport_problem(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_AuditChainReport_problem(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditChainReport_treeSize(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainReport) (ret graphql.Marshaler) {
@@ -7554,7 +7569,7 @@ func (ec *executionContext) _AuditChainReport_treeSize(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_AuditChainReport_treeSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, "Int")
 }
 
 func (ec *executionContext) _AuditChainReport_checkpointsChecked(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainReport) (ret graphql.Marshaler) {
@@ -7577,7 +7592,7 @@ func (ec *executionContext) _AuditChainReport_checkpointsChecked(ctx context.Con
 	)
 }
 func (ec *executionContext) fieldContext_AuditChainReport_checkpointsChecked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, "Int")
 }
 
 func (ec *executionContext) _AuditChainReport_witnessedSize(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainReport) (ret graphql.Marshaler) {
@@ -7600,7 +7615,7 @@ func (ec *executionContext) _AuditChainReport_witnessedSize(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext_AuditChainReport_witnessedSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, "Int")
 }
 
 func (ec *executionContext) _AuditChainReport_removedByRetention(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainReport) (ret graphql.Marshaler) {
@@ -7623,7 +7638,7 @@ func (ec *executionContext) _AuditChainReport_removedByRetention(ctx context.Con
 	)
 }
 func (ec *executionContext) fieldContext_AuditChainReport_removedByRetention(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, "Int")
 }
 
 func (ec *executionContext) _AuditCheckpoint_size(ctx context.Context, field graphql.CollectedField, obj *model.AuditCheckpoint) (ret graphql.Marshaler) {
@@ -7646,7 +7661,7 @@ func (ec *executionContext) _AuditCheckpoint_size(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_AuditCheckpoint_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditCheckpoint", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditCheckpoint", field, false, false, "Int")
 }
 
 func (ec *executionContext) _AuditCheckpoint_rootHash(ctx context.Context, field graphql.CollectedField, obj *model.AuditCheckpoint) (ret graphql.Marshaler) {
@@ -7669,7 +7684,7 @@ func (ec *executionContext) _AuditCheckpoint_rootHash(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_AuditCheckpoint_rootHash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditCheckpoint", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditCheckpoint", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditCheckpoint_note(ctx context.Context, field graphql.CollectedField, obj *model.AuditCheckpoint) (ret graphql.Marshaler) {
@@ -7692,7 +7707,7 @@ func (ec *executionContext) _AuditCheckpoint_note(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_AuditCheckpoint_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditCheckpoint", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditCheckpoint", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditConsistencyProof_fromSize(ctx context.Context, field graphql.CollectedField, obj *model.AuditConsistencyProof) (ret graphql.Marshaler) {
@@ -7715,7 +7730,7 @@ func (ec *executionContext) _AuditConsistencyProof_fromSize(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext_AuditConsistencyProof_fromSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditConsistencyProof", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditConsistencyProof", field, false, false, "Int")
 }
 
 func (ec *executionContext) _AuditConsistencyProof_toSize(ctx context.Context, field graphql.CollectedField, obj *model.AuditConsistencyProof) (ret graphql.Marshaler) {
@@ -7738,7 +7753,7 @@ func (ec *executionContext) _AuditConsistencyProof_toSize(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_AuditConsistencyProof_toSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditConsistencyProof", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditConsistencyProof", field, false, false, "Int")
 }
 
 func (ec *executionContext) _AuditConsistencyProof_hashes(ctx context.Context, field graphql.CollectedField, obj *model.AuditConsistencyProof) (ret graphql.Marshaler) {
@@ -7761,7 +7776,7 @@ func (ec *executionContext) _AuditConsistencyProof_hashes(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_AuditConsistencyProof_hashes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditConsistencyProof", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditConsistencyProof", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditConsistencyProof_fromCheckpoint(ctx context.Context, field graphql.CollectedField, obj *model.AuditConsistencyProof) (ret graphql.Marshaler) {
@@ -7784,7 +7799,7 @@ func (ec *executionContext) _AuditConsistencyProof_fromCheckpoint(ctx context.Co
 	)
 }
 func (ec *executionContext) fieldContext_AuditConsistencyProof_fromCheckpoint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditConsistencyProof", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditConsistencyProof", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditConsistencyProof_toCheckpoint(ctx context.Context, field graphql.CollectedField, obj *model.AuditConsistencyProof) (ret graphql.Marshaler) {
@@ -7807,7 +7822,7 @@ func (ec *executionContext) _AuditConsistencyProof_toCheckpoint(ctx context.Cont
 	)
 }
 func (ec *executionContext) fieldContext_AuditConsistencyProof_toCheckpoint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditConsistencyProof", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditConsistencyProof", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditEntry_id(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -7830,7 +7845,7 @@ func (ec *executionContext) _AuditEntry_id(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "ID")
 }
 
 func (ec *executionContext) _AuditEntry_sequence(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -7853,7 +7868,7 @@ func (ec *executionContext) _AuditEntry_sequence(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "Int")
 }
 
 func (ec *executionContext) _AuditEntry_time(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -7876,7 +7891,7 @@ func (ec *executionContext) _AuditEntry_time(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type DateTime does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "DateTime")
 }
 
 func (ec *executionContext) _AuditEntry_kind(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -7899,7 +7914,7 @@ func (ec *executionContext) _AuditEntry_kind(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type AuditKind does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "AuditKind")
 }
 
 func (ec *executionContext) _AuditEntry_subject(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -7922,7 +7937,7 @@ func (ec *executionContext) _AuditEntry_subject(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditEntry_subjectVerified(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -7945,7 +7960,7 @@ func (ec *executionContext) _AuditEntry_subjectVerified(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_subjectVerified(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _AuditEntry_name(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -7968,7 +7983,7 @@ func (ec *executionContext) _AuditEntry_name(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditEntry_agency(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -7991,7 +8006,7 @@ func (ec *executionContext) _AuditEntry_agency(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_agency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditEntry_role(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -8014,7 +8029,7 @@ func (ec *executionContext) _AuditEntry_role(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type Role does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "Role")
 }
 
 func (ec *executionContext) _AuditEntry_grantId(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -8037,7 +8052,7 @@ func (ec *executionContext) _AuditEntry_grantId(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_grantId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "ID")
 }
 
 func (ec *executionContext) _AuditEntry_operationName(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -8060,7 +8075,7 @@ func (ec *executionContext) _AuditEntry_operationName(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_operationName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditEntry_operationHash(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -8083,7 +8098,7 @@ func (ec *executionContext) _AuditEntry_operationHash(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_operationHash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditEntry_purpose(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -8170,7 +8185,7 @@ func (ec *executionContext) _AuditEntry_coordinates(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_coordinates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditEntry_personIds(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -8193,7 +8208,7 @@ func (ec *executionContext) _AuditEntry_personIds(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_personIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "ID")
 }
 
 func (ec *executionContext) _AuditEntry_outcome(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -8216,7 +8231,7 @@ func (ec *executionContext) _AuditEntry_outcome(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_outcome(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type AuditOutcome does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "AuditOutcome")
 }
 
 func (ec *executionContext) _AuditEntry_errorCode(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -8239,7 +8254,7 @@ func (ec *executionContext) _AuditEntry_errorCode(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_errorCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditEntry_clientAddress(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -8262,7 +8277,7 @@ func (ec *executionContext) _AuditEntry_clientAddress(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_clientAddress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditEntry_requestId(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -8285,7 +8300,7 @@ func (ec *executionContext) _AuditEntry_requestId(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_requestId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditEntry_grantTransition(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -8340,7 +8355,7 @@ func (ec *executionContext) _AuditEntry_hash(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_hash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditEntry_canonical(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -8363,7 +8378,7 @@ func (ec *executionContext) _AuditEntry_canonical(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_canonical(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, true, true, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, true, true, "String")
 }
 
 func (ec *executionContext) _AuditEntryConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntryConnection) (ret graphql.Marshaler) {
@@ -8450,7 +8465,7 @@ func (ec *executionContext) _AuditEntryEdge_cursor(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntryEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntryEdge", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntryEdge", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditEntryEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntryEdge) (ret graphql.Marshaler) {
@@ -8505,7 +8520,7 @@ func (ec *executionContext) _AuditExportPage_lines(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_AuditExportPage_lines(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditExportPage", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditExportPage", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditExportPage_lastSequence(ctx context.Context, field graphql.CollectedField, obj *model.AuditExportPage) (ret graphql.Marshaler) {
@@ -8528,7 +8543,7 @@ func (ec *executionContext) _AuditExportPage_lastSequence(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_AuditExportPage_lastSequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditExportPage", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditExportPage", field, false, false, "Int")
 }
 
 func (ec *executionContext) _AuditExportPage_hasMore(ctx context.Context, field graphql.CollectedField, obj *model.AuditExportPage) (ret graphql.Marshaler) {
@@ -8551,7 +8566,7 @@ func (ec *executionContext) _AuditExportPage_hasMore(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_AuditExportPage_hasMore(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditExportPage", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditExportPage", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _AuditInclusionProof_sequence(ctx context.Context, field graphql.CollectedField, obj *model.AuditInclusionProof) (ret graphql.Marshaler) {
@@ -8574,7 +8589,7 @@ func (ec *executionContext) _AuditInclusionProof_sequence(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_AuditInclusionProof_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditInclusionProof", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditInclusionProof", field, false, false, "Int")
 }
 
 func (ec *executionContext) _AuditInclusionProof_treeSize(ctx context.Context, field graphql.CollectedField, obj *model.AuditInclusionProof) (ret graphql.Marshaler) {
@@ -8597,7 +8612,7 @@ func (ec *executionContext) _AuditInclusionProof_treeSize(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_AuditInclusionProof_treeSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditInclusionProof", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditInclusionProof", field, false, false, "Int")
 }
 
 func (ec *executionContext) _AuditInclusionProof_leafHash(ctx context.Context, field graphql.CollectedField, obj *model.AuditInclusionProof) (ret graphql.Marshaler) {
@@ -8620,7 +8635,7 @@ func (ec *executionContext) _AuditInclusionProof_leafHash(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_AuditInclusionProof_leafHash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditInclusionProof", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditInclusionProof", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditInclusionProof_entry(ctx context.Context, field graphql.CollectedField, obj *model.AuditInclusionProof) (ret graphql.Marshaler) {
@@ -8643,7 +8658,7 @@ func (ec *executionContext) _AuditInclusionProof_entry(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_AuditInclusionProof_entry(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditInclusionProof", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditInclusionProof", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditInclusionProof_hashes(ctx context.Context, field graphql.CollectedField, obj *model.AuditInclusionProof) (ret graphql.Marshaler) {
@@ -8666,7 +8681,7 @@ func (ec *executionContext) _AuditInclusionProof_hashes(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_AuditInclusionProof_hashes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditInclusionProof", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditInclusionProof", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditInclusionProof_checkpoint(ctx context.Context, field graphql.CollectedField, obj *model.AuditInclusionProof) (ret graphql.Marshaler) {
@@ -8689,7 +8704,7 @@ func (ec *executionContext) _AuditInclusionProof_checkpoint(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext_AuditInclusionProof_checkpoint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditInclusionProof", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditInclusionProof", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditPurpose_caseReference(ctx context.Context, field graphql.CollectedField, obj *model.AuditPurpose) (ret graphql.Marshaler) {
@@ -8712,7 +8727,7 @@ func (ec *executionContext) _AuditPurpose_caseReference(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_AuditPurpose_caseReference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditPurpose", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditPurpose", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditPurpose_reason(ctx context.Context, field graphql.CollectedField, obj *model.AuditPurpose) (ret graphql.Marshaler) {
@@ -8735,7 +8750,7 @@ func (ec *executionContext) _AuditPurpose_reason(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_AuditPurpose_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditPurpose", field, false, false, errors.New("field of type PurposeCode does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditPurpose", field, false, false, "PurposeCode")
 }
 
 func (ec *executionContext) _Authority_kind(ctx context.Context, field graphql.CollectedField, obj *model.Authority) (ret graphql.Marshaler) {
@@ -8758,7 +8773,7 @@ func (ec *executionContext) _Authority_kind(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Authority_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Authority", field, false, false, errors.New("field of type AuthorityKind does not have child fields"))
+	return graphql.NewScalarFieldContext("Authority", field, false, false, "AuthorityKind")
 }
 
 func (ec *executionContext) _Authority_name(ctx context.Context, field graphql.CollectedField, obj *model.Authority) (ret graphql.Marshaler) {
@@ -8781,7 +8796,7 @@ func (ec *executionContext) _Authority_name(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Authority_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Authority", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Authority", field, false, false, "String")
 }
 
 func (ec *executionContext) _Authority_caseReference(ctx context.Context, field graphql.CollectedField, obj *model.Authority) (ret graphql.Marshaler) {
@@ -8804,7 +8819,7 @@ func (ec *executionContext) _Authority_caseReference(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_Authority_caseReference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Authority", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Authority", field, false, false, "String")
 }
 
 func (ec *executionContext) _Blocking_since(ctx context.Context, field graphql.CollectedField, obj *model.Blocking) (ret graphql.Marshaler) {
@@ -8827,7 +8842,7 @@ func (ec *executionContext) _Blocking_since(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Blocking_since(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Blocking", field, false, false, errors.New("field of type DateTime does not have child fields"))
+	return graphql.NewScalarFieldContext("Blocking", field, false, false, "DateTime")
 }
 
 func (ec *executionContext) _Blocking_reason(ctx context.Context, field graphql.CollectedField, obj *model.Blocking) (ret graphql.Marshaler) {
@@ -8850,7 +8865,7 @@ func (ec *executionContext) _Blocking_reason(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Blocking_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Blocking", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Blocking", field, false, false, "String")
 }
 
 func (ec *executionContext) _Blocking_correctionId(ctx context.Context, field graphql.CollectedField, obj *model.Blocking) (ret graphql.Marshaler) {
@@ -8873,7 +8888,7 @@ func (ec *executionContext) _Blocking_correctionId(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Blocking_correctionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Blocking", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("Blocking", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Blocking_via(ctx context.Context, field graphql.CollectedField, obj *model.Blocking) (ret graphql.Marshaler) {
@@ -8896,7 +8911,7 @@ func (ec *executionContext) _Blocking_via(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Blocking_via(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Blocking", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("Blocking", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Conviction_id(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
@@ -8919,7 +8934,7 @@ func (ec *executionContext) _Conviction_id(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Conviction_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conviction", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("Conviction", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Conviction_person(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
@@ -8974,7 +8989,7 @@ func (ec *executionContext) _Conviction_court(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Conviction_court(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conviction", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Conviction", field, false, false, "String")
 }
 
 func (ec *executionContext) _Conviction_courtCountry(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
@@ -8997,7 +9012,7 @@ func (ec *executionContext) _Conviction_courtCountry(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_Conviction_courtCountry(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conviction", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Conviction", field, false, false, "String")
 }
 
 func (ec *executionContext) _Conviction_caseReference(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
@@ -9020,7 +9035,7 @@ func (ec *executionContext) _Conviction_caseReference(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_Conviction_caseReference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conviction", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Conviction", field, false, false, "String")
 }
 
 func (ec *executionContext) _Conviction_decisionDate(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
@@ -9043,7 +9058,7 @@ func (ec *executionContext) _Conviction_decisionDate(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_Conviction_decisionDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conviction", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("Conviction", field, false, false, "Date")
 }
 
 func (ec *executionContext) _Conviction_finalDate(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
@@ -9066,7 +9081,7 @@ func (ec *executionContext) _Conviction_finalDate(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Conviction_finalDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conviction", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("Conviction", field, false, false, "Date")
 }
 
 func (ec *executionContext) _Conviction_offences(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
@@ -9153,7 +9168,7 @@ func (ec *executionContext) _Conviction_expunged(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Conviction_expunged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conviction", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("Conviction", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Conviction_expungedOn(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
@@ -9176,7 +9191,7 @@ func (ec *executionContext) _Conviction_expungedOn(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Conviction_expungedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conviction", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("Conviction", field, false, false, "Date")
 }
 
 func (ec *executionContext) _Conviction_expungement(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
@@ -9231,7 +9246,7 @@ func (ec *executionContext) _Conviction_deemedNotConvicted(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_Conviction_deemedNotConvicted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conviction", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("Conviction", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Conviction_deemedNotConvictedOn(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
@@ -9254,7 +9269,7 @@ func (ec *executionContext) _Conviction_deemedNotConvictedOn(ctx context.Context
 	)
 }
 func (ec *executionContext) fieldContext_Conviction_deemedNotConvictedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conviction", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("Conviction", field, false, false, "Date")
 }
 
 func (ec *executionContext) _Conviction_deemedNotConvictedReason(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
@@ -9277,7 +9292,7 @@ func (ec *executionContext) _Conviction_deemedNotConvictedReason(ctx context.Con
 	)
 }
 func (ec *executionContext) fieldContext_Conviction_deemedNotConvictedReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conviction", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Conviction", field, false, false, "String")
 }
 
 func (ec *executionContext) _Conviction_rehabilitation(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
@@ -9364,7 +9379,7 @@ func (ec *executionContext) _Correction_id(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Correction_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("Correction", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Correction_action(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
@@ -9387,7 +9402,7 @@ func (ec *executionContext) _Correction_action(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Correction_action(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type CorrectionAction does not have child fields"))
+	return graphql.NewScalarFieldContext("Correction", field, false, false, "CorrectionAction")
 }
 
 func (ec *executionContext) _Correction_personId(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
@@ -9410,7 +9425,7 @@ func (ec *executionContext) _Correction_personId(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Correction_personId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("Correction", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Correction_item(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
@@ -9433,7 +9448,7 @@ func (ec *executionContext) _Correction_item(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Correction_item(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type RecordItemKind does not have child fields"))
+	return graphql.NewScalarFieldContext("Correction", field, false, false, "RecordItemKind")
 }
 
 func (ec *executionContext) _Correction_itemId(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
@@ -9456,7 +9471,7 @@ func (ec *executionContext) _Correction_itemId(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Correction_itemId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("Correction", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Correction_reason(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
@@ -9479,7 +9494,7 @@ func (ec *executionContext) _Correction_reason(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Correction_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Correction", field, false, false, "String")
 }
 
 func (ec *executionContext) _Correction_time(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
@@ -9502,7 +9517,7 @@ func (ec *executionContext) _Correction_time(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Correction_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type DateTime does not have child fields"))
+	return graphql.NewScalarFieldContext("Correction", field, false, false, "DateTime")
 }
 
 func (ec *executionContext) _Correction_subject(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
@@ -9525,7 +9540,7 @@ func (ec *executionContext) _Correction_subject(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Correction_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Correction", field, false, false, "String")
 }
 
 func (ec *executionContext) _Correction_agency(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
@@ -9548,7 +9563,7 @@ func (ec *executionContext) _Correction_agency(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Correction_agency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Correction", field, false, false, "String")
 }
 
 func (ec *executionContext) _Correction_role(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
@@ -9571,7 +9586,7 @@ func (ec *executionContext) _Correction_role(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Correction_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type Role does not have child fields"))
+	return graphql.NewScalarFieldContext("Correction", field, false, false, "Role")
 }
 
 func (ec *executionContext) _Correction_changes(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
@@ -9626,7 +9641,7 @@ func (ec *executionContext) _Correction_previousVersion(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_Correction_previousVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Correction", field, false, false, "String")
 }
 
 func (ec *executionContext) _Correction_recipientsToNotify(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
@@ -9681,7 +9696,7 @@ func (ec *executionContext) _CorrectionResult_correctionId(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_CorrectionResult_correctionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CorrectionResult", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("CorrectionResult", field, false, false, "ID")
 }
 
 func (ec *executionContext) _CorrectionResult_person(ctx context.Context, field graphql.CollectedField, obj *model.CorrectionResult) (ret graphql.Marshaler) {
@@ -9864,7 +9879,7 @@ func (ec *executionContext) _CourtDecision_court(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_CourtDecision_court(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CourtDecision", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("CourtDecision", field, false, false, "String")
 }
 
 func (ec *executionContext) _CourtDecision_caseReference(ctx context.Context, field graphql.CollectedField, obj *model.CourtDecision) (ret graphql.Marshaler) {
@@ -9887,7 +9902,7 @@ func (ec *executionContext) _CourtDecision_caseReference(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_CourtDecision_caseReference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CourtDecision", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("CourtDecision", field, false, false, "String")
 }
 
 func (ec *executionContext) _DetentionPeriod_id(ctx context.Context, field graphql.CollectedField, obj *model.DetentionPeriod) (ret graphql.Marshaler) {
@@ -9910,7 +9925,7 @@ func (ec *executionContext) _DetentionPeriod_id(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_DetentionPeriod_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DetentionPeriod", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("DetentionPeriod", field, false, false, "ID")
 }
 
 func (ec *executionContext) _DetentionPeriod_kind(ctx context.Context, field graphql.CollectedField, obj *model.DetentionPeriod) (ret graphql.Marshaler) {
@@ -9933,7 +9948,7 @@ func (ec *executionContext) _DetentionPeriod_kind(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_DetentionPeriod_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DetentionPeriod", field, false, false, errors.New("field of type DetentionKind does not have child fields"))
+	return graphql.NewScalarFieldContext("DetentionPeriod", field, false, false, "DetentionKind")
 }
 
 func (ec *executionContext) _DetentionPeriod_start(ctx context.Context, field graphql.CollectedField, obj *model.DetentionPeriod) (ret graphql.Marshaler) {
@@ -9956,7 +9971,7 @@ func (ec *executionContext) _DetentionPeriod_start(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_DetentionPeriod_start(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DetentionPeriod", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("DetentionPeriod", field, false, false, "Date")
 }
 
 func (ec *executionContext) _DetentionPeriod_end(ctx context.Context, field graphql.CollectedField, obj *model.DetentionPeriod) (ret graphql.Marshaler) {
@@ -9979,7 +9994,7 @@ func (ec *executionContext) _DetentionPeriod_end(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_DetentionPeriod_end(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DetentionPeriod", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("DetentionPeriod", field, false, false, "Date")
 }
 
 func (ec *executionContext) _DetentionPeriod_prison(ctx context.Context, field graphql.CollectedField, obj *model.DetentionPeriod) (ret graphql.Marshaler) {
@@ -10098,7 +10113,7 @@ func (ec *executionContext) _DetentionPeriod_expectedRelease(ctx context.Context
 	)
 }
 func (ec *executionContext) fieldContext_DetentionPeriod_expectedRelease(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DetentionPeriod", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("DetentionPeriod", field, false, false, "Date")
 }
 
 func (ec *executionContext) _DetentionPeriod_releaseReason(ctx context.Context, field graphql.CollectedField, obj *model.DetentionPeriod) (ret graphql.Marshaler) {
@@ -10121,7 +10136,7 @@ func (ec *executionContext) _DetentionPeriod_releaseReason(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_DetentionPeriod_releaseReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DetentionPeriod", field, false, false, errors.New("field of type ReleaseReason does not have child fields"))
+	return graphql.NewScalarFieldContext("DetentionPeriod", field, false, false, "ReleaseReason")
 }
 
 func (ec *executionContext) _DetentionPeriod_blocked(ctx context.Context, field graphql.CollectedField, obj *model.DetentionPeriod) (ret graphql.Marshaler) {
@@ -10176,7 +10191,7 @@ func (ec *executionContext) _DetentionStatus_deprivedOfLiberty(ctx context.Conte
 	)
 }
 func (ec *executionContext) fieldContext_DetentionStatus_deprivedOfLiberty(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DetentionStatus", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("DetentionStatus", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _DetentionStatus_kind(ctx context.Context, field graphql.CollectedField, obj *model.DetentionStatus) (ret graphql.Marshaler) {
@@ -10199,7 +10214,7 @@ func (ec *executionContext) _DetentionStatus_kind(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_DetentionStatus_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DetentionStatus", field, false, false, errors.New("field of type DetentionKind does not have child fields"))
+	return graphql.NewScalarFieldContext("DetentionStatus", field, false, false, "DetentionKind")
 }
 
 func (ec *executionContext) _DetentionStatus_since(ctx context.Context, field graphql.CollectedField, obj *model.DetentionStatus) (ret graphql.Marshaler) {
@@ -10222,7 +10237,7 @@ func (ec *executionContext) _DetentionStatus_since(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_DetentionStatus_since(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DetentionStatus", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("DetentionStatus", field, false, false, "Date")
 }
 
 func (ec *executionContext) _DetentionStatus_prison(ctx context.Context, field graphql.CollectedField, obj *model.DetentionStatus) (ret graphql.Marshaler) {
@@ -10277,7 +10292,7 @@ func (ec *executionContext) _DetentionStatus_inPrisonSince(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_DetentionStatus_inPrisonSince(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DetentionStatus", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("DetentionStatus", field, false, false, "Date")
 }
 
 func (ec *executionContext) _DetentionStatus_responsibleAuthority(ctx context.Context, field graphql.CollectedField, obj *model.DetentionStatus) (ret graphql.Marshaler) {
@@ -10332,7 +10347,7 @@ func (ec *executionContext) _DetentionStatus_expectedRelease(ctx context.Context
 	)
 }
 func (ec *executionContext) fieldContext_DetentionStatus_expectedRelease(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DetentionStatus", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("DetentionStatus", field, false, false, "Date")
 }
 
 func (ec *executionContext) _Disclosure_time(ctx context.Context, field graphql.CollectedField, obj *model.Disclosure) (ret graphql.Marshaler) {
@@ -10355,7 +10370,7 @@ func (ec *executionContext) _Disclosure_time(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Disclosure_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Disclosure", field, false, false, errors.New("field of type DateTime does not have child fields"))
+	return graphql.NewScalarFieldContext("Disclosure", field, false, false, "DateTime")
 }
 
 func (ec *executionContext) _Disclosure_agency(ctx context.Context, field graphql.CollectedField, obj *model.Disclosure) (ret graphql.Marshaler) {
@@ -10378,7 +10393,7 @@ func (ec *executionContext) _Disclosure_agency(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Disclosure_agency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Disclosure", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Disclosure", field, false, false, "String")
 }
 
 func (ec *executionContext) _Disclosure_role(ctx context.Context, field graphql.CollectedField, obj *model.Disclosure) (ret graphql.Marshaler) {
@@ -10401,7 +10416,7 @@ func (ec *executionContext) _Disclosure_role(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Disclosure_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Disclosure", field, false, false, errors.New("field of type Role does not have child fields"))
+	return graphql.NewScalarFieldContext("Disclosure", field, false, false, "Role")
 }
 
 func (ec *executionContext) _Disclosure_purpose(ctx context.Context, field graphql.CollectedField, obj *model.Disclosure) (ret graphql.Marshaler) {
@@ -10456,7 +10471,7 @@ func (ec *executionContext) _Disclosure_operationName(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_Disclosure_operationName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Disclosure", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Disclosure", field, false, false, "String")
 }
 
 func (ec *executionContext) _Disclosure_field(ctx context.Context, field graphql.CollectedField, obj *model.Disclosure) (ret graphql.Marshaler) {
@@ -10479,7 +10494,7 @@ func (ec *executionContext) _Disclosure_field(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Disclosure_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Disclosure", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Disclosure", field, false, false, "String")
 }
 
 func (ec *executionContext) _Disclosure_sequence(ctx context.Context, field graphql.CollectedField, obj *model.Disclosure) (ret graphql.Marshaler) {
@@ -10502,7 +10517,7 @@ func (ec *executionContext) _Disclosure_sequence(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Disclosure_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Disclosure", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("Disclosure", field, false, false, "Int")
 }
 
 func (ec *executionContext) _EventCallback_id(ctx context.Context, field graphql.CollectedField, obj *model.EventCallback) (ret graphql.Marshaler) {
@@ -10525,7 +10540,7 @@ func (ec *executionContext) _EventCallback_id(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_EventCallback_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("EventCallback", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("EventCallback", field, false, false, "ID")
 }
 
 func (ec *executionContext) _EventCallback_agency(ctx context.Context, field graphql.CollectedField, obj *model.EventCallback) (ret graphql.Marshaler) {
@@ -10548,7 +10563,7 @@ func (ec *executionContext) _EventCallback_agency(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_EventCallback_agency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("EventCallback", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("EventCallback", field, false, false, "String")
 }
 
 func (ec *executionContext) _EventCallback_role(ctx context.Context, field graphql.CollectedField, obj *model.EventCallback) (ret graphql.Marshaler) {
@@ -10571,7 +10586,7 @@ func (ec *executionContext) _EventCallback_role(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_EventCallback_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("EventCallback", field, false, false, errors.New("field of type Role does not have child fields"))
+	return graphql.NewScalarFieldContext("EventCallback", field, false, false, "Role")
 }
 
 func (ec *executionContext) _EventCallback_url(ctx context.Context, field graphql.CollectedField, obj *model.EventCallback) (ret graphql.Marshaler) {
@@ -10594,7 +10609,7 @@ func (ec *executionContext) _EventCallback_url(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_EventCallback_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("EventCallback", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("EventCallback", field, false, false, "String")
 }
 
 func (ec *executionContext) _EventCallback_personIds(ctx context.Context, field graphql.CollectedField, obj *model.EventCallback) (ret graphql.Marshaler) {
@@ -10617,7 +10632,7 @@ func (ec *executionContext) _EventCallback_personIds(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_EventCallback_personIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("EventCallback", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("EventCallback", field, false, false, "ID")
 }
 
 func (ec *executionContext) _EventCallback_secret(ctx context.Context, field graphql.CollectedField, obj *model.EventCallback) (ret graphql.Marshaler) {
@@ -10640,7 +10655,7 @@ func (ec *executionContext) _EventCallback_secret(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_EventCallback_secret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("EventCallback", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("EventCallback", field, false, false, "String")
 }
 
 func (ec *executionContext) _Expungement_on(ctx context.Context, field graphql.CollectedField, obj *model.Expungement) (ret graphql.Marshaler) {
@@ -10663,7 +10678,7 @@ func (ec *executionContext) _Expungement_on(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Expungement_on(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Expungement", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("Expungement", field, false, false, "Date")
 }
 
 func (ec *executionContext) _Expungement_early(ctx context.Context, field graphql.CollectedField, obj *model.Expungement) (ret graphql.Marshaler) {
@@ -10686,7 +10701,7 @@ func (ec *executionContext) _Expungement_early(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Expungement_early(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Expungement", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("Expungement", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Expungement_court(ctx context.Context, field graphql.CollectedField, obj *model.Expungement) (ret graphql.Marshaler) {
@@ -10709,7 +10724,7 @@ func (ec *executionContext) _Expungement_court(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Expungement_court(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Expungement", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Expungement", field, false, false, "String")
 }
 
 func (ec *executionContext) _Expungement_caseReference(ctx context.Context, field graphql.CollectedField, obj *model.Expungement) (ret graphql.Marshaler) {
@@ -10732,7 +10747,7 @@ func (ec *executionContext) _Expungement_caseReference(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_Expungement_caseReference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Expungement", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Expungement", field, false, false, "String")
 }
 
 func (ec *executionContext) _FieldChange_field(ctx context.Context, field graphql.CollectedField, obj *model.FieldChange) (ret graphql.Marshaler) {
@@ -10755,7 +10770,7 @@ func (ec *executionContext) _FieldChange_field(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_FieldChange_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FieldChange", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("FieldChange", field, false, false, "String")
 }
 
 func (ec *executionContext) _FieldChange_before(ctx context.Context, field graphql.CollectedField, obj *model.FieldChange) (ret graphql.Marshaler) {
@@ -10778,7 +10793,7 @@ func (ec *executionContext) _FieldChange_before(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_FieldChange_before(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FieldChange", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("FieldChange", field, false, false, "String")
 }
 
 func (ec *executionContext) _FieldChange_after(ctx context.Context, field graphql.CollectedField, obj *model.FieldChange) (ret graphql.Marshaler) {
@@ -10801,7 +10816,7 @@ func (ec *executionContext) _FieldChange_after(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_FieldChange_after(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FieldChange", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("FieldChange", field, false, false, "String")
 }
 
 func (ec *executionContext) _GrantChangeRequest_kind(ctx context.Context, field graphql.CollectedField, obj *model.GrantChangeRequest) (ret graphql.Marshaler) {
@@ -10824,7 +10839,7 @@ func (ec *executionContext) _GrantChangeRequest_kind(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_GrantChangeRequest_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, errors.New("field of type GrantChangeKind does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, "GrantChangeKind")
 }
 
 func (ec *executionContext) _GrantChangeRequest_requestedBy(ctx context.Context, field graphql.CollectedField, obj *model.GrantChangeRequest) (ret graphql.Marshaler) {
@@ -10847,7 +10862,7 @@ func (ec *executionContext) _GrantChangeRequest_requestedBy(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext_GrantChangeRequest_requestedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, "String")
 }
 
 func (ec *executionContext) _GrantChangeRequest_requestedAt(ctx context.Context, field graphql.CollectedField, obj *model.GrantChangeRequest) (ret graphql.Marshaler) {
@@ -10870,7 +10885,7 @@ func (ec *executionContext) _GrantChangeRequest_requestedAt(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext_GrantChangeRequest_requestedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, errors.New("field of type DateTime does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, "DateTime")
 }
 
 func (ec *executionContext) _GrantChangeRequest_reason(ctx context.Context, field graphql.CollectedField, obj *model.GrantChangeRequest) (ret graphql.Marshaler) {
@@ -10893,7 +10908,7 @@ func (ec *executionContext) _GrantChangeRequest_reason(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_GrantChangeRequest_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, "String")
 }
 
 func (ec *executionContext) _GrantChangeRequest_allowedPurposes(ctx context.Context, field graphql.CollectedField, obj *model.GrantChangeRequest) (ret graphql.Marshaler) {
@@ -10916,7 +10931,7 @@ func (ec *executionContext) _GrantChangeRequest_allowedPurposes(ctx context.Cont
 	)
 }
 func (ec *executionContext) fieldContext_GrantChangeRequest_allowedPurposes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, errors.New("field of type PurposeCode does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, "PurposeCode")
 }
 
 func (ec *executionContext) _GrantChangeRequest_caseload(ctx context.Context, field graphql.CollectedField, obj *model.GrantChangeRequest) (ret graphql.Marshaler) {
@@ -10939,7 +10954,7 @@ func (ec *executionContext) _GrantChangeRequest_caseload(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_GrantChangeRequest_caseload(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, "ID")
 }
 
 func (ec *executionContext) _GrantChangeRequest_validUntil(ctx context.Context, field graphql.CollectedField, obj *model.GrantChangeRequest) (ret graphql.Marshaler) {
@@ -10962,7 +10977,7 @@ func (ec *executionContext) _GrantChangeRequest_validUntil(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_GrantChangeRequest_validUntil(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, "Date")
 }
 
 func (ec *executionContext) _GrantEvent_sequence(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
@@ -10985,7 +11000,7 @@ func (ec *executionContext) _GrantEvent_sequence(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_GrantEvent_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, "Int")
 }
 
 func (ec *executionContext) _GrantEvent_time(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
@@ -11008,7 +11023,7 @@ func (ec *executionContext) _GrantEvent_time(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_GrantEvent_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type DateTime does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, "DateTime")
 }
 
 func (ec *executionContext) _GrantEvent_kind(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
@@ -11031,7 +11046,7 @@ func (ec *executionContext) _GrantEvent_kind(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_GrantEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type GrantEventKind does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, "GrantEventKind")
 }
 
 func (ec *executionContext) _GrantEvent_grantId(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
@@ -11054,7 +11069,7 @@ func (ec *executionContext) _GrantEvent_grantId(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_GrantEvent_grantId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, "ID")
 }
 
 func (ec *executionContext) _GrantEvent_subject(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
@@ -11077,7 +11092,7 @@ func (ec *executionContext) _GrantEvent_subject(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_GrantEvent_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, "String")
 }
 
 func (ec *executionContext) _GrantEvent_agency(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
@@ -11100,7 +11115,7 @@ func (ec *executionContext) _GrantEvent_agency(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_GrantEvent_agency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, "String")
 }
 
 func (ec *executionContext) _GrantEvent_role(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
@@ -11123,7 +11138,7 @@ func (ec *executionContext) _GrantEvent_role(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_GrantEvent_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type Role does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, "Role")
 }
 
 func (ec *executionContext) _GrantEvent_from(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
@@ -11146,7 +11161,7 @@ func (ec *executionContext) _GrantEvent_from(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_GrantEvent_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type GrantStatus does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, "GrantStatus")
 }
 
 func (ec *executionContext) _GrantEvent_to(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
@@ -11169,7 +11184,7 @@ func (ec *executionContext) _GrantEvent_to(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_GrantEvent_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type GrantStatus does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, "GrantStatus")
 }
 
 func (ec *executionContext) _GrantEvent_reason(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
@@ -11192,7 +11207,7 @@ func (ec *executionContext) _GrantEvent_reason(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_GrantEvent_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, "String")
 }
 
 func (ec *executionContext) _GrantEvent_actor(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
@@ -11215,7 +11230,7 @@ func (ec *executionContext) _GrantEvent_actor(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_GrantEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, "String")
 }
 
 func (ec *executionContext) _GrantEventConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.GrantEventConnection) (ret graphql.Marshaler) {
@@ -11302,7 +11317,7 @@ func (ec *executionContext) _GrantEventEdge_cursor(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_GrantEventEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantEventEdge", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantEventEdge", field, false, false, "String")
 }
 
 func (ec *executionContext) _GrantEventEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.GrantEventEdge) (ret graphql.Marshaler) {
@@ -11357,7 +11372,7 @@ func (ec *executionContext) _GrantIdentity_name(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_GrantIdentity_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantIdentity", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantIdentity", field, false, false, "String")
 }
 
 func (ec *executionContext) _GrantIdentity_username(ctx context.Context, field graphql.CollectedField, obj *model.GrantIdentity) (ret graphql.Marshaler) {
@@ -11380,7 +11395,7 @@ func (ec *executionContext) _GrantIdentity_username(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_GrantIdentity_username(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantIdentity", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantIdentity", field, false, false, "String")
 }
 
 func (ec *executionContext) _GrantIdentity_email(ctx context.Context, field graphql.CollectedField, obj *model.GrantIdentity) (ret graphql.Marshaler) {
@@ -11403,7 +11418,7 @@ func (ec *executionContext) _GrantIdentity_email(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_GrantIdentity_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantIdentity", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantIdentity", field, false, false, "String")
 }
 
 func (ec *executionContext) _GrantTransition_grantId(ctx context.Context, field graphql.CollectedField, obj *model.GrantTransition) (ret graphql.Marshaler) {
@@ -11426,7 +11441,7 @@ func (ec *executionContext) _GrantTransition_grantId(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_GrantTransition_grantId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantTransition", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantTransition", field, false, false, "ID")
 }
 
 func (ec *executionContext) _GrantTransition_from(ctx context.Context, field graphql.CollectedField, obj *model.GrantTransition) (ret graphql.Marshaler) {
@@ -11449,7 +11464,7 @@ func (ec *executionContext) _GrantTransition_from(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_GrantTransition_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantTransition", field, false, false, errors.New("field of type GrantStatus does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantTransition", field, false, false, "GrantStatus")
 }
 
 func (ec *executionContext) _GrantTransition_to(ctx context.Context, field graphql.CollectedField, obj *model.GrantTransition) (ret graphql.Marshaler) {
@@ -11472,7 +11487,7 @@ func (ec *executionContext) _GrantTransition_to(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_GrantTransition_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantTransition", field, false, false, errors.New("field of type GrantStatus does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantTransition", field, false, false, "GrantStatus")
 }
 
 func (ec *executionContext) _GrantTransition_reason(ctx context.Context, field graphql.CollectedField, obj *model.GrantTransition) (ret graphql.Marshaler) {
@@ -11495,7 +11510,7 @@ func (ec *executionContext) _GrantTransition_reason(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_GrantTransition_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantTransition", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantTransition", field, false, false, "String")
 }
 
 func (ec *executionContext) _Money_amount(ctx context.Context, field graphql.CollectedField, obj *model.Money) (ret graphql.Marshaler) {
@@ -11518,7 +11533,7 @@ func (ec *executionContext) _Money_amount(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Money_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Money", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Money", field, false, false, "String")
 }
 
 func (ec *executionContext) _Money_currency(ctx context.Context, field graphql.CollectedField, obj *model.Money) (ret graphql.Marshaler) {
@@ -11541,7 +11556,7 @@ func (ec *executionContext) _Money_currency(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Money_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Money", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Money", field, false, false, "String")
 }
 
 func (ec *executionContext) _Mutation_requestAccess(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -12884,7 +12899,7 @@ func (ec *executionContext) _Offence_legalProvision(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Offence_legalProvision(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Offence", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Offence", field, false, false, "String")
 }
 
 func (ec *executionContext) _Offence_description(ctx context.Context, field graphql.CollectedField, obj *model.Offence) (ret graphql.Marshaler) {
@@ -12907,7 +12922,7 @@ func (ec *executionContext) _Offence_description(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Offence_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Offence", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Offence", field, false, false, "String")
 }
 
 func (ec *executionContext) _Offence_category(ctx context.Context, field graphql.CollectedField, obj *model.Offence) (ret graphql.Marshaler) {
@@ -12930,7 +12945,7 @@ func (ec *executionContext) _Offence_category(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Offence_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Offence", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Offence", field, false, false, "String")
 }
 
 func (ec *executionContext) _Offence_completion(ctx context.Context, field graphql.CollectedField, obj *model.Offence) (ret graphql.Marshaler) {
@@ -12953,7 +12968,7 @@ func (ec *executionContext) _Offence_completion(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Offence_completion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Offence", field, false, false, errors.New("field of type OffenceCompletion does not have child fields"))
+	return graphql.NewScalarFieldContext("Offence", field, false, false, "OffenceCompletion")
 }
 
 func (ec *executionContext) _Offence_participation(ctx context.Context, field graphql.CollectedField, obj *model.Offence) (ret graphql.Marshaler) {
@@ -12976,7 +12991,7 @@ func (ec *executionContext) _Offence_participation(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Offence_participation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Offence", field, false, false, errors.New("field of type Participation does not have child fields"))
+	return graphql.NewScalarFieldContext("Offence", field, false, false, "Participation")
 }
 
 func (ec *executionContext) _Offence_intentional(ctx context.Context, field graphql.CollectedField, obj *model.Offence) (ret graphql.Marshaler) {
@@ -12999,7 +13014,7 @@ func (ec *executionContext) _Offence_intentional(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Offence_intentional(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Offence", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("Offence", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Offence_committedOn(ctx context.Context, field graphql.CollectedField, obj *model.Offence) (ret graphql.Marshaler) {
@@ -13022,7 +13037,7 @@ func (ec *executionContext) _Offence_committedOn(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Offence_committedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Offence", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("Offence", field, false, false, "Date")
 }
 
 func (ec *executionContext) _Offence_id(ctx context.Context, field graphql.CollectedField, obj *model.Offence) (ret graphql.Marshaler) {
@@ -13045,7 +13060,7 @@ func (ec *executionContext) _Offence_id(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Offence_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Offence", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("Offence", field, false, false, "ID")
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
@@ -13068,7 +13083,7 @@ func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
@@ -13091,7 +13106,7 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
 }
 
 func (ec *executionContext) _Person_id(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
@@ -13114,7 +13129,7 @@ func (ec *executionContext) _Person_id(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_Person_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Person", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("Person", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Person_givenNames(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
@@ -13137,7 +13152,7 @@ func (ec *executionContext) _Person_givenNames(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Person_givenNames(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Person", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Person", field, false, false, "String")
 }
 
 func (ec *executionContext) _Person_familyName(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
@@ -13160,7 +13175,7 @@ func (ec *executionContext) _Person_familyName(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Person_familyName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Person", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Person", field, false, false, "String")
 }
 
 func (ec *executionContext) _Person_birthFamilyName(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
@@ -13183,7 +13198,7 @@ func (ec *executionContext) _Person_birthFamilyName(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Person_birthFamilyName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Person", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Person", field, false, false, "String")
 }
 
 func (ec *executionContext) _Person_previousNames(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
@@ -13238,7 +13253,7 @@ func (ec *executionContext) _Person_dateOfBirth(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Person_dateOfBirth(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Person", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("Person", field, false, false, "Date")
 }
 
 func (ec *executionContext) _Person_placeOfBirth(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
@@ -13293,7 +13308,7 @@ func (ec *executionContext) _Person_sex(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Person_sex(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Person", field, false, false, errors.New("field of type Sex does not have child fields"))
+	return graphql.NewScalarFieldContext("Person", field, false, false, "Sex")
 }
 
 func (ec *executionContext) _Person_nationalities(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
@@ -13316,7 +13331,7 @@ func (ec *executionContext) _Person_nationalities(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Person_nationalities(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Person", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Person", field, false, false, "String")
 }
 
 func (ec *executionContext) _Person_nationalId(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
@@ -13339,7 +13354,7 @@ func (ec *executionContext) _Person_nationalId(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Person_nationalId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Person", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Person", field, false, false, "String")
 }
 
 func (ec *executionContext) _Person_residence(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
@@ -13514,7 +13529,7 @@ func (ec *executionContext) _Person_version(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Person_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Person", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("Person", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Person_blocked(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
@@ -13633,7 +13648,7 @@ func (ec *executionContext) _PersonEdge_cursor(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_PersonEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PersonEdge", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("PersonEdge", field, false, false, "String")
 }
 
 func (ec *executionContext) _PersonEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.PersonEdge) (ret graphql.Marshaler) {
@@ -13688,7 +13703,7 @@ func (ec *executionContext) _PersonEvent_id(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_PersonEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PersonEvent", field, true, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("PersonEvent", field, true, false, "ID")
 }
 
 func (ec *executionContext) _PersonEvent_kind(ctx context.Context, field graphql.CollectedField, obj *model.PersonEvent) (ret graphql.Marshaler) {
@@ -13711,7 +13726,7 @@ func (ec *executionContext) _PersonEvent_kind(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_PersonEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PersonEvent", field, false, false, errors.New("field of type PersonEventKind does not have child fields"))
+	return graphql.NewScalarFieldContext("PersonEvent", field, false, false, "PersonEventKind")
 }
 
 func (ec *executionContext) _PersonEvent_personId(ctx context.Context, field graphql.CollectedField, obj *model.PersonEvent) (ret graphql.Marshaler) {
@@ -13734,7 +13749,7 @@ func (ec *executionContext) _PersonEvent_personId(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_PersonEvent_personId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PersonEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("PersonEvent", field, false, false, "ID")
 }
 
 func (ec *executionContext) _PersonEvent_occurredAt(ctx context.Context, field graphql.CollectedField, obj *model.PersonEvent) (ret graphql.Marshaler) {
@@ -13757,7 +13772,7 @@ func (ec *executionContext) _PersonEvent_occurredAt(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_PersonEvent_occurredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PersonEvent", field, false, false, errors.New("field of type DateTime does not have child fields"))
+	return graphql.NewScalarFieldContext("PersonEvent", field, false, false, "DateTime")
 }
 
 func (ec *executionContext) _PersonEvent_detentionPeriodId(ctx context.Context, field graphql.CollectedField, obj *model.PersonEvent) (ret graphql.Marshaler) {
@@ -13780,7 +13795,7 @@ func (ec *executionContext) _PersonEvent_detentionPeriodId(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_PersonEvent_detentionPeriodId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PersonEvent", field, true, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("PersonEvent", field, true, false, "ID")
 }
 
 func (ec *executionContext) _PersonEvent_convictionId(ctx context.Context, field graphql.CollectedField, obj *model.PersonEvent) (ret graphql.Marshaler) {
@@ -13803,7 +13818,7 @@ func (ec *executionContext) _PersonEvent_convictionId(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_PersonEvent_convictionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PersonEvent", field, true, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("PersonEvent", field, true, false, "ID")
 }
 
 func (ec *executionContext) _PersonEvent_sentenceId(ctx context.Context, field graphql.CollectedField, obj *model.PersonEvent) (ret graphql.Marshaler) {
@@ -13826,7 +13841,7 @@ func (ec *executionContext) _PersonEvent_sentenceId(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_PersonEvent_sentenceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PersonEvent", field, true, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("PersonEvent", field, true, false, "ID")
 }
 
 func (ec *executionContext) _PersonEvent_expungedConvictionId(ctx context.Context, field graphql.CollectedField, obj *model.PersonEvent) (ret graphql.Marshaler) {
@@ -13849,7 +13864,7 @@ func (ec *executionContext) _PersonEvent_expungedConvictionId(ctx context.Contex
 	)
 }
 func (ec *executionContext) fieldContext_PersonEvent_expungedConvictionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PersonEvent", field, true, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("PersonEvent", field, true, false, "ID")
 }
 
 func (ec *executionContext) _PersonEvent_correctedRecordId(ctx context.Context, field graphql.CollectedField, obj *model.PersonEvent) (ret graphql.Marshaler) {
@@ -13872,7 +13887,7 @@ func (ec *executionContext) _PersonEvent_correctedRecordId(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_PersonEvent_correctedRecordId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PersonEvent", field, true, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("PersonEvent", field, true, false, "ID")
 }
 
 func (ec *executionContext) _Place_city(ctx context.Context, field graphql.CollectedField, obj *model.Place) (ret graphql.Marshaler) {
@@ -13895,7 +13910,7 @@ func (ec *executionContext) _Place_city(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Place_city(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Place", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Place", field, false, false, "String")
 }
 
 func (ec *executionContext) _Place_country(ctx context.Context, field graphql.CollectedField, obj *model.Place) (ret graphql.Marshaler) {
@@ -13918,7 +13933,7 @@ func (ec *executionContext) _Place_country(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Place_country(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Place", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Place", field, false, false, "String")
 }
 
 func (ec *executionContext) _PreviousName_familyName(ctx context.Context, field graphql.CollectedField, obj *model.PreviousName) (ret graphql.Marshaler) {
@@ -13941,7 +13956,7 @@ func (ec *executionContext) _PreviousName_familyName(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_PreviousName_familyName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PreviousName", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("PreviousName", field, false, false, "String")
 }
 
 func (ec *executionContext) _PreviousName_givenNames(ctx context.Context, field graphql.CollectedField, obj *model.PreviousName) (ret graphql.Marshaler) {
@@ -13964,7 +13979,7 @@ func (ec *executionContext) _PreviousName_givenNames(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_PreviousName_givenNames(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PreviousName", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("PreviousName", field, false, false, "String")
 }
 
 func (ec *executionContext) _PreviousName_usedUntil(ctx context.Context, field graphql.CollectedField, obj *model.PreviousName) (ret graphql.Marshaler) {
@@ -13987,7 +14002,7 @@ func (ec *executionContext) _PreviousName_usedUntil(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_PreviousName_usedUntil(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PreviousName", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("PreviousName", field, false, false, "Date")
 }
 
 func (ec *executionContext) _Principal_subject(ctx context.Context, field graphql.CollectedField, obj *model.Principal) (ret graphql.Marshaler) {
@@ -14010,7 +14025,7 @@ func (ec *executionContext) _Principal_subject(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Principal_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Principal", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Principal", field, false, false, "String")
 }
 
 func (ec *executionContext) _Principal_name(ctx context.Context, field graphql.CollectedField, obj *model.Principal) (ret graphql.Marshaler) {
@@ -14033,7 +14048,7 @@ func (ec *executionContext) _Principal_name(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Principal_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Principal", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Principal", field, false, false, "String")
 }
 
 func (ec *executionContext) _Principal_agency(ctx context.Context, field graphql.CollectedField, obj *model.Principal) (ret graphql.Marshaler) {
@@ -14056,7 +14071,7 @@ func (ec *executionContext) _Principal_agency(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Principal_agency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Principal", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Principal", field, false, false, "String")
 }
 
 func (ec *executionContext) _Principal_role(ctx context.Context, field graphql.CollectedField, obj *model.Principal) (ret graphql.Marshaler) {
@@ -14079,7 +14094,7 @@ func (ec *executionContext) _Principal_role(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Principal_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Principal", field, false, false, errors.New("field of type Role does not have child fields"))
+	return graphql.NewScalarFieldContext("Principal", field, false, false, "Role")
 }
 
 func (ec *executionContext) _Principal_grantId(ctx context.Context, field graphql.CollectedField, obj *model.Principal) (ret graphql.Marshaler) {
@@ -14102,7 +14117,7 @@ func (ec *executionContext) _Principal_grantId(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Principal_grantId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Principal", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("Principal", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Principal_allowedPurposes(ctx context.Context, field graphql.CollectedField, obj *model.Principal) (ret graphql.Marshaler) {
@@ -14125,7 +14140,7 @@ func (ec *executionContext) _Principal_allowedPurposes(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_Principal_allowedPurposes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Principal", field, false, false, errors.New("field of type PurposeCode does not have child fields"))
+	return graphql.NewScalarFieldContext("Principal", field, false, false, "PurposeCode")
 }
 
 func (ec *executionContext) _Prison_id(ctx context.Context, field graphql.CollectedField, obj *model.Prison) (ret graphql.Marshaler) {
@@ -14148,7 +14163,7 @@ func (ec *executionContext) _Prison_id(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_Prison_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Prison", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("Prison", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Prison_name(ctx context.Context, field graphql.CollectedField, obj *model.Prison) (ret graphql.Marshaler) {
@@ -14171,7 +14186,7 @@ func (ec *executionContext) _Prison_name(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Prison_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Prison", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Prison", field, false, false, "String")
 }
 
 func (ec *executionContext) _Prison_kind(ctx context.Context, field graphql.CollectedField, obj *model.Prison) (ret graphql.Marshaler) {
@@ -14194,7 +14209,7 @@ func (ec *executionContext) _Prison_kind(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Prison_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Prison", field, false, false, errors.New("field of type PrisonKind does not have child fields"))
+	return graphql.NewScalarFieldContext("Prison", field, false, false, "PrisonKind")
 }
 
 func (ec *executionContext) _Prison_address(ctx context.Context, field graphql.CollectedField, obj *model.Prison) (ret graphql.Marshaler) {
@@ -14249,7 +14264,7 @@ func (ec *executionContext) _Prison_phone(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Prison_phone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Prison", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Prison", field, false, false, "String")
 }
 
 func (ec *executionContext) _Prison_email(ctx context.Context, field graphql.CollectedField, obj *model.Prison) (ret graphql.Marshaler) {
@@ -14272,7 +14287,7 @@ func (ec *executionContext) _Prison_email(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Prison_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Prison", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Prison", field, false, false, "String")
 }
 
 func (ec *executionContext) _Prison_version(ctx context.Context, field graphql.CollectedField, obj *model.Prison) (ret graphql.Marshaler) {
@@ -14295,7 +14310,7 @@ func (ec *executionContext) _Prison_version(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Prison_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Prison", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("Prison", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Query_person(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -15099,10 +15114,10 @@ func (ec *executionContext) _Query___schema(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *introspection.Schema) graphql.Marshaler {
-			return ec.marshalO__Schema2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐSchema(ctx, selections, v)
+			return ec.marshalN__Schema2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐSchema(ctx, selections, v)
 		},
 		true,
-		false,
+		true,
 	)
 }
 func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -15138,7 +15153,7 @@ func (ec *executionContext) _Recipient_agency(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Recipient_agency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Recipient", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Recipient", field, false, false, "String")
 }
 
 func (ec *executionContext) _Recipient_roles(ctx context.Context, field graphql.CollectedField, obj *model.Recipient) (ret graphql.Marshaler) {
@@ -15161,7 +15176,7 @@ func (ec *executionContext) _Recipient_roles(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Recipient_roles(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Recipient", field, false, false, errors.New("field of type Role does not have child fields"))
+	return graphql.NewScalarFieldContext("Recipient", field, false, false, "Role")
 }
 
 func (ec *executionContext) _Recipient_disclosures(ctx context.Context, field graphql.CollectedField, obj *model.Recipient) (ret graphql.Marshaler) {
@@ -15184,7 +15199,7 @@ func (ec *executionContext) _Recipient_disclosures(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Recipient_disclosures(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Recipient", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("Recipient", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Recipient_firstDisclosure(ctx context.Context, field graphql.CollectedField, obj *model.Recipient) (ret graphql.Marshaler) {
@@ -15207,7 +15222,7 @@ func (ec *executionContext) _Recipient_firstDisclosure(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_Recipient_firstDisclosure(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Recipient", field, false, false, errors.New("field of type DateTime does not have child fields"))
+	return graphql.NewScalarFieldContext("Recipient", field, false, false, "DateTime")
 }
 
 func (ec *executionContext) _Recipient_lastDisclosure(ctx context.Context, field graphql.CollectedField, obj *model.Recipient) (ret graphql.Marshaler) {
@@ -15230,7 +15245,7 @@ func (ec *executionContext) _Recipient_lastDisclosure(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_Recipient_lastDisclosure(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Recipient", field, false, false, errors.New("field of type DateTime does not have child fields"))
+	return graphql.NewScalarFieldContext("Recipient", field, false, false, "DateTime")
 }
 
 func (ec *executionContext) _Rehabilitation_earliestDate(ctx context.Context, field graphql.CollectedField, obj *model.Rehabilitation) (ret graphql.Marshaler) {
@@ -15253,7 +15268,7 @@ func (ec *executionContext) _Rehabilitation_earliestDate(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_Rehabilitation_earliestDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Rehabilitation", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("Rehabilitation", field, false, false, "Date")
 }
 
 func (ec *executionContext) _Rehabilitation_rule(ctx context.Context, field graphql.CollectedField, obj *model.Rehabilitation) (ret graphql.Marshaler) {
@@ -15276,7 +15291,7 @@ func (ec *executionContext) _Rehabilitation_rule(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Rehabilitation_rule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Rehabilitation", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Rehabilitation", field, false, false, "String")
 }
 
 func (ec *executionContext) _Rehabilitation_blockedBy(ctx context.Context, field graphql.CollectedField, obj *model.Rehabilitation) (ret graphql.Marshaler) {
@@ -15299,7 +15314,7 @@ func (ec *executionContext) _Rehabilitation_blockedBy(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_Rehabilitation_blockedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Rehabilitation", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Rehabilitation", field, false, false, "String")
 }
 
 func (ec *executionContext) _Sentence_id(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
@@ -15322,7 +15337,7 @@ func (ec *executionContext) _Sentence_id(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Sentence_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Sentence", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("Sentence", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Sentence_conviction(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
@@ -15377,7 +15392,7 @@ func (ec *executionContext) _Sentence_kind(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Sentence_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Sentence", field, false, false, errors.New("field of type SentenceKind does not have child fields"))
+	return graphql.NewScalarFieldContext("Sentence", field, false, false, "SentenceKind")
 }
 
 func (ec *executionContext) _Sentence_durationMonths(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
@@ -15400,7 +15415,7 @@ func (ec *executionContext) _Sentence_durationMonths(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_Sentence_durationMonths(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Sentence", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("Sentence", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Sentence_amount(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
@@ -15455,7 +15470,7 @@ func (ec *executionContext) _Sentence_life(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Sentence_life(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Sentence", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("Sentence", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Sentence_suspended(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
@@ -15478,7 +15493,7 @@ func (ec *executionContext) _Sentence_suspended(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Sentence_suspended(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Sentence", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("Sentence", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Sentence_probationMonths(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
@@ -15501,7 +15516,7 @@ func (ec *executionContext) _Sentence_probationMonths(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_Sentence_probationMonths(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Sentence", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("Sentence", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Sentence_startDate(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
@@ -15524,7 +15539,7 @@ func (ec *executionContext) _Sentence_startDate(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Sentence_startDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Sentence", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("Sentence", field, false, false, "Date")
 }
 
 func (ec *executionContext) _Sentence_endDate(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
@@ -15547,7 +15562,7 @@ func (ec *executionContext) _Sentence_endDate(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Sentence_endDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Sentence", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("Sentence", field, false, false, "Date")
 }
 
 func (ec *executionContext) _Sentence_status(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
@@ -15570,7 +15585,7 @@ func (ec *executionContext) _Sentence_status(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Sentence_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Sentence", field, false, false, errors.New("field of type SentenceStatus does not have child fields"))
+	return graphql.NewScalarFieldContext("Sentence", field, false, false, "SentenceStatus")
 }
 
 func (ec *executionContext) _Sentence_servedMonths(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
@@ -15593,7 +15608,7 @@ func (ec *executionContext) _Sentence_servedMonths(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Sentence_servedMonths(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Sentence", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("Sentence", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Sentence_conditionallyReleasedOn(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
@@ -15616,7 +15631,7 @@ func (ec *executionContext) _Sentence_conditionallyReleasedOn(ctx context.Contex
 	)
 }
 func (ec *executionContext) fieldContext_Sentence_conditionallyReleasedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Sentence", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("Sentence", field, false, false, "Date")
 }
 
 func (ec *executionContext) _Sentence_transitions(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
@@ -15671,7 +15686,7 @@ func (ec *executionContext) _Sentence_version(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Sentence_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Sentence", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("Sentence", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Sentence_blocked(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
@@ -15726,7 +15741,7 @@ func (ec *executionContext) _SentenceTransition_status(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_SentenceTransition_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SentenceTransition", field, false, false, errors.New("field of type SentenceStatus does not have child fields"))
+	return graphql.NewScalarFieldContext("SentenceTransition", field, false, false, "SentenceStatus")
 }
 
 func (ec *executionContext) _SentenceTransition_on(ctx context.Context, field graphql.CollectedField, obj *model.SentenceTransition) (ret graphql.Marshaler) {
@@ -15749,7 +15764,7 @@ func (ec *executionContext) _SentenceTransition_on(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_SentenceTransition_on(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SentenceTransition", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("SentenceTransition", field, false, false, "Date")
 }
 
 func (ec *executionContext) _SentenceTransition_decision(ctx context.Context, field graphql.CollectedField, obj *model.SentenceTransition) (ret graphql.Marshaler) {
@@ -15892,7 +15907,7 @@ func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext___Directive_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Directive", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__Directive", field, false, false, "String")
 }
 
 func (ec *executionContext) ___Directive_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -15915,7 +15930,7 @@ func (ec *executionContext) ___Directive_description(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext___Directive_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Directive", field, true, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__Directive", field, true, false, "String")
 }
 
 func (ec *executionContext) ___Directive_isRepeatable(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -15938,7 +15953,7 @@ func (ec *executionContext) ___Directive_isRepeatable(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext___Directive_isRepeatable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Directive", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("__Directive", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) ___Directive_locations(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -15961,7 +15976,7 @@ func (ec *executionContext) ___Directive_locations(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext___Directive_locations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Directive", field, false, false, errors.New("field of type __DirectiveLocation does not have child fields"))
+	return graphql.NewScalarFieldContext("__Directive", field, false, false, "__DirectiveLocation")
 }
 
 func (ec *executionContext) ___Directive_args(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -15973,7 +15988,8 @@ func (ec *executionContext) ___Directive_args(ctx context.Context, field graphql
 			return ec.fieldContext___Directive_args(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Args, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.VisibleArgs(fc.Args["includeDeprecated"].(bool)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []introspection.InputValue) graphql.Marshaler {
@@ -15987,7 +16003,7 @@ func (ec *executionContext) fieldContext___Directive_args(ctx context.Context, f
 	fc = &graphql.FieldContext{
 		Object:     "__Directive",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___InputValue(ctx, field)
@@ -16027,7 +16043,7 @@ func (ec *executionContext) ___EnumValue_name(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext___EnumValue_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__EnumValue", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__EnumValue", field, false, false, "String")
 }
 
 func (ec *executionContext) ___EnumValue_description(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
@@ -16050,7 +16066,7 @@ func (ec *executionContext) ___EnumValue_description(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext___EnumValue_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__EnumValue", field, true, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__EnumValue", field, true, false, "String")
 }
 
 func (ec *executionContext) ___EnumValue_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
@@ -16073,7 +16089,7 @@ func (ec *executionContext) ___EnumValue_isDeprecated(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext___EnumValue_isDeprecated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__EnumValue", field, true, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("__EnumValue", field, true, false, "Boolean")
 }
 
 func (ec *executionContext) ___EnumValue_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
@@ -16096,7 +16112,7 @@ func (ec *executionContext) ___EnumValue_deprecationReason(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext___EnumValue_deprecationReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__EnumValue", field, true, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__EnumValue", field, true, false, "String")
 }
 
 func (ec *executionContext) ___Field_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
@@ -16119,7 +16135,7 @@ func (ec *executionContext) ___Field_name(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext___Field_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Field", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__Field", field, false, false, "String")
 }
 
 func (ec *executionContext) ___Field_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
@@ -16142,7 +16158,7 @@ func (ec *executionContext) ___Field_description(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext___Field_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Field", field, true, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__Field", field, true, false, "String")
 }
 
 func (ec *executionContext) ___Field_args(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
@@ -16154,7 +16170,8 @@ func (ec *executionContext) ___Field_args(ctx context.Context, field graphql.Col
 			return ec.fieldContext___Field_args(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Args, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.VisibleArgs(fc.Args["includeDeprecated"].(bool)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []introspection.InputValue) graphql.Marshaler {
@@ -16168,7 +16185,7 @@ func (ec *executionContext) fieldContext___Field_args(ctx context.Context, field
 	fc = &graphql.FieldContext{
 		Object:     "__Field",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___InputValue(ctx, field)
@@ -16240,7 +16257,7 @@ func (ec *executionContext) ___Field_isDeprecated(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext___Field_isDeprecated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Field", field, true, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("__Field", field, true, false, "Boolean")
 }
 
 func (ec *executionContext) ___Field_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
@@ -16263,7 +16280,7 @@ func (ec *executionContext) ___Field_deprecationReason(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext___Field_deprecationReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Field", field, true, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__Field", field, true, false, "String")
 }
 
 func (ec *executionContext) ___InputValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
@@ -16286,7 +16303,7 @@ func (ec *executionContext) ___InputValue_name(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__InputValue", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__InputValue", field, false, false, "String")
 }
 
 func (ec *executionContext) ___InputValue_description(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
@@ -16309,7 +16326,7 @@ func (ec *executionContext) ___InputValue_description(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__InputValue", field, true, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__InputValue", field, true, false, "String")
 }
 
 func (ec *executionContext) ___InputValue_type(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
@@ -16364,7 +16381,7 @@ func (ec *executionContext) ___InputValue_defaultValue(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_defaultValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__InputValue", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__InputValue", field, false, false, "String")
 }
 
 func (ec *executionContext) ___InputValue_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
@@ -16387,7 +16404,7 @@ func (ec *executionContext) ___InputValue_isDeprecated(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_isDeprecated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__InputValue", field, true, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("__InputValue", field, true, false, "Boolean")
 }
 
 func (ec *executionContext) ___InputValue_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
@@ -16410,7 +16427,7 @@ func (ec *executionContext) ___InputValue_deprecationReason(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_deprecationReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__InputValue", field, true, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__InputValue", field, true, false, "String")
 }
 
 func (ec *executionContext) ___Schema_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
@@ -16433,7 +16450,7 @@ func (ec *executionContext) ___Schema_description(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext___Schema_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Schema", field, true, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__Schema", field, true, false, "String")
 }
 
 func (ec *executionContext) ___Schema_types(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
@@ -16616,7 +16633,7 @@ func (ec *executionContext) ___Type_kind(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext___Type_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Type", field, true, false, errors.New("field of type __TypeKind does not have child fields"))
+	return graphql.NewScalarFieldContext("__Type", field, true, false, "__TypeKind")
 }
 
 func (ec *executionContext) ___Type_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
@@ -16639,7 +16656,7 @@ func (ec *executionContext) ___Type_name(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext___Type_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Type", field, true, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__Type", field, true, false, "String")
 }
 
 func (ec *executionContext) ___Type_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
@@ -16662,7 +16679,7 @@ func (ec *executionContext) ___Type_description(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext___Type_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Type", field, true, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__Type", field, true, false, "String")
 }
 
 func (ec *executionContext) ___Type_specifiedByURL(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
@@ -16685,7 +16702,7 @@ func (ec *executionContext) ___Type_specifiedByURL(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext___Type_specifiedByURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Type", field, true, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__Type", field, true, false, "String")
 }
 
 func (ec *executionContext) ___Type_fields(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
@@ -16849,7 +16866,8 @@ func (ec *executionContext) ___Type_inputFields(ctx context.Context, field graph
 			return ec.fieldContext___Type_inputFields(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.InputFields(), nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.VisibleInputFields(fc.Args["includeDeprecated"].(bool)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []introspection.InputValue) graphql.Marshaler {
@@ -16859,7 +16877,7 @@ func (ec *executionContext) ___Type_inputFields(ctx context.Context, field graph
 		false,
 	)
 }
-func (ec *executionContext) fieldContext___Type_inputFields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext___Type_inputFields(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "__Type",
 		Field:      field,
@@ -16868,6 +16886,17 @@ func (ec *executionContext) fieldContext___Type_inputFields(_ context.Context, f
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___InputValue(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field___Type_inputFields_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -16924,7 +16953,7 @@ func (ec *executionContext) ___Type_isOneOf(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Type", field, true, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("__Type", field, true, false, "Boolean")
 }
 
 // endregion **************************** field.gotpl *****************************
@@ -16982,6 +17011,18 @@ func (ec *executionContext) unmarshalInputAccessGrantFilter(ctx context.Context,
 	return it, nil
 }
 
+// UnmarshalAccessGrantFilter unmarshals raw into the AccessGrantFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAccessGrantFilter(ctx context.Context, raw any) (model.AccessGrantFilter, error) {
+	var out model.AccessGrantFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AccessGrantFilter", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputActivateAccessGrantInput(ctx context.Context, obj any) (model.ActivateAccessGrantInput, error) {
 	var it model.ActivateAccessGrantInput
 	if obj == nil {
@@ -17024,6 +17065,18 @@ func (ec *executionContext) unmarshalInputActivateAccessGrantInput(ctx context.C
 		}
 	}
 	return it, nil
+}
+
+// UnmarshalActivateAccessGrantInput unmarshals raw into the ActivateAccessGrantInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalActivateAccessGrantInput(ctx context.Context, raw any) (model.ActivateAccessGrantInput, error) {
+	var out model.ActivateAccessGrantInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ActivateAccessGrantInput", raw, &out)
+	return out, err
 }
 
 func (ec *executionContext) unmarshalInputAddressInput(ctx context.Context, obj any) (model.AddressInput, error) {
@@ -17075,6 +17128,18 @@ func (ec *executionContext) unmarshalInputAddressInput(ctx context.Context, obj 
 		}
 	}
 	return it, nil
+}
+
+// UnmarshalAddressInput unmarshals raw into the AddressInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAddressInput(ctx context.Context, raw any) (model.AddressInput, error) {
+	var out model.AddressInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AddressInput", raw, &out)
+	return out, err
 }
 
 func (ec *executionContext) unmarshalInputAdmissionInput(ctx context.Context, obj any) (model.AdmissionInput, error) {
@@ -17142,6 +17207,18 @@ func (ec *executionContext) unmarshalInputAdmissionInput(ctx context.Context, ob
 	return it, nil
 }
 
+// UnmarshalAdmissionInput unmarshals raw into the AdmissionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAdmissionInput(ctx context.Context, raw any) (model.AdmissionInput, error) {
+	var out model.AdmissionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AdmissionInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputAuditFilter(ctx context.Context, obj any) (model.AuditFilter, error) {
 	var it model.AuditFilter
 	if obj == nil {
@@ -17200,6 +17277,18 @@ func (ec *executionContext) unmarshalInputAuditFilter(ctx context.Context, obj a
 	return it, nil
 }
 
+// UnmarshalAuditFilter unmarshals raw into the AuditFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAuditFilter(ctx context.Context, raw any) (model.AuditFilter, error) {
+	var out model.AuditFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AuditFilter", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputAuthorityInput(ctx context.Context, obj any) (model.AuthorityInput, error) {
 	var it model.AuthorityInput
 	if obj == nil {
@@ -17242,6 +17331,18 @@ func (ec *executionContext) unmarshalInputAuthorityInput(ctx context.Context, ob
 		}
 	}
 	return it, nil
+}
+
+// UnmarshalAuthorityInput unmarshals raw into the AuthorityInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAuthorityInput(ctx context.Context, raw any) (model.AuthorityInput, error) {
+	var out model.AuthorityInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AuthorityInput", raw, &out)
+	return out, err
 }
 
 func (ec *executionContext) unmarshalInputBlockInput(ctx context.Context, obj any) (model.BlockInput, error) {
@@ -17293,6 +17394,18 @@ func (ec *executionContext) unmarshalInputBlockInput(ctx context.Context, obj an
 		}
 	}
 	return it, nil
+}
+
+// UnmarshalBlockInput unmarshals raw into the BlockInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalBlockInput(ctx context.Context, raw any) (model.BlockInput, error) {
+	var out model.BlockInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "BlockInput", raw, &out)
+	return out, err
 }
 
 func (ec *executionContext) unmarshalInputConvictionCorrectionInput(ctx context.Context, obj any) (model.ConvictionCorrectionInput, error) {
@@ -17351,6 +17464,18 @@ func (ec *executionContext) unmarshalInputConvictionCorrectionInput(ctx context.
 		}
 	}
 	return it, nil
+}
+
+// UnmarshalConvictionCorrectionInput unmarshals raw into the ConvictionCorrectionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalConvictionCorrectionInput(ctx context.Context, raw any) (model.ConvictionCorrectionInput, error) {
+	var out model.ConvictionCorrectionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ConvictionCorrectionInput", raw, &out)
+	return out, err
 }
 
 func (ec *executionContext) unmarshalInputConvictionInput(ctx context.Context, obj any) (model.ConvictionInput, error) {
@@ -17425,6 +17550,18 @@ func (ec *executionContext) unmarshalInputConvictionInput(ctx context.Context, o
 	return it, nil
 }
 
+// UnmarshalConvictionInput unmarshals raw into the ConvictionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalConvictionInput(ctx context.Context, raw any) (model.ConvictionInput, error) {
+	var out model.ConvictionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ConvictionInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCourtDecisionInput(ctx context.Context, obj any) (model.CourtDecisionInput, error) {
 	var it model.CourtDecisionInput
 	if obj == nil {
@@ -17460,6 +17597,18 @@ func (ec *executionContext) unmarshalInputCourtDecisionInput(ctx context.Context
 		}
 	}
 	return it, nil
+}
+
+// UnmarshalCourtDecisionInput unmarshals raw into the CourtDecisionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCourtDecisionInput(ctx context.Context, raw any) (model.CourtDecisionInput, error) {
+	var out model.CourtDecisionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CourtDecisionInput", raw, &out)
+	return out, err
 }
 
 func (ec *executionContext) unmarshalInputDetentionPeriodCorrectionInput(ctx context.Context, obj any) (model.DetentionPeriodCorrectionInput, error) {
@@ -17541,6 +17690,18 @@ func (ec *executionContext) unmarshalInputDetentionPeriodCorrectionInput(ctx con
 	return it, nil
 }
 
+// UnmarshalDetentionPeriodCorrectionInput unmarshals raw into the DetentionPeriodCorrectionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDetentionPeriodCorrectionInput(ctx context.Context, raw any) (model.DetentionPeriodCorrectionInput, error) {
+	var out model.DetentionPeriodCorrectionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DetentionPeriodCorrectionInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputEventCallbackInput(ctx context.Context, obj any) (model.EventCallbackInput, error) {
 	var it model.EventCallbackInput
 	if obj == nil {
@@ -17599,6 +17760,18 @@ func (ec *executionContext) unmarshalInputEventCallbackInput(ctx context.Context
 	return it, nil
 }
 
+// UnmarshalEventCallbackInput unmarshals raw into the EventCallbackInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalEventCallbackInput(ctx context.Context, raw any) (model.EventCallbackInput, error) {
+	var out model.EventCallbackInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "EventCallbackInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputGrantChangeInput(ctx context.Context, obj any) (model.GrantChangeInput, error) {
 	var it model.GrantChangeInput
 	if obj == nil {
@@ -17643,6 +17816,18 @@ func (ec *executionContext) unmarshalInputGrantChangeInput(ctx context.Context, 
 	return it, nil
 }
 
+// UnmarshalGrantChangeInput unmarshals raw into the GrantChangeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalGrantChangeInput(ctx context.Context, raw any) (model.GrantChangeInput, error) {
+	var out model.GrantChangeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "GrantChangeInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputMoneyInput(ctx context.Context, obj any) (model.MoneyInput, error) {
 	var it model.MoneyInput
 	if obj == nil {
@@ -17678,6 +17863,18 @@ func (ec *executionContext) unmarshalInputMoneyInput(ctx context.Context, obj an
 		}
 	}
 	return it, nil
+}
+
+// UnmarshalMoneyInput unmarshals raw into the MoneyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalMoneyInput(ctx context.Context, raw any) (model.MoneyInput, error) {
+	var out model.MoneyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "MoneyInput", raw, &out)
+	return out, err
 }
 
 func (ec *executionContext) unmarshalInputOffenceInput(ctx context.Context, obj any) (model.OffenceInput, error) {
@@ -17750,6 +17947,18 @@ func (ec *executionContext) unmarshalInputOffenceInput(ctx context.Context, obj 
 		}
 	}
 	return it, nil
+}
+
+// UnmarshalOffenceInput unmarshals raw into the OffenceInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalOffenceInput(ctx context.Context, raw any) (model.OffenceInput, error) {
+	var out model.OffenceInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "OffenceInput", raw, &out)
+	return out, err
 }
 
 func (ec *executionContext) unmarshalInputPersonInput(ctx context.Context, obj any) (model.PersonInput, error) {
@@ -17845,6 +18054,18 @@ func (ec *executionContext) unmarshalInputPersonInput(ctx context.Context, obj a
 	return it, nil
 }
 
+// UnmarshalPersonInput unmarshals raw into the PersonInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPersonInput(ctx context.Context, raw any) (model.PersonInput, error) {
+	var out model.PersonInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PersonInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputPersonSearchInput(ctx context.Context, obj any) (model.PersonSearchInput, error) {
 	var it model.PersonSearchInput
 	if obj == nil {
@@ -17896,6 +18117,18 @@ func (ec *executionContext) unmarshalInputPersonSearchInput(ctx context.Context,
 	return it, nil
 }
 
+// UnmarshalPersonSearchInput unmarshals raw into the PersonSearchInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPersonSearchInput(ctx context.Context, raw any) (model.PersonSearchInput, error) {
+	var out model.PersonSearchInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PersonSearchInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputPlaceInput(ctx context.Context, obj any) (model.PlaceInput, error) {
 	var it model.PlaceInput
 	if obj == nil {
@@ -17931,6 +18164,18 @@ func (ec *executionContext) unmarshalInputPlaceInput(ctx context.Context, obj an
 		}
 	}
 	return it, nil
+}
+
+// UnmarshalPlaceInput unmarshals raw into the PlaceInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPlaceInput(ctx context.Context, raw any) (model.PlaceInput, error) {
+	var out model.PlaceInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PlaceInput", raw, &out)
+	return out, err
 }
 
 func (ec *executionContext) unmarshalInputPreviousNameInput(ctx context.Context, obj any) (model.PreviousNameInput, error) {
@@ -17975,6 +18220,18 @@ func (ec *executionContext) unmarshalInputPreviousNameInput(ctx context.Context,
 		}
 	}
 	return it, nil
+}
+
+// UnmarshalPreviousNameInput unmarshals raw into the PreviousNameInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPreviousNameInput(ctx context.Context, raw any) (model.PreviousNameInput, error) {
+	var out model.PreviousNameInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PreviousNameInput", raw, &out)
+	return out, err
 }
 
 func (ec *executionContext) unmarshalInputPrisonInput(ctx context.Context, obj any) (model.PrisonInput, error) {
@@ -18049,6 +18306,18 @@ func (ec *executionContext) unmarshalInputPrisonInput(ctx context.Context, obj a
 	return it, nil
 }
 
+// UnmarshalPrisonInput unmarshals raw into the PrisonInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPrisonInput(ctx context.Context, raw any) (model.PrisonInput, error) {
+	var out model.PrisonInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PrisonInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputPurposeInput(ctx context.Context, obj any) (model.PurposeInput, error) {
 	var it model.PurposeInput
 	if obj == nil {
@@ -18084,6 +18353,18 @@ func (ec *executionContext) unmarshalInputPurposeInput(ctx context.Context, obj 
 		}
 	}
 	return it, nil
+}
+
+// UnmarshalPurposeInput unmarshals raw into the PurposeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPurposeInput(ctx context.Context, raw any) (model.PurposeInput, error) {
+	var out model.PurposeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PurposeInput", raw, &out)
+	return out, err
 }
 
 func (ec *executionContext) unmarshalInputReleaseInput(ctx context.Context, obj any) (model.ReleaseInput, error) {
@@ -18123,6 +18404,18 @@ func (ec *executionContext) unmarshalInputReleaseInput(ctx context.Context, obj 
 	return it, nil
 }
 
+// UnmarshalReleaseInput unmarshals raw into the ReleaseInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalReleaseInput(ctx context.Context, raw any) (model.ReleaseInput, error) {
+	var out model.ReleaseInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ReleaseInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRequestAccessInput(ctx context.Context, obj any) (model.RequestAccessInput, error) {
 	var it model.RequestAccessInput
 	if obj == nil {
@@ -18158,6 +18451,18 @@ func (ec *executionContext) unmarshalInputRequestAccessInput(ctx context.Context
 		}
 	}
 	return it, nil
+}
+
+// UnmarshalRequestAccessInput unmarshals raw into the RequestAccessInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRequestAccessInput(ctx context.Context, raw any) (model.RequestAccessInput, error) {
+	var out model.RequestAccessInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RequestAccessInput", raw, &out)
+	return out, err
 }
 
 func (ec *executionContext) unmarshalInputSentenceInput(ctx context.Context, obj any) (model.SentenceInput, error) {
@@ -18246,6 +18551,18 @@ func (ec *executionContext) unmarshalInputSentenceInput(ctx context.Context, obj
 	return it, nil
 }
 
+// UnmarshalSentenceInput unmarshals raw into the SentenceInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSentenceInput(ctx context.Context, raw any) (model.SentenceInput, error) {
+	var out model.SentenceInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SentenceInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSentenceStatusInput(ctx context.Context, obj any) (model.SentenceStatusInput, error) {
 	var it model.SentenceStatusInput
 	if obj == nil {
@@ -18311,6 +18628,18 @@ func (ec *executionContext) unmarshalInputSentenceStatusInput(ctx context.Contex
 	return it, nil
 }
 
+// UnmarshalSentenceStatusInput unmarshals raw into the SentenceStatusInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSentenceStatusInput(ctx context.Context, raw any) (model.SentenceStatusInput, error) {
+	var out model.SentenceStatusInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SentenceStatusInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputTransferInput(ctx context.Context, obj any) (model.TransferInput, error) {
 	var it model.TransferInput
 	if obj == nil {
@@ -18348,6 +18677,18 @@ func (ec *executionContext) unmarshalInputTransferInput(ctx context.Context, obj
 	return it, nil
 }
 
+// UnmarshalTransferInput unmarshals raw into the TransferInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTransferInput(ctx context.Context, raw any) (model.TransferInput, error) {
+	var out model.TransferInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TransferInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -18362,8 +18703,7 @@ func (ec *executionContext) _AccessGrant(ctx context.Context, sel ast.SelectionS
 	fields := graphql.CollectFields(ec.OperationContext, sel, accessGrantImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -18447,14 +18787,10 @@ func (ec *executionContext) _AccessGrant(ctx context.Context, sel ast.SelectionS
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -18465,8 +18801,7 @@ func (ec *executionContext) _AccessGrantConnection(ctx context.Context, sel ast.
 	fields := graphql.CollectFields(ec.OperationContext, sel, accessGrantConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -18490,14 +18825,10 @@ func (ec *executionContext) _AccessGrantConnection(ctx context.Context, sel ast.
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -18508,8 +18839,7 @@ func (ec *executionContext) _AccessGrantEdge(ctx context.Context, sel ast.Select
 	fields := graphql.CollectFields(ec.OperationContext, sel, accessGrantEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -18533,14 +18863,10 @@ func (ec *executionContext) _AccessGrantEdge(ctx context.Context, sel ast.Select
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -18551,8 +18877,7 @@ func (ec *executionContext) _Address(ctx context.Context, sel ast.SelectionSet, 
 	fields := graphql.CollectFields(ec.OperationContext, sel, addressImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -18586,14 +18911,10 @@ func (ec *executionContext) _Address(ctx context.Context, sel ast.SelectionSet, 
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -18604,8 +18925,7 @@ func (ec *executionContext) _AuditAccess(ctx context.Context, sel ast.SelectionS
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditAccessImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -18634,14 +18954,10 @@ func (ec *executionContext) _AuditAccess(ctx context.Context, sel ast.SelectionS
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -18652,8 +18968,7 @@ func (ec *executionContext) _AuditChainReport(ctx context.Context, sel ast.Selec
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditChainReportImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -18707,14 +19022,10 @@ func (ec *executionContext) _AuditChainReport(ctx context.Context, sel ast.Selec
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -18725,8 +19036,7 @@ func (ec *executionContext) _AuditCheckpoint(ctx context.Context, sel ast.Select
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditCheckpointImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -18755,14 +19065,10 @@ func (ec *executionContext) _AuditCheckpoint(ctx context.Context, sel ast.Select
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -18773,8 +19079,7 @@ func (ec *executionContext) _AuditConsistencyProof(ctx context.Context, sel ast.
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditConsistencyProofImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -18813,14 +19118,10 @@ func (ec *executionContext) _AuditConsistencyProof(ctx context.Context, sel ast.
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -18831,8 +19132,7 @@ func (ec *executionContext) _AuditEntry(ctx context.Context, sel ast.SelectionSe
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditEntryImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -18948,43 +19248,11 @@ func (ec *executionContext) _AuditEntry(ctx context.Context, sel ast.SelectionSe
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "canonical":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._AuditEntry_canonical(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AuditEntry_canonical(ctx, field, obj)
 				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -18994,14 +19262,10 @@ func (ec *executionContext) _AuditEntry(ctx context.Context, sel ast.SelectionSe
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -19012,8 +19276,7 @@ func (ec *executionContext) _AuditEntryConnection(ctx context.Context, sel ast.S
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditEntryConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19037,14 +19300,10 @@ func (ec *executionContext) _AuditEntryConnection(ctx context.Context, sel ast.S
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -19055,8 +19314,7 @@ func (ec *executionContext) _AuditEntryEdge(ctx context.Context, sel ast.Selecti
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditEntryEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19080,14 +19338,10 @@ func (ec *executionContext) _AuditEntryEdge(ctx context.Context, sel ast.Selecti
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -19098,8 +19352,7 @@ func (ec *executionContext) _AuditExportPage(ctx context.Context, sel ast.Select
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditExportPageImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19128,14 +19381,10 @@ func (ec *executionContext) _AuditExportPage(ctx context.Context, sel ast.Select
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -19146,8 +19395,7 @@ func (ec *executionContext) _AuditInclusionProof(ctx context.Context, sel ast.Se
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditInclusionProofImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19191,14 +19439,10 @@ func (ec *executionContext) _AuditInclusionProof(ctx context.Context, sel ast.Se
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -19209,8 +19453,7 @@ func (ec *executionContext) _AuditPurpose(ctx context.Context, sel ast.Selection
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditPurposeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19234,14 +19477,10 @@ func (ec *executionContext) _AuditPurpose(ctx context.Context, sel ast.Selection
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -19252,8 +19491,7 @@ func (ec *executionContext) _Authority(ctx context.Context, sel ast.SelectionSet
 	fields := graphql.CollectFields(ec.OperationContext, sel, authorityImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19282,14 +19520,10 @@ func (ec *executionContext) _Authority(ctx context.Context, sel ast.SelectionSet
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -19300,8 +19534,7 @@ func (ec *executionContext) _Blocking(ctx context.Context, sel ast.SelectionSet,
 	fields := graphql.CollectFields(ec.OperationContext, sel, blockingImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19335,14 +19568,10 @@ func (ec *executionContext) _Blocking(ctx context.Context, sel ast.SelectionSet,
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -19353,8 +19582,7 @@ func (ec *executionContext) _Conviction(ctx context.Context, sel ast.SelectionSe
 	fields := graphql.CollectFields(ec.OperationContext, sel, convictionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19365,43 +19593,11 @@ func (ec *executionContext) _Conviction(ctx context.Context, sel ast.SelectionSe
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "person":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Conviction_person(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Conviction_person(ctx, field, obj)
 				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "court":
 			out.Values[i] = ec._Conviction_court(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -19468,43 +19664,11 @@ func (ec *executionContext) _Conviction(ctx context.Context, sel ast.SelectionSe
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "rehabilitation":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Conviction_rehabilitation(ctx, field, obj)
-				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Conviction_rehabilitation(ctx, field, obj)
 				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "blocked":
 			out.Values[i] = ec._Conviction_blocked(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -19519,14 +19683,10 @@ func (ec *executionContext) _Conviction(ctx context.Context, sel ast.SelectionSe
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -19537,8 +19697,7 @@ func (ec *executionContext) _Correction(ctx context.Context, sel ast.SelectionSe
 	fields := graphql.CollectFields(ec.OperationContext, sel, correctionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19617,14 +19776,10 @@ func (ec *executionContext) _Correction(ctx context.Context, sel ast.SelectionSe
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -19635,8 +19790,7 @@ func (ec *executionContext) _CorrectionResult(ctx context.Context, sel ast.Selec
 	fields := graphql.CollectFields(ec.OperationContext, sel, correctionResultImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19680,14 +19834,10 @@ func (ec *executionContext) _CorrectionResult(ctx context.Context, sel ast.Selec
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -19698,8 +19848,7 @@ func (ec *executionContext) _CourtDecision(ctx context.Context, sel ast.Selectio
 	fields := graphql.CollectFields(ec.OperationContext, sel, courtDecisionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19723,14 +19872,10 @@ func (ec *executionContext) _CourtDecision(ctx context.Context, sel ast.Selectio
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -19741,8 +19886,7 @@ func (ec *executionContext) _DetentionPeriod(ctx context.Context, sel ast.Select
 	fields := graphql.CollectFields(ec.OperationContext, sel, detentionPeriodImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19768,86 +19912,22 @@ func (ec *executionContext) _DetentionPeriod(ctx context.Context, sel ast.Select
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "prison":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._DetentionPeriod_prison(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DetentionPeriod_prison(ctx, field, obj)
 				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "responsibleAuthority":
 			out.Values[i] = ec._DetentionPeriod_responsibleAuthority(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "sentence":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._DetentionPeriod_sentence(ctx, field, obj)
-				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DetentionPeriod_sentence(ctx, field, obj)
 				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "expectedRelease":
 			out.Values[i] = ec._DetentionPeriod_expectedRelease(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -19872,14 +19952,10 @@ func (ec *executionContext) _DetentionPeriod(ctx context.Context, sel ast.Select
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -19890,8 +19966,7 @@ func (ec *executionContext) _DetentionStatus(ctx context.Context, sel ast.Select
 	fields := graphql.CollectFields(ec.OperationContext, sel, detentionStatusImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19912,43 +19987,11 @@ func (ec *executionContext) _DetentionStatus(ctx context.Context, sel ast.Select
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "prison":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._DetentionStatus_prison(ctx, field, obj)
-				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DetentionStatus_prison(ctx, field, obj)
 				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "inPrisonSince":
 			out.Values[i] = ec._DetentionStatus_inPrisonSince(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -19973,14 +20016,10 @@ func (ec *executionContext) _DetentionStatus(ctx context.Context, sel ast.Select
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -19991,8 +20030,7 @@ func (ec *executionContext) _Disclosure(ctx context.Context, sel ast.SelectionSe
 	fields := graphql.CollectFields(ec.OperationContext, sel, disclosureImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20041,14 +20079,10 @@ func (ec *executionContext) _Disclosure(ctx context.Context, sel ast.SelectionSe
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -20059,8 +20093,7 @@ func (ec *executionContext) _EventCallback(ctx context.Context, sel ast.Selectio
 	fields := graphql.CollectFields(ec.OperationContext, sel, eventCallbackImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20104,14 +20137,10 @@ func (ec *executionContext) _EventCallback(ctx context.Context, sel ast.Selectio
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -20122,8 +20151,7 @@ func (ec *executionContext) _Expungement(ctx context.Context, sel ast.SelectionS
 	fields := graphql.CollectFields(ec.OperationContext, sel, expungementImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20157,14 +20185,10 @@ func (ec *executionContext) _Expungement(ctx context.Context, sel ast.SelectionS
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -20175,8 +20199,7 @@ func (ec *executionContext) _FieldChange(ctx context.Context, sel ast.SelectionS
 	fields := graphql.CollectFields(ec.OperationContext, sel, fieldChangeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20205,14 +20228,10 @@ func (ec *executionContext) _FieldChange(ctx context.Context, sel ast.SelectionS
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -20223,8 +20242,7 @@ func (ec *executionContext) _GrantChangeRequest(ctx context.Context, sel ast.Sel
 	fields := graphql.CollectFields(ec.OperationContext, sel, grantChangeRequestImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20273,14 +20291,10 @@ func (ec *executionContext) _GrantChangeRequest(ctx context.Context, sel ast.Sel
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -20291,8 +20305,7 @@ func (ec *executionContext) _GrantEvent(ctx context.Context, sel ast.SelectionSe
 	fields := graphql.CollectFields(ec.OperationContext, sel, grantEventImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20361,14 +20374,10 @@ func (ec *executionContext) _GrantEvent(ctx context.Context, sel ast.SelectionSe
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -20379,8 +20388,7 @@ func (ec *executionContext) _GrantEventConnection(ctx context.Context, sel ast.S
 	fields := graphql.CollectFields(ec.OperationContext, sel, grantEventConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20404,14 +20412,10 @@ func (ec *executionContext) _GrantEventConnection(ctx context.Context, sel ast.S
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -20422,8 +20426,7 @@ func (ec *executionContext) _GrantEventEdge(ctx context.Context, sel ast.Selecti
 	fields := graphql.CollectFields(ec.OperationContext, sel, grantEventEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20447,14 +20450,10 @@ func (ec *executionContext) _GrantEventEdge(ctx context.Context, sel ast.Selecti
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -20465,8 +20464,7 @@ func (ec *executionContext) _GrantIdentity(ctx context.Context, sel ast.Selectio
 	fields := graphql.CollectFields(ec.OperationContext, sel, grantIdentityImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20495,14 +20493,10 @@ func (ec *executionContext) _GrantIdentity(ctx context.Context, sel ast.Selectio
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -20513,8 +20507,7 @@ func (ec *executionContext) _GrantTransition(ctx context.Context, sel ast.Select
 	fields := graphql.CollectFields(ec.OperationContext, sel, grantTransitionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20548,14 +20541,10 @@ func (ec *executionContext) _GrantTransition(ctx context.Context, sel ast.Select
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -20566,8 +20555,7 @@ func (ec *executionContext) _Money(ctx context.Context, sel ast.SelectionSet, ob
 	fields := graphql.CollectFields(ec.OperationContext, sel, moneyImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20591,14 +20579,10 @@ func (ec *executionContext) _Money(ctx context.Context, sel ast.SelectionSet, ob
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -20612,8 +20596,7 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 	})
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		innerCtx := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{
 			Object: field.Name,
@@ -20842,14 +20825,10 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -20860,8 +20839,7 @@ func (ec *executionContext) _Offence(ctx context.Context, sel ast.SelectionSet, 
 	fields := graphql.CollectFields(ec.OperationContext, sel, offenceImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20915,14 +20893,10 @@ func (ec *executionContext) _Offence(ctx context.Context, sel ast.SelectionSet, 
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -20933,8 +20907,7 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 	fields := graphql.CollectFields(ec.OperationContext, sel, pageInfoImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20958,14 +20931,10 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -20976,8 +20945,7 @@ func (ec *executionContext) _Person(ctx context.Context, sel ast.SelectionSet, o
 	fields := graphql.CollectFields(ec.OperationContext, sel, personImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -21038,119 +21006,23 @@ func (ec *executionContext) _Person(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "detentionStatus":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Person_detentionStatus(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Person_detentionStatus(ctx, field, obj)
 				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "detentionHistory":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Person_detentionHistory(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Person_detentionHistory(ctx, field, obj)
 				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "convictions":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Person_convictions(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Person_convictions(ctx, field, obj)
 				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "version":
 			out.Values[i] = ec._Person_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -21170,14 +21042,10 @@ func (ec *executionContext) _Person(ctx context.Context, sel ast.SelectionSet, o
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -21188,8 +21056,7 @@ func (ec *executionContext) _PersonConnection(ctx context.Context, sel ast.Selec
 	fields := graphql.CollectFields(ec.OperationContext, sel, personConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -21213,14 +21080,10 @@ func (ec *executionContext) _PersonConnection(ctx context.Context, sel ast.Selec
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -21231,8 +21094,7 @@ func (ec *executionContext) _PersonEdge(ctx context.Context, sel ast.SelectionSe
 	fields := graphql.CollectFields(ec.OperationContext, sel, personEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -21256,14 +21118,10 @@ func (ec *executionContext) _PersonEdge(ctx context.Context, sel ast.SelectionSe
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -21274,8 +21132,7 @@ func (ec *executionContext) _PersonEvent(ctx context.Context, sel ast.SelectionS
 	fields := graphql.CollectFields(ec.OperationContext, sel, personEventImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -21334,14 +21191,10 @@ func (ec *executionContext) _PersonEvent(ctx context.Context, sel ast.SelectionS
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -21352,8 +21205,7 @@ func (ec *executionContext) _Place(ctx context.Context, sel ast.SelectionSet, ob
 	fields := graphql.CollectFields(ec.OperationContext, sel, placeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -21377,14 +21229,10 @@ func (ec *executionContext) _Place(ctx context.Context, sel ast.SelectionSet, ob
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -21395,8 +21243,7 @@ func (ec *executionContext) _PreviousName(ctx context.Context, sel ast.Selection
 	fields := graphql.CollectFields(ec.OperationContext, sel, previousNameImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -21425,14 +21272,10 @@ func (ec *executionContext) _PreviousName(ctx context.Context, sel ast.Selection
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -21443,8 +21286,7 @@ func (ec *executionContext) _Principal(ctx context.Context, sel ast.SelectionSet
 	fields := graphql.CollectFields(ec.OperationContext, sel, principalImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -21488,14 +21330,10 @@ func (ec *executionContext) _Principal(ctx context.Context, sel ast.SelectionSet
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -21506,8 +21344,7 @@ func (ec *executionContext) _Prison(ctx context.Context, sel ast.SelectionSet, o
 	fields := graphql.CollectFields(ec.OperationContext, sel, prisonImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -21556,14 +21393,10 @@ func (ec *executionContext) _Prison(ctx context.Context, sel ast.SelectionSet, o
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -21577,8 +21410,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 	})
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		innerCtx := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{
 			Object: field.Name,
@@ -21589,401 +21421,113 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Query")
 		case "person":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_person(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_person(ctx, field)
+				})
 		case "personByNationalId":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_personByNationalId(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_personByNationalId(ctx, field)
+				})
 		case "searchPersons":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_searchPersons(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_searchPersons(ctx, field)
+				})
 		case "prisons":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_prisons(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_prisons(ctx, field)
+				})
 		case "prison":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_prison(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_prison(ctx, field)
+				})
 		case "me":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_me(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_me(ctx, field)
+				})
 		case "myAccessGrants":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_myAccessGrants(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_myAccessGrants(ctx, field)
+				})
 		case "accessGrants":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_accessGrants(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_accessGrants(ctx, field)
+				})
 		case "auditTrail":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_auditTrail(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_auditTrail(ctx, field)
+				})
 		case "disclosures":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_disclosures(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_disclosures(ctx, field)
+				})
 		case "verifyAuditChain":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_verifyAuditChain(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_verifyAuditChain(ctx, field)
+				})
 		case "auditCheckpoint":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_auditCheckpoint(ctx, field)
-				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_auditCheckpoint(ctx, field)
+				})
 		case "auditInclusionProof":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_auditInclusionProof(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_auditInclusionProof(ctx, field)
+				})
 		case "auditConsistencyProof":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_auditConsistencyProof(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_auditConsistencyProof(ctx, field)
+				})
 		case "auditExport":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_auditExport(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_auditExport(ctx, field)
+				})
 		case "recipientsToNotify":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_recipientsToNotify(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_recipientsToNotify(ctx, field)
+				})
 		case "corrections":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_corrections(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_corrections(ctx, field)
+				})
 		case "grantEvents":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_grantEvents(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_grantEvents(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -21995,7 +21539,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___schema(ctx, field)
 			})
-			if out.Values[i] == graphql.RequiredNull {
+			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
@@ -22007,14 +21551,10 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -22025,8 +21565,7 @@ func (ec *executionContext) _Recipient(ctx context.Context, sel ast.SelectionSet
 	fields := graphql.CollectFields(ec.OperationContext, sel, recipientImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -22065,14 +21604,10 @@ func (ec *executionContext) _Recipient(ctx context.Context, sel ast.SelectionSet
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -22083,8 +21618,7 @@ func (ec *executionContext) _Rehabilitation(ctx context.Context, sel ast.Selecti
 	fields := graphql.CollectFields(ec.OperationContext, sel, rehabilitationImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -22113,14 +21647,10 @@ func (ec *executionContext) _Rehabilitation(ctx context.Context, sel ast.Selecti
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -22131,8 +21661,7 @@ func (ec *executionContext) _Sentence(ctx context.Context, sel ast.SelectionSet,
 	fields := graphql.CollectFields(ec.OperationContext, sel, sentenceImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -22143,43 +21672,11 @@ func (ec *executionContext) _Sentence(ctx context.Context, sel ast.SelectionSet,
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "conviction":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Sentence_conviction(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Sentence_conviction(ctx, field, obj)
 				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "kind":
 			out.Values[i] = ec._Sentence_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -22259,14 +21756,10 @@ func (ec *executionContext) _Sentence(ctx context.Context, sel ast.SelectionSet,
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -22277,8 +21770,7 @@ func (ec *executionContext) _SentenceTransition(ctx context.Context, sel ast.Sel
 	fields := graphql.CollectFields(ec.OperationContext, sel, sentenceTransitionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -22307,14 +21799,10 @@ func (ec *executionContext) _SentenceTransition(ctx context.Context, sel ast.Sel
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -22347,8 +21835,7 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 	fields := graphql.CollectFields(ec.OperationContext, sel, __DirectiveImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -22387,14 +21874,10 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -22405,8 +21888,7 @@ func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionS
 	fields := graphql.CollectFields(ec.OperationContext, sel, __EnumValueImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -22440,14 +21922,10 @@ func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionS
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -22458,8 +21936,7 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 	fields := graphql.CollectFields(ec.OperationContext, sel, __FieldImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -22503,14 +21980,10 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -22521,8 +21994,7 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 	fields := graphql.CollectFields(ec.OperationContext, sel, __InputValueImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -22566,14 +22038,10 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -22584,8 +22052,7 @@ func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet,
 	fields := graphql.CollectFields(ec.OperationContext, sel, __SchemaImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -22629,14 +22096,10 @@ func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet,
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -22647,8 +22110,7 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 	fields := graphql.CollectFields(ec.OperationContext, sel, __TypeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -22717,14 +22179,10 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -22755,9 +22213,7 @@ func (ec *executionContext) marshalNAccessGrant2ᚕcustodiaᚋmodelᚐAccessGran
 
 func (ec *executionContext) marshalNAccessGrant2ᚖcustodiaᚋmodelᚐAccessGrant(ctx context.Context, sel ast.SelectionSet, v *model.AccessGrant) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "AccessGrant!")
 		return graphql.Null
 	}
 	return ec._AccessGrant(ctx, sel, v)
@@ -22765,9 +22221,7 @@ func (ec *executionContext) marshalNAccessGrant2ᚖcustodiaᚋmodelᚐAccessGran
 
 func (ec *executionContext) marshalNAccessGrantConnection2ᚖcustodiaᚋmodelᚐAccessGrantConnection(ctx context.Context, sel ast.SelectionSet, v *model.AccessGrantConnection) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "AccessGrantConnection!")
 		return graphql.Null
 	}
 	return ec._AccessGrantConnection(ctx, sel, v)
@@ -22834,9 +22288,7 @@ func (ec *executionContext) marshalNAuditAccess2ᚕcustodiaᚋmodelᚐAuditAcces
 
 func (ec *executionContext) marshalNAuditChainReport2ᚖcustodiaᚋmodelᚐAuditChainReport(ctx context.Context, sel ast.SelectionSet, v *model.AuditChainReport) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "AuditChainReport!")
 		return graphql.Null
 	}
 	return ec._AuditChainReport(ctx, sel, v)
@@ -22844,9 +22296,7 @@ func (ec *executionContext) marshalNAuditChainReport2ᚖcustodiaᚋmodelᚐAudit
 
 func (ec *executionContext) marshalNAuditConsistencyProof2ᚖcustodiaᚋmodelᚐAuditConsistencyProof(ctx context.Context, sel ast.SelectionSet, v *model.AuditConsistencyProof) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "AuditConsistencyProof!")
 		return graphql.Null
 	}
 	return ec._AuditConsistencyProof(ctx, sel, v)
@@ -22858,9 +22308,7 @@ func (ec *executionContext) marshalNAuditEntry2custodiaᚋmodelᚐAuditEntry(ctx
 
 func (ec *executionContext) marshalNAuditEntryConnection2ᚖcustodiaᚋmodelᚐAuditEntryConnection(ctx context.Context, sel ast.SelectionSet, v *model.AuditEntryConnection) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "AuditEntryConnection!")
 		return graphql.Null
 	}
 	return ec._AuditEntryConnection(ctx, sel, v)
@@ -22888,9 +22336,7 @@ func (ec *executionContext) marshalNAuditEntryEdge2ᚕcustodiaᚋmodelᚐAuditEn
 
 func (ec *executionContext) marshalNAuditExportPage2ᚖcustodiaᚋmodelᚐAuditExportPage(ctx context.Context, sel ast.SelectionSet, v *model.AuditExportPage) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "AuditExportPage!")
 		return graphql.Null
 	}
 	return ec._AuditExportPage(ctx, sel, v)
@@ -22898,9 +22344,7 @@ func (ec *executionContext) marshalNAuditExportPage2ᚖcustodiaᚋmodelᚐAuditE
 
 func (ec *executionContext) marshalNAuditInclusionProof2ᚖcustodiaᚋmodelᚐAuditInclusionProof(ctx context.Context, sel ast.SelectionSet, v *model.AuditInclusionProof) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "AuditInclusionProof!")
 		return graphql.Null
 	}
 	return ec._AuditInclusionProof(ctx, sel, v)
@@ -22955,9 +22399,7 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	_ = sel
 	res := graphql.MarshalBoolean(v)
 	if res == graphql.Null {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullFromMarshaler(ctx, "Boolean!")
 	}
 	return res
 }
@@ -22984,9 +22426,7 @@ func (ec *executionContext) marshalNConviction2ᚕcustodiaᚋmodelᚐConviction�
 
 func (ec *executionContext) marshalNConviction2ᚖcustodiaᚋmodelᚐConviction(ctx context.Context, sel ast.SelectionSet, v *model.Conviction) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "Conviction!")
 		return graphql.Null
 	}
 	return ec._Conviction(ctx, sel, v)
@@ -23034,9 +22474,7 @@ func (ec *executionContext) marshalNCorrectionAction2custodiaᚋmodelᚐCorrecti
 
 func (ec *executionContext) marshalNCorrectionResult2ᚖcustodiaᚋmodelᚐCorrectionResult(ctx context.Context, sel ast.SelectionSet, v *model.CorrectionResult) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "CorrectionResult!")
 		return graphql.Null
 	}
 	return ec._CorrectionResult(ctx, sel, v)
@@ -23071,9 +22509,7 @@ func (ec *executionContext) marshalNDateTime2timeᚐTime(ctx context.Context, se
 	_ = sel
 	res := graphql.MarshalTime(v)
 	if res == graphql.Null {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullFromMarshaler(ctx, "DateTime!")
 	}
 	return res
 }
@@ -23110,9 +22546,7 @@ func (ec *executionContext) marshalNDetentionPeriod2ᚕcustodiaᚋmodelᚐDetent
 
 func (ec *executionContext) marshalNDetentionPeriod2ᚖcustodiaᚋmodelᚐDetentionPeriod(ctx context.Context, sel ast.SelectionSet, v *model.DetentionPeriod) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "DetentionPeriod!")
 		return graphql.Null
 	}
 	return ec._DetentionPeriod(ctx, sel, v)
@@ -23125,9 +22559,7 @@ func (ec *executionContext) unmarshalNDetentionPeriodCorrectionInput2custodiaᚋ
 
 func (ec *executionContext) marshalNDetentionStatus2ᚖcustodiaᚋmodelᚐDetentionStatus(ctx context.Context, sel ast.SelectionSet, v *model.DetentionStatus) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "DetentionStatus!")
 		return graphql.Null
 	}
 	return ec._DetentionStatus(ctx, sel, v)
@@ -23155,9 +22587,7 @@ func (ec *executionContext) marshalNDisclosure2ᚕcustodiaᚋmodelᚐDisclosure�
 
 func (ec *executionContext) marshalNEventCallback2ᚖcustodiaᚋmodelᚐEventCallback(ctx context.Context, sel ast.SelectionSet, v *model.EventCallback) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "EventCallback!")
 		return graphql.Null
 	}
 	return ec._EventCallback(ctx, sel, v)
@@ -23209,9 +22639,7 @@ func (ec *executionContext) marshalNGrantEvent2custodiaᚋmodelᚐGrantEvent(ctx
 
 func (ec *executionContext) marshalNGrantEventConnection2ᚖcustodiaᚋmodelᚐGrantEventConnection(ctx context.Context, sel ast.SelectionSet, v *model.GrantEventConnection) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "GrantEventConnection!")
 		return graphql.Null
 	}
 	return ec._GrantEventConnection(ctx, sel, v)
@@ -23270,9 +22698,7 @@ func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.Selec
 	_ = sel
 	res := graphql.MarshalID(v)
 	if res == graphql.Null {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullFromMarshaler(ctx, "ID!")
 	}
 	return res
 }
@@ -23315,9 +22741,7 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	_ = sel
 	res := graphql.MarshalInt(v)
 	if res == graphql.Null {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
 	}
 	return res
 }
@@ -23391,9 +22815,7 @@ func (ec *executionContext) marshalNPerson2custodiaᚋmodelᚐPerson(ctx context
 
 func (ec *executionContext) marshalNPerson2ᚖcustodiaᚋmodelᚐPerson(ctx context.Context, sel ast.SelectionSet, v *model.Person) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "Person!")
 		return graphql.Null
 	}
 	return ec._Person(ctx, sel, v)
@@ -23401,9 +22823,7 @@ func (ec *executionContext) marshalNPerson2ᚖcustodiaᚋmodelᚐPerson(ctx cont
 
 func (ec *executionContext) marshalNPersonConnection2ᚖcustodiaᚋmodelᚐPersonConnection(ctx context.Context, sel ast.SelectionSet, v *model.PersonConnection) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "PersonConnection!")
 		return graphql.Null
 	}
 	return ec._PersonConnection(ctx, sel, v)
@@ -23476,9 +22896,7 @@ func (ec *executionContext) unmarshalNPreviousNameInput2custodiaᚋmodelᚐPrevi
 
 func (ec *executionContext) marshalNPrincipal2ᚖcustodiaᚋmodelᚐPrincipal(ctx context.Context, sel ast.SelectionSet, v *model.Principal) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "Principal!")
 		return graphql.Null
 	}
 	return ec._Principal(ctx, sel, v)
@@ -23506,9 +22924,7 @@ func (ec *executionContext) marshalNPrison2ᚕcustodiaᚋmodelᚐPrisonᚄ(ctx c
 
 func (ec *executionContext) marshalNPrison2ᚖcustodiaᚋmodelᚐPrison(ctx context.Context, sel ast.SelectionSet, v *model.Prison) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "Prison!")
 		return graphql.Null
 	}
 	return ec._Prison(ctx, sel, v)
@@ -23686,9 +23102,7 @@ func (ec *executionContext) marshalNSentence2ᚕcustodiaᚋmodelᚐSentenceᚄ(c
 
 func (ec *executionContext) marshalNSentence2ᚖcustodiaᚋmodelᚐSentence(ctx context.Context, sel ast.SelectionSet, v *model.Sentence) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "Sentence!")
 		return graphql.Null
 	}
 	return ec._Sentence(ctx, sel, v)
@@ -23777,9 +23191,7 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 	_ = sel
 	res := graphql.MarshalString(v)
 	if res == graphql.Null {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
 	}
 	return res
 }
@@ -23847,9 +23259,7 @@ func (ec *executionContext) marshalN__DirectiveLocation2string(ctx context.Conte
 	_ = sel
 	res := graphql.MarshalString(v)
 	if res == graphql.Null {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullFromMarshaler(ctx, "__DirectiveLocation!")
 	}
 	return res
 }
@@ -23912,6 +23322,14 @@ func (ec *executionContext) marshalN__InputValue2ᚕgithubᚗcomᚋ99designsᚋg
 	return ret
 }
 
+func (ec *executionContext) marshalN__Schema2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐSchema(ctx context.Context, sel ast.SelectionSet, v *introspection.Schema) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "__Schema!")
+		return graphql.Null
+	}
+	return ec.___Schema(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalN__Type2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx context.Context, sel ast.SelectionSet, v introspection.Type) graphql.Marshaler {
 	return ec.___Type(ctx, sel, &v)
 }
@@ -23934,9 +23352,7 @@ func (ec *executionContext) marshalN__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgen�
 
 func (ec *executionContext) marshalN__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx context.Context, sel ast.SelectionSet, v *introspection.Type) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "__Type!")
 		return graphql.Null
 	}
 	return ec.___Type(ctx, sel, v)
@@ -23951,9 +23367,7 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 	_ = sel
 	res := graphql.MarshalString(v)
 	if res == graphql.Null {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullFromMarshaler(ctx, "__TypeKind!")
 	}
 	return res
 }
@@ -24479,13 +23893,6 @@ func (ec *executionContext) marshalO__InputValue2ᚕgithubᚗcomᚋ99designsᚋg
 	}
 
 	return ret
-}
-
-func (ec *executionContext) marshalO__Schema2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐSchema(ctx context.Context, sel ast.SelectionSet, v *introspection.Schema) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec.___Schema(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalO__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.Type) graphql.Marshaler {
