@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"custodia/model"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -2878,34 +2877,36 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	opCtx := graphql.GetOperationContext(ctx)
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
-	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
-		ec.unmarshalInputAccessGrantFilter,
-		ec.unmarshalInputActivateAccessGrantInput,
-		ec.unmarshalInputAddressInput,
-		ec.unmarshalInputAdmissionInput,
-		ec.unmarshalInputAuditFilter,
-		ec.unmarshalInputAuthorityInput,
-		ec.unmarshalInputBlockInput,
-		ec.unmarshalInputConvictionCorrectionInput,
-		ec.unmarshalInputConvictionInput,
-		ec.unmarshalInputCourtDecisionInput,
-		ec.unmarshalInputDetentionPeriodCorrectionInput,
-		ec.unmarshalInputEventCallbackInput,
-		ec.unmarshalInputGrantChangeInput,
-		ec.unmarshalInputMoneyInput,
-		ec.unmarshalInputOffenceInput,
-		ec.unmarshalInputPersonInput,
-		ec.unmarshalInputPersonSearchInput,
-		ec.unmarshalInputPlaceInput,
-		ec.unmarshalInputPreviousNameInput,
-		ec.unmarshalInputPrisonInput,
-		ec.unmarshalInputPurposeInput,
-		ec.unmarshalInputReleaseInput,
-		ec.unmarshalInputRequestAccessInput,
-		ec.unmarshalInputSentenceInput,
-		ec.unmarshalInputSentenceStatusInput,
-		ec.unmarshalInputTransferInput,
-	)
+	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
+		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("AccessGrantFilter", ec.unmarshalInputAccessGrantFilter),
+			graphql.NewInputUnmarshaler("ActivateAccessGrantInput", ec.unmarshalInputActivateAccessGrantInput),
+			graphql.NewInputUnmarshaler("AddressInput", ec.unmarshalInputAddressInput),
+			graphql.NewInputUnmarshaler("AdmissionInput", ec.unmarshalInputAdmissionInput),
+			graphql.NewInputUnmarshaler("AuditFilter", ec.unmarshalInputAuditFilter),
+			graphql.NewInputUnmarshaler("AuthorityInput", ec.unmarshalInputAuthorityInput),
+			graphql.NewInputUnmarshaler("BlockInput", ec.unmarshalInputBlockInput),
+			graphql.NewInputUnmarshaler("ConvictionCorrectionInput", ec.unmarshalInputConvictionCorrectionInput),
+			graphql.NewInputUnmarshaler("ConvictionInput", ec.unmarshalInputConvictionInput),
+			graphql.NewInputUnmarshaler("CourtDecisionInput", ec.unmarshalInputCourtDecisionInput),
+			graphql.NewInputUnmarshaler("DetentionPeriodCorrectionInput", ec.unmarshalInputDetentionPeriodCorrectionInput),
+			graphql.NewInputUnmarshaler("EventCallbackInput", ec.unmarshalInputEventCallbackInput),
+			graphql.NewInputUnmarshaler("GrantChangeInput", ec.unmarshalInputGrantChangeInput),
+			graphql.NewInputUnmarshaler("MoneyInput", ec.unmarshalInputMoneyInput),
+			graphql.NewInputUnmarshaler("OffenceInput", ec.unmarshalInputOffenceInput),
+			graphql.NewInputUnmarshaler("PersonInput", ec.unmarshalInputPersonInput),
+			graphql.NewInputUnmarshaler("PersonSearchInput", ec.unmarshalInputPersonSearchInput),
+			graphql.NewInputUnmarshaler("PlaceInput", ec.unmarshalInputPlaceInput),
+			graphql.NewInputUnmarshaler("PreviousNameInput", ec.unmarshalInputPreviousNameInput),
+			graphql.NewInputUnmarshaler("PrisonInput", ec.unmarshalInputPrisonInput),
+			graphql.NewInputUnmarshaler("PurposeInput", ec.unmarshalInputPurposeInput),
+			graphql.NewInputUnmarshaler("ReleaseInput", ec.unmarshalInputReleaseInput),
+			graphql.NewInputUnmarshaler("RequestAccessInput", ec.unmarshalInputRequestAccessInput),
+			graphql.NewInputUnmarshaler("SentenceInput", ec.unmarshalInputSentenceInput),
+			graphql.NewInputUnmarshaler("SentenceStatusInput", ec.unmarshalInputSentenceStatusInput),
+			graphql.NewInputUnmarshaler("TransferInput", ec.unmarshalInputTransferInput),
+		)
+	}
 	first := true
 
 	switch opCtx.Operation.Operation {
@@ -2915,7 +2916,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			var data graphql.Marshaler
 			if first {
 				first = false
-				ctx = graphql.WithUnmarshalerMap(ctx, inputUnmarshalMap)
+				ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
 				data = ec._Query(ctx, opCtx.Operation.SelectionSet)
 			} else {
 				if atomic.LoadInt32(&ec.PendingDeferred) > 0 {
@@ -2945,7 +2946,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				return nil
 			}
 			first = false
-			ctx = graphql.WithUnmarshalerMap(ctx, inputUnmarshalMap)
+			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
 			data.MarshalGQL(&buf)
@@ -6758,8 +6759,8 @@ func (ec *executionContext) field___Directive_args_args(ctx context.Context, raw
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "includeDeprecated",
-		func(ctx context.Context, v any) (*bool, error) {
-			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalOBoolean2bool(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6772,8 +6773,8 @@ func (ec *executionContext) field___Field_args_args(ctx context.Context, rawArgs
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "includeDeprecated",
-		func(ctx context.Context, v any) (*bool, error) {
-			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalOBoolean2bool(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6797,6 +6798,20 @@ func (ec *executionContext) field___Type_enumValues_args(ctx context.Context, ra
 }
 
 func (ec *executionContext) field___Type_fields_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "includeDeprecated",
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalOBoolean2bool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeDeprecated"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "includeDeprecated",
@@ -6834,7 +6849,7 @@ func (ec *executionContext) _AccessGrant_id(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_AccessGrant_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, "ID")
 }
 
 func (ec *executionContext) _AccessGrant_subject(ctx context.Context, field graphql.CollectedField, obj *model.AccessGrant) (ret graphql.Marshaler) {
@@ -6857,7 +6872,7 @@ func (ec *executionContext) _AccessGrant_subject(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_AccessGrant_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, "String")
 }
 
 func (ec *executionContext) _AccessGrant_agency(ctx context.Context, field graphql.CollectedField, obj *model.AccessGrant) (ret graphql.Marshaler) {
@@ -6880,7 +6895,7 @@ func (ec *executionContext) _AccessGrant_agency(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_AccessGrant_agency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, "String")
 }
 
 func (ec *executionContext) _AccessGrant_role(ctx context.Context, field graphql.CollectedField, obj *model.AccessGrant) (ret graphql.Marshaler) {
@@ -6903,7 +6918,7 @@ func (ec *executionContext) _AccessGrant_role(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_AccessGrant_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, errors.New("field of type Role does not have child fields"))
+	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, "Role")
 }
 
 func (ec *executionContext) _AccessGrant_status(ctx context.Context, field graphql.CollectedField, obj *model.AccessGrant) (ret graphql.Marshaler) {
@@ -6926,7 +6941,7 @@ func (ec *executionContext) _AccessGrant_status(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_AccessGrant_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, errors.New("field of type GrantStatus does not have child fields"))
+	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, "GrantStatus")
 }
 
 func (ec *executionContext) _AccessGrant_issuedTo(ctx context.Context, field graphql.CollectedField, obj *model.AccessGrant) (ret graphql.Marshaler) {
@@ -6981,7 +6996,7 @@ func (ec *executionContext) _AccessGrant_allowedPurposes(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_AccessGrant_allowedPurposes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, errors.New("field of type PurposeCode does not have child fields"))
+	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, "PurposeCode")
 }
 
 func (ec *executionContext) _AccessGrant_caseload(ctx context.Context, field graphql.CollectedField, obj *model.AccessGrant) (ret graphql.Marshaler) {
@@ -7004,7 +7019,7 @@ func (ec *executionContext) _AccessGrant_caseload(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_AccessGrant_caseload(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, "ID")
 }
 
 func (ec *executionContext) _AccessGrant_justification(ctx context.Context, field graphql.CollectedField, obj *model.AccessGrant) (ret graphql.Marshaler) {
@@ -7027,7 +7042,7 @@ func (ec *executionContext) _AccessGrant_justification(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_AccessGrant_justification(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, "String")
 }
 
 func (ec *executionContext) _AccessGrant_requestedAt(ctx context.Context, field graphql.CollectedField, obj *model.AccessGrant) (ret graphql.Marshaler) {
@@ -7050,7 +7065,7 @@ func (ec *executionContext) _AccessGrant_requestedAt(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_AccessGrant_requestedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, errors.New("field of type DateTime does not have child fields"))
+	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, "DateTime")
 }
 
 func (ec *executionContext) _AccessGrant_validFrom(ctx context.Context, field graphql.CollectedField, obj *model.AccessGrant) (ret graphql.Marshaler) {
@@ -7073,7 +7088,7 @@ func (ec *executionContext) _AccessGrant_validFrom(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_AccessGrant_validFrom(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, "Date")
 }
 
 func (ec *executionContext) _AccessGrant_validUntil(ctx context.Context, field graphql.CollectedField, obj *model.AccessGrant) (ret graphql.Marshaler) {
@@ -7096,7 +7111,7 @@ func (ec *executionContext) _AccessGrant_validUntil(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_AccessGrant_validUntil(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, "Date")
 }
 
 func (ec *executionContext) _AccessGrant_statusReason(ctx context.Context, field graphql.CollectedField, obj *model.AccessGrant) (ret graphql.Marshaler) {
@@ -7119,7 +7134,7 @@ func (ec *executionContext) _AccessGrant_statusReason(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_AccessGrant_statusReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AccessGrant", field, false, false, "String")
 }
 
 func (ec *executionContext) _AccessGrant_pendingChange(ctx context.Context, field graphql.CollectedField, obj *model.AccessGrant) (ret graphql.Marshaler) {
@@ -7238,7 +7253,7 @@ func (ec *executionContext) _AccessGrantEdge_cursor(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_AccessGrantEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AccessGrantEdge", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AccessGrantEdge", field, false, false, "String")
 }
 
 func (ec *executionContext) _AccessGrantEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.AccessGrantEdge) (ret graphql.Marshaler) {
@@ -7293,7 +7308,7 @@ func (ec *executionContext) _Address_street(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Address_street(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Address", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Address", field, false, false, "String")
 }
 
 func (ec *executionContext) _Address_city(ctx context.Context, field graphql.CollectedField, obj *model.Address) (ret graphql.Marshaler) {
@@ -7316,7 +7331,7 @@ func (ec *executionContext) _Address_city(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Address_city(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Address", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Address", field, false, false, "String")
 }
 
 func (ec *executionContext) _Address_postalCode(ctx context.Context, field graphql.CollectedField, obj *model.Address) (ret graphql.Marshaler) {
@@ -7339,7 +7354,7 @@ func (ec *executionContext) _Address_postalCode(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Address_postalCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Address", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Address", field, false, false, "String")
 }
 
 func (ec *executionContext) _Address_country(ctx context.Context, field graphql.CollectedField, obj *model.Address) (ret graphql.Marshaler) {
@@ -7362,7 +7377,7 @@ func (ec *executionContext) _Address_country(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Address_country(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Address", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Address", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditAccess_field(ctx context.Context, field graphql.CollectedField, obj *model.AuditAccess) (ret graphql.Marshaler) {
@@ -7385,7 +7400,7 @@ func (ec *executionContext) _AuditAccess_field(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_AuditAccess_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditAccess", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditAccess", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditAccess_purpose(ctx context.Context, field graphql.CollectedField, obj *model.AuditAccess) (ret graphql.Marshaler) {
@@ -7440,7 +7455,7 @@ func (ec *executionContext) _AuditAccess_personIds(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_AuditAccess_personIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditAccess", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditAccess", field, false, false, "ID")
 }
 
 func (ec *executionContext) _AuditChainReport_entriesChecked(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainReport) (ret graphql.Marshaler) {
@@ -7463,7 +7478,7 @@ func (ec *executionContext) _AuditChainReport_entriesChecked(ctx context.Context
 	)
 }
 func (ec *executionContext) fieldContext_AuditChainReport_entriesChecked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, "Int")
 }
 
 func (ec *executionContext) _AuditChainReport_valid(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainReport) (ret graphql.Marshaler) {
@@ -7486,7 +7501,7 @@ func (ec *executionContext) _AuditChainReport_valid(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_AuditChainReport_valid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _AuditChainReport_firstBrokenSequence(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainReport) (ret graphql.Marshaler) {
@@ -7509,7 +7524,7 @@ func (ec *executionContext) _AuditChainReport_firstBrokenSequence(ctx context.Co
 	)
 }
 func (ec *executionContext) fieldContext_AuditChainReport_firstBrokenSequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, "Int")
 }
 
 func (ec *executionContext) _AuditChainReport_problem(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainReport) (ret graphql.Marshaler) {
@@ -7532,7 +7547,7 @@ func (ec *executionContext) _AuditChainReport_problem(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_AuditChainReport_problem(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditChainReport_treeSize(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainReport) (ret graphql.Marshaler) {
@@ -7555,7 +7570,7 @@ func (ec *executionContext) _AuditChainReport_treeSize(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_AuditChainReport_treeSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, "Int")
 }
 
 func (ec *executionContext) _AuditChainReport_checkpointsChecked(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainReport) (ret graphql.Marshaler) {
@@ -7578,7 +7593,7 @@ func (ec *executionContext) _AuditChainReport_checkpointsChecked(ctx context.Con
 	)
 }
 func (ec *executionContext) fieldContext_AuditChainReport_checkpointsChecked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, "Int")
 }
 
 func (ec *executionContext) _AuditChainReport_witnessedSize(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainReport) (ret graphql.Marshaler) {
@@ -7601,7 +7616,7 @@ func (ec *executionContext) _AuditChainReport_witnessedSize(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext_AuditChainReport_witnessedSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, "Int")
 }
 
 func (ec *executionContext) _AuditChainReport_removedByRetention(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainReport) (ret graphql.Marshaler) {
@@ -7624,7 +7639,7 @@ func (ec *executionContext) _AuditChainReport_removedByRetention(ctx context.Con
 	)
 }
 func (ec *executionContext) fieldContext_AuditChainReport_removedByRetention(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, "Int")
 }
 
 func (ec *executionContext) _AuditCheckpoint_size(ctx context.Context, field graphql.CollectedField, obj *model.AuditCheckpoint) (ret graphql.Marshaler) {
@@ -7647,7 +7662,7 @@ func (ec *executionContext) _AuditCheckpoint_size(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_AuditCheckpoint_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditCheckpoint", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditCheckpoint", field, false, false, "Int")
 }
 
 func (ec *executionContext) _AuditCheckpoint_rootHash(ctx context.Context, field graphql.CollectedField, obj *model.AuditCheckpoint) (ret graphql.Marshaler) {
@@ -7670,7 +7685,7 @@ func (ec *executionContext) _AuditCheckpoint_rootHash(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_AuditCheckpoint_rootHash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditCheckpoint", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditCheckpoint", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditCheckpoint_note(ctx context.Context, field graphql.CollectedField, obj *model.AuditCheckpoint) (ret graphql.Marshaler) {
@@ -7693,7 +7708,7 @@ func (ec *executionContext) _AuditCheckpoint_note(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_AuditCheckpoint_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditCheckpoint", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditCheckpoint", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditConsistencyProof_fromSize(ctx context.Context, field graphql.CollectedField, obj *model.AuditConsistencyProof) (ret graphql.Marshaler) {
@@ -7716,7 +7731,7 @@ func (ec *executionContext) _AuditConsistencyProof_fromSize(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext_AuditConsistencyProof_fromSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditConsistencyProof", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditConsistencyProof", field, false, false, "Int")
 }
 
 func (ec *executionContext) _AuditConsistencyProof_toSize(ctx context.Context, field graphql.CollectedField, obj *model.AuditConsistencyProof) (ret graphql.Marshaler) {
@@ -7739,7 +7754,7 @@ func (ec *executionContext) _AuditConsistencyProof_toSize(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_AuditConsistencyProof_toSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditConsistencyProof", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditConsistencyProof", field, false, false, "Int")
 }
 
 func (ec *executionContext) _AuditConsistencyProof_hashes(ctx context.Context, field graphql.CollectedField, obj *model.AuditConsistencyProof) (ret graphql.Marshaler) {
@@ -7762,7 +7777,7 @@ func (ec *executionContext) _AuditConsistencyProof_hashes(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_AuditConsistencyProof_hashes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditConsistencyProof", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditConsistencyProof", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditConsistencyProof_fromCheckpoint(ctx context.Context, field graphql.CollectedField, obj *model.AuditConsistencyProof) (ret graphql.Marshaler) {
@@ -7785,7 +7800,7 @@ func (ec *executionContext) _AuditConsistencyProof_fromCheckpoint(ctx context.Co
 	)
 }
 func (ec *executionContext) fieldContext_AuditConsistencyProof_fromCheckpoint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditConsistencyProof", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditConsistencyProof", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditConsistencyProof_toCheckpoint(ctx context.Context, field graphql.CollectedField, obj *model.AuditConsistencyProof) (ret graphql.Marshaler) {
@@ -7808,7 +7823,7 @@ func (ec *executionContext) _AuditConsistencyProof_toCheckpoint(ctx context.Cont
 	)
 }
 func (ec *executionContext) fieldContext_AuditConsistencyProof_toCheckpoint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditConsistencyProof", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditConsistencyProof", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditEntry_id(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -7831,7 +7846,7 @@ func (ec *executionContext) _AuditEntry_id(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "ID")
 }
 
 func (ec *executionContext) _AuditEntry_sequence(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -7854,7 +7869,7 @@ func (ec *executionContext) _AuditEntry_sequence(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "Int")
 }
 
 func (ec *executionContext) _AuditEntry_time(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -7877,7 +7892,7 @@ func (ec *executionContext) _AuditEntry_time(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type DateTime does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "DateTime")
 }
 
 func (ec *executionContext) _AuditEntry_kind(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -7900,7 +7915,7 @@ func (ec *executionContext) _AuditEntry_kind(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type AuditKind does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "AuditKind")
 }
 
 func (ec *executionContext) _AuditEntry_subject(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -7923,7 +7938,7 @@ func (ec *executionContext) _AuditEntry_subject(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditEntry_subjectVerified(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -7946,7 +7961,7 @@ func (ec *executionContext) _AuditEntry_subjectVerified(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_subjectVerified(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _AuditEntry_name(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -7969,7 +7984,7 @@ func (ec *executionContext) _AuditEntry_name(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditEntry_agency(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -7992,7 +8007,7 @@ func (ec *executionContext) _AuditEntry_agency(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_agency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditEntry_role(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -8015,7 +8030,7 @@ func (ec *executionContext) _AuditEntry_role(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type Role does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "Role")
 }
 
 func (ec *executionContext) _AuditEntry_grantId(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -8038,7 +8053,7 @@ func (ec *executionContext) _AuditEntry_grantId(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_grantId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "ID")
 }
 
 func (ec *executionContext) _AuditEntry_operationName(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -8061,7 +8076,7 @@ func (ec *executionContext) _AuditEntry_operationName(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_operationName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditEntry_operationHash(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -8084,7 +8099,7 @@ func (ec *executionContext) _AuditEntry_operationHash(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_operationHash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditEntry_purpose(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -8171,7 +8186,7 @@ func (ec *executionContext) _AuditEntry_coordinates(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_coordinates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditEntry_personIds(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -8194,7 +8209,7 @@ func (ec *executionContext) _AuditEntry_personIds(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_personIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "ID")
 }
 
 func (ec *executionContext) _AuditEntry_outcome(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -8217,7 +8232,7 @@ func (ec *executionContext) _AuditEntry_outcome(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_outcome(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type AuditOutcome does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "AuditOutcome")
 }
 
 func (ec *executionContext) _AuditEntry_errorCode(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -8240,7 +8255,7 @@ func (ec *executionContext) _AuditEntry_errorCode(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_errorCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditEntry_clientAddress(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -8263,7 +8278,7 @@ func (ec *executionContext) _AuditEntry_clientAddress(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_clientAddress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditEntry_requestId(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -8286,7 +8301,7 @@ func (ec *executionContext) _AuditEntry_requestId(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_requestId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditEntry_grantTransition(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -8341,7 +8356,7 @@ func (ec *executionContext) _AuditEntry_hash(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_hash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditEntry_canonical(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntry) (ret graphql.Marshaler) {
@@ -8364,7 +8379,7 @@ func (ec *executionContext) _AuditEntry_canonical(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntry_canonical(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntry", field, true, true, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntry", field, true, true, "String")
 }
 
 func (ec *executionContext) _AuditEntryConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntryConnection) (ret graphql.Marshaler) {
@@ -8451,7 +8466,7 @@ func (ec *executionContext) _AuditEntryEdge_cursor(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_AuditEntryEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEntryEdge", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditEntryEdge", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditEntryEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntryEdge) (ret graphql.Marshaler) {
@@ -8506,7 +8521,7 @@ func (ec *executionContext) _AuditExportPage_lines(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_AuditExportPage_lines(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditExportPage", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditExportPage", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditExportPage_lastSequence(ctx context.Context, field graphql.CollectedField, obj *model.AuditExportPage) (ret graphql.Marshaler) {
@@ -8529,7 +8544,7 @@ func (ec *executionContext) _AuditExportPage_lastSequence(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_AuditExportPage_lastSequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditExportPage", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditExportPage", field, false, false, "Int")
 }
 
 func (ec *executionContext) _AuditExportPage_hasMore(ctx context.Context, field graphql.CollectedField, obj *model.AuditExportPage) (ret graphql.Marshaler) {
@@ -8552,7 +8567,7 @@ func (ec *executionContext) _AuditExportPage_hasMore(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_AuditExportPage_hasMore(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditExportPage", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditExportPage", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _AuditInclusionProof_sequence(ctx context.Context, field graphql.CollectedField, obj *model.AuditInclusionProof) (ret graphql.Marshaler) {
@@ -8575,7 +8590,7 @@ func (ec *executionContext) _AuditInclusionProof_sequence(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_AuditInclusionProof_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditInclusionProof", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditInclusionProof", field, false, false, "Int")
 }
 
 func (ec *executionContext) _AuditInclusionProof_treeSize(ctx context.Context, field graphql.CollectedField, obj *model.AuditInclusionProof) (ret graphql.Marshaler) {
@@ -8598,7 +8613,7 @@ func (ec *executionContext) _AuditInclusionProof_treeSize(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_AuditInclusionProof_treeSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditInclusionProof", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditInclusionProof", field, false, false, "Int")
 }
 
 func (ec *executionContext) _AuditInclusionProof_leafHash(ctx context.Context, field graphql.CollectedField, obj *model.AuditInclusionProof) (ret graphql.Marshaler) {
@@ -8621,7 +8636,7 @@ func (ec *executionContext) _AuditInclusionProof_leafHash(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_AuditInclusionProof_leafHash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditInclusionProof", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditInclusionProof", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditInclusionProof_entry(ctx context.Context, field graphql.CollectedField, obj *model.AuditInclusionProof) (ret graphql.Marshaler) {
@@ -8644,7 +8659,7 @@ func (ec *executionContext) _AuditInclusionProof_entry(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_AuditInclusionProof_entry(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditInclusionProof", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditInclusionProof", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditInclusionProof_hashes(ctx context.Context, field graphql.CollectedField, obj *model.AuditInclusionProof) (ret graphql.Marshaler) {
@@ -8667,7 +8682,7 @@ func (ec *executionContext) _AuditInclusionProof_hashes(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_AuditInclusionProof_hashes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditInclusionProof", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditInclusionProof", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditInclusionProof_checkpoint(ctx context.Context, field graphql.CollectedField, obj *model.AuditInclusionProof) (ret graphql.Marshaler) {
@@ -8690,7 +8705,7 @@ func (ec *executionContext) _AuditInclusionProof_checkpoint(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext_AuditInclusionProof_checkpoint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditInclusionProof", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditInclusionProof", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditPurpose_caseReference(ctx context.Context, field graphql.CollectedField, obj *model.AuditPurpose) (ret graphql.Marshaler) {
@@ -8713,7 +8728,7 @@ func (ec *executionContext) _AuditPurpose_caseReference(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_AuditPurpose_caseReference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditPurpose", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditPurpose", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditPurpose_reason(ctx context.Context, field graphql.CollectedField, obj *model.AuditPurpose) (ret graphql.Marshaler) {
@@ -8736,7 +8751,7 @@ func (ec *executionContext) _AuditPurpose_reason(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_AuditPurpose_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditPurpose", field, false, false, errors.New("field of type PurposeCode does not have child fields"))
+	return graphql.NewScalarFieldContext("AuditPurpose", field, false, false, "PurposeCode")
 }
 
 func (ec *executionContext) _Authority_kind(ctx context.Context, field graphql.CollectedField, obj *model.Authority) (ret graphql.Marshaler) {
@@ -8759,7 +8774,7 @@ func (ec *executionContext) _Authority_kind(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Authority_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Authority", field, false, false, errors.New("field of type AuthorityKind does not have child fields"))
+	return graphql.NewScalarFieldContext("Authority", field, false, false, "AuthorityKind")
 }
 
 func (ec *executionContext) _Authority_name(ctx context.Context, field graphql.CollectedField, obj *model.Authority) (ret graphql.Marshaler) {
@@ -8782,7 +8797,7 @@ func (ec *executionContext) _Authority_name(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Authority_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Authority", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Authority", field, false, false, "String")
 }
 
 func (ec *executionContext) _Authority_caseReference(ctx context.Context, field graphql.CollectedField, obj *model.Authority) (ret graphql.Marshaler) {
@@ -8805,7 +8820,7 @@ func (ec *executionContext) _Authority_caseReference(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_Authority_caseReference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Authority", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Authority", field, false, false, "String")
 }
 
 func (ec *executionContext) _Blocking_since(ctx context.Context, field graphql.CollectedField, obj *model.Blocking) (ret graphql.Marshaler) {
@@ -8828,7 +8843,7 @@ func (ec *executionContext) _Blocking_since(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Blocking_since(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Blocking", field, false, false, errors.New("field of type DateTime does not have child fields"))
+	return graphql.NewScalarFieldContext("Blocking", field, false, false, "DateTime")
 }
 
 func (ec *executionContext) _Blocking_reason(ctx context.Context, field graphql.CollectedField, obj *model.Blocking) (ret graphql.Marshaler) {
@@ -8851,7 +8866,7 @@ func (ec *executionContext) _Blocking_reason(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Blocking_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Blocking", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Blocking", field, false, false, "String")
 }
 
 func (ec *executionContext) _Blocking_correctionId(ctx context.Context, field graphql.CollectedField, obj *model.Blocking) (ret graphql.Marshaler) {
@@ -8874,7 +8889,7 @@ func (ec *executionContext) _Blocking_correctionId(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Blocking_correctionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Blocking", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("Blocking", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Blocking_via(ctx context.Context, field graphql.CollectedField, obj *model.Blocking) (ret graphql.Marshaler) {
@@ -8897,7 +8912,7 @@ func (ec *executionContext) _Blocking_via(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Blocking_via(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Blocking", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("Blocking", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Conviction_id(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
@@ -8920,7 +8935,7 @@ func (ec *executionContext) _Conviction_id(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Conviction_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conviction", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("Conviction", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Conviction_person(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
@@ -8975,7 +8990,7 @@ func (ec *executionContext) _Conviction_court(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Conviction_court(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conviction", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Conviction", field, false, false, "String")
 }
 
 func (ec *executionContext) _Conviction_courtCountry(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
@@ -8998,7 +9013,7 @@ func (ec *executionContext) _Conviction_courtCountry(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_Conviction_courtCountry(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conviction", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Conviction", field, false, false, "String")
 }
 
 func (ec *executionContext) _Conviction_caseReference(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
@@ -9021,7 +9036,7 @@ func (ec *executionContext) _Conviction_caseReference(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_Conviction_caseReference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conviction", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Conviction", field, false, false, "String")
 }
 
 func (ec *executionContext) _Conviction_decisionDate(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
@@ -9044,7 +9059,7 @@ func (ec *executionContext) _Conviction_decisionDate(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_Conviction_decisionDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conviction", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("Conviction", field, false, false, "Date")
 }
 
 func (ec *executionContext) _Conviction_finalDate(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
@@ -9067,7 +9082,7 @@ func (ec *executionContext) _Conviction_finalDate(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Conviction_finalDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conviction", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("Conviction", field, false, false, "Date")
 }
 
 func (ec *executionContext) _Conviction_offences(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
@@ -9154,7 +9169,7 @@ func (ec *executionContext) _Conviction_expunged(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Conviction_expunged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conviction", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("Conviction", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Conviction_expungedOn(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
@@ -9177,7 +9192,7 @@ func (ec *executionContext) _Conviction_expungedOn(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Conviction_expungedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conviction", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("Conviction", field, false, false, "Date")
 }
 
 func (ec *executionContext) _Conviction_expungement(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
@@ -9232,7 +9247,7 @@ func (ec *executionContext) _Conviction_deemedNotConvicted(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_Conviction_deemedNotConvicted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conviction", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("Conviction", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Conviction_deemedNotConvictedOn(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
@@ -9255,7 +9270,7 @@ func (ec *executionContext) _Conviction_deemedNotConvictedOn(ctx context.Context
 	)
 }
 func (ec *executionContext) fieldContext_Conviction_deemedNotConvictedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conviction", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("Conviction", field, false, false, "Date")
 }
 
 func (ec *executionContext) _Conviction_deemedNotConvictedReason(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
@@ -9278,7 +9293,7 @@ func (ec *executionContext) _Conviction_deemedNotConvictedReason(ctx context.Con
 	)
 }
 func (ec *executionContext) fieldContext_Conviction_deemedNotConvictedReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conviction", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Conviction", field, false, false, "String")
 }
 
 func (ec *executionContext) _Conviction_rehabilitation(ctx context.Context, field graphql.CollectedField, obj *model.Conviction) (ret graphql.Marshaler) {
@@ -9365,7 +9380,7 @@ func (ec *executionContext) _Correction_id(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Correction_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("Correction", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Correction_action(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
@@ -9388,7 +9403,7 @@ func (ec *executionContext) _Correction_action(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Correction_action(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type CorrectionAction does not have child fields"))
+	return graphql.NewScalarFieldContext("Correction", field, false, false, "CorrectionAction")
 }
 
 func (ec *executionContext) _Correction_personId(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
@@ -9411,7 +9426,7 @@ func (ec *executionContext) _Correction_personId(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Correction_personId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("Correction", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Correction_item(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
@@ -9434,7 +9449,7 @@ func (ec *executionContext) _Correction_item(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Correction_item(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type RecordItemKind does not have child fields"))
+	return graphql.NewScalarFieldContext("Correction", field, false, false, "RecordItemKind")
 }
 
 func (ec *executionContext) _Correction_itemId(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
@@ -9457,7 +9472,7 @@ func (ec *executionContext) _Correction_itemId(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Correction_itemId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("Correction", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Correction_reason(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
@@ -9480,7 +9495,7 @@ func (ec *executionContext) _Correction_reason(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Correction_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Correction", field, false, false, "String")
 }
 
 func (ec *executionContext) _Correction_time(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
@@ -9503,7 +9518,7 @@ func (ec *executionContext) _Correction_time(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Correction_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type DateTime does not have child fields"))
+	return graphql.NewScalarFieldContext("Correction", field, false, false, "DateTime")
 }
 
 func (ec *executionContext) _Correction_subject(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
@@ -9526,7 +9541,7 @@ func (ec *executionContext) _Correction_subject(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Correction_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Correction", field, false, false, "String")
 }
 
 func (ec *executionContext) _Correction_agency(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
@@ -9549,7 +9564,7 @@ func (ec *executionContext) _Correction_agency(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Correction_agency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Correction", field, false, false, "String")
 }
 
 func (ec *executionContext) _Correction_role(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
@@ -9572,7 +9587,7 @@ func (ec *executionContext) _Correction_role(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Correction_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type Role does not have child fields"))
+	return graphql.NewScalarFieldContext("Correction", field, false, false, "Role")
 }
 
 func (ec *executionContext) _Correction_changes(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
@@ -9627,7 +9642,7 @@ func (ec *executionContext) _Correction_previousVersion(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_Correction_previousVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Correction", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Correction", field, false, false, "String")
 }
 
 func (ec *executionContext) _Correction_recipientsToNotify(ctx context.Context, field graphql.CollectedField, obj *model.Correction) (ret graphql.Marshaler) {
@@ -9682,7 +9697,7 @@ func (ec *executionContext) _CorrectionResult_correctionId(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_CorrectionResult_correctionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CorrectionResult", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("CorrectionResult", field, false, false, "ID")
 }
 
 func (ec *executionContext) _CorrectionResult_person(ctx context.Context, field graphql.CollectedField, obj *model.CorrectionResult) (ret graphql.Marshaler) {
@@ -9865,7 +9880,7 @@ func (ec *executionContext) _CourtDecision_court(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_CourtDecision_court(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CourtDecision", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("CourtDecision", field, false, false, "String")
 }
 
 func (ec *executionContext) _CourtDecision_caseReference(ctx context.Context, field graphql.CollectedField, obj *model.CourtDecision) (ret graphql.Marshaler) {
@@ -9888,7 +9903,7 @@ func (ec *executionContext) _CourtDecision_caseReference(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_CourtDecision_caseReference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CourtDecision", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("CourtDecision", field, false, false, "String")
 }
 
 func (ec *executionContext) _DetentionPeriod_id(ctx context.Context, field graphql.CollectedField, obj *model.DetentionPeriod) (ret graphql.Marshaler) {
@@ -9911,7 +9926,7 @@ func (ec *executionContext) _DetentionPeriod_id(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_DetentionPeriod_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DetentionPeriod", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("DetentionPeriod", field, false, false, "ID")
 }
 
 func (ec *executionContext) _DetentionPeriod_kind(ctx context.Context, field graphql.CollectedField, obj *model.DetentionPeriod) (ret graphql.Marshaler) {
@@ -9934,7 +9949,7 @@ func (ec *executionContext) _DetentionPeriod_kind(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_DetentionPeriod_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DetentionPeriod", field, false, false, errors.New("field of type DetentionKind does not have child fields"))
+	return graphql.NewScalarFieldContext("DetentionPeriod", field, false, false, "DetentionKind")
 }
 
 func (ec *executionContext) _DetentionPeriod_start(ctx context.Context, field graphql.CollectedField, obj *model.DetentionPeriod) (ret graphql.Marshaler) {
@@ -9957,7 +9972,7 @@ func (ec *executionContext) _DetentionPeriod_start(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_DetentionPeriod_start(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DetentionPeriod", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("DetentionPeriod", field, false, false, "Date")
 }
 
 func (ec *executionContext) _DetentionPeriod_end(ctx context.Context, field graphql.CollectedField, obj *model.DetentionPeriod) (ret graphql.Marshaler) {
@@ -9980,7 +9995,7 @@ func (ec *executionContext) _DetentionPeriod_end(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_DetentionPeriod_end(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DetentionPeriod", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("DetentionPeriod", field, false, false, "Date")
 }
 
 func (ec *executionContext) _DetentionPeriod_prison(ctx context.Context, field graphql.CollectedField, obj *model.DetentionPeriod) (ret graphql.Marshaler) {
@@ -10099,7 +10114,7 @@ func (ec *executionContext) _DetentionPeriod_expectedRelease(ctx context.Context
 	)
 }
 func (ec *executionContext) fieldContext_DetentionPeriod_expectedRelease(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DetentionPeriod", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("DetentionPeriod", field, false, false, "Date")
 }
 
 func (ec *executionContext) _DetentionPeriod_releaseReason(ctx context.Context, field graphql.CollectedField, obj *model.DetentionPeriod) (ret graphql.Marshaler) {
@@ -10122,7 +10137,7 @@ func (ec *executionContext) _DetentionPeriod_releaseReason(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_DetentionPeriod_releaseReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DetentionPeriod", field, false, false, errors.New("field of type ReleaseReason does not have child fields"))
+	return graphql.NewScalarFieldContext("DetentionPeriod", field, false, false, "ReleaseReason")
 }
 
 func (ec *executionContext) _DetentionPeriod_blocked(ctx context.Context, field graphql.CollectedField, obj *model.DetentionPeriod) (ret graphql.Marshaler) {
@@ -10177,7 +10192,7 @@ func (ec *executionContext) _DetentionStatus_deprivedOfLiberty(ctx context.Conte
 	)
 }
 func (ec *executionContext) fieldContext_DetentionStatus_deprivedOfLiberty(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DetentionStatus", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("DetentionStatus", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _DetentionStatus_kind(ctx context.Context, field graphql.CollectedField, obj *model.DetentionStatus) (ret graphql.Marshaler) {
@@ -10200,7 +10215,7 @@ func (ec *executionContext) _DetentionStatus_kind(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_DetentionStatus_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DetentionStatus", field, false, false, errors.New("field of type DetentionKind does not have child fields"))
+	return graphql.NewScalarFieldContext("DetentionStatus", field, false, false, "DetentionKind")
 }
 
 func (ec *executionContext) _DetentionStatus_since(ctx context.Context, field graphql.CollectedField, obj *model.DetentionStatus) (ret graphql.Marshaler) {
@@ -10223,7 +10238,7 @@ func (ec *executionContext) _DetentionStatus_since(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_DetentionStatus_since(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DetentionStatus", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("DetentionStatus", field, false, false, "Date")
 }
 
 func (ec *executionContext) _DetentionStatus_prison(ctx context.Context, field graphql.CollectedField, obj *model.DetentionStatus) (ret graphql.Marshaler) {
@@ -10278,7 +10293,7 @@ func (ec *executionContext) _DetentionStatus_inPrisonSince(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_DetentionStatus_inPrisonSince(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DetentionStatus", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("DetentionStatus", field, false, false, "Date")
 }
 
 func (ec *executionContext) _DetentionStatus_responsibleAuthority(ctx context.Context, field graphql.CollectedField, obj *model.DetentionStatus) (ret graphql.Marshaler) {
@@ -10333,7 +10348,7 @@ func (ec *executionContext) _DetentionStatus_expectedRelease(ctx context.Context
 	)
 }
 func (ec *executionContext) fieldContext_DetentionStatus_expectedRelease(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DetentionStatus", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("DetentionStatus", field, false, false, "Date")
 }
 
 func (ec *executionContext) _Disclosure_time(ctx context.Context, field graphql.CollectedField, obj *model.Disclosure) (ret graphql.Marshaler) {
@@ -10356,7 +10371,7 @@ func (ec *executionContext) _Disclosure_time(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Disclosure_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Disclosure", field, false, false, errors.New("field of type DateTime does not have child fields"))
+	return graphql.NewScalarFieldContext("Disclosure", field, false, false, "DateTime")
 }
 
 func (ec *executionContext) _Disclosure_agency(ctx context.Context, field graphql.CollectedField, obj *model.Disclosure) (ret graphql.Marshaler) {
@@ -10379,7 +10394,7 @@ func (ec *executionContext) _Disclosure_agency(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Disclosure_agency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Disclosure", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Disclosure", field, false, false, "String")
 }
 
 func (ec *executionContext) _Disclosure_role(ctx context.Context, field graphql.CollectedField, obj *model.Disclosure) (ret graphql.Marshaler) {
@@ -10402,7 +10417,7 @@ func (ec *executionContext) _Disclosure_role(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Disclosure_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Disclosure", field, false, false, errors.New("field of type Role does not have child fields"))
+	return graphql.NewScalarFieldContext("Disclosure", field, false, false, "Role")
 }
 
 func (ec *executionContext) _Disclosure_purpose(ctx context.Context, field graphql.CollectedField, obj *model.Disclosure) (ret graphql.Marshaler) {
@@ -10457,7 +10472,7 @@ func (ec *executionContext) _Disclosure_operationName(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_Disclosure_operationName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Disclosure", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Disclosure", field, false, false, "String")
 }
 
 func (ec *executionContext) _Disclosure_field(ctx context.Context, field graphql.CollectedField, obj *model.Disclosure) (ret graphql.Marshaler) {
@@ -10480,7 +10495,7 @@ func (ec *executionContext) _Disclosure_field(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Disclosure_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Disclosure", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Disclosure", field, false, false, "String")
 }
 
 func (ec *executionContext) _Disclosure_sequence(ctx context.Context, field graphql.CollectedField, obj *model.Disclosure) (ret graphql.Marshaler) {
@@ -10503,7 +10518,7 @@ func (ec *executionContext) _Disclosure_sequence(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Disclosure_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Disclosure", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("Disclosure", field, false, false, "Int")
 }
 
 func (ec *executionContext) _EventCallback_id(ctx context.Context, field graphql.CollectedField, obj *model.EventCallback) (ret graphql.Marshaler) {
@@ -10526,7 +10541,7 @@ func (ec *executionContext) _EventCallback_id(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_EventCallback_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("EventCallback", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("EventCallback", field, false, false, "ID")
 }
 
 func (ec *executionContext) _EventCallback_agency(ctx context.Context, field graphql.CollectedField, obj *model.EventCallback) (ret graphql.Marshaler) {
@@ -10549,7 +10564,7 @@ func (ec *executionContext) _EventCallback_agency(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_EventCallback_agency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("EventCallback", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("EventCallback", field, false, false, "String")
 }
 
 func (ec *executionContext) _EventCallback_role(ctx context.Context, field graphql.CollectedField, obj *model.EventCallback) (ret graphql.Marshaler) {
@@ -10572,7 +10587,7 @@ func (ec *executionContext) _EventCallback_role(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_EventCallback_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("EventCallback", field, false, false, errors.New("field of type Role does not have child fields"))
+	return graphql.NewScalarFieldContext("EventCallback", field, false, false, "Role")
 }
 
 func (ec *executionContext) _EventCallback_url(ctx context.Context, field graphql.CollectedField, obj *model.EventCallback) (ret graphql.Marshaler) {
@@ -10595,7 +10610,7 @@ func (ec *executionContext) _EventCallback_url(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_EventCallback_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("EventCallback", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("EventCallback", field, false, false, "String")
 }
 
 func (ec *executionContext) _EventCallback_personIds(ctx context.Context, field graphql.CollectedField, obj *model.EventCallback) (ret graphql.Marshaler) {
@@ -10618,7 +10633,7 @@ func (ec *executionContext) _EventCallback_personIds(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_EventCallback_personIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("EventCallback", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("EventCallback", field, false, false, "ID")
 }
 
 func (ec *executionContext) _EventCallback_secret(ctx context.Context, field graphql.CollectedField, obj *model.EventCallback) (ret graphql.Marshaler) {
@@ -10641,7 +10656,7 @@ func (ec *executionContext) _EventCallback_secret(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_EventCallback_secret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("EventCallback", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("EventCallback", field, false, false, "String")
 }
 
 func (ec *executionContext) _Expungement_on(ctx context.Context, field graphql.CollectedField, obj *model.Expungement) (ret graphql.Marshaler) {
@@ -10664,7 +10679,7 @@ func (ec *executionContext) _Expungement_on(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Expungement_on(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Expungement", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("Expungement", field, false, false, "Date")
 }
 
 func (ec *executionContext) _Expungement_early(ctx context.Context, field graphql.CollectedField, obj *model.Expungement) (ret graphql.Marshaler) {
@@ -10687,7 +10702,7 @@ func (ec *executionContext) _Expungement_early(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Expungement_early(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Expungement", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("Expungement", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Expungement_court(ctx context.Context, field graphql.CollectedField, obj *model.Expungement) (ret graphql.Marshaler) {
@@ -10710,7 +10725,7 @@ func (ec *executionContext) _Expungement_court(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Expungement_court(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Expungement", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Expungement", field, false, false, "String")
 }
 
 func (ec *executionContext) _Expungement_caseReference(ctx context.Context, field graphql.CollectedField, obj *model.Expungement) (ret graphql.Marshaler) {
@@ -10733,7 +10748,7 @@ func (ec *executionContext) _Expungement_caseReference(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_Expungement_caseReference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Expungement", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Expungement", field, false, false, "String")
 }
 
 func (ec *executionContext) _FieldChange_field(ctx context.Context, field graphql.CollectedField, obj *model.FieldChange) (ret graphql.Marshaler) {
@@ -10756,7 +10771,7 @@ func (ec *executionContext) _FieldChange_field(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_FieldChange_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FieldChange", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("FieldChange", field, false, false, "String")
 }
 
 func (ec *executionContext) _FieldChange_before(ctx context.Context, field graphql.CollectedField, obj *model.FieldChange) (ret graphql.Marshaler) {
@@ -10779,7 +10794,7 @@ func (ec *executionContext) _FieldChange_before(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_FieldChange_before(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FieldChange", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("FieldChange", field, false, false, "String")
 }
 
 func (ec *executionContext) _FieldChange_after(ctx context.Context, field graphql.CollectedField, obj *model.FieldChange) (ret graphql.Marshaler) {
@@ -10802,7 +10817,7 @@ func (ec *executionContext) _FieldChange_after(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_FieldChange_after(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FieldChange", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("FieldChange", field, false, false, "String")
 }
 
 func (ec *executionContext) _GrantChangeRequest_kind(ctx context.Context, field graphql.CollectedField, obj *model.GrantChangeRequest) (ret graphql.Marshaler) {
@@ -10825,7 +10840,7 @@ func (ec *executionContext) _GrantChangeRequest_kind(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_GrantChangeRequest_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, errors.New("field of type GrantChangeKind does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, "GrantChangeKind")
 }
 
 func (ec *executionContext) _GrantChangeRequest_requestedBy(ctx context.Context, field graphql.CollectedField, obj *model.GrantChangeRequest) (ret graphql.Marshaler) {
@@ -10848,7 +10863,7 @@ func (ec *executionContext) _GrantChangeRequest_requestedBy(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext_GrantChangeRequest_requestedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, "String")
 }
 
 func (ec *executionContext) _GrantChangeRequest_requestedAt(ctx context.Context, field graphql.CollectedField, obj *model.GrantChangeRequest) (ret graphql.Marshaler) {
@@ -10871,7 +10886,7 @@ func (ec *executionContext) _GrantChangeRequest_requestedAt(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext_GrantChangeRequest_requestedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, errors.New("field of type DateTime does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, "DateTime")
 }
 
 func (ec *executionContext) _GrantChangeRequest_reason(ctx context.Context, field graphql.CollectedField, obj *model.GrantChangeRequest) (ret graphql.Marshaler) {
@@ -10894,7 +10909,7 @@ func (ec *executionContext) _GrantChangeRequest_reason(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_GrantChangeRequest_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, "String")
 }
 
 func (ec *executionContext) _GrantChangeRequest_allowedPurposes(ctx context.Context, field graphql.CollectedField, obj *model.GrantChangeRequest) (ret graphql.Marshaler) {
@@ -10917,7 +10932,7 @@ func (ec *executionContext) _GrantChangeRequest_allowedPurposes(ctx context.Cont
 	)
 }
 func (ec *executionContext) fieldContext_GrantChangeRequest_allowedPurposes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, errors.New("field of type PurposeCode does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, "PurposeCode")
 }
 
 func (ec *executionContext) _GrantChangeRequest_caseload(ctx context.Context, field graphql.CollectedField, obj *model.GrantChangeRequest) (ret graphql.Marshaler) {
@@ -10940,7 +10955,7 @@ func (ec *executionContext) _GrantChangeRequest_caseload(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_GrantChangeRequest_caseload(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, "ID")
 }
 
 func (ec *executionContext) _GrantChangeRequest_validUntil(ctx context.Context, field graphql.CollectedField, obj *model.GrantChangeRequest) (ret graphql.Marshaler) {
@@ -10963,7 +10978,7 @@ func (ec *executionContext) _GrantChangeRequest_validUntil(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_GrantChangeRequest_validUntil(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantChangeRequest", field, false, false, "Date")
 }
 
 func (ec *executionContext) _GrantEvent_sequence(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
@@ -10986,7 +11001,7 @@ func (ec *executionContext) _GrantEvent_sequence(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_GrantEvent_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, "Int")
 }
 
 func (ec *executionContext) _GrantEvent_time(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
@@ -11009,7 +11024,7 @@ func (ec *executionContext) _GrantEvent_time(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_GrantEvent_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type DateTime does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, "DateTime")
 }
 
 func (ec *executionContext) _GrantEvent_kind(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
@@ -11032,7 +11047,7 @@ func (ec *executionContext) _GrantEvent_kind(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_GrantEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type GrantEventKind does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, "GrantEventKind")
 }
 
 func (ec *executionContext) _GrantEvent_grantId(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
@@ -11055,7 +11070,7 @@ func (ec *executionContext) _GrantEvent_grantId(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_GrantEvent_grantId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, "ID")
 }
 
 func (ec *executionContext) _GrantEvent_subject(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
@@ -11078,7 +11093,7 @@ func (ec *executionContext) _GrantEvent_subject(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_GrantEvent_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, "String")
 }
 
 func (ec *executionContext) _GrantEvent_agency(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
@@ -11101,7 +11116,7 @@ func (ec *executionContext) _GrantEvent_agency(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_GrantEvent_agency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, "String")
 }
 
 func (ec *executionContext) _GrantEvent_role(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
@@ -11124,7 +11139,7 @@ func (ec *executionContext) _GrantEvent_role(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_GrantEvent_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type Role does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, "Role")
 }
 
 func (ec *executionContext) _GrantEvent_from(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
@@ -11147,7 +11162,7 @@ func (ec *executionContext) _GrantEvent_from(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_GrantEvent_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type GrantStatus does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, "GrantStatus")
 }
 
 func (ec *executionContext) _GrantEvent_to(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
@@ -11170,7 +11185,7 @@ func (ec *executionContext) _GrantEvent_to(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_GrantEvent_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type GrantStatus does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, "GrantStatus")
 }
 
 func (ec *executionContext) _GrantEvent_reason(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
@@ -11193,7 +11208,7 @@ func (ec *executionContext) _GrantEvent_reason(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_GrantEvent_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, "String")
 }
 
 func (ec *executionContext) _GrantEvent_actor(ctx context.Context, field graphql.CollectedField, obj *model.GrantEvent) (ret graphql.Marshaler) {
@@ -11216,7 +11231,7 @@ func (ec *executionContext) _GrantEvent_actor(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_GrantEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantEvent", field, false, false, "String")
 }
 
 func (ec *executionContext) _GrantEventConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.GrantEventConnection) (ret graphql.Marshaler) {
@@ -11303,7 +11318,7 @@ func (ec *executionContext) _GrantEventEdge_cursor(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_GrantEventEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantEventEdge", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantEventEdge", field, false, false, "String")
 }
 
 func (ec *executionContext) _GrantEventEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.GrantEventEdge) (ret graphql.Marshaler) {
@@ -11358,7 +11373,7 @@ func (ec *executionContext) _GrantIdentity_name(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_GrantIdentity_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantIdentity", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantIdentity", field, false, false, "String")
 }
 
 func (ec *executionContext) _GrantIdentity_username(ctx context.Context, field graphql.CollectedField, obj *model.GrantIdentity) (ret graphql.Marshaler) {
@@ -11381,7 +11396,7 @@ func (ec *executionContext) _GrantIdentity_username(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_GrantIdentity_username(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantIdentity", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantIdentity", field, false, false, "String")
 }
 
 func (ec *executionContext) _GrantIdentity_email(ctx context.Context, field graphql.CollectedField, obj *model.GrantIdentity) (ret graphql.Marshaler) {
@@ -11404,7 +11419,7 @@ func (ec *executionContext) _GrantIdentity_email(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_GrantIdentity_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantIdentity", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantIdentity", field, false, false, "String")
 }
 
 func (ec *executionContext) _GrantTransition_grantId(ctx context.Context, field graphql.CollectedField, obj *model.GrantTransition) (ret graphql.Marshaler) {
@@ -11427,7 +11442,7 @@ func (ec *executionContext) _GrantTransition_grantId(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_GrantTransition_grantId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantTransition", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantTransition", field, false, false, "ID")
 }
 
 func (ec *executionContext) _GrantTransition_from(ctx context.Context, field graphql.CollectedField, obj *model.GrantTransition) (ret graphql.Marshaler) {
@@ -11450,7 +11465,7 @@ func (ec *executionContext) _GrantTransition_from(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_GrantTransition_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantTransition", field, false, false, errors.New("field of type GrantStatus does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantTransition", field, false, false, "GrantStatus")
 }
 
 func (ec *executionContext) _GrantTransition_to(ctx context.Context, field graphql.CollectedField, obj *model.GrantTransition) (ret graphql.Marshaler) {
@@ -11473,7 +11488,7 @@ func (ec *executionContext) _GrantTransition_to(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_GrantTransition_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantTransition", field, false, false, errors.New("field of type GrantStatus does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantTransition", field, false, false, "GrantStatus")
 }
 
 func (ec *executionContext) _GrantTransition_reason(ctx context.Context, field graphql.CollectedField, obj *model.GrantTransition) (ret graphql.Marshaler) {
@@ -11496,7 +11511,7 @@ func (ec *executionContext) _GrantTransition_reason(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_GrantTransition_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GrantTransition", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("GrantTransition", field, false, false, "String")
 }
 
 func (ec *executionContext) _Money_amount(ctx context.Context, field graphql.CollectedField, obj *model.Money) (ret graphql.Marshaler) {
@@ -11519,7 +11534,7 @@ func (ec *executionContext) _Money_amount(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Money_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Money", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Money", field, false, false, "String")
 }
 
 func (ec *executionContext) _Money_currency(ctx context.Context, field graphql.CollectedField, obj *model.Money) (ret graphql.Marshaler) {
@@ -11542,7 +11557,7 @@ func (ec *executionContext) _Money_currency(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Money_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Money", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Money", field, false, false, "String")
 }
 
 func (ec *executionContext) _Mutation_requestAccess(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -12885,7 +12900,7 @@ func (ec *executionContext) _Offence_legalProvision(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Offence_legalProvision(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Offence", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Offence", field, false, false, "String")
 }
 
 func (ec *executionContext) _Offence_description(ctx context.Context, field graphql.CollectedField, obj *model.Offence) (ret graphql.Marshaler) {
@@ -12908,7 +12923,7 @@ func (ec *executionContext) _Offence_description(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Offence_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Offence", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Offence", field, false, false, "String")
 }
 
 func (ec *executionContext) _Offence_category(ctx context.Context, field graphql.CollectedField, obj *model.Offence) (ret graphql.Marshaler) {
@@ -12931,7 +12946,7 @@ func (ec *executionContext) _Offence_category(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Offence_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Offence", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Offence", field, false, false, "String")
 }
 
 func (ec *executionContext) _Offence_completion(ctx context.Context, field graphql.CollectedField, obj *model.Offence) (ret graphql.Marshaler) {
@@ -12954,7 +12969,7 @@ func (ec *executionContext) _Offence_completion(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Offence_completion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Offence", field, false, false, errors.New("field of type OffenceCompletion does not have child fields"))
+	return graphql.NewScalarFieldContext("Offence", field, false, false, "OffenceCompletion")
 }
 
 func (ec *executionContext) _Offence_participation(ctx context.Context, field graphql.CollectedField, obj *model.Offence) (ret graphql.Marshaler) {
@@ -12977,7 +12992,7 @@ func (ec *executionContext) _Offence_participation(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Offence_participation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Offence", field, false, false, errors.New("field of type Participation does not have child fields"))
+	return graphql.NewScalarFieldContext("Offence", field, false, false, "Participation")
 }
 
 func (ec *executionContext) _Offence_intentional(ctx context.Context, field graphql.CollectedField, obj *model.Offence) (ret graphql.Marshaler) {
@@ -13000,7 +13015,7 @@ func (ec *executionContext) _Offence_intentional(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Offence_intentional(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Offence", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("Offence", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Offence_committedOn(ctx context.Context, field graphql.CollectedField, obj *model.Offence) (ret graphql.Marshaler) {
@@ -13023,7 +13038,7 @@ func (ec *executionContext) _Offence_committedOn(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Offence_committedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Offence", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("Offence", field, false, false, "Date")
 }
 
 func (ec *executionContext) _Offence_id(ctx context.Context, field graphql.CollectedField, obj *model.Offence) (ret graphql.Marshaler) {
@@ -13046,7 +13061,7 @@ func (ec *executionContext) _Offence_id(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Offence_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Offence", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("Offence", field, false, false, "ID")
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
@@ -13069,7 +13084,7 @@ func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
@@ -13092,7 +13107,7 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
 }
 
 func (ec *executionContext) _Person_id(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
@@ -13115,7 +13130,7 @@ func (ec *executionContext) _Person_id(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_Person_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Person", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("Person", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Person_givenNames(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
@@ -13138,7 +13153,7 @@ func (ec *executionContext) _Person_givenNames(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Person_givenNames(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Person", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Person", field, false, false, "String")
 }
 
 func (ec *executionContext) _Person_familyName(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
@@ -13161,7 +13176,7 @@ func (ec *executionContext) _Person_familyName(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Person_familyName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Person", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Person", field, false, false, "String")
 }
 
 func (ec *executionContext) _Person_birthFamilyName(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
@@ -13184,7 +13199,7 @@ func (ec *executionContext) _Person_birthFamilyName(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Person_birthFamilyName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Person", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Person", field, false, false, "String")
 }
 
 func (ec *executionContext) _Person_previousNames(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
@@ -13239,7 +13254,7 @@ func (ec *executionContext) _Person_dateOfBirth(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Person_dateOfBirth(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Person", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("Person", field, false, false, "Date")
 }
 
 func (ec *executionContext) _Person_placeOfBirth(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
@@ -13294,7 +13309,7 @@ func (ec *executionContext) _Person_sex(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Person_sex(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Person", field, false, false, errors.New("field of type Sex does not have child fields"))
+	return graphql.NewScalarFieldContext("Person", field, false, false, "Sex")
 }
 
 func (ec *executionContext) _Person_nationalities(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
@@ -13317,7 +13332,7 @@ func (ec *executionContext) _Person_nationalities(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Person_nationalities(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Person", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Person", field, false, false, "String")
 }
 
 func (ec *executionContext) _Person_nationalId(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
@@ -13340,7 +13355,7 @@ func (ec *executionContext) _Person_nationalId(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Person_nationalId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Person", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Person", field, false, false, "String")
 }
 
 func (ec *executionContext) _Person_residence(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
@@ -13515,7 +13530,7 @@ func (ec *executionContext) _Person_version(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Person_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Person", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("Person", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Person_blocked(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
@@ -13634,7 +13649,7 @@ func (ec *executionContext) _PersonEdge_cursor(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_PersonEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PersonEdge", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("PersonEdge", field, false, false, "String")
 }
 
 func (ec *executionContext) _PersonEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.PersonEdge) (ret graphql.Marshaler) {
@@ -13689,7 +13704,7 @@ func (ec *executionContext) _PersonEvent_id(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_PersonEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PersonEvent", field, true, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("PersonEvent", field, true, false, "ID")
 }
 
 func (ec *executionContext) _PersonEvent_kind(ctx context.Context, field graphql.CollectedField, obj *model.PersonEvent) (ret graphql.Marshaler) {
@@ -13712,7 +13727,7 @@ func (ec *executionContext) _PersonEvent_kind(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_PersonEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PersonEvent", field, false, false, errors.New("field of type PersonEventKind does not have child fields"))
+	return graphql.NewScalarFieldContext("PersonEvent", field, false, false, "PersonEventKind")
 }
 
 func (ec *executionContext) _PersonEvent_personId(ctx context.Context, field graphql.CollectedField, obj *model.PersonEvent) (ret graphql.Marshaler) {
@@ -13735,7 +13750,7 @@ func (ec *executionContext) _PersonEvent_personId(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_PersonEvent_personId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PersonEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("PersonEvent", field, false, false, "ID")
 }
 
 func (ec *executionContext) _PersonEvent_occurredAt(ctx context.Context, field graphql.CollectedField, obj *model.PersonEvent) (ret graphql.Marshaler) {
@@ -13758,7 +13773,7 @@ func (ec *executionContext) _PersonEvent_occurredAt(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_PersonEvent_occurredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PersonEvent", field, false, false, errors.New("field of type DateTime does not have child fields"))
+	return graphql.NewScalarFieldContext("PersonEvent", field, false, false, "DateTime")
 }
 
 func (ec *executionContext) _PersonEvent_detentionPeriodId(ctx context.Context, field graphql.CollectedField, obj *model.PersonEvent) (ret graphql.Marshaler) {
@@ -13781,7 +13796,7 @@ func (ec *executionContext) _PersonEvent_detentionPeriodId(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_PersonEvent_detentionPeriodId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PersonEvent", field, true, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("PersonEvent", field, true, false, "ID")
 }
 
 func (ec *executionContext) _PersonEvent_convictionId(ctx context.Context, field graphql.CollectedField, obj *model.PersonEvent) (ret graphql.Marshaler) {
@@ -13804,7 +13819,7 @@ func (ec *executionContext) _PersonEvent_convictionId(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_PersonEvent_convictionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PersonEvent", field, true, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("PersonEvent", field, true, false, "ID")
 }
 
 func (ec *executionContext) _PersonEvent_sentenceId(ctx context.Context, field graphql.CollectedField, obj *model.PersonEvent) (ret graphql.Marshaler) {
@@ -13827,7 +13842,7 @@ func (ec *executionContext) _PersonEvent_sentenceId(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_PersonEvent_sentenceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PersonEvent", field, true, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("PersonEvent", field, true, false, "ID")
 }
 
 func (ec *executionContext) _PersonEvent_expungedConvictionId(ctx context.Context, field graphql.CollectedField, obj *model.PersonEvent) (ret graphql.Marshaler) {
@@ -13850,7 +13865,7 @@ func (ec *executionContext) _PersonEvent_expungedConvictionId(ctx context.Contex
 	)
 }
 func (ec *executionContext) fieldContext_PersonEvent_expungedConvictionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PersonEvent", field, true, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("PersonEvent", field, true, false, "ID")
 }
 
 func (ec *executionContext) _PersonEvent_correctedRecordId(ctx context.Context, field graphql.CollectedField, obj *model.PersonEvent) (ret graphql.Marshaler) {
@@ -13873,7 +13888,7 @@ func (ec *executionContext) _PersonEvent_correctedRecordId(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_PersonEvent_correctedRecordId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PersonEvent", field, true, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("PersonEvent", field, true, false, "ID")
 }
 
 func (ec *executionContext) _Place_city(ctx context.Context, field graphql.CollectedField, obj *model.Place) (ret graphql.Marshaler) {
@@ -13896,7 +13911,7 @@ func (ec *executionContext) _Place_city(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Place_city(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Place", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Place", field, false, false, "String")
 }
 
 func (ec *executionContext) _Place_country(ctx context.Context, field graphql.CollectedField, obj *model.Place) (ret graphql.Marshaler) {
@@ -13919,7 +13934,7 @@ func (ec *executionContext) _Place_country(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Place_country(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Place", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Place", field, false, false, "String")
 }
 
 func (ec *executionContext) _PreviousName_familyName(ctx context.Context, field graphql.CollectedField, obj *model.PreviousName) (ret graphql.Marshaler) {
@@ -13942,7 +13957,7 @@ func (ec *executionContext) _PreviousName_familyName(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_PreviousName_familyName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PreviousName", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("PreviousName", field, false, false, "String")
 }
 
 func (ec *executionContext) _PreviousName_givenNames(ctx context.Context, field graphql.CollectedField, obj *model.PreviousName) (ret graphql.Marshaler) {
@@ -13965,7 +13980,7 @@ func (ec *executionContext) _PreviousName_givenNames(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_PreviousName_givenNames(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PreviousName", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("PreviousName", field, false, false, "String")
 }
 
 func (ec *executionContext) _PreviousName_usedUntil(ctx context.Context, field graphql.CollectedField, obj *model.PreviousName) (ret graphql.Marshaler) {
@@ -13988,7 +14003,7 @@ func (ec *executionContext) _PreviousName_usedUntil(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_PreviousName_usedUntil(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PreviousName", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("PreviousName", field, false, false, "Date")
 }
 
 func (ec *executionContext) _Principal_subject(ctx context.Context, field graphql.CollectedField, obj *model.Principal) (ret graphql.Marshaler) {
@@ -14011,7 +14026,7 @@ func (ec *executionContext) _Principal_subject(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Principal_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Principal", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Principal", field, false, false, "String")
 }
 
 func (ec *executionContext) _Principal_name(ctx context.Context, field graphql.CollectedField, obj *model.Principal) (ret graphql.Marshaler) {
@@ -14034,7 +14049,7 @@ func (ec *executionContext) _Principal_name(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Principal_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Principal", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Principal", field, false, false, "String")
 }
 
 func (ec *executionContext) _Principal_agency(ctx context.Context, field graphql.CollectedField, obj *model.Principal) (ret graphql.Marshaler) {
@@ -14057,7 +14072,7 @@ func (ec *executionContext) _Principal_agency(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Principal_agency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Principal", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Principal", field, false, false, "String")
 }
 
 func (ec *executionContext) _Principal_role(ctx context.Context, field graphql.CollectedField, obj *model.Principal) (ret graphql.Marshaler) {
@@ -14080,7 +14095,7 @@ func (ec *executionContext) _Principal_role(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Principal_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Principal", field, false, false, errors.New("field of type Role does not have child fields"))
+	return graphql.NewScalarFieldContext("Principal", field, false, false, "Role")
 }
 
 func (ec *executionContext) _Principal_grantId(ctx context.Context, field graphql.CollectedField, obj *model.Principal) (ret graphql.Marshaler) {
@@ -14103,7 +14118,7 @@ func (ec *executionContext) _Principal_grantId(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Principal_grantId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Principal", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("Principal", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Principal_allowedPurposes(ctx context.Context, field graphql.CollectedField, obj *model.Principal) (ret graphql.Marshaler) {
@@ -14126,7 +14141,7 @@ func (ec *executionContext) _Principal_allowedPurposes(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_Principal_allowedPurposes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Principal", field, false, false, errors.New("field of type PurposeCode does not have child fields"))
+	return graphql.NewScalarFieldContext("Principal", field, false, false, "PurposeCode")
 }
 
 func (ec *executionContext) _Prison_id(ctx context.Context, field graphql.CollectedField, obj *model.Prison) (ret graphql.Marshaler) {
@@ -14149,7 +14164,7 @@ func (ec *executionContext) _Prison_id(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_Prison_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Prison", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("Prison", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Prison_name(ctx context.Context, field graphql.CollectedField, obj *model.Prison) (ret graphql.Marshaler) {
@@ -14172,7 +14187,7 @@ func (ec *executionContext) _Prison_name(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Prison_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Prison", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Prison", field, false, false, "String")
 }
 
 func (ec *executionContext) _Prison_kind(ctx context.Context, field graphql.CollectedField, obj *model.Prison) (ret graphql.Marshaler) {
@@ -14195,7 +14210,7 @@ func (ec *executionContext) _Prison_kind(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Prison_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Prison", field, false, false, errors.New("field of type PrisonKind does not have child fields"))
+	return graphql.NewScalarFieldContext("Prison", field, false, false, "PrisonKind")
 }
 
 func (ec *executionContext) _Prison_address(ctx context.Context, field graphql.CollectedField, obj *model.Prison) (ret graphql.Marshaler) {
@@ -14250,7 +14265,7 @@ func (ec *executionContext) _Prison_phone(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Prison_phone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Prison", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Prison", field, false, false, "String")
 }
 
 func (ec *executionContext) _Prison_email(ctx context.Context, field graphql.CollectedField, obj *model.Prison) (ret graphql.Marshaler) {
@@ -14273,7 +14288,7 @@ func (ec *executionContext) _Prison_email(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Prison_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Prison", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Prison", field, false, false, "String")
 }
 
 func (ec *executionContext) _Prison_version(ctx context.Context, field graphql.CollectedField, obj *model.Prison) (ret graphql.Marshaler) {
@@ -14296,7 +14311,7 @@ func (ec *executionContext) _Prison_version(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Prison_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Prison", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("Prison", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Query_person(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -15100,10 +15115,10 @@ func (ec *executionContext) _Query___schema(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *introspection.Schema) graphql.Marshaler {
-			return ec.marshalO__Schema2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐSchema(ctx, selections, v)
+			return ec.marshalN__Schema2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐSchema(ctx, selections, v)
 		},
 		true,
-		false,
+		true,
 	)
 }
 func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -15139,7 +15154,7 @@ func (ec *executionContext) _Recipient_agency(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Recipient_agency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Recipient", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Recipient", field, false, false, "String")
 }
 
 func (ec *executionContext) _Recipient_roles(ctx context.Context, field graphql.CollectedField, obj *model.Recipient) (ret graphql.Marshaler) {
@@ -15162,7 +15177,7 @@ func (ec *executionContext) _Recipient_roles(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Recipient_roles(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Recipient", field, false, false, errors.New("field of type Role does not have child fields"))
+	return graphql.NewScalarFieldContext("Recipient", field, false, false, "Role")
 }
 
 func (ec *executionContext) _Recipient_disclosures(ctx context.Context, field graphql.CollectedField, obj *model.Recipient) (ret graphql.Marshaler) {
@@ -15185,7 +15200,7 @@ func (ec *executionContext) _Recipient_disclosures(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Recipient_disclosures(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Recipient", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("Recipient", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Recipient_firstDisclosure(ctx context.Context, field graphql.CollectedField, obj *model.Recipient) (ret graphql.Marshaler) {
@@ -15208,7 +15223,7 @@ func (ec *executionContext) _Recipient_firstDisclosure(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_Recipient_firstDisclosure(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Recipient", field, false, false, errors.New("field of type DateTime does not have child fields"))
+	return graphql.NewScalarFieldContext("Recipient", field, false, false, "DateTime")
 }
 
 func (ec *executionContext) _Recipient_lastDisclosure(ctx context.Context, field graphql.CollectedField, obj *model.Recipient) (ret graphql.Marshaler) {
@@ -15231,7 +15246,7 @@ func (ec *executionContext) _Recipient_lastDisclosure(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_Recipient_lastDisclosure(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Recipient", field, false, false, errors.New("field of type DateTime does not have child fields"))
+	return graphql.NewScalarFieldContext("Recipient", field, false, false, "DateTime")
 }
 
 func (ec *executionContext) _Rehabilitation_earliestDate(ctx context.Context, field graphql.CollectedField, obj *model.Rehabilitation) (ret graphql.Marshaler) {
@@ -15254,7 +15269,7 @@ func (ec *executionContext) _Rehabilitation_earliestDate(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_Rehabilitation_earliestDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Rehabilitation", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("Rehabilitation", field, false, false, "Date")
 }
 
 func (ec *executionContext) _Rehabilitation_rule(ctx context.Context, field graphql.CollectedField, obj *model.Rehabilitation) (ret graphql.Marshaler) {
@@ -15277,7 +15292,7 @@ func (ec *executionContext) _Rehabilitation_rule(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Rehabilitation_rule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Rehabilitation", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Rehabilitation", field, false, false, "String")
 }
 
 func (ec *executionContext) _Rehabilitation_blockedBy(ctx context.Context, field graphql.CollectedField, obj *model.Rehabilitation) (ret graphql.Marshaler) {
@@ -15300,7 +15315,7 @@ func (ec *executionContext) _Rehabilitation_blockedBy(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_Rehabilitation_blockedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Rehabilitation", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Rehabilitation", field, false, false, "String")
 }
 
 func (ec *executionContext) _Sentence_id(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
@@ -15323,7 +15338,7 @@ func (ec *executionContext) _Sentence_id(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Sentence_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Sentence", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("Sentence", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Sentence_conviction(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
@@ -15378,7 +15393,7 @@ func (ec *executionContext) _Sentence_kind(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Sentence_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Sentence", field, false, false, errors.New("field of type SentenceKind does not have child fields"))
+	return graphql.NewScalarFieldContext("Sentence", field, false, false, "SentenceKind")
 }
 
 func (ec *executionContext) _Sentence_durationMonths(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
@@ -15401,7 +15416,7 @@ func (ec *executionContext) _Sentence_durationMonths(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_Sentence_durationMonths(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Sentence", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("Sentence", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Sentence_amount(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
@@ -15456,7 +15471,7 @@ func (ec *executionContext) _Sentence_life(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Sentence_life(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Sentence", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("Sentence", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Sentence_suspended(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
@@ -15479,7 +15494,7 @@ func (ec *executionContext) _Sentence_suspended(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Sentence_suspended(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Sentence", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("Sentence", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Sentence_probationMonths(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
@@ -15502,7 +15517,7 @@ func (ec *executionContext) _Sentence_probationMonths(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_Sentence_probationMonths(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Sentence", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("Sentence", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Sentence_startDate(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
@@ -15525,7 +15540,7 @@ func (ec *executionContext) _Sentence_startDate(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Sentence_startDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Sentence", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("Sentence", field, false, false, "Date")
 }
 
 func (ec *executionContext) _Sentence_endDate(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
@@ -15548,7 +15563,7 @@ func (ec *executionContext) _Sentence_endDate(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Sentence_endDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Sentence", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("Sentence", field, false, false, "Date")
 }
 
 func (ec *executionContext) _Sentence_status(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
@@ -15571,7 +15586,7 @@ func (ec *executionContext) _Sentence_status(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Sentence_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Sentence", field, false, false, errors.New("field of type SentenceStatus does not have child fields"))
+	return graphql.NewScalarFieldContext("Sentence", field, false, false, "SentenceStatus")
 }
 
 func (ec *executionContext) _Sentence_servedMonths(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
@@ -15594,7 +15609,7 @@ func (ec *executionContext) _Sentence_servedMonths(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Sentence_servedMonths(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Sentence", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("Sentence", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Sentence_conditionallyReleasedOn(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
@@ -15617,7 +15632,7 @@ func (ec *executionContext) _Sentence_conditionallyReleasedOn(ctx context.Contex
 	)
 }
 func (ec *executionContext) fieldContext_Sentence_conditionallyReleasedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Sentence", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("Sentence", field, false, false, "Date")
 }
 
 func (ec *executionContext) _Sentence_transitions(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
@@ -15672,7 +15687,7 @@ func (ec *executionContext) _Sentence_version(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Sentence_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Sentence", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("Sentence", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Sentence_blocked(ctx context.Context, field graphql.CollectedField, obj *model.Sentence) (ret graphql.Marshaler) {
@@ -15727,7 +15742,7 @@ func (ec *executionContext) _SentenceTransition_status(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_SentenceTransition_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SentenceTransition", field, false, false, errors.New("field of type SentenceStatus does not have child fields"))
+	return graphql.NewScalarFieldContext("SentenceTransition", field, false, false, "SentenceStatus")
 }
 
 func (ec *executionContext) _SentenceTransition_on(ctx context.Context, field graphql.CollectedField, obj *model.SentenceTransition) (ret graphql.Marshaler) {
@@ -15750,7 +15765,7 @@ func (ec *executionContext) _SentenceTransition_on(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_SentenceTransition_on(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SentenceTransition", field, false, false, errors.New("field of type Date does not have child fields"))
+	return graphql.NewScalarFieldContext("SentenceTransition", field, false, false, "Date")
 }
 
 func (ec *executionContext) _SentenceTransition_decision(ctx context.Context, field graphql.CollectedField, obj *model.SentenceTransition) (ret graphql.Marshaler) {
@@ -15893,7 +15908,7 @@ func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext___Directive_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Directive", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__Directive", field, false, false, "String")
 }
 
 func (ec *executionContext) ___Directive_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -15916,7 +15931,7 @@ func (ec *executionContext) ___Directive_description(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext___Directive_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Directive", field, true, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__Directive", field, true, false, "String")
 }
 
 func (ec *executionContext) ___Directive_isRepeatable(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -15939,7 +15954,7 @@ func (ec *executionContext) ___Directive_isRepeatable(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext___Directive_isRepeatable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Directive", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("__Directive", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) ___Directive_locations(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -15962,7 +15977,7 @@ func (ec *executionContext) ___Directive_locations(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext___Directive_locations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Directive", field, false, false, errors.New("field of type __DirectiveLocation does not have child fields"))
+	return graphql.NewScalarFieldContext("__Directive", field, false, false, "__DirectiveLocation")
 }
 
 func (ec *executionContext) ___Directive_args(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -15974,7 +15989,8 @@ func (ec *executionContext) ___Directive_args(ctx context.Context, field graphql
 			return ec.fieldContext___Directive_args(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Args, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.VisibleArgs(fc.Args["includeDeprecated"].(bool)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []introspection.InputValue) graphql.Marshaler {
@@ -15988,7 +16004,7 @@ func (ec *executionContext) fieldContext___Directive_args(ctx context.Context, f
 	fc = &graphql.FieldContext{
 		Object:     "__Directive",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___InputValue(ctx, field)
@@ -16028,7 +16044,7 @@ func (ec *executionContext) ___EnumValue_name(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext___EnumValue_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__EnumValue", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__EnumValue", field, false, false, "String")
 }
 
 func (ec *executionContext) ___EnumValue_description(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
@@ -16051,7 +16067,7 @@ func (ec *executionContext) ___EnumValue_description(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext___EnumValue_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__EnumValue", field, true, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__EnumValue", field, true, false, "String")
 }
 
 func (ec *executionContext) ___EnumValue_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
@@ -16074,7 +16090,7 @@ func (ec *executionContext) ___EnumValue_isDeprecated(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext___EnumValue_isDeprecated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__EnumValue", field, true, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("__EnumValue", field, true, false, "Boolean")
 }
 
 func (ec *executionContext) ___EnumValue_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
@@ -16097,7 +16113,7 @@ func (ec *executionContext) ___EnumValue_deprecationReason(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext___EnumValue_deprecationReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__EnumValue", field, true, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__EnumValue", field, true, false, "String")
 }
 
 func (ec *executionContext) ___Field_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
@@ -16120,7 +16136,7 @@ func (ec *executionContext) ___Field_name(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext___Field_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Field", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__Field", field, false, false, "String")
 }
 
 func (ec *executionContext) ___Field_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
@@ -16143,7 +16159,7 @@ func (ec *executionContext) ___Field_description(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext___Field_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Field", field, true, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__Field", field, true, false, "String")
 }
 
 func (ec *executionContext) ___Field_args(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
@@ -16155,7 +16171,8 @@ func (ec *executionContext) ___Field_args(ctx context.Context, field graphql.Col
 			return ec.fieldContext___Field_args(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Args, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.VisibleArgs(fc.Args["includeDeprecated"].(bool)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []introspection.InputValue) graphql.Marshaler {
@@ -16169,7 +16186,7 @@ func (ec *executionContext) fieldContext___Field_args(ctx context.Context, field
 	fc = &graphql.FieldContext{
 		Object:     "__Field",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___InputValue(ctx, field)
@@ -16241,7 +16258,7 @@ func (ec *executionContext) ___Field_isDeprecated(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext___Field_isDeprecated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Field", field, true, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("__Field", field, true, false, "Boolean")
 }
 
 func (ec *executionContext) ___Field_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
@@ -16264,7 +16281,7 @@ func (ec *executionContext) ___Field_deprecationReason(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext___Field_deprecationReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Field", field, true, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__Field", field, true, false, "String")
 }
 
 func (ec *executionContext) ___InputValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
@@ -16287,7 +16304,7 @@ func (ec *executionContext) ___InputValue_name(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__InputValue", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__InputValue", field, false, false, "String")
 }
 
 func (ec *executionContext) ___InputValue_description(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
@@ -16310,7 +16327,7 @@ func (ec *executionContext) ___InputValue_description(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__InputValue", field, true, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__InputValue", field, true, false, "String")
 }
 
 func (ec *executionContext) ___InputValue_type(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
@@ -16365,7 +16382,7 @@ func (ec *executionContext) ___InputValue_defaultValue(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_defaultValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__InputValue", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__InputValue", field, false, false, "String")
 }
 
 func (ec *executionContext) ___InputValue_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
@@ -16388,7 +16405,7 @@ func (ec *executionContext) ___InputValue_isDeprecated(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_isDeprecated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__InputValue", field, true, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("__InputValue", field, true, false, "Boolean")
 }
 
 func (ec *executionContext) ___InputValue_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
@@ -16411,7 +16428,7 @@ func (ec *executionContext) ___InputValue_deprecationReason(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_deprecationReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__InputValue", field, true, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__InputValue", field, true, false, "String")
 }
 
 func (ec *executionContext) ___Schema_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
@@ -16434,7 +16451,7 @@ func (ec *executionContext) ___Schema_description(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext___Schema_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Schema", field, true, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__Schema", field, true, false, "String")
 }
 
 func (ec *executionContext) ___Schema_types(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
@@ -16617,7 +16634,7 @@ func (ec *executionContext) ___Type_kind(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext___Type_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Type", field, true, false, errors.New("field of type __TypeKind does not have child fields"))
+	return graphql.NewScalarFieldContext("__Type", field, true, false, "__TypeKind")
 }
 
 func (ec *executionContext) ___Type_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
@@ -16640,7 +16657,7 @@ func (ec *executionContext) ___Type_name(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext___Type_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Type", field, true, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__Type", field, true, false, "String")
 }
 
 func (ec *executionContext) ___Type_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
@@ -16663,7 +16680,7 @@ func (ec *executionContext) ___Type_description(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext___Type_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Type", field, true, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__Type", field, true, false, "String")
 }
 
 func (ec *executionContext) ___Type_specifiedByURL(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
@@ -16686,7 +16703,7 @@ func (ec *executionContext) ___Type_specifiedByURL(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext___Type_specifiedByURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Type", field, true, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("__Type", field, true, false, "String")
 }
 
 func (ec *executionContext) ___Type_fields(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
@@ -16850,7 +16867,8 @@ func (ec *executionContext) ___Type_inputFields(ctx context.Context, field graph
 			return ec.fieldContext___Type_inputFields(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.InputFields(), nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.VisibleInputFields(fc.Args["includeDeprecated"].(bool)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []introspection.InputValue) graphql.Marshaler {
@@ -16860,7 +16878,7 @@ func (ec *executionContext) ___Type_inputFields(ctx context.Context, field graph
 		false,
 	)
 }
-func (ec *executionContext) fieldContext___Type_inputFields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext___Type_inputFields(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "__Type",
 		Field:      field,
@@ -16869,6 +16887,17 @@ func (ec *executionContext) fieldContext___Type_inputFields(_ context.Context, f
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___InputValue(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field___Type_inputFields_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -16925,7 +16954,7 @@ func (ec *executionContext) ___Type_isOneOf(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Type", field, true, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("__Type", field, true, false, "Boolean")
 }
 
 // endregion **************************** field.gotpl *****************************
@@ -16983,6 +17012,18 @@ func (ec *executionContext) unmarshalInputAccessGrantFilter(ctx context.Context,
 	return it, nil
 }
 
+// UnmarshalAccessGrantFilter unmarshals raw into the AccessGrantFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAccessGrantFilter(ctx context.Context, raw any) (model.AccessGrantFilter, error) {
+	var out model.AccessGrantFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AccessGrantFilter", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputActivateAccessGrantInput(ctx context.Context, obj any) (model.ActivateAccessGrantInput, error) {
 	var it model.ActivateAccessGrantInput
 	if obj == nil {
@@ -17025,6 +17066,18 @@ func (ec *executionContext) unmarshalInputActivateAccessGrantInput(ctx context.C
 		}
 	}
 	return it, nil
+}
+
+// UnmarshalActivateAccessGrantInput unmarshals raw into the ActivateAccessGrantInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalActivateAccessGrantInput(ctx context.Context, raw any) (model.ActivateAccessGrantInput, error) {
+	var out model.ActivateAccessGrantInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ActivateAccessGrantInput", raw, &out)
+	return out, err
 }
 
 func (ec *executionContext) unmarshalInputAddressInput(ctx context.Context, obj any) (model.AddressInput, error) {
@@ -17076,6 +17129,18 @@ func (ec *executionContext) unmarshalInputAddressInput(ctx context.Context, obj 
 		}
 	}
 	return it, nil
+}
+
+// UnmarshalAddressInput unmarshals raw into the AddressInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAddressInput(ctx context.Context, raw any) (model.AddressInput, error) {
+	var out model.AddressInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AddressInput", raw, &out)
+	return out, err
 }
 
 func (ec *executionContext) unmarshalInputAdmissionInput(ctx context.Context, obj any) (model.AdmissionInput, error) {
@@ -17143,6 +17208,18 @@ func (ec *executionContext) unmarshalInputAdmissionInput(ctx context.Context, ob
 	return it, nil
 }
 
+// UnmarshalAdmissionInput unmarshals raw into the AdmissionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAdmissionInput(ctx context.Context, raw any) (model.AdmissionInput, error) {
+	var out model.AdmissionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AdmissionInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputAuditFilter(ctx context.Context, obj any) (model.AuditFilter, error) {
 	var it model.AuditFilter
 	if obj == nil {
@@ -17201,6 +17278,18 @@ func (ec *executionContext) unmarshalInputAuditFilter(ctx context.Context, obj a
 	return it, nil
 }
 
+// UnmarshalAuditFilter unmarshals raw into the AuditFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAuditFilter(ctx context.Context, raw any) (model.AuditFilter, error) {
+	var out model.AuditFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AuditFilter", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputAuthorityInput(ctx context.Context, obj any) (model.AuthorityInput, error) {
 	var it model.AuthorityInput
 	if obj == nil {
@@ -17243,6 +17332,18 @@ func (ec *executionContext) unmarshalInputAuthorityInput(ctx context.Context, ob
 		}
 	}
 	return it, nil
+}
+
+// UnmarshalAuthorityInput unmarshals raw into the AuthorityInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAuthorityInput(ctx context.Context, raw any) (model.AuthorityInput, error) {
+	var out model.AuthorityInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AuthorityInput", raw, &out)
+	return out, err
 }
 
 func (ec *executionContext) unmarshalInputBlockInput(ctx context.Context, obj any) (model.BlockInput, error) {
@@ -17294,6 +17395,18 @@ func (ec *executionContext) unmarshalInputBlockInput(ctx context.Context, obj an
 		}
 	}
 	return it, nil
+}
+
+// UnmarshalBlockInput unmarshals raw into the BlockInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalBlockInput(ctx context.Context, raw any) (model.BlockInput, error) {
+	var out model.BlockInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "BlockInput", raw, &out)
+	return out, err
 }
 
 func (ec *executionContext) unmarshalInputConvictionCorrectionInput(ctx context.Context, obj any) (model.ConvictionCorrectionInput, error) {
@@ -17352,6 +17465,18 @@ func (ec *executionContext) unmarshalInputConvictionCorrectionInput(ctx context.
 		}
 	}
 	return it, nil
+}
+
+// UnmarshalConvictionCorrectionInput unmarshals raw into the ConvictionCorrectionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalConvictionCorrectionInput(ctx context.Context, raw any) (model.ConvictionCorrectionInput, error) {
+	var out model.ConvictionCorrectionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ConvictionCorrectionInput", raw, &out)
+	return out, err
 }
 
 func (ec *executionContext) unmarshalInputConvictionInput(ctx context.Context, obj any) (model.ConvictionInput, error) {
@@ -17426,6 +17551,18 @@ func (ec *executionContext) unmarshalInputConvictionInput(ctx context.Context, o
 	return it, nil
 }
 
+// UnmarshalConvictionInput unmarshals raw into the ConvictionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalConvictionInput(ctx context.Context, raw any) (model.ConvictionInput, error) {
+	var out model.ConvictionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ConvictionInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCourtDecisionInput(ctx context.Context, obj any) (model.CourtDecisionInput, error) {
 	var it model.CourtDecisionInput
 	if obj == nil {
@@ -17461,6 +17598,18 @@ func (ec *executionContext) unmarshalInputCourtDecisionInput(ctx context.Context
 		}
 	}
 	return it, nil
+}
+
+// UnmarshalCourtDecisionInput unmarshals raw into the CourtDecisionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCourtDecisionInput(ctx context.Context, raw any) (model.CourtDecisionInput, error) {
+	var out model.CourtDecisionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CourtDecisionInput", raw, &out)
+	return out, err
 }
 
 func (ec *executionContext) unmarshalInputDetentionPeriodCorrectionInput(ctx context.Context, obj any) (model.DetentionPeriodCorrectionInput, error) {
@@ -17542,6 +17691,18 @@ func (ec *executionContext) unmarshalInputDetentionPeriodCorrectionInput(ctx con
 	return it, nil
 }
 
+// UnmarshalDetentionPeriodCorrectionInput unmarshals raw into the DetentionPeriodCorrectionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDetentionPeriodCorrectionInput(ctx context.Context, raw any) (model.DetentionPeriodCorrectionInput, error) {
+	var out model.DetentionPeriodCorrectionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DetentionPeriodCorrectionInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputEventCallbackInput(ctx context.Context, obj any) (model.EventCallbackInput, error) {
 	var it model.EventCallbackInput
 	if obj == nil {
@@ -17600,6 +17761,18 @@ func (ec *executionContext) unmarshalInputEventCallbackInput(ctx context.Context
 	return it, nil
 }
 
+// UnmarshalEventCallbackInput unmarshals raw into the EventCallbackInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalEventCallbackInput(ctx context.Context, raw any) (model.EventCallbackInput, error) {
+	var out model.EventCallbackInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "EventCallbackInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputGrantChangeInput(ctx context.Context, obj any) (model.GrantChangeInput, error) {
 	var it model.GrantChangeInput
 	if obj == nil {
@@ -17644,6 +17817,18 @@ func (ec *executionContext) unmarshalInputGrantChangeInput(ctx context.Context, 
 	return it, nil
 }
 
+// UnmarshalGrantChangeInput unmarshals raw into the GrantChangeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalGrantChangeInput(ctx context.Context, raw any) (model.GrantChangeInput, error) {
+	var out model.GrantChangeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "GrantChangeInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputMoneyInput(ctx context.Context, obj any) (model.MoneyInput, error) {
 	var it model.MoneyInput
 	if obj == nil {
@@ -17679,6 +17864,18 @@ func (ec *executionContext) unmarshalInputMoneyInput(ctx context.Context, obj an
 		}
 	}
 	return it, nil
+}
+
+// UnmarshalMoneyInput unmarshals raw into the MoneyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalMoneyInput(ctx context.Context, raw any) (model.MoneyInput, error) {
+	var out model.MoneyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "MoneyInput", raw, &out)
+	return out, err
 }
 
 func (ec *executionContext) unmarshalInputOffenceInput(ctx context.Context, obj any) (model.OffenceInput, error) {
@@ -17751,6 +17948,18 @@ func (ec *executionContext) unmarshalInputOffenceInput(ctx context.Context, obj 
 		}
 	}
 	return it, nil
+}
+
+// UnmarshalOffenceInput unmarshals raw into the OffenceInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalOffenceInput(ctx context.Context, raw any) (model.OffenceInput, error) {
+	var out model.OffenceInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "OffenceInput", raw, &out)
+	return out, err
 }
 
 func (ec *executionContext) unmarshalInputPersonInput(ctx context.Context, obj any) (model.PersonInput, error) {
@@ -17846,6 +18055,18 @@ func (ec *executionContext) unmarshalInputPersonInput(ctx context.Context, obj a
 	return it, nil
 }
 
+// UnmarshalPersonInput unmarshals raw into the PersonInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPersonInput(ctx context.Context, raw any) (model.PersonInput, error) {
+	var out model.PersonInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PersonInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputPersonSearchInput(ctx context.Context, obj any) (model.PersonSearchInput, error) {
 	var it model.PersonSearchInput
 	if obj == nil {
@@ -17897,6 +18118,18 @@ func (ec *executionContext) unmarshalInputPersonSearchInput(ctx context.Context,
 	return it, nil
 }
 
+// UnmarshalPersonSearchInput unmarshals raw into the PersonSearchInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPersonSearchInput(ctx context.Context, raw any) (model.PersonSearchInput, error) {
+	var out model.PersonSearchInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PersonSearchInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputPlaceInput(ctx context.Context, obj any) (model.PlaceInput, error) {
 	var it model.PlaceInput
 	if obj == nil {
@@ -17932,6 +18165,18 @@ func (ec *executionContext) unmarshalInputPlaceInput(ctx context.Context, obj an
 		}
 	}
 	return it, nil
+}
+
+// UnmarshalPlaceInput unmarshals raw into the PlaceInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPlaceInput(ctx context.Context, raw any) (model.PlaceInput, error) {
+	var out model.PlaceInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PlaceInput", raw, &out)
+	return out, err
 }
 
 func (ec *executionContext) unmarshalInputPreviousNameInput(ctx context.Context, obj any) (model.PreviousNameInput, error) {
@@ -17976,6 +18221,18 @@ func (ec *executionContext) unmarshalInputPreviousNameInput(ctx context.Context,
 		}
 	}
 	return it, nil
+}
+
+// UnmarshalPreviousNameInput unmarshals raw into the PreviousNameInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPreviousNameInput(ctx context.Context, raw any) (model.PreviousNameInput, error) {
+	var out model.PreviousNameInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PreviousNameInput", raw, &out)
+	return out, err
 }
 
 func (ec *executionContext) unmarshalInputPrisonInput(ctx context.Context, obj any) (model.PrisonInput, error) {
@@ -18050,6 +18307,18 @@ func (ec *executionContext) unmarshalInputPrisonInput(ctx context.Context, obj a
 	return it, nil
 }
 
+// UnmarshalPrisonInput unmarshals raw into the PrisonInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPrisonInput(ctx context.Context, raw any) (model.PrisonInput, error) {
+	var out model.PrisonInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PrisonInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputPurposeInput(ctx context.Context, obj any) (model.PurposeInput, error) {
 	var it model.PurposeInput
 	if obj == nil {
@@ -18085,6 +18354,18 @@ func (ec *executionContext) unmarshalInputPurposeInput(ctx context.Context, obj 
 		}
 	}
 	return it, nil
+}
+
+// UnmarshalPurposeInput unmarshals raw into the PurposeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPurposeInput(ctx context.Context, raw any) (model.PurposeInput, error) {
+	var out model.PurposeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PurposeInput", raw, &out)
+	return out, err
 }
 
 func (ec *executionContext) unmarshalInputReleaseInput(ctx context.Context, obj any) (model.ReleaseInput, error) {
@@ -18124,6 +18405,18 @@ func (ec *executionContext) unmarshalInputReleaseInput(ctx context.Context, obj 
 	return it, nil
 }
 
+// UnmarshalReleaseInput unmarshals raw into the ReleaseInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalReleaseInput(ctx context.Context, raw any) (model.ReleaseInput, error) {
+	var out model.ReleaseInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ReleaseInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRequestAccessInput(ctx context.Context, obj any) (model.RequestAccessInput, error) {
 	var it model.RequestAccessInput
 	if obj == nil {
@@ -18159,6 +18452,18 @@ func (ec *executionContext) unmarshalInputRequestAccessInput(ctx context.Context
 		}
 	}
 	return it, nil
+}
+
+// UnmarshalRequestAccessInput unmarshals raw into the RequestAccessInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRequestAccessInput(ctx context.Context, raw any) (model.RequestAccessInput, error) {
+	var out model.RequestAccessInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RequestAccessInput", raw, &out)
+	return out, err
 }
 
 func (ec *executionContext) unmarshalInputSentenceInput(ctx context.Context, obj any) (model.SentenceInput, error) {
@@ -18247,6 +18552,18 @@ func (ec *executionContext) unmarshalInputSentenceInput(ctx context.Context, obj
 	return it, nil
 }
 
+// UnmarshalSentenceInput unmarshals raw into the SentenceInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSentenceInput(ctx context.Context, raw any) (model.SentenceInput, error) {
+	var out model.SentenceInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SentenceInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSentenceStatusInput(ctx context.Context, obj any) (model.SentenceStatusInput, error) {
 	var it model.SentenceStatusInput
 	if obj == nil {
@@ -18312,6 +18629,18 @@ func (ec *executionContext) unmarshalInputSentenceStatusInput(ctx context.Contex
 	return it, nil
 }
 
+// UnmarshalSentenceStatusInput unmarshals raw into the SentenceStatusInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSentenceStatusInput(ctx context.Context, raw any) (model.SentenceStatusInput, error) {
+	var out model.SentenceStatusInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SentenceStatusInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputTransferInput(ctx context.Context, obj any) (model.TransferInput, error) {
 	var it model.TransferInput
 	if obj == nil {
@@ -18349,6 +18678,18 @@ func (ec *executionContext) unmarshalInputTransferInput(ctx context.Context, obj
 	return it, nil
 }
 
+// UnmarshalTransferInput unmarshals raw into the TransferInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTransferInput(ctx context.Context, raw any) (model.TransferInput, error) {
+	var out model.TransferInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TransferInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -18363,8 +18704,7 @@ func (ec *executionContext) _AccessGrant(ctx context.Context, sel ast.SelectionS
 	fields := graphql.CollectFields(ec.OperationContext, sel, accessGrantImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -18448,14 +18788,10 @@ func (ec *executionContext) _AccessGrant(ctx context.Context, sel ast.SelectionS
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -18466,8 +18802,7 @@ func (ec *executionContext) _AccessGrantConnection(ctx context.Context, sel ast.
 	fields := graphql.CollectFields(ec.OperationContext, sel, accessGrantConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -18491,14 +18826,10 @@ func (ec *executionContext) _AccessGrantConnection(ctx context.Context, sel ast.
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -18509,8 +18840,7 @@ func (ec *executionContext) _AccessGrantEdge(ctx context.Context, sel ast.Select
 	fields := graphql.CollectFields(ec.OperationContext, sel, accessGrantEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -18534,14 +18864,10 @@ func (ec *executionContext) _AccessGrantEdge(ctx context.Context, sel ast.Select
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -18552,8 +18878,7 @@ func (ec *executionContext) _Address(ctx context.Context, sel ast.SelectionSet, 
 	fields := graphql.CollectFields(ec.OperationContext, sel, addressImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -18587,14 +18912,10 @@ func (ec *executionContext) _Address(ctx context.Context, sel ast.SelectionSet, 
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -18605,8 +18926,7 @@ func (ec *executionContext) _AuditAccess(ctx context.Context, sel ast.SelectionS
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditAccessImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -18635,14 +18955,10 @@ func (ec *executionContext) _AuditAccess(ctx context.Context, sel ast.SelectionS
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -18653,8 +18969,7 @@ func (ec *executionContext) _AuditChainReport(ctx context.Context, sel ast.Selec
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditChainReportImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -18708,14 +19023,10 @@ func (ec *executionContext) _AuditChainReport(ctx context.Context, sel ast.Selec
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -18726,8 +19037,7 @@ func (ec *executionContext) _AuditCheckpoint(ctx context.Context, sel ast.Select
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditCheckpointImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -18756,14 +19066,10 @@ func (ec *executionContext) _AuditCheckpoint(ctx context.Context, sel ast.Select
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -18774,8 +19080,7 @@ func (ec *executionContext) _AuditConsistencyProof(ctx context.Context, sel ast.
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditConsistencyProofImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -18814,14 +19119,10 @@ func (ec *executionContext) _AuditConsistencyProof(ctx context.Context, sel ast.
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -18832,8 +19133,7 @@ func (ec *executionContext) _AuditEntry(ctx context.Context, sel ast.SelectionSe
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditEntryImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -18949,43 +19249,11 @@ func (ec *executionContext) _AuditEntry(ctx context.Context, sel ast.SelectionSe
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "canonical":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._AuditEntry_canonical(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AuditEntry_canonical(ctx, field, obj)
 				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -18995,14 +19263,10 @@ func (ec *executionContext) _AuditEntry(ctx context.Context, sel ast.SelectionSe
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -19013,8 +19277,7 @@ func (ec *executionContext) _AuditEntryConnection(ctx context.Context, sel ast.S
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditEntryConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19038,14 +19301,10 @@ func (ec *executionContext) _AuditEntryConnection(ctx context.Context, sel ast.S
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -19056,8 +19315,7 @@ func (ec *executionContext) _AuditEntryEdge(ctx context.Context, sel ast.Selecti
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditEntryEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19081,14 +19339,10 @@ func (ec *executionContext) _AuditEntryEdge(ctx context.Context, sel ast.Selecti
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -19099,8 +19353,7 @@ func (ec *executionContext) _AuditExportPage(ctx context.Context, sel ast.Select
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditExportPageImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19129,14 +19382,10 @@ func (ec *executionContext) _AuditExportPage(ctx context.Context, sel ast.Select
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -19147,8 +19396,7 @@ func (ec *executionContext) _AuditInclusionProof(ctx context.Context, sel ast.Se
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditInclusionProofImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19192,14 +19440,10 @@ func (ec *executionContext) _AuditInclusionProof(ctx context.Context, sel ast.Se
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -19210,8 +19454,7 @@ func (ec *executionContext) _AuditPurpose(ctx context.Context, sel ast.Selection
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditPurposeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19235,14 +19478,10 @@ func (ec *executionContext) _AuditPurpose(ctx context.Context, sel ast.Selection
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -19253,8 +19492,7 @@ func (ec *executionContext) _Authority(ctx context.Context, sel ast.SelectionSet
 	fields := graphql.CollectFields(ec.OperationContext, sel, authorityImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19283,14 +19521,10 @@ func (ec *executionContext) _Authority(ctx context.Context, sel ast.SelectionSet
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -19301,8 +19535,7 @@ func (ec *executionContext) _Blocking(ctx context.Context, sel ast.SelectionSet,
 	fields := graphql.CollectFields(ec.OperationContext, sel, blockingImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19336,14 +19569,10 @@ func (ec *executionContext) _Blocking(ctx context.Context, sel ast.SelectionSet,
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -19354,8 +19583,7 @@ func (ec *executionContext) _Conviction(ctx context.Context, sel ast.SelectionSe
 	fields := graphql.CollectFields(ec.OperationContext, sel, convictionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19366,43 +19594,11 @@ func (ec *executionContext) _Conviction(ctx context.Context, sel ast.SelectionSe
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "person":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Conviction_person(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Conviction_person(ctx, field, obj)
 				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "court":
 			out.Values[i] = ec._Conviction_court(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -19469,43 +19665,11 @@ func (ec *executionContext) _Conviction(ctx context.Context, sel ast.SelectionSe
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "rehabilitation":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Conviction_rehabilitation(ctx, field, obj)
-				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Conviction_rehabilitation(ctx, field, obj)
 				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "blocked":
 			out.Values[i] = ec._Conviction_blocked(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -19520,14 +19684,10 @@ func (ec *executionContext) _Conviction(ctx context.Context, sel ast.SelectionSe
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -19538,8 +19698,7 @@ func (ec *executionContext) _Correction(ctx context.Context, sel ast.SelectionSe
 	fields := graphql.CollectFields(ec.OperationContext, sel, correctionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19618,14 +19777,10 @@ func (ec *executionContext) _Correction(ctx context.Context, sel ast.SelectionSe
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -19636,8 +19791,7 @@ func (ec *executionContext) _CorrectionResult(ctx context.Context, sel ast.Selec
 	fields := graphql.CollectFields(ec.OperationContext, sel, correctionResultImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19681,14 +19835,10 @@ func (ec *executionContext) _CorrectionResult(ctx context.Context, sel ast.Selec
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -19699,8 +19849,7 @@ func (ec *executionContext) _CourtDecision(ctx context.Context, sel ast.Selectio
 	fields := graphql.CollectFields(ec.OperationContext, sel, courtDecisionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19724,14 +19873,10 @@ func (ec *executionContext) _CourtDecision(ctx context.Context, sel ast.Selectio
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -19742,8 +19887,7 @@ func (ec *executionContext) _DetentionPeriod(ctx context.Context, sel ast.Select
 	fields := graphql.CollectFields(ec.OperationContext, sel, detentionPeriodImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19769,86 +19913,22 @@ func (ec *executionContext) _DetentionPeriod(ctx context.Context, sel ast.Select
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "prison":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._DetentionPeriod_prison(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DetentionPeriod_prison(ctx, field, obj)
 				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "responsibleAuthority":
 			out.Values[i] = ec._DetentionPeriod_responsibleAuthority(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "sentence":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._DetentionPeriod_sentence(ctx, field, obj)
-				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DetentionPeriod_sentence(ctx, field, obj)
 				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "expectedRelease":
 			out.Values[i] = ec._DetentionPeriod_expectedRelease(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -19873,14 +19953,10 @@ func (ec *executionContext) _DetentionPeriod(ctx context.Context, sel ast.Select
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -19891,8 +19967,7 @@ func (ec *executionContext) _DetentionStatus(ctx context.Context, sel ast.Select
 	fields := graphql.CollectFields(ec.OperationContext, sel, detentionStatusImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19913,43 +19988,11 @@ func (ec *executionContext) _DetentionStatus(ctx context.Context, sel ast.Select
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "prison":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._DetentionStatus_prison(ctx, field, obj)
-				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DetentionStatus_prison(ctx, field, obj)
 				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "inPrisonSince":
 			out.Values[i] = ec._DetentionStatus_inPrisonSince(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -19974,14 +20017,10 @@ func (ec *executionContext) _DetentionStatus(ctx context.Context, sel ast.Select
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -19992,8 +20031,7 @@ func (ec *executionContext) _Disclosure(ctx context.Context, sel ast.SelectionSe
 	fields := graphql.CollectFields(ec.OperationContext, sel, disclosureImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20042,14 +20080,10 @@ func (ec *executionContext) _Disclosure(ctx context.Context, sel ast.SelectionSe
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -20060,8 +20094,7 @@ func (ec *executionContext) _EventCallback(ctx context.Context, sel ast.Selectio
 	fields := graphql.CollectFields(ec.OperationContext, sel, eventCallbackImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20105,14 +20138,10 @@ func (ec *executionContext) _EventCallback(ctx context.Context, sel ast.Selectio
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -20123,8 +20152,7 @@ func (ec *executionContext) _Expungement(ctx context.Context, sel ast.SelectionS
 	fields := graphql.CollectFields(ec.OperationContext, sel, expungementImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20158,14 +20186,10 @@ func (ec *executionContext) _Expungement(ctx context.Context, sel ast.SelectionS
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -20176,8 +20200,7 @@ func (ec *executionContext) _FieldChange(ctx context.Context, sel ast.SelectionS
 	fields := graphql.CollectFields(ec.OperationContext, sel, fieldChangeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20206,14 +20229,10 @@ func (ec *executionContext) _FieldChange(ctx context.Context, sel ast.SelectionS
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -20224,8 +20243,7 @@ func (ec *executionContext) _GrantChangeRequest(ctx context.Context, sel ast.Sel
 	fields := graphql.CollectFields(ec.OperationContext, sel, grantChangeRequestImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20274,14 +20292,10 @@ func (ec *executionContext) _GrantChangeRequest(ctx context.Context, sel ast.Sel
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -20292,8 +20306,7 @@ func (ec *executionContext) _GrantEvent(ctx context.Context, sel ast.SelectionSe
 	fields := graphql.CollectFields(ec.OperationContext, sel, grantEventImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20362,14 +20375,10 @@ func (ec *executionContext) _GrantEvent(ctx context.Context, sel ast.SelectionSe
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -20380,8 +20389,7 @@ func (ec *executionContext) _GrantEventConnection(ctx context.Context, sel ast.S
 	fields := graphql.CollectFields(ec.OperationContext, sel, grantEventConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20405,14 +20413,10 @@ func (ec *executionContext) _GrantEventConnection(ctx context.Context, sel ast.S
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -20423,8 +20427,7 @@ func (ec *executionContext) _GrantEventEdge(ctx context.Context, sel ast.Selecti
 	fields := graphql.CollectFields(ec.OperationContext, sel, grantEventEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20448,14 +20451,10 @@ func (ec *executionContext) _GrantEventEdge(ctx context.Context, sel ast.Selecti
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -20466,8 +20465,7 @@ func (ec *executionContext) _GrantIdentity(ctx context.Context, sel ast.Selectio
 	fields := graphql.CollectFields(ec.OperationContext, sel, grantIdentityImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20496,14 +20494,10 @@ func (ec *executionContext) _GrantIdentity(ctx context.Context, sel ast.Selectio
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -20514,8 +20508,7 @@ func (ec *executionContext) _GrantTransition(ctx context.Context, sel ast.Select
 	fields := graphql.CollectFields(ec.OperationContext, sel, grantTransitionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20549,14 +20542,10 @@ func (ec *executionContext) _GrantTransition(ctx context.Context, sel ast.Select
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -20567,8 +20556,7 @@ func (ec *executionContext) _Money(ctx context.Context, sel ast.SelectionSet, ob
 	fields := graphql.CollectFields(ec.OperationContext, sel, moneyImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20592,14 +20580,10 @@ func (ec *executionContext) _Money(ctx context.Context, sel ast.SelectionSet, ob
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -20613,8 +20597,7 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 	})
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		innerCtx := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{
 			Object: field.Name,
@@ -20843,14 +20826,10 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -20861,8 +20840,7 @@ func (ec *executionContext) _Offence(ctx context.Context, sel ast.SelectionSet, 
 	fields := graphql.CollectFields(ec.OperationContext, sel, offenceImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20916,14 +20894,10 @@ func (ec *executionContext) _Offence(ctx context.Context, sel ast.SelectionSet, 
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -20934,8 +20908,7 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 	fields := graphql.CollectFields(ec.OperationContext, sel, pageInfoImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20959,14 +20932,10 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -20977,8 +20946,7 @@ func (ec *executionContext) _Person(ctx context.Context, sel ast.SelectionSet, o
 	fields := graphql.CollectFields(ec.OperationContext, sel, personImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -21039,119 +21007,23 @@ func (ec *executionContext) _Person(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "detentionStatus":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Person_detentionStatus(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Person_detentionStatus(ctx, field, obj)
 				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "detentionHistory":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Person_detentionHistory(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Person_detentionHistory(ctx, field, obj)
 				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "convictions":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Person_convictions(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Person_convictions(ctx, field, obj)
 				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "version":
 			out.Values[i] = ec._Person_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -21171,14 +21043,10 @@ func (ec *executionContext) _Person(ctx context.Context, sel ast.SelectionSet, o
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -21189,8 +21057,7 @@ func (ec *executionContext) _PersonConnection(ctx context.Context, sel ast.Selec
 	fields := graphql.CollectFields(ec.OperationContext, sel, personConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -21214,14 +21081,10 @@ func (ec *executionContext) _PersonConnection(ctx context.Context, sel ast.Selec
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -21232,8 +21095,7 @@ func (ec *executionContext) _PersonEdge(ctx context.Context, sel ast.SelectionSe
 	fields := graphql.CollectFields(ec.OperationContext, sel, personEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -21257,14 +21119,10 @@ func (ec *executionContext) _PersonEdge(ctx context.Context, sel ast.SelectionSe
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -21275,8 +21133,7 @@ func (ec *executionContext) _PersonEvent(ctx context.Context, sel ast.SelectionS
 	fields := graphql.CollectFields(ec.OperationContext, sel, personEventImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -21335,14 +21192,10 @@ func (ec *executionContext) _PersonEvent(ctx context.Context, sel ast.SelectionS
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -21353,8 +21206,7 @@ func (ec *executionContext) _Place(ctx context.Context, sel ast.SelectionSet, ob
 	fields := graphql.CollectFields(ec.OperationContext, sel, placeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -21378,14 +21230,10 @@ func (ec *executionContext) _Place(ctx context.Context, sel ast.SelectionSet, ob
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -21396,8 +21244,7 @@ func (ec *executionContext) _PreviousName(ctx context.Context, sel ast.Selection
 	fields := graphql.CollectFields(ec.OperationContext, sel, previousNameImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -21426,14 +21273,10 @@ func (ec *executionContext) _PreviousName(ctx context.Context, sel ast.Selection
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -21444,8 +21287,7 @@ func (ec *executionContext) _Principal(ctx context.Context, sel ast.SelectionSet
 	fields := graphql.CollectFields(ec.OperationContext, sel, principalImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -21489,14 +21331,10 @@ func (ec *executionContext) _Principal(ctx context.Context, sel ast.SelectionSet
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -21507,8 +21345,7 @@ func (ec *executionContext) _Prison(ctx context.Context, sel ast.SelectionSet, o
 	fields := graphql.CollectFields(ec.OperationContext, sel, prisonImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -21557,14 +21394,10 @@ func (ec *executionContext) _Prison(ctx context.Context, sel ast.SelectionSet, o
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -21578,8 +21411,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 	})
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		innerCtx := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{
 			Object: field.Name,
@@ -21590,401 +21422,113 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Query")
 		case "person":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_person(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_person(ctx, field)
+				})
 		case "personByNationalId":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_personByNationalId(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_personByNationalId(ctx, field)
+				})
 		case "searchPersons":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_searchPersons(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_searchPersons(ctx, field)
+				})
 		case "prisons":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_prisons(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_prisons(ctx, field)
+				})
 		case "prison":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_prison(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_prison(ctx, field)
+				})
 		case "me":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_me(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_me(ctx, field)
+				})
 		case "myAccessGrants":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_myAccessGrants(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_myAccessGrants(ctx, field)
+				})
 		case "accessGrants":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_accessGrants(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_accessGrants(ctx, field)
+				})
 		case "auditTrail":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_auditTrail(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_auditTrail(ctx, field)
+				})
 		case "disclosures":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_disclosures(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_disclosures(ctx, field)
+				})
 		case "verifyAuditChain":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_verifyAuditChain(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_verifyAuditChain(ctx, field)
+				})
 		case "auditCheckpoint":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_auditCheckpoint(ctx, field)
-				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_auditCheckpoint(ctx, field)
+				})
 		case "auditInclusionProof":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_auditInclusionProof(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_auditInclusionProof(ctx, field)
+				})
 		case "auditConsistencyProof":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_auditConsistencyProof(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_auditConsistencyProof(ctx, field)
+				})
 		case "auditExport":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_auditExport(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_auditExport(ctx, field)
+				})
 		case "recipientsToNotify":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_recipientsToNotify(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_recipientsToNotify(ctx, field)
+				})
 		case "corrections":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_corrections(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_corrections(ctx, field)
+				})
 		case "grantEvents":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_grantEvents(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_grantEvents(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -21996,7 +21540,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___schema(ctx, field)
 			})
-			if out.Values[i] == graphql.RequiredNull {
+			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
@@ -22008,14 +21552,10 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -22026,8 +21566,7 @@ func (ec *executionContext) _Recipient(ctx context.Context, sel ast.SelectionSet
 	fields := graphql.CollectFields(ec.OperationContext, sel, recipientImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -22066,14 +21605,10 @@ func (ec *executionContext) _Recipient(ctx context.Context, sel ast.SelectionSet
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -22084,8 +21619,7 @@ func (ec *executionContext) _Rehabilitation(ctx context.Context, sel ast.Selecti
 	fields := graphql.CollectFields(ec.OperationContext, sel, rehabilitationImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -22114,14 +21648,10 @@ func (ec *executionContext) _Rehabilitation(ctx context.Context, sel ast.Selecti
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -22132,8 +21662,7 @@ func (ec *executionContext) _Sentence(ctx context.Context, sel ast.SelectionSet,
 	fields := graphql.CollectFields(ec.OperationContext, sel, sentenceImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -22144,43 +21673,11 @@ func (ec *executionContext) _Sentence(ctx context.Context, sel ast.SelectionSet,
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "conviction":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Sentence_conviction(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Sentence_conviction(ctx, field, obj)
 				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "kind":
 			out.Values[i] = ec._Sentence_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -22260,14 +21757,10 @@ func (ec *executionContext) _Sentence(ctx context.Context, sel ast.SelectionSet,
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -22278,8 +21771,7 @@ func (ec *executionContext) _SentenceTransition(ctx context.Context, sel ast.Sel
 	fields := graphql.CollectFields(ec.OperationContext, sel, sentenceTransitionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -22308,14 +21800,10 @@ func (ec *executionContext) _SentenceTransition(ctx context.Context, sel ast.Sel
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -22348,8 +21836,7 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 	fields := graphql.CollectFields(ec.OperationContext, sel, __DirectiveImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -22388,14 +21875,10 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -22406,8 +21889,7 @@ func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionS
 	fields := graphql.CollectFields(ec.OperationContext, sel, __EnumValueImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -22441,14 +21923,10 @@ func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionS
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -22459,8 +21937,7 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 	fields := graphql.CollectFields(ec.OperationContext, sel, __FieldImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -22504,14 +21981,10 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -22522,8 +21995,7 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 	fields := graphql.CollectFields(ec.OperationContext, sel, __InputValueImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -22567,14 +22039,10 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -22585,8 +22053,7 @@ func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet,
 	fields := graphql.CollectFields(ec.OperationContext, sel, __SchemaImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -22630,14 +22097,10 @@ func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet,
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -22648,8 +22111,7 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 	fields := graphql.CollectFields(ec.OperationContext, sel, __TypeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -22718,14 +22180,10 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
 
 	return out
 }
@@ -22756,9 +22214,7 @@ func (ec *executionContext) marshalNAccessGrant2ᚕcustodiaᚋmodelᚐAccessGran
 
 func (ec *executionContext) marshalNAccessGrant2ᚖcustodiaᚋmodelᚐAccessGrant(ctx context.Context, sel ast.SelectionSet, v *model.AccessGrant) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "AccessGrant!")
 		return graphql.Null
 	}
 	return ec._AccessGrant(ctx, sel, v)
@@ -22766,9 +22222,7 @@ func (ec *executionContext) marshalNAccessGrant2ᚖcustodiaᚋmodelᚐAccessGran
 
 func (ec *executionContext) marshalNAccessGrantConnection2ᚖcustodiaᚋmodelᚐAccessGrantConnection(ctx context.Context, sel ast.SelectionSet, v *model.AccessGrantConnection) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "AccessGrantConnection!")
 		return graphql.Null
 	}
 	return ec._AccessGrantConnection(ctx, sel, v)
@@ -22835,9 +22289,7 @@ func (ec *executionContext) marshalNAuditAccess2ᚕcustodiaᚋmodelᚐAuditAcces
 
 func (ec *executionContext) marshalNAuditChainReport2ᚖcustodiaᚋmodelᚐAuditChainReport(ctx context.Context, sel ast.SelectionSet, v *model.AuditChainReport) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "AuditChainReport!")
 		return graphql.Null
 	}
 	return ec._AuditChainReport(ctx, sel, v)
@@ -22845,9 +22297,7 @@ func (ec *executionContext) marshalNAuditChainReport2ᚖcustodiaᚋmodelᚐAudit
 
 func (ec *executionContext) marshalNAuditConsistencyProof2ᚖcustodiaᚋmodelᚐAuditConsistencyProof(ctx context.Context, sel ast.SelectionSet, v *model.AuditConsistencyProof) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "AuditConsistencyProof!")
 		return graphql.Null
 	}
 	return ec._AuditConsistencyProof(ctx, sel, v)
@@ -22859,9 +22309,7 @@ func (ec *executionContext) marshalNAuditEntry2custodiaᚋmodelᚐAuditEntry(ctx
 
 func (ec *executionContext) marshalNAuditEntryConnection2ᚖcustodiaᚋmodelᚐAuditEntryConnection(ctx context.Context, sel ast.SelectionSet, v *model.AuditEntryConnection) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "AuditEntryConnection!")
 		return graphql.Null
 	}
 	return ec._AuditEntryConnection(ctx, sel, v)
@@ -22889,9 +22337,7 @@ func (ec *executionContext) marshalNAuditEntryEdge2ᚕcustodiaᚋmodelᚐAuditEn
 
 func (ec *executionContext) marshalNAuditExportPage2ᚖcustodiaᚋmodelᚐAuditExportPage(ctx context.Context, sel ast.SelectionSet, v *model.AuditExportPage) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "AuditExportPage!")
 		return graphql.Null
 	}
 	return ec._AuditExportPage(ctx, sel, v)
@@ -22899,9 +22345,7 @@ func (ec *executionContext) marshalNAuditExportPage2ᚖcustodiaᚋmodelᚐAuditE
 
 func (ec *executionContext) marshalNAuditInclusionProof2ᚖcustodiaᚋmodelᚐAuditInclusionProof(ctx context.Context, sel ast.SelectionSet, v *model.AuditInclusionProof) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "AuditInclusionProof!")
 		return graphql.Null
 	}
 	return ec._AuditInclusionProof(ctx, sel, v)
@@ -22956,9 +22400,7 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	_ = sel
 	res := graphql.MarshalBoolean(v)
 	if res == graphql.Null {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullFromMarshaler(ctx, "Boolean!")
 	}
 	return res
 }
@@ -22985,9 +22427,7 @@ func (ec *executionContext) marshalNConviction2ᚕcustodiaᚋmodelᚐConviction�
 
 func (ec *executionContext) marshalNConviction2ᚖcustodiaᚋmodelᚐConviction(ctx context.Context, sel ast.SelectionSet, v *model.Conviction) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "Conviction!")
 		return graphql.Null
 	}
 	return ec._Conviction(ctx, sel, v)
@@ -23035,9 +22475,7 @@ func (ec *executionContext) marshalNCorrectionAction2custodiaᚋmodelᚐCorrecti
 
 func (ec *executionContext) marshalNCorrectionResult2ᚖcustodiaᚋmodelᚐCorrectionResult(ctx context.Context, sel ast.SelectionSet, v *model.CorrectionResult) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "CorrectionResult!")
 		return graphql.Null
 	}
 	return ec._CorrectionResult(ctx, sel, v)
@@ -23072,9 +22510,7 @@ func (ec *executionContext) marshalNDateTime2timeᚐTime(ctx context.Context, se
 	_ = sel
 	res := graphql.MarshalTime(v)
 	if res == graphql.Null {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullFromMarshaler(ctx, "DateTime!")
 	}
 	return res
 }
@@ -23111,9 +22547,7 @@ func (ec *executionContext) marshalNDetentionPeriod2ᚕcustodiaᚋmodelᚐDetent
 
 func (ec *executionContext) marshalNDetentionPeriod2ᚖcustodiaᚋmodelᚐDetentionPeriod(ctx context.Context, sel ast.SelectionSet, v *model.DetentionPeriod) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "DetentionPeriod!")
 		return graphql.Null
 	}
 	return ec._DetentionPeriod(ctx, sel, v)
@@ -23126,9 +22560,7 @@ func (ec *executionContext) unmarshalNDetentionPeriodCorrectionInput2custodiaᚋ
 
 func (ec *executionContext) marshalNDetentionStatus2ᚖcustodiaᚋmodelᚐDetentionStatus(ctx context.Context, sel ast.SelectionSet, v *model.DetentionStatus) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "DetentionStatus!")
 		return graphql.Null
 	}
 	return ec._DetentionStatus(ctx, sel, v)
@@ -23156,9 +22588,7 @@ func (ec *executionContext) marshalNDisclosure2ᚕcustodiaᚋmodelᚐDisclosure�
 
 func (ec *executionContext) marshalNEventCallback2ᚖcustodiaᚋmodelᚐEventCallback(ctx context.Context, sel ast.SelectionSet, v *model.EventCallback) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "EventCallback!")
 		return graphql.Null
 	}
 	return ec._EventCallback(ctx, sel, v)
@@ -23210,9 +22640,7 @@ func (ec *executionContext) marshalNGrantEvent2custodiaᚋmodelᚐGrantEvent(ctx
 
 func (ec *executionContext) marshalNGrantEventConnection2ᚖcustodiaᚋmodelᚐGrantEventConnection(ctx context.Context, sel ast.SelectionSet, v *model.GrantEventConnection) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "GrantEventConnection!")
 		return graphql.Null
 	}
 	return ec._GrantEventConnection(ctx, sel, v)
@@ -23271,9 +22699,7 @@ func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.Selec
 	_ = sel
 	res := graphql.MarshalID(v)
 	if res == graphql.Null {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullFromMarshaler(ctx, "ID!")
 	}
 	return res
 }
@@ -23316,9 +22742,7 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	_ = sel
 	res := graphql.MarshalInt(v)
 	if res == graphql.Null {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
 	}
 	return res
 }
@@ -23392,9 +22816,7 @@ func (ec *executionContext) marshalNPerson2custodiaᚋmodelᚐPerson(ctx context
 
 func (ec *executionContext) marshalNPerson2ᚖcustodiaᚋmodelᚐPerson(ctx context.Context, sel ast.SelectionSet, v *model.Person) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "Person!")
 		return graphql.Null
 	}
 	return ec._Person(ctx, sel, v)
@@ -23402,9 +22824,7 @@ func (ec *executionContext) marshalNPerson2ᚖcustodiaᚋmodelᚐPerson(ctx cont
 
 func (ec *executionContext) marshalNPersonConnection2ᚖcustodiaᚋmodelᚐPersonConnection(ctx context.Context, sel ast.SelectionSet, v *model.PersonConnection) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "PersonConnection!")
 		return graphql.Null
 	}
 	return ec._PersonConnection(ctx, sel, v)
@@ -23477,9 +22897,7 @@ func (ec *executionContext) unmarshalNPreviousNameInput2custodiaᚋmodelᚐPrevi
 
 func (ec *executionContext) marshalNPrincipal2ᚖcustodiaᚋmodelᚐPrincipal(ctx context.Context, sel ast.SelectionSet, v *model.Principal) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "Principal!")
 		return graphql.Null
 	}
 	return ec._Principal(ctx, sel, v)
@@ -23507,9 +22925,7 @@ func (ec *executionContext) marshalNPrison2ᚕcustodiaᚋmodelᚐPrisonᚄ(ctx c
 
 func (ec *executionContext) marshalNPrison2ᚖcustodiaᚋmodelᚐPrison(ctx context.Context, sel ast.SelectionSet, v *model.Prison) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "Prison!")
 		return graphql.Null
 	}
 	return ec._Prison(ctx, sel, v)
@@ -23687,9 +23103,7 @@ func (ec *executionContext) marshalNSentence2ᚕcustodiaᚋmodelᚐSentenceᚄ(c
 
 func (ec *executionContext) marshalNSentence2ᚖcustodiaᚋmodelᚐSentence(ctx context.Context, sel ast.SelectionSet, v *model.Sentence) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "Sentence!")
 		return graphql.Null
 	}
 	return ec._Sentence(ctx, sel, v)
@@ -23778,9 +23192,7 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 	_ = sel
 	res := graphql.MarshalString(v)
 	if res == graphql.Null {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
 	}
 	return res
 }
@@ -23848,9 +23260,7 @@ func (ec *executionContext) marshalN__DirectiveLocation2string(ctx context.Conte
 	_ = sel
 	res := graphql.MarshalString(v)
 	if res == graphql.Null {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullFromMarshaler(ctx, "__DirectiveLocation!")
 	}
 	return res
 }
@@ -23913,6 +23323,14 @@ func (ec *executionContext) marshalN__InputValue2ᚕgithubᚗcomᚋ99designsᚋg
 	return ret
 }
 
+func (ec *executionContext) marshalN__Schema2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐSchema(ctx context.Context, sel ast.SelectionSet, v *introspection.Schema) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "__Schema!")
+		return graphql.Null
+	}
+	return ec.___Schema(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalN__Type2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx context.Context, sel ast.SelectionSet, v introspection.Type) graphql.Marshaler {
 	return ec.___Type(ctx, sel, &v)
 }
@@ -23935,9 +23353,7 @@ func (ec *executionContext) marshalN__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgen�
 
 func (ec *executionContext) marshalN__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx context.Context, sel ast.SelectionSet, v *introspection.Type) graphql.Marshaler {
 	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullError(ctx, "__Type!")
 		return graphql.Null
 	}
 	return ec.___Type(ctx, sel, v)
@@ -23952,9 +23368,7 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 	_ = sel
 	res := graphql.MarshalString(v)
 	if res == graphql.Null {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
+		graphql.AddInvalidNullFromMarshaler(ctx, "__TypeKind!")
 	}
 	return res
 }
@@ -24480,13 +23894,6 @@ func (ec *executionContext) marshalO__InputValue2ᚕgithubᚗcomᚋ99designsᚋg
 	}
 
 	return ret
-}
-
-func (ec *executionContext) marshalO__Schema2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐSchema(ctx context.Context, sel ast.SelectionSet, v *introspection.Schema) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec.___Schema(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalO__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.Type) graphql.Marshaler {
