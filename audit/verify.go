@@ -509,7 +509,9 @@ func OpenRetention(msg []byte, v note.Verifier) (*RetentionRecord, error) {
 // Purge applies retention: the bodies of the entries older than the retention period (all of
 // them before the first younger one) are removed, after a signed retention record saying so
 // was stored. Their leaf and tree hashes stay, so the tree, its checkpoints and the proofs of
-// the other entries are unaffected. It returns how many entries it removed.
+// the other entries are unaffected. A purge interrupted after storing its record is finished by
+// the next one, even when nothing new is old enough. It returns how many entries its own
+// record added.
 func (t *Trail) Purge(ctx context.Context, retention time.Duration) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -519,8 +521,11 @@ func (t *Trail) Purge(ctx context.Context, retention time.Duration) (int, error)
 		return 0, err
 	}
 	through, err := t.store.AuditRemovable(ctx, before)
-	if err != nil || through == 0 {
+	if err != nil {
 		return 0, err
+	}
+	if through == 0 { // nothing new: finish a removal a crash interrupted after its record
+		return 0, t.store.FinishAuditRemoval(ctx)
 	}
 	size, err := t.store.AuditHead(ctx)
 	if err != nil {

@@ -653,30 +653,44 @@ func (s *Store) AuditRemovable(ctx context.Context, before time.Time) (int, erro
 }
 
 // RemoveAuditBodies applies retention: it first stores the signed record (note) saying that
-// entries up to through were removed, then deletes those entries' bodies, keeping each one's
-// position, leaf hash and tree hashes, so the Merkle tree and every proof for the remaining
-// entries stay intact. Interrupted, it is finished by the next call (the record comes first,
-// and the record's document keeps how far bodies are known removed: the next call starts
-// there, even under a record that was rewritten meanwhile).
+// entries up to through were removed, then deletes those entries' bodies (FinishAuditRemoval),
+// keeping each one's position, leaf hash and tree hashes, so the Merkle tree and every proof
+// for the remaining entries stay intact.
+func (s *Store) RemoveAuditBodies(ctx context.Context, through int, note []byte) error {
+	if _, err := s.db.Collection(colAuditMeta).UpdateOne(ctx, idFilter(auditRetentionID),
+		bson.D{{Key: "$set", Value: bson.D{{Key: "through", Value: through}, {Key: "note", Value: string(note)}}}},
+		options.UpdateOne().SetUpsert(true)); err != nil {
+		return classify(err)
+	}
+	return s.FinishAuditRemoval(ctx)
+}
+
+// FinishAuditRemoval deletes the bodies the stored retention record says were removed and are
+// not yet known to be: the record comes first, and its document keeps how far bodies are known
+// removed, so a removal interrupted (a crash, a lost database) is finished here — by the next
+// purge whether or not it has anything new to remove, and under a record that was rewritten
+// meanwhile. A record written before the progress was kept has none: every position up to it
+// is then visited once (the removal is idempotent). Without a record it does nothing.
 //
 // Cost: on MongoDB one update served by the seq index; on an engine that scans every other
 // filter (FerretDB v1, Store.scansIn) one update by _id per position not yet removed, at most
 // maxConcurrentLookups at a time — the positions that newly passed the retention period,
-// never the whole log.
-func (s *Store) RemoveAuditBodies(ctx context.Context, through int, note []byte) error {
+// never the whole log. Nothing left to remove costs the record's read.
+func (s *Store) FinishAuditRemoval(ctx context.Context) error {
 	meta := s.db.Collection(colAuditMeta)
 	var d struct {
+		Through              int `bson:"through"`
 		BodiesRemovedThrough int `bson:"bodiesRemovedThrough"`
 	}
-	// A record written before the progress was kept has none: every position up to the new
-	// record is then visited once (the removal is idempotent).
-	if err := meta.FindOne(ctx, idFilter(auditRetentionID)).Decode(&d); err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+	if err := meta.FindOne(ctx, idFilter(auditRetentionID)).Decode(&d); err != nil {
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return nil
+		}
 		return classify(err)
 	}
-	if _, err := meta.UpdateOne(ctx, idFilter(auditRetentionID),
-		bson.D{{Key: "$set", Value: bson.D{{Key: "through", Value: through}, {Key: "note", Value: string(note)}}}},
-		options.UpdateOne().SetUpsert(true)); err != nil {
-		return classify(err)
+	through := d.Through
+	if d.BodiesRemovedThrough >= through {
+		return nil
 	}
 	unset := bson.D{}
 	for _, f := range auditBodyFields() {
