@@ -114,7 +114,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if cfg.Mode == Development {
 		// Seeding first: an instance seeding an empty database clears and indexes it, and one
 		// starting beside it must not create indexes meanwhile (store.SeedOnce).
-		seeded, err := seed.IfEmpty(ctx, st, seed.Options{Persons: cfg.DemoPersons})
+		seeded, err := seed.IfEmpty(ctx, st, seed.Options{Persons: cfg.DemoPersons, Log: log})
 		if err != nil {
 			return nil, err
 		}

@@ -8,6 +8,7 @@ package seed
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"custodia/auth"
@@ -26,6 +27,8 @@ const DefaultPersons = 1000
 type Options struct {
 	// Persons is the total number of persons, named ones included (minimum: the named five).
 	Persons int
+	// Log, when set, says why a start waits for another instance's seed or takes it over.
+	Log *slog.Logger
 }
 
 // Official is a demo official: the identity a development token is issued for, matching the
@@ -114,7 +117,7 @@ func IfEmpty(ctx context.Context, s *store.Store, opts Options) (bool, error) {
 			return fmt.Errorf("seed demo register: %w", err)
 		}
 		return nil
-	})
+	}, opts.Log)
 }
 
 // finish fills the derived fields of a person.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"runtime/debug"
 	"time"
 
@@ -43,11 +44,17 @@ var (
 // (every collection but the claim), creates the indexes and runs load, which must end with
 // LoadRegister's completion marker; the others wait for that marker — or take over a claim
 // whose owner stopped beating. It reports whether this instance seeded. Without a
-// multi-document transaction (FerretDB v1), the claim's _id is the lock.
-func (s *Store) SeedOnce(ctx context.Context, load func(context.Context) error) (bool, error) {
+// multi-document transaction (FerretDB v1), the claim's _id is the lock. It logs (log, nil for
+// none) when it finds another's claim and waits, and when it takes a stale claim over: an
+// instance restarted after a kill mid-seed waits seedStale with nothing else to show.
+func (s *Store) SeedOnce(ctx context.Context, load func(context.Context) error, log *slog.Logger) (bool, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	meta := s.db.Collection(colMeta)
 	var lastBeat int64 = -1
 	lastChange := time.Now()
+	waiting := false
 	for {
 		if done, err := s.Seeded(ctx); err != nil || done {
 			return false, err
@@ -74,6 +81,11 @@ func (s *Store) SeedOnce(ctx context.Context, load func(context.Context) error) 
 		case err != nil:
 			return false, classify(err)
 		}
+		if !waiting {
+			waiting = true
+			log.Info("demo seed: another instance holds the seed claim; waiting for it to finish (a claim without a heartbeat is taken over)",
+				"takeover_after", seedStale.String())
+		}
 		if claim.Beat != lastBeat {
 			lastBeat, lastChange = claim.Beat, time.Now()
 		} else if time.Since(lastChange) > seedStale {
@@ -81,6 +93,8 @@ func (s *Store) SeedOnce(ctx context.Context, load func(context.Context) error) 
 			if _, err := meta.DeleteOne(ctx, bson.D{{Key: "_id", Value: seedClaimID}, {Key: "beat", Value: claim.Beat}}); err != nil {
 				return false, classify(err)
 			}
+			log.Warn("demo seed: the seed claim's owner stopped beating (it died mid-seed); taking it over and seeding again",
+				"stale_for", time.Since(lastChange).Round(time.Second).String())
 			continue
 		}
 		select {

@@ -1,8 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,7 +14,7 @@ import (
 
 // TestSeedOnceTakesOverAStaleClaim: an instance that died mid-seed leaves its claim and half
 // a register; the next instance waits while the claim does not beat, takes it over, clears
-// the remains and seeds.
+// the remains and seeds, and its log says that it waits and that it took the claim over.
 func TestSeedOnceTakesOverAStaleClaim(t *testing.T) {
 	e := startEmbedded(t)
 	ctx := context.Background()
@@ -29,9 +32,15 @@ func TestSeedOnceTakesOverAStaleClaim(t *testing.T) {
 	defer func(old time.Duration) { seedStale = old }(seedStale)
 	seedStale = 500 * time.Millisecond
 	start := time.Now()
-	seeded, err := s.SeedOnce(ctx, func(ctx context.Context) error { return s.LoadRegister(ctx, Register{}, nil) })
+	var logs bytes.Buffer
+	seeded, err := s.SeedOnce(ctx, func(ctx context.Context) error { return s.LoadRegister(ctx, Register{}, nil) }, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil || !seeded {
 		t.Fatalf("SeedOnce over a stale claim: seeded=%v err=%v", seeded, err)
+	}
+	for _, said := range []string{"another instance holds the seed claim; waiting", "stopped beating (it died mid-seed); taking it over"} {
+		if !strings.Contains(logs.String(), said) {
+			t.Errorf("the log should say %q: %s", said, logs.String())
+		}
 	}
 	if waited := time.Since(start); waited < seedStale {
 		t.Fatalf("the claim was taken over after %v, before it was stale (%v)", waited, seedStale)
@@ -43,7 +52,7 @@ func TestSeedOnceTakesOverAStaleClaim(t *testing.T) {
 	if err := s.db.Collection(colMeta).FindOne(ctx, bson.D{{Key: "_id", Value: seedClaimID}}).Err(); err == nil {
 		t.Fatal("the claim must be released after seeding")
 	}
-	if again, err := s.SeedOnce(ctx, func(context.Context) error { t.Fatal("seeded twice"); return nil }); err != nil || again {
+	if again, err := s.SeedOnce(ctx, func(context.Context) error { t.Fatal("seeded twice"); return nil }, nil); err != nil || again {
 		t.Fatalf("a seeded database is not seeded again: %v %v", again, err)
 	}
 }
