@@ -76,9 +76,9 @@ func (s *Store) lockDerived(ids []string) (unlock func()) {
 }
 
 // addToSets adds values to the array field of the documents with these _ids (creating missing
-// documents), in one update command of one statement per document. A duplicate key (another
-// instance created the document between this upsert's read and its insert) is retried once,
-// when the document exists. Index: _id.
+// documents), in update commands of one statement per document, at most updateStatementsMax
+// statements each. A duplicate key (another instance created the document between this
+// upsert's read and its insert) is retried once, when the document exists. Index: _id.
 func (s *Store) addToSets(ctx context.Context, c *mongo.Collection, field string, add map[string][]any) error {
 	if len(add) == 0 {
 		return nil
@@ -95,14 +95,27 @@ func (s *Store) addToSets(ctx context.Context, c *mongo.Collection, field string
 			SetUpdate(bson.D{{Key: "$addToSet", Value: bson.D{{Key: field, Value: bson.D{{Key: "$each", Value: add[id]}}}}}}).
 			SetUpsert(true)
 	}
-	var err error
-	for attempt := 0; attempt < 2; attempt++ {
-		if _, err = c.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false)); err == nil || !onlyDuplicates(err) {
-			break
+	for chunk := range slices.Chunk(models, updateStatementsMax) {
+		var err error
+		for attempt := 0; attempt < 2; attempt++ {
+			if _, err = c.BulkWrite(ctx, chunk, options.BulkWrite().SetOrdered(false)); err == nil || !onlyDuplicates(err) {
+				break
+			}
+		}
+		if err != nil {
+			return classify(err)
 		}
 	}
-	return classify(err)
+	return nil
 }
+
+// updateStatementsMax bounds the statements of one update command. FerretDB v1 keeps the
+// cursor of each statement that matched a document open until the whole command ends, each on
+// a connection of its SQLite pool (100): a command of 100 such statements takes every
+// connection and waits for one more, and the engine stalls for every client (the audit
+// indexer catching up a backlog after a restart did it). Small commands leave the pool to the
+// others, several instances' included.
+const updateStatementsMax = 16
 
 // onlyDuplicates says every write error of a bulk write is a duplicate key.
 func onlyDuplicates(err error) bool {

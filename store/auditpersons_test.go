@@ -150,3 +150,39 @@ func opNames(entries []model.AuditEntry) []string {
 	}
 	return out
 }
+
+// TestIndexingManyPersonsAtOnceDoesNotStallTheEngine indexes, in one run, entries naming more
+// persons whose index documents already exist than the embedded engine has connections (100).
+// FerretDB v1 keeps each update statement's cursor open until its whole update command ends,
+// so one command of that many statements took every connection and waited for one more: the
+// engine stalled for every client (seen after a restart, when the indexer caught up a backlog).
+func TestIndexingManyPersonsAtOnceDoesNotStallTheEngine(t *testing.T) {
+	t.Parallel()
+	e := startEmbedded(t)
+	s := openOnPath(t, e.URI(), "manypersons", "point-lookups")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	const persons = 120
+	appendNaming := func() {
+		t.Helper()
+		entries := make([]*model.AuditEntry, persons)
+		for i := range entries {
+			name := "read"
+			entries[i] = &model.AuditEntry{Kind: model.AuditKindOperation, OperationName: &name, Outcome: model.AuditOutcomeAllowed,
+				Time: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC), PersonIDs: []string{fmt.Sprintf("P-%06d", i)}}
+		}
+		if err := s.AppendAudit(ctx, entries, func(e *model.AuditEntry) []byte { return []byte(e.ID) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := 1; round <= 2; round++ { // the second round updates existing documents
+		appendNaming()
+		if n, err := s.IndexAuditPersons(ctx); err != nil || n != persons {
+			t.Fatalf("round %d: indexed %d, %v", round, n, err)
+		}
+	}
+	seqs, err := s.auditPositionsOf(ctx, "P-000007")
+	if err != nil || !slices.Equal(seqs, []int{8, persons + 8}) {
+		t.Fatalf("P-000007's positions: %v, %v", seqs, err)
+	}
+}
