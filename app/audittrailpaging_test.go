@@ -23,11 +23,14 @@ type trailPage struct {
 				Subject  *string `json:"subject"`
 			} `json:"node"`
 		} `json:"edges"`
-		PageInfo struct {
-			HasNextPage bool    `json:"hasNextPage"`
-			EndCursor   *string `json:"endCursor"`
-		} `json:"pageInfo"`
+		PageInfo pageInfo `json:"pageInfo"`
 	} `json:"auditTrail"`
+}
+
+// pageInfo is a connection's pageInfo, as every paged answer decodes it.
+type pageInfo struct {
+	HasNextPage bool    `json:"hasNextPage"`
+	EndCursor   *string `json:"endCursor"`
 }
 
 const trailPageQuery = `query($f: AuditFilter, $first: Int, $after: String) { auditTrail(filter: $f, first: $first, after: $after) {

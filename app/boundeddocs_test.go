@@ -91,10 +91,7 @@ type boundedSearchPage struct {
 				ID string `json:"id"`
 			} `json:"node"`
 		} `json:"edges"`
-		PageInfo struct {
-			HasNextPage bool    `json:"hasNextPage"`
-			EndCursor   *string `json:"endCursor"`
-		} `json:"pageInfo"`
+		PageInfo pageInfo `json:"pageInfo"`
 	} `json:"searchPersons"`
 }
 

@@ -25,10 +25,7 @@ type eventPage struct {
 			Cursor string
 			Node   grantEvent
 		}
-		PageInfo struct {
-			HasNextPage bool
-			EndCursor   *string
-		}
+		PageInfo pageInfo
 	}
 }
 
